@@ -1,0 +1,269 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
+"""Serial kernels: keyed Feistel permutation of indices onto serials, nmpa20 checks, formatting.
+
+The fast copy of ``linecode/serials/reference.py`` (read that first: it is the specification).
+Every bulk function releases the GIL. Private: use ``linecode.serials``.
+"""
+
+cimport cython
+from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+cdef extern from *:
+    """
+    typedef unsigned __int128 lc_u128;
+    """
+    ctypedef unsigned long long lc_u128  # really unsigned __int128 in the generated C
+
+cdef enum:
+    ROUNDS = 10
+    TABLE_LIMIT = 1 << 20  # memoise the round function when a half has at most this many values
+    BLOCK = 512  # codes per inner block of the bulk loops
+
+ROUNDS_PY = ROUNDS
+
+cdef const char* DIGIT_PAIRS = (
+    b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+    b"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+    b"8081828384858687888990919293949596979899"
+)
+
+
+cdef inline uint64_t rotl(uint64_t x, int b) noexcept nogil:
+    return (x << b) | (x >> (64 - b))
+
+
+cdef inline uint64_t siphash24_u64(uint64_t k0, uint64_t k1, uint64_t m) noexcept nogil:
+    """SipHash-2-4 of the 8-byte little-endian message ``m``."""
+    cdef uint64_t v0 = k0 ^ 0x736F6D6570736575ULL
+    cdef uint64_t v1 = k1 ^ 0x646F72616E646F6DULL
+    cdef uint64_t v2 = k0 ^ 0x6C7967656E657261ULL
+    cdef uint64_t v3 = k1 ^ 0x7465646279746573ULL
+    cdef uint64_t b = 8ULL << 56
+    cdef int r
+    v3 ^= m
+    for r in range(2):
+        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
+        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
+        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
+        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
+    v0 ^= m
+    v3 ^= b
+    for r in range(2):
+        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
+        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
+        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
+        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
+    v0 ^= b
+    v2 ^= 0xFF
+    for r in range(4):
+        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
+        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
+        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
+        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
+    return v0 ^ v1 ^ v2 ^ v3
+
+
+cdef inline uint64_t round_function(uint64_t k0, uint64_t k1, uint64_t i, uint64_t half,
+                                    uint64_t modulus) noexcept nogil:
+    cdef uint64_t base = (i << 56) | half
+    cdef uint64_t hi = siphash24_u64(k0, k1, base)
+    cdef uint64_t lo = siphash24_u64(k0, k1, base | (1ULL << 52))
+    return <uint64_t>(((<lc_u128>hi << 64) | <lc_u128>lo) % <lc_u128>modulus)
+
+
+cdef inline void split_key(bytes key, uint64_t* k0, uint64_t* k1):
+    if len(key) != 16:
+        raise ValueError(f"key must be 16 bytes, got {len(key)}")
+    k0[0] = int.from_bytes(key[:8], "little")
+    k1[0] = int.from_bytes(key[8:], "little")
+
+
+def siphash24(bytes key, uint64_t message):
+    """SipHash-2-4 of an 8-byte little-endian integer message (for tests against the reference)."""
+    cdef uint64_t k0, k1
+    split_key(key, &k0, &k1)
+    return siphash24_u64(k0, k1, message)
+
+
+@cython.final
+cdef class Feistel:
+    """The keyed permutation of ``[0, radix**length)`` (see reference.permute)."""
+
+    cdef uint64_t k0, k1, mod_u, mod_v
+    cdef readonly int radix, length
+    cdef readonly object size  # radix**length, may exceed 2**64 (only indices must fit)
+    cdef readonly bint tabled
+    cdef object tables  # owns the memory behind even and odd
+    cdef const uint32_t* even  # round 2j: even[j * mod_v + half] = F(2j, half) mod mod_u
+    cdef const uint32_t* odd   # round 2j+1: odd[j * mod_u + half] = F(2j+1, half) mod mod_v
+
+    def __init__(self, bytes key, int radix, int length):
+        cdef uint64_t j, h
+        cdef uint32_t[::1] table
+        split_key(key, &self.k0, &self.k1)
+        self.radix = radix
+        self.length = length
+        cdef object big_u = (<object>radix) ** (length // 2)
+        cdef object big_v = (<object>radix) ** (length - length // 2)
+        if radix < 2 or length < 2 or big_v >= (1 << 52):
+            raise ValueError(f"radix {radix} and length {length} need 2 <= radix and a half of "
+                             "fewer than 2**52 values")
+        self.mod_u = big_u
+        self.mod_v = big_v
+        self.size = big_u * big_v
+        self.tabled = self.mod_v <= TABLE_LIMIT
+        if self.tabled:
+            # Memoising the PRF over its whole (small) input domain: same values, table lookups.
+            import numpy as np
+            self.tables = np.empty((ROUNDS // 2) * (self.mod_v + self.mod_u), dtype=np.uint32)
+            table = self.tables
+            self.even = &table[0]
+            self.odd = &table[(ROUNDS // 2) * self.mod_v]
+            with nogil:
+                for j in range(ROUNDS // 2):
+                    for h in range(self.mod_v):
+                        table[j * self.mod_v + h] = <uint32_t>round_function(
+                            self.k0, self.k1, 2 * j, h, self.mod_u)
+                    for h in range(self.mod_u):
+                        table[(ROUNDS // 2) * self.mod_v + j * self.mod_u + h] = <uint32_t>round_function(
+                            self.k0, self.k1, 2 * j + 1, h, self.mod_v)
+
+    cdef inline void forward(self, uint64_t x, uint64_t* hi, uint64_t* lo) noexcept nogil:
+        # The serial is (hi, lo): its u high and v low digits, never combined into one integer,
+        # since radix**length may exceed 2**64.
+        cdef uint64_t mod_u = self.mod_u, mod_v = self.mod_v
+        cdef uint64_t a = x // mod_v, b = x % mod_v, c
+        cdef uint64_t j
+        cdef const uint32_t* even = self.even
+        cdef const uint32_t* odd = self.odd
+        if self.tabled:
+            for j in range(ROUNDS // 2):
+                c = a + even[j * mod_v + b]
+                a = b
+                b = c - mod_u if c >= mod_u else c
+                c = a + odd[j * mod_u + b]
+                a = b
+                b = c - mod_v if c >= mod_v else c
+        else:
+            for j in range(ROUNDS // 2):
+                c = (a + round_function(self.k0, self.k1, 2 * j, b, self.mod_u)) % self.mod_u
+                a = b
+                b = c
+                c = (a + round_function(self.k0, self.k1, 2 * j + 1, b, self.mod_v)) % self.mod_v
+                a = b
+                b = c
+        hi[0] = a
+        lo[0] = b
+
+    cdef inline void backward(self, uint64_t a, uint64_t b, uint64_t* hi, uint64_t* lo) noexcept nogil:
+        cdef uint64_t c, f
+        cdef int i
+        cdef uint64_t m
+        for i in range(ROUNDS - 1, -1, -1):
+            m = self.mod_u if i % 2 == 0 else self.mod_v
+            f = round_function(self.k0, self.k1, i, a, m)
+            c = b
+            b = a
+            a = (c + m - f) % m
+        hi[0] = a
+        lo[0] = b
+
+    def _check_range(self, start, count):
+        if start < 0 or start + count > min(self.size, 1 << 64):
+            raise ValueError(f"index range [{start}, {start + count}) is outside [0, {self.size})")
+
+    def permute(self, index):
+        """The serial (as a Python int) of ``index``."""
+        cdef uint64_t hi, lo
+        self._check_range(index, 1)
+        self.forward(index, &hi, &lo)
+        return (<object>hi) * (<object>self.mod_v) + (<object>lo)
+
+    def unpermute(self, serial):
+        """The index (a Python int, possibly >= 2**64 for a serial never issued) of ``serial``."""
+        cdef uint64_t hi, lo
+        if not 0 <= serial < self.size:
+            raise ValueError(f"serial {serial} is outside [0, {self.size})")
+        a, b = divmod(serial, <object>self.mod_v)
+        self.backward(a, b, &hi, &lo)
+        return (<object>hi) * (<object>self.mod_v) + (<object>lo)
+
+    def fill_numbers(self, uint64_t start, uint64_t[::1] out):
+        """out[k] = permute(start + k); needs radix**length <= 2**64."""
+        cdef Py_ssize_t k, n = out.shape[0]
+        cdef uint64_t hi, lo
+        if self.size > (1 << 64):
+            raise ValueError("serials of this domain do not fit 64 bits: use fill_text")
+        self._check_range(start, n)
+        with nogil:
+            for k in range(n):
+                self.forward(start + k, &hi, &lo)
+                out[k] = hi * self.mod_v + lo
+
+    def fill_text(self, uint64_t start, uint8_t[:, ::1] out, bytes alphabet):
+        """out[k] = permute(start + k) written as ``length`` characters of ``alphabet``."""
+        cdef Py_ssize_t k, n = out.shape[0]
+        cdef int p, width = self.length, v_digits = self.length - self.length // 2
+        cdef uint64_t hi, lo, r = self.radix
+        cdef const uint8_t* chars = alphabet
+        if len(alphabet) != self.radix or out.shape[1] != width:
+            raise ValueError("alphabet must have radix characters and out one column per character")
+        self._check_range(start, n)
+        with nogil:
+            for k in range(n):
+                self.forward(start + k, &hi, &lo)
+                for p in range(width - 1, width - 1 - v_digits, -1):
+                    out[k, p] = chars[lo % r]
+                    lo //= r
+                for p in range(width - 1 - v_digits, -1, -1):
+                    out[k, p] = chars[hi % r]
+                    hi //= r
+
+    def fill_nmpa20(self, uint64_t start, uint8_t[:, ::1] out, bytes identifier, bytes check_key):
+        """out[k] = the 20 ASCII digits of the nmpa20 code of index start + k."""
+        cdef Py_ssize_t k, m, block, n = out.shape[0]
+        cdef uint64_t s, c, ck0, ck1, prefix, hi, lo
+        cdef uint64_t serials[BLOCK]
+        cdef uint8_t buf[24]
+        cdef const char* pairs = DIGIT_PAIRS
+        cdef const char* ident = identifier
+        if self.radix != 10 or self.length != 9 or len(identifier) != 7 or out.shape[1] != 20:
+            raise ValueError("fill_nmpa20 needs a 9-digit decimal domain, a 7-digit identifier "
+                             "and 20 output columns")
+        split_key(check_key, &ck0, &ck1)
+        prefix = int(identifier) * 1_000_000_000
+        self._check_range(start, n)
+        with nogil:
+            # Blocks: the permutation loop overlaps table lookups of many codes, the check loop
+            # overlaps SipHash chains; mixed in one loop each starves the other.
+            block = 0
+            while block < n:
+                m = n - block if n - block < BLOCK else BLOCK
+                for k in range(m):
+                    self.forward(start + block + k, &hi, &lo)
+                    serials[k] = hi * 100000 + lo
+                for k in range(m):
+                    s = serials[k]
+                    c = siphash24_u64(ck0, ck1, prefix + s) % 10000
+                    memcpy(buf, ident, 7)
+                    buf[7] = <uint8_t>(48 + s // 100000000)
+                    s %= 100000000
+                    memcpy(buf + 8, pairs + 2 * (s // 1000000), 2)
+                    memcpy(buf + 10, pairs + 2 * (s // 10000 % 100), 2)
+                    memcpy(buf + 12, pairs + 2 * (s // 100 % 100), 2)
+                    memcpy(buf + 14, pairs + 2 * (s % 100), 2)
+                    memcpy(buf + 16, pairs + 2 * (c // 100), 2)
+                    memcpy(buf + 18, pairs + 2 * (c % 100), 2)
+                    memcpy(&out[block + k, 0], buf, 20)
+                block += m
+
+
+def nmpa20_checks(bytes check_key, uint64_t prefix, const uint64_t[::1] serials, uint32_t[::1] out):
+    """out[k] = keyed check of identifier-prefix + serials[k] (prefix = identifier * 10**9)."""
+    cdef uint64_t ck0, ck1
+    cdef Py_ssize_t k, n = serials.shape[0]
+    split_key(check_key, &ck0, &ck1)
+    with nogil:
+        for k in range(n):
+            out[k] = <uint32_t>(siphash24_u64(ck0, ck1, prefix + serials[k]) % 10000)

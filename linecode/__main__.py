@@ -1,0 +1,7 @@
+"""``python -m linecode``."""
+
+import sys
+
+from linecode.cli import main
+
+sys.exit(main())

@@ -1,0 +1,91 @@
+"""The one error hierarchy of linecode.
+
+Every error says what was wrong, what was expected and, where it helps, what to do. Each class
+carries a machine-readable ``reason`` (upper snake case) and optionally the offending codes, so the
+gRPC layer can map the class to a status code in one table and pass the reason and codes on as
+status details. Nothing below the service layer knows about gRPC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+
+class LinecodeError(Exception):
+    """Base of every error linecode raises on purpose."""
+
+    default_reason = "LINECODE_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        reason: str | None = None,
+        codes: Iterable[str] = (),
+        hint: str | None = None,
+    ) -> None:
+        self.message = message
+        self.reason = reason or self.default_reason
+        self.codes: tuple[str, ...] = tuple(codes)
+        self.hint = hint
+        super().__init__(f"{message} ({hint})" if hint else message)
+
+
+class InvalidArgument(LinecodeError):
+    """The caller sent something malformed: wrong length, alphabet, date, option."""
+
+    default_reason = "INVALID_ARGUMENT"
+
+
+class InvalidCode(InvalidArgument):
+    """A code (or scanned data) is not well-formed or fails its check."""
+
+    default_reason = "INVALID_CODE"
+
+
+class NotFound(LinecodeError):
+    """A product, batch, code or lease that does not exist here."""
+
+    default_reason = "NOT_FOUND"
+
+
+class AlreadyExists(LinecodeError):
+    """Creating something that exists already (product, batch, idempotency key with a new body)."""
+
+    default_reason = "ALREADY_EXISTS"
+
+
+class Precondition(LinecodeError):
+    """The request is well-formed but the current state does not allow it."""
+
+    default_reason = "FAILED_PRECONDITION"
+
+
+class Exhausted(LinecodeError):
+    """A pool, lease or store has no room left."""
+
+    default_reason = "RESOURCE_EXHAUSTED"
+
+
+class Aborted(LinecodeError):
+    """A concurrent change got in the way; retrying the same request is safe."""
+
+    default_reason = "ABORTED"
+
+
+class Unauthenticated(LinecodeError):
+    """The caller is not known."""
+
+    default_reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(LinecodeError):
+    """The caller is known but its role does not allow this."""
+
+    default_reason = "PERMISSION_DENIED"
+
+
+class ConfigError(LinecodeError):
+    """Local set-up is wrong: key file, data dir, config file."""
+
+    default_reason = "CONFIG_ERROR"
