@@ -24,6 +24,7 @@ def extensions() -> list[Extension]:
         Extension(
             f"linecode.{p.stem}",
             [str((p if cythonize else p.with_suffix(".c")).relative_to(HERE))],
+            include_dirs=["ext"],
             extra_compile_args=COMPILE_ARGS,
         )
         for p in sources

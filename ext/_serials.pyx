@@ -7,7 +7,6 @@ Every bulk function releases the GIL. Private: use ``linecode.serials``.
 
 cimport cython
 from libc.stdint cimport uint8_t, uint32_t, uint64_t
-from libc.string cimport memcpy
 
 cdef extern from *:
     """
@@ -22,53 +21,21 @@ cdef enum:
 
 ROUNDS_PY = ROUNDS
 
-cdef const char* DIGIT_PAIRS = (
-    b"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
-    b"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
-    b"8081828384858687888990919293949596979899"
-)
-
-
-cdef inline uint64_t rotl(uint64_t x, int b) noexcept nogil:
-    return (x << b) | (x >> (64 - b))
-
-
-cdef inline uint64_t siphash24_u64(uint64_t k0, uint64_t k1, uint64_t m) noexcept nogil:
-    """SipHash-2-4 of the 8-byte little-endian message ``m``."""
-    cdef uint64_t v0 = k0 ^ 0x736F6D6570736575ULL
-    cdef uint64_t v1 = k1 ^ 0x646F72616E646F6DULL
-    cdef uint64_t v2 = k0 ^ 0x6C7967656E657261ULL
-    cdef uint64_t v3 = k1 ^ 0x7465646279746573ULL
-    cdef uint64_t b = 8ULL << 56
-    cdef int r
-    v3 ^= m
-    for r in range(2):
-        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
-        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
-        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
-        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
-    v0 ^= m
-    v3 ^= b
-    for r in range(2):
-        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
-        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
-        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
-        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
-    v0 ^= b
-    v2 ^= 0xFF
-    for r in range(4):
-        v0 += v1; v1 = rotl(v1, 13); v1 ^= v0; v0 = rotl(v0, 32)
-        v2 += v3; v3 = rotl(v3, 16); v3 ^= v2
-        v0 += v3; v3 = rotl(v3, 21); v3 ^= v0
-        v2 += v1; v1 = rotl(v1, 17); v1 ^= v2; v2 = rotl(v2, 32)
-    return v0 ^ v1 ^ v2 ^ v3
+cdef extern from "serials_kernels.h":
+    uint64_t lc_siphash24(uint64_t k0, uint64_t k1, uint64_t m) nogil
+    void lc_nmpa20_checks(uint64_t k0, uint64_t k1, uint64_t prefix, const uint64_t* serials,
+                          uint32_t* out, size_t n) nogil
+    void lc_feistel_tabled(const uint32_t* even, const uint32_t* odd, uint32_t mod_u, uint32_t mod_v,
+                           int pairs, uint32_t* a, uint32_t* b, size_t n) nogil
+    void lc_format_nmpa20(const char* identifier, const uint32_t* hi, const uint32_t* lo,
+                          const uint32_t* check, uint8_t* out, size_t n) nogil
 
 
 cdef inline uint64_t round_function(uint64_t k0, uint64_t k1, uint64_t i, uint64_t half,
                                     uint64_t modulus) noexcept nogil:
     cdef uint64_t base = (i << 56) | half
-    cdef uint64_t hi = siphash24_u64(k0, k1, base)
-    cdef uint64_t lo = siphash24_u64(k0, k1, base | (1ULL << 52))
+    cdef uint64_t hi = lc_siphash24(k0, k1, base)
+    cdef uint64_t lo = lc_siphash24(k0, k1, base | (1ULL << 52))
     return <uint64_t>(((<lc_u128>hi << 64) | <lc_u128>lo) % <lc_u128>modulus)
 
 
@@ -83,7 +50,7 @@ def siphash24(bytes key, uint64_t message):
     """SipHash-2-4 of an 8-byte little-endian integer message (for tests against the reference)."""
     cdef uint64_t k0, k1
     split_key(key, &k0, &k1)
-    return siphash24_u64(k0, k1, message)
+    return lc_siphash24(k0, k1, message)
 
 
 @cython.final
@@ -195,11 +162,22 @@ cdef class Feistel:
         cdef uint64_t hi, lo
         if self.size > (1 << 64):
             raise ValueError("serials of this domain do not fit 64 bits: use fill_text")
+        cdef Py_ssize_t m, block = 0
+        cdef uint32_t a[BLOCK]
+        cdef uint32_t b[BLOCK]
         self._check_range(start, n)
         with nogil:
-            for k in range(n):
-                self.forward(start + k, &hi, &lo)
-                out[k] = hi * self.mod_v + lo
+            if self.tabled:
+                while block < n:
+                    m = n - block if n - block < BLOCK else BLOCK
+                    self.tabled_block(start + block, a, b, m)
+                    for k in range(m):
+                        out[block + k] = <uint64_t>a[k] * self.mod_v + b[k]
+                    block += m
+            else:
+                for k in range(n):
+                    self.forward(start + k, &hi, &lo)
+                    out[k] = hi * self.mod_v + lo
 
     def fill_text(self, uint64_t start, uint8_t[:, ::1] out, bytes alphabet):
         """out[k] = permute(start + k) written as ``length`` characters of ``alphabet``."""
@@ -220,13 +198,28 @@ cdef class Feistel:
                     out[k, p] = chars[hi % r]
                     hi //= r
 
+    cdef void tabled_block(self, uint64_t first, uint32_t* a, uint32_t* b, size_t m) noexcept nogil:
+        """a[k], b[k] = the halves of the serial of index first + k (tabled domains only)."""
+        cdef uint64_t hi = first // self.mod_v, lo = first % self.mod_v
+        cdef size_t k
+        for k in range(m):
+            a[k] = <uint32_t>hi
+            b[k] = <uint32_t>lo
+            lo += 1
+            if lo == self.mod_v:
+                lo = 0
+                hi += 1
+        lc_feistel_tabled(self.even, self.odd, <uint32_t>self.mod_u, <uint32_t>self.mod_v,
+                          ROUNDS // 2, a, b, m)
+
     def fill_nmpa20(self, uint64_t start, uint8_t[:, ::1] out, bytes identifier, bytes check_key):
         """out[k] = the 20 ASCII digits of the nmpa20 code of index start + k."""
         cdef Py_ssize_t k, m, block, n = out.shape[0]
-        cdef uint64_t s, c, ck0, ck1, prefix, hi, lo
+        cdef uint64_t ck0, ck1, prefix
+        cdef uint32_t a[BLOCK]
+        cdef uint32_t b[BLOCK]
+        cdef uint32_t checks[BLOCK]
         cdef uint64_t serials[BLOCK]
-        cdef uint8_t buf[24]
-        cdef const char* pairs = DIGIT_PAIRS
         cdef const char* ident = identifier
         if self.radix != 10 or self.length != 9 or len(identifier) != 7 or out.shape[1] != 20:
             raise ValueError("fill_nmpa20 needs a 9-digit decimal domain, a 7-digit identifier "
@@ -235,35 +228,24 @@ cdef class Feistel:
         prefix = int(identifier) * 1_000_000_000
         self._check_range(start, n)
         with nogil:
-            # Blocks: the permutation loop overlaps table lookups of many codes, the check loop
-            # overlaps SipHash chains; mixed in one loop each starves the other.
             block = 0
             while block < n:
                 m = n - block if n - block < BLOCK else BLOCK
+                self.tabled_block(start + block, a, b, m)
                 for k in range(m):
-                    self.forward(start + block + k, &hi, &lo)
-                    serials[k] = hi * 100000 + lo
-                for k in range(m):
-                    s = serials[k]
-                    c = siphash24_u64(ck0, ck1, prefix + s) % 10000
-                    memcpy(buf, ident, 7)
-                    buf[7] = <uint8_t>(48 + s // 100000000)
-                    s %= 100000000
-                    memcpy(buf + 8, pairs + 2 * (s // 1000000), 2)
-                    memcpy(buf + 10, pairs + 2 * (s // 10000 % 100), 2)
-                    memcpy(buf + 12, pairs + 2 * (s // 100 % 100), 2)
-                    memcpy(buf + 14, pairs + 2 * (s % 100), 2)
-                    memcpy(buf + 16, pairs + 2 * (c // 100), 2)
-                    memcpy(buf + 18, pairs + 2 * (c % 100), 2)
-                    memcpy(&out[block + k, 0], buf, 20)
+                    serials[k] = <uint64_t>a[k] * self.mod_v + b[k]
+                lc_nmpa20_checks(ck0, ck1, prefix, serials, checks, m)
+                lc_format_nmpa20(ident, a, b, checks, &out[block, 0], m)
                 block += m
 
 
 def nmpa20_checks(bytes check_key, uint64_t prefix, const uint64_t[::1] serials, uint32_t[::1] out):
     """out[k] = keyed check of identifier-prefix + serials[k] (prefix = identifier * 10**9)."""
     cdef uint64_t ck0, ck1
-    cdef Py_ssize_t k, n = serials.shape[0]
+    cdef Py_ssize_t n = serials.shape[0]
+    if out.shape[0] != n:
+        raise ValueError("out must have one entry per serial")
     split_key(check_key, &ck0, &ck1)
-    with nogil:
-        for k in range(n):
-            out[k] = <uint32_t>(siphash24_u64(ck0, ck1, prefix + serials[k]) % 10000)
+    if n:
+        with nogil:
+            lc_nmpa20_checks(ck0, ck1, prefix, &serials[0], &out[0], n)

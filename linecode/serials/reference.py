@@ -93,10 +93,11 @@ def unpermute(key: bytes, radix: int, length: int, serial: int) -> int:
 
 
 def nmpa20_check(check_key: bytes, identifier: str, serial: str) -> str:
-    """The 4-digit keyed check of an nmpa20 code: SipHash of the 16 leading digits, mod 10**4.
+    """The 4-digit keyed check of an nmpa20 code: SipHash of the 16 leading digits, high 32 bits,
+    mod 10**4 (32 bits vectorise well; the bias, 10**4 / 2**32, is below 3 in a million).
 
     Any change to the 16 digits (a misread digit, two swapped digits, a forged serial) gives a
     matching check with probability 1/10,000, and without the key nobody can compute it.
     """
     number = int(identifier + serial)
-    return f"{siphash24(check_key, number.to_bytes(8, 'little')) % 10_000:04d}"
+    return f"{(siphash24(check_key, number.to_bytes(8, 'little')) >> 32) % 10_000:04d}"
