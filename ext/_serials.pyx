@@ -6,7 +6,7 @@ Every bulk function releases the GIL. Private: use ``linecode.serials``.
 """
 
 cimport cython
-from libc.stdint cimport uint8_t, uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 
 cdef extern from *:
     """
@@ -16,7 +16,8 @@ cdef extern from *:
 
 cdef enum:
     ROUNDS = 10
-    TABLE_LIMIT = 1 << 20  # memoise the round function when a half has at most this many values
+    TABLE_LIMIT = 1 << 20  # memoise the round function when the low half has at most this many values
+    EVEN_LIMIT = 1 << 16   # ... and the high half fits 16 bits (the even rounds' values)
     BLOCK = 512  # codes per inner block of the bulk loops
 
 ROUNDS_PY = ROUNDS
@@ -25,7 +26,7 @@ cdef extern from "serials_kernels.h":
     uint64_t lc_siphash24(uint64_t k0, uint64_t k1, uint64_t m) nogil
     void lc_nmpa20_checks(uint64_t k0, uint64_t k1, uint64_t prefix, const uint64_t* serials,
                           uint32_t* out, size_t n) nogil
-    void lc_feistel_tabled(const uint32_t* even, const uint32_t* odd, uint32_t mod_u, uint32_t mod_v,
+    void lc_feistel_tabled(const uint16_t* even, const uint32_t* odd, uint32_t mod_u, uint32_t mod_v,
                            int pairs, uint32_t* a, uint32_t* b, size_t n) nogil
     void lc_format_nmpa20(const char* identifier, const uint32_t* hi, const uint32_t* lo,
                           const uint32_t* check, uint8_t* out, size_t n) nogil
@@ -61,13 +62,14 @@ cdef class Feistel:
     cdef readonly int radix, length
     cdef readonly object size  # radix**length, may exceed 2**64 (only indices must fit)
     cdef readonly bint tabled
-    cdef object tables  # owns the memory behind even and odd
-    cdef const uint32_t* even  # round 2j: even[j * mod_v + half] = F(2j, half) mod mod_u
+    cdef object even_table, odd_table  # own the memory behind even and odd
+    cdef const uint16_t* even  # round 2j: even[j * mod_v + half] = F(2j, half) mod mod_u
     cdef const uint32_t* odd   # round 2j+1: odd[j * mod_u + half] = F(2j+1, half) mod mod_v
 
     def __init__(self, bytes key, int radix, int length):
         cdef uint64_t j, h
-        cdef uint32_t[::1] table
+        cdef uint16_t[::1] even
+        cdef uint32_t[::1] odd
         split_key(key, &self.k0, &self.k1)
         self.radix = radix
         self.length = length
@@ -79,21 +81,23 @@ cdef class Feistel:
         self.mod_u = big_u
         self.mod_v = big_v
         self.size = big_u * big_v
-        self.tabled = self.mod_v <= TABLE_LIMIT
+        self.tabled = self.mod_v <= TABLE_LIMIT and self.mod_u <= EVEN_LIMIT
         if self.tabled:
             # Memoising the PRF over its whole (small) input domain: same values, table lookups.
             import numpy as np
-            self.tables = np.empty((ROUNDS // 2) * (self.mod_v + self.mod_u), dtype=np.uint32)
-            table = self.tables
-            self.even = &table[0]
-            self.odd = &table[(ROUNDS // 2) * self.mod_v]
+            self.even_table = np.empty((ROUNDS // 2) * self.mod_v, dtype=np.uint16)
+            self.odd_table = np.empty((ROUNDS // 2) * self.mod_u, dtype=np.uint32)
+            even = self.even_table
+            odd = self.odd_table
+            self.even = &even[0]
+            self.odd = &odd[0]
             with nogil:
                 for j in range(ROUNDS // 2):
                     for h in range(self.mod_v):
-                        table[j * self.mod_v + h] = <uint32_t>round_function(
+                        even[j * self.mod_v + h] = <uint16_t>round_function(
                             self.k0, self.k1, 2 * j, h, self.mod_u)
                     for h in range(self.mod_u):
-                        table[(ROUNDS // 2) * self.mod_v + j * self.mod_u + h] = <uint32_t>round_function(
+                        odd[j * self.mod_u + h] = <uint32_t>round_function(
                             self.k0, self.k1, 2 * j + 1, h, self.mod_v)
 
     cdef inline void forward(self, uint64_t x, uint64_t* hi, uint64_t* lo) noexcept nogil:
@@ -102,7 +106,7 @@ cdef class Feistel:
         cdef uint64_t mod_u = self.mod_u, mod_v = self.mod_v
         cdef uint64_t a = x // mod_v, b = x % mod_v, c
         cdef uint64_t j
-        cdef const uint32_t* even = self.even
+        cdef const uint16_t* even = self.even
         cdef const uint32_t* odd = self.odd
         if self.tabled:
             for j in range(ROUNDS // 2):

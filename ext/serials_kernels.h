@@ -44,13 +44,15 @@ static void lc_nmpa20_checks(uint64_t k0, uint64_t k1, uint64_t prefix, const ui
         out[i] = (uint32_t)(lc_siphash24(k0, k1, prefix + serials[i]) >> 32) % 10000u;
 }
 
-/* Tabled Feistel rounds over n lanes: even[j * mod_v + b] is round 2j's function value (< mod_u),
- * odd[j * mod_u + b] round 2j+1's (< mod_v). a holds the high, b the low half. */
+/* Tabled Feistel rounds over n lanes: even[j * mod_v + b] is round 2j's function value (< mod_u,
+ * so 16 bits: the tables of a 9-digit domain then fit in L2), odd[j * mod_u + b] round 2j+1's
+ * (< mod_v). a holds the high, b the low half. */
 LC_MULTIVERSION
-static void lc_feistel_tabled(const uint32_t *even, const uint32_t *odd, uint32_t mod_u, uint32_t mod_v,
+static void lc_feistel_tabled(const uint16_t *even, const uint32_t *odd, uint32_t mod_u, uint32_t mod_v,
                               int pairs, uint32_t *a, uint32_t *b, size_t n) {
     for (int j = 0; j < pairs; j++) {
-        const uint32_t *te = even + (size_t)j * mod_v, *to = odd + (size_t)j * mod_u;
+        const uint16_t *te = even + (size_t)j * mod_v;
+        const uint32_t *to = odd + (size_t)j * mod_u;
         for (size_t i = 0; i < n; i++) {
             uint32_t c = a[i] + te[b[i]];
             a[i] = b[i];
