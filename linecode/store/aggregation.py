@@ -1,0 +1,390 @@
+"""Aggregation (SPEC §4): packing children into parents, unpacking, moving, rework; hierarchy queries.
+
+Each write validates every rule against the transaction's current state before touching anything,
+and raises on the first rule broken, naming all codes that break it. The group-commit writer runs
+each request in its own savepoint, so a refused request writes nothing even when it was half way
+through a compound change (re-parent, replace).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from linecode.errors import InvalidArgument, NotFound, Precondition
+from linecode.store.db import Tx
+from linecode.store.lifecycle import (
+    Batches,
+    find,
+    listing,
+    no_duplicates,
+    require,
+    require_time,
+    require_unlocked,
+)
+from linecode.store.model import Change, EventKind, Product, State, TreeNode
+from linecode.store.records import Row
+
+_OUT_OF_SERVICE = {
+    State.SCRAPPED: "CHILD_SCRAPPED",
+    State.SAMPLED: "CHILD_SAMPLED",
+    State.DESTROYED: "CHILD_DESTROYED",
+    State.DECOMMISSIONED: "CHILD_DECOMMISSIONED",
+}
+PARENT_STATES = frozenset({State.COMMISSIONED, State.AGGREGATED})
+"""A parent takes children once commissioned, also when it sits in a parent itself."""
+
+
+def _one(tx: Tx, text: str, role: str) -> tuple[str, Row]:
+    key, row = find(tx, text)
+    if row is None:
+        raise NotFound(
+            f"{role} {text} is not in this store; expected a code allocated here",
+            reason=f"UNKNOWN_{role.upper()}",
+            codes=[text],
+        )
+    return key, row
+
+
+def _fail(rule: str, message: str, codes: Sequence[str], hint: str | None = None) -> Precondition:
+    return Precondition(message, reason=rule, codes=codes, hint=hint)
+
+
+def check_children(
+    tx: Tx,
+    batches: Batches,
+    pkey: str,
+    prow: Row,
+    keys: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    ignore_parent: bool = False,
+) -> Product:
+    """The per-child rules of SPEC §4 (state, lock, level, batch); returns the parent's product."""
+    in_parent = [
+        (k, r.parent) for k, r in zip(keys, rows, strict=True) if r.parent is not None and not ignore_parent
+    ]
+    if in_parent:
+        raise _fail(
+            "CHILD_ALREADY_AGGREGATED",
+            f"child code(s) already packed: {listing([f'{k} (in {p})' for k, p in in_parent])}; "
+            "expected children in no parent",
+            [k for k, _ in in_parent],
+            "to move a child use reparent; to unpack use disaggregate",
+        )
+    for state, rule in _OUT_OF_SERVICE.items():
+        bad = [k for k, r in zip(keys, rows, strict=True) if r.state is state]
+        if bad:
+            raise _fail(
+                rule,
+                f"child code(s) {listing(bad)} are {state.label} and cannot be packed; "
+                "expected commissioned codes",
+                bad,
+            )
+    wanted = {State.COMMISSIONED, State.AGGREGATED} if ignore_parent else {State.COMMISSIONED}
+    wrong = [(k, r.state) for k, r in zip(keys, rows, strict=True) if r.state not in wanted]
+    if wrong:
+        raise _fail(
+            "CHILD_NOT_COMMISSIONED",
+            f"child code(s) not commissioned: {listing([f'{k} (is {s.label})' for k, s in wrong])}; "
+            "expected codes read back by the camera (commissioned)",
+            [k for k, _ in wrong],
+            "report them verified first",
+        )
+    require_unlocked(keys, rows, batches, "packed")
+    parent_batch = batches(prow.batch_ref)
+    product = tx.product(parent_batch.product_id)
+    want = prow.level - 1
+    wrong_level = [
+        (k, r.level)
+        for k, r in zip(keys, rows, strict=True)
+        if r.level != want or batches(r.batch_ref).product_id != product.product_id
+    ]
+    if wrong_level:
+        parent_name = product.spec(prow.level).name
+        expected = f"level {want} ({product.spec(want).name})" if want >= 1 else "nothing (it is a unit)"
+        raise _fail(
+            "LEVEL_MISMATCH",
+            f"child code(s) at the wrong packaging level for parent {pkey} "
+            f"(level {prow.level} {parent_name}): "
+            f"{listing([f'{k} (level {lv})' for k, lv in wrong_level])}; expected {expected} of product "
+            f"{product.product_id!r}",
+            [k for k, _ in wrong_level],
+        )
+    if not (prow.level == product.top and product.mixed_pallets):
+        foreign = [k for k, r in zip(keys, rows, strict=True) if r.batch_ref != prow.batch_ref]
+        if foreign:
+            allowed = " (only the top level of a product with mixed_pallets may mix batches)"
+            raise _fail(
+                "BATCH_MISMATCH",
+                f"child code(s) {listing(foreign)} are not of the parent's batch {parent_batch.batch_id!r}; "
+                f"expected one batch per parent{allowed}",
+                foreign,
+            )
+    return product
+
+
+def _check_parent(tx: Tx, batches: Batches, pkey: str, prow: Row) -> None:
+    batches.require_open([pkey], [prow])
+    if prow.state not in PARENT_STATES:
+        raise _fail(
+            "PARENT_NOT_COMMISSIONED",
+            f"parent {pkey} is {prow.state.label}; expected a commissioned parent code",
+            [pkey],
+            "report the parent's label printed and verified first",
+        )
+    require_unlocked([pkey], [prow], batches, "packed into")
+    if prow.level == 1:
+        raise _fail("LEVEL_MISMATCH", f"parent {pkey} is a unit (level 1); units hold no children", [pkey])
+
+
+def aggregate(
+    tx: Tx,
+    parent: str,
+    children: Sequence[str],
+    *,
+    partial: bool,
+    time_us: int,
+    actor: str,
+    line: str,
+    keep_partial: bool = False,
+    move: bool = False,
+) -> Change:
+    """Pack ``children`` into ``parent`` (see SPEC §4 for the rules, checked in that order)."""
+    if not children:
+        raise InvalidArgument("no children given; expected at least one child code", reason="NO_CHILDREN")
+    no_duplicates(children, "child")
+    if parent in children:
+        raise InvalidArgument(
+            f"code {parent} is given as its own child", reason="PARENT_IN_CHILDREN", codes=[parent]
+        )
+    pkey, prow = _one(tx, parent, "parent")
+    keys, rows = require(tx, children, "child code")
+    no_duplicates(keys, "child")  # the same code spelled two ways
+    batches = Batches(tx)
+    _check_parent(tx, batches, pkey, prow)
+    batches.require_open(keys, rows)
+    if move:
+        here = [k for k, r in zip(keys, rows, strict=True) if r.parent == pkey]
+        if here:
+            raise _fail(
+                "CHILD_ALREADY_AGGREGATED",
+                f"code(s) {listing(here)} are already in parent {pkey}; expected children of other parents",
+                here,
+            )
+    product = check_children(tx, batches, pkey, prow, keys, rows, ignore_parent=move)
+    ratio = product.spec(prow.level).pack_ratio
+    total = prow.children + len(keys)
+    if total > ratio:
+        raise _fail(
+            "OVER_PACK_RATIO",
+            f"parent {pkey} would hold {total} children ({prow.children} already + {len(keys)} new); "
+            f"expected at most the pack ratio of {ratio}",
+            [pkey],
+        )
+    if total < ratio and not partial and not keep_partial:
+        raise _fail(
+            "PARTIAL_NOT_DECLARED",
+            f"parent {pkey} would hold {total} of {ratio} children; expected a full parent, "
+            "or the partial flag for a deliberately partial one (end of batch)",
+            [pkey],
+            "pass partial=True if this parent is meant to stay partial",
+        )
+    require_time([pkey, *keys], [prow, *rows], time_us)
+    if move:
+        _unpack_from_old_parents(tx, keys, rows, time_us=time_us, actor=actor, line=line)
+    for key, row in zip(keys, rows, strict=True):
+        tx.set_state(key, row, State.AGGREGATED)
+        row.parent = pkey
+        row.last_event_us = time_us
+        tx.put_row(key, row)
+        tx.link(pkey, key)
+    prow.children = total
+    prow.partial = (prow.partial if keep_partial else partial) and total < ratio
+    prow.last_event_us = time_us
+    tx.put_row(pkey, prow)
+    seq = tx.append_event(
+        time_us,
+        EventKind.AGGREGATED,
+        prow.batch_ref,
+        actor=actor,
+        line=line,
+        codes=keys,
+        parent=pkey,
+        detail=partial_detail(prow),
+    )
+    return Change(seq, tuple(keys), pkey)
+
+
+def partial_detail(prow: Row) -> str:
+    """Aggregation events carry the parent's partial flag after the change (for ``replay``)."""
+    return "partial" if prow.partial else ""
+
+
+def _unpack(
+    tx: Tx,
+    pkey: str,
+    prow: Row,
+    keys: Sequence[str],
+    rows: Sequence[Row],
+    *,
+    time_us: int,
+    actor: str,
+    line: str,
+) -> int:
+    for key, row in zip(keys, rows, strict=True):
+        tx.set_state(key, row, State.COMMISSIONED)
+        row.parent = None
+        row.last_event_us = time_us
+        tx.put_row(key, row)
+        tx.unlink(pkey, key)
+    prow.children -= len(keys)
+    prow.partial = prow.partial and prow.children > 0
+    prow.last_event_us = time_us
+    tx.put_row(pkey, prow)
+    return tx.append_event(
+        time_us,
+        EventKind.DISAGGREGATED,
+        prow.batch_ref,
+        actor=actor,
+        line=line,
+        codes=list(keys),
+        parent=pkey,
+        detail=partial_detail(prow),
+    )
+
+
+def _unpack_from_old_parents(
+    tx: Tx, keys: Sequence[str], rows: Sequence[Row], *, time_us: int, actor: str, line: str
+) -> None:
+    by_parent: dict[str, list[int]] = defaultdict(list)
+    for i, row in enumerate(rows):
+        if row.parent is not None:
+            by_parent[row.parent].append(i)
+    for old, idx in by_parent.items():
+        okey, orow = _one(tx, old, "parent")
+        Batches(tx).require_open([okey], [orow])
+        require_time([okey], [orow], time_us)
+        _unpack(
+            tx,
+            okey,
+            orow,
+            [keys[i] for i in idx],
+            [rows[i] for i in idx],
+            time_us=time_us,
+            actor=actor,
+            line=line,
+        )
+
+
+def disaggregate(
+    tx: Tx, parent: str, children: Sequence[str] | None, *, time_us: int, actor: str, line: str
+) -> Change:
+    """Take ``children`` (all when None) out of ``parent``; they become loose commissioned codes."""
+    pkey, prow = _one(tx, parent, "parent")
+    batches = Batches(tx)
+    batches.require_open([pkey], [prow])
+    present = tx.children(pkey)
+    if children is None:
+        keys, rows = require(tx, present, "child code")
+    else:
+        if not children:
+            raise InvalidArgument("no children given; pass None to remove all", reason="NO_CHILDREN")
+        no_duplicates(children, "child")
+        keys, rows = require(tx, children, "child code")
+        strangers = [k for k, r in zip(keys, rows, strict=True) if r.parent != pkey]
+        if strangers:
+            raise _fail(
+                "NOT_A_CHILD",
+                f"code(s) {listing(strangers)} are not in parent {pkey}; expected children of that parent",
+                strangers,
+            )
+    if not keys:
+        return Change(0, (), pkey)
+    require_time([pkey, *keys], [prow, *rows], time_us)
+    seq = _unpack(tx, pkey, prow, keys, rows, time_us=time_us, actor=actor, line=line)
+    return Change(seq, tuple(keys), pkey)
+
+
+def reparent(
+    tx: Tx, new_parent: str, children: Sequence[str], *, partial: bool, time_us: int, actor: str, line: str
+) -> Change:
+    """Move children (packed elsewhere or loose) into ``new_parent``, all rules of ``aggregate`` applying."""
+    return aggregate(
+        tx, new_parent, children, partial=partial, time_us=time_us, actor=actor, line=line, move=True
+    )
+
+
+def replace(
+    tx: Tx,
+    parent: str,
+    old_child: str,
+    new_child: str,
+    *,
+    old_child_to: State,
+    time_us: int,
+    actor: str,
+    line: str,
+) -> Change:
+    """Rework: swap ``old_child`` in ``parent`` for ``new_child`` (a loose commissioned code)."""
+    outcomes = {
+        State.COMMISSIONED: None,
+        State.DECOMMISSIONED: EventKind.DECOMMISSIONED,
+        State.DESTROYED: EventKind.DESTROYED,
+    }
+    if old_child_to not in outcomes:
+        raise InvalidArgument(
+            f"replaced child cannot become {old_child_to.label}; "
+            "expected commissioned, decommissioned or destroyed",
+            reason="BAD_STATE",
+        )
+    disaggregate(tx, parent, [old_child], time_us=time_us, actor=actor, line=line)
+    kind = outcomes[old_child_to]
+    if kind is not None:
+        okey, orow = _one(tx, old_child, "child")
+        tx.set_state(okey, orow, old_child_to)
+        tx.put_row(okey, orow)
+        tx.append_event(time_us, kind, orow.batch_ref, actor=actor, line=line, codes=[okey])
+    return aggregate(
+        tx, parent, [new_child], partial=False, keep_partial=True, time_us=time_us, actor=actor, line=line
+    )
+
+
+# --- queries ------------------------------------------------------------------------------------
+
+
+def path_to_top(tx: Tx, key: str, row: Row) -> list[str]:
+    """Parent, grandparent, … of a code, up to the top."""
+    path: list[str] = []
+    while row.parent is not None:
+        path.append(row.parent)
+        parent_row = tx.row(row.parent)
+        if parent_row is None or len(path) > 16:
+            break  # unreachable in a consistent store; do not loop forever on a broken one
+        row = parent_row
+    return path
+
+
+def tree(tx: Tx, key: str, row: Row) -> TreeNode:
+    """The code and everything packed inside it, down to the units."""
+    kids = []
+    if row.children:
+        for child in tx.children(key):
+            child_row = tx.row(child)
+            if child_row is not None:
+                kids.append(tree(tx, child, child_row))
+    return TreeNode(key, row.level, row.state, tuple(kids))
+
+
+def units_under(tx: Tx, key: str, row: Row) -> int:
+    """Unit-level codes inside a code (1 for a unit)."""
+    if row.level == 1:
+        return 1
+    if row.level == 2:
+        return row.children
+    total = 0
+    for child in tx.children(key):
+        child_row = tx.row(child)
+        if child_row is not None:
+            total += units_under(tx, child, child_row)
+    return total

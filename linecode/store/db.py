@@ -1,0 +1,504 @@
+"""The LMDB environment of a data dir, its one writer, and the transaction view the store writes through.
+
+Group commit: every write is a function of a transaction. Callers put their function on a queue
+and wait; one writer thread takes everything queued, runs each function in its own nested
+transaction (a savepoint: a request that fails is rolled back alone), commits the lot with one
+``fsync``, and only then answers each caller. So a caller's write is durable when its call
+returns, and the cost of the ``fsync`` is shared by everyone who arrived while the last one ran.
+
+The data dir holds ``data.mdb`` and ``lock.mdb`` (LMDB's), ``writer.lock`` (ours: one writer per
+data dir, also inside one process) and usually ``master.key``. Read-only opens take no writer lock,
+so the inspection CLI works beside a running server.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import queue
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import lmdb
+
+from linecode.errors import AlreadyExists, ConfigError, Exhausted, NotFound
+from linecode.store import records
+from linecode.store.model import Batch, EventKind, Product, State
+from linecode.store.records import Row
+
+T = TypeVar("T")
+
+DEFAULT_MAP_SIZE = 1 << 30
+"""Initial map size (1 GiB); grows by doubling when full, up to ``max_map_size``."""
+DEFAULT_MAX_MAP_SIZE = 1 << 40
+MAX_GROUP = 512
+"""Most requests one group commit takes (bounds how long a caller waits behind others)."""
+LOCK_FILE = "writer.lock"
+_DBS = (
+    "products",  # product id -> JSON
+    "batches",  # batch id -> JSON
+    "batch_refs",  # u32 ref -> batch id
+    "pools",  # pool name -> JSON: free and used index ranges
+    "codes",  # code key -> packed Row
+    "children",  # parent key -> child keys (dupsort)
+    "by_batch",  # u32 batch ref + u8 level -> code keys (dupsort)
+    "events",  # u64 sequence -> packed event
+    "counts",  # u32 batch ref + u8 level + u8 state -> i64
+    "idempotency",  # idempotency key -> JSON: request digest and answer
+)
+_DUPSORT = {"children", "by_batch"}
+
+
+class Database:
+    """One data dir's LMDB environment: reads from any thread, writes through the group-commit writer."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        map_size: int = DEFAULT_MAP_SIZE,
+        max_map_size: int = DEFAULT_MAX_MAP_SIZE,
+        readonly: bool = False,
+        group_commit: bool = True,
+        sync: bool = True,
+    ) -> None:
+        self.path = Path(path)
+        self.readonly = readonly
+        self.max_map_size = max_map_size
+        self._lock_fd: int | None = None
+        if readonly:
+            if not (self.path / "data.mdb").exists():
+                raise NotFound(
+                    f"no linecode store in {self.path}: data.mdb is missing",
+                    reason="NO_STORE",
+                    hint="check --data; a store is created by the server or `linecode demo --data DIR`",
+                )
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._lock_fd = _take_writer_lock(self.path / LOCK_FILE)
+        try:
+            self.env = lmdb.open(
+                str(self.path),
+                map_size=map_size,
+                max_dbs=len(_DBS) + 2,
+                readonly=readonly,
+                sync=sync,
+                metasync=sync,
+                max_readers=512,
+                max_spare_txns=16,
+            )
+            self.dbs: dict[str, Any] = {}
+            for name in _DBS:
+                if readonly:
+                    self.dbs[name] = self.env.open_db(name.encode(), create=False, dupsort=name in _DUPSORT)
+                else:
+                    self.dbs[name] = self.env.open_db(name.encode(), dupsort=name in _DUPSORT)
+        except lmdb.Error as exc:
+            self._release_lock()
+            raise ConfigError(
+                f"cannot open the LMDB store in {self.path}: {exc}", reason="STORE_UNREADABLE"
+            ) from exc
+        self._readers = 0
+        self._resizing = False
+        self._guard = threading.Condition()
+        self._group = group_commit
+        self._inline = threading.Lock()
+        self._queue: queue.SimpleQueue[tuple[Callable[[Tx], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._writer: threading.Thread | None = None
+        self.commits = 0
+        """Durable commits so far (for the benchmark's "requests per commit")."""
+        if not readonly and group_commit:
+            self._writer = threading.Thread(target=self._drain, name="linecode-store-writer", daemon=True)
+            self._writer.start()
+
+    # --- reading --------------------------------------------------------------------------------
+
+    @contextmanager
+    def reading(self) -> Iterator[lmdb.Transaction]:
+        """A read transaction; short-lived, so the map can grow between reads."""
+        with self._guard:
+            while self._resizing:
+                self._guard.wait()
+            self._readers += 1
+        try:
+            txn = self._begin_read()
+            try:
+                yield txn
+            finally:
+                txn.abort()
+        finally:
+            with self._guard:
+                self._readers -= 1
+                if not self._readers:
+                    self._guard.notify_all()
+
+    def _begin_read(self) -> lmdb.Transaction:
+        try:
+            return self.env.begin(buffers=False)
+        except lmdb.MapResizedError:
+            # The writer (another process) grew the map: adopt the new size and go on.
+            self.env.set_mapsize(0)
+            return self.env.begin(buffers=False)
+
+    def read(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` on a read-only :class:`Tx`."""
+        with self.reading() as txn:
+            return fn(Tx(txn, self))
+
+    # --- writing --------------------------------------------------------------------------------
+
+    def write(self, fn: Callable[[Tx], T]) -> T:
+        """Run ``fn`` in a write transaction; returns once its effect is durable (or raises, having
+        written nothing)."""
+        if self.readonly:
+            raise ConfigError(
+                f"the store in {self.path} is open read-only",
+                reason="READ_ONLY",
+                hint="open it without readonly",
+            )
+        if self._writer is None:
+            with self._inline:
+                outcome = self._commit([fn])[0]
+        else:
+            future: Future[Any] = Future()
+            self._queue.put((fn, future))
+            return future.result()  # type: ignore[no-any-return]
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome  # type: ignore[no-any-return]
+
+    def _drain(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            stop = False
+            while len(group) < MAX_GROUP:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:
+                    stop = True
+                    break
+                group.append(item)
+            outcomes = self._commit([fn for fn, _ in group])
+            for (_, future), outcome in zip(group, outcomes, strict=True):
+                if isinstance(outcome, BaseException):
+                    future.set_exception(outcome)
+                else:
+                    future.set_result(outcome)
+            if stop:
+                return
+
+    def _commit(self, fns: list[Callable[[Tx], Any]]) -> list[Any]:
+        """Run ``fns`` in one durable transaction, each in its own savepoint; outcome per function."""
+        while True:
+            try:
+                return self._commit_once(fns)
+            except lmdb.MapFullError:
+                self._grow()
+
+    def _commit_once(self, fns: list[Callable[[Tx], Any]]) -> list[Any]:
+        outcomes: list[Any] = []
+        txn = self.env.begin(write=True)
+        try:
+            if len(fns) == 1:
+                # A lone request needs no savepoint: its failure aborts the whole transaction.
+                try:
+                    outcomes.append(_run(fns[0], txn, self))
+                except lmdb.MapFullError:
+                    raise
+                except Exception as exc:
+                    txn.abort()
+                    return [exc]
+            else:
+                for fn in fns:
+                    child = self.env.begin(write=True, parent=txn)
+                    try:
+                        outcomes.append(_run(fn, child, self))
+                    except lmdb.MapFullError:
+                        child.abort()
+                        raise
+                    except Exception as exc:
+                        child.abort()
+                        outcomes.append(exc)
+                    else:
+                        child.commit()
+            txn.commit()
+        except BaseException:
+            txn.abort()
+            raise
+        self.commits += 1
+        return outcomes
+
+    def _grow(self) -> None:
+        size = self.env.info()["map_size"]
+        if size >= self.max_map_size:
+            raise Exhausted(
+                f"the store in {self.path} is full at its maximum map size of {size:,} bytes; "
+                "nothing of the failed write was stored",
+                reason="STORE_FULL",
+                hint="free disk space and reopen with a larger max_map_size",
+            )
+        with self._guard:
+            self._resizing = True
+            while self._readers:
+                self._guard.wait()
+            try:
+                self.env.set_mapsize(min(size * 2, self.max_map_size))
+            finally:
+                self._resizing = False
+                self._guard.notify_all()
+
+    def close(self) -> None:
+        """Finish queued writes, stop the writer and close the environment."""
+        if self._writer is not None:
+            self._queue.put(None)
+            self._writer.join()
+            self._writer = None
+        self.env.close()
+        self._release_lock()
+
+    def _release_lock(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+
+def _run(fn: Callable[[Tx], Any], txn: lmdb.Transaction, db: Database) -> Any:
+    tx = Tx(txn, db)
+    result = fn(tx)
+    tx.flush_counts()
+    return result
+
+
+def _take_writer_lock(path: Path) -> int:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        # flock locks belong to the open file description, so a second open in the same process
+        # is refused just like a second server.
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+        os.close(fd)
+        raise ConfigError(
+            f"the data dir {path.parent} is already open for writing (by process {holder}); "
+            "expected one writer per data dir",
+            reason="STORE_IN_USE",
+            hint="stop the other server, use another --data, or open read-only",
+        ) from None
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+    return fd
+
+
+class Tx:
+    """A transaction as the store's modules see it: typed reads and writes of the named databases."""
+
+    __slots__ = ("_counts", "_products", "db", "txn")
+
+    def __init__(self, txn: lmdb.Transaction, db: Database) -> None:
+        self.txn = txn
+        self.db = db
+        self._counts: Counter[bytes] = Counter()
+        self._products: dict[str, Product] = {}
+
+    # codes
+    def row(self, code: str) -> Row | None:
+        raw = self.txn.get(code.encode(), db=self.db.dbs["codes"])
+        return Row.unpack(raw) if raw is not None else None
+
+    def put_row(self, code: str, row: Row) -> None:
+        self.txn.put(code.encode(), row.pack(), db=self.db.dbs["codes"])
+
+    def insert_row(self, code: str, row: Row) -> bool:
+        """Store a new code's record; False (and nothing written) if the code exists."""
+        return bool(self.txn.put(code.encode(), row.pack(), db=self.db.dbs["codes"], overwrite=False))
+
+    def set_state(self, code: str, row: Row, state: State) -> None:
+        """Move ``row`` to ``state`` and count it (does not store the row)."""
+        self._counts[records.count_key(row.batch_ref, row.level, row.state)] -= 1
+        self._counts[records.count_key(row.batch_ref, row.level, state)] += 1
+        row.state = state
+
+    def count_new(self, batch_ref: int, level: int, state: State, n: int) -> None:
+        self._counts[records.count_key(batch_ref, level, state)] += n
+
+    def flush_counts(self) -> None:
+        counts = self.db.dbs["counts"]
+        for key, delta in self._counts.items():
+            if delta:
+                now = records.unpack_count(self.txn.get(key, db=counts)) + delta
+                self.txn.put(key, records.pack_count(now), db=counts)
+        self._counts.clear()
+
+    # hierarchy
+    def children(self, parent: str) -> list[str]:
+        cursor = self.txn.cursor(db=self.db.dbs["children"])
+        if not cursor.set_key(parent.encode()):
+            return []
+        return [bytes(v).decode() for v in cursor.iternext_dup()]
+
+    def link(self, parent: str, child: str) -> None:
+        self.txn.put(parent.encode(), child.encode(), db=self.db.dbs["children"], dupdata=True)
+
+    def unlink(self, parent: str, child: str) -> None:
+        self.txn.delete(parent.encode(), child.encode(), db=self.db.dbs["children"])
+
+    def batch_codes(self, batch_ref: int, level: int) -> Iterator[str]:
+        cursor = self.txn.cursor(db=self.db.dbs["by_batch"])
+        if cursor.set_key(records.batch_level_key(batch_ref, level)):
+            for value in cursor.iternext_dup():
+                yield bytes(value).decode()
+
+    def add_to_batch(self, batch_ref: int, level: int, codes: list[str]) -> None:
+        key = records.batch_level_key(batch_ref, level)
+        db = self.db.dbs["by_batch"]
+        cursor = self.txn.cursor(db=db)
+        cursor.putmulti([(key, c.encode()) for c in codes], dupdata=True)
+
+    # products and batches
+    def product(self, product_id: str) -> Product:
+        if product_id not in self._products:
+            raw = self.txn.get(product_id.encode(), db=self.db.dbs["products"])
+            if raw is None:
+                raise NotFound(
+                    f"no product {product_id!r} in this store",
+                    reason="UNKNOWN_PRODUCT",
+                    hint="create it first (create_product)",
+                )
+            self._products[product_id] = records.product_from_json(records.load_json(raw))
+        return self._products[product_id]
+
+    def has_product(self, product_id: str) -> bool:
+        return self.txn.get(product_id.encode(), db=self.db.dbs["products"]) is not None
+
+    def put_product(self, product: Product) -> None:
+        self.txn.put(
+            product.product_id.encode(),
+            records.dump_json(records.product_to_json(product)),
+            db=self.db.dbs["products"],
+        )
+
+    def products(self) -> list[Product]:
+        cursor = self.txn.cursor(db=self.db.dbs["products"])
+        return [records.product_from_json(records.load_json(v)) for _, v in cursor]
+
+    def batch(self, batch_id: str) -> Batch:
+        raw = self.txn.get(batch_id.encode(), db=self.db.dbs["batches"])
+        if raw is None:
+            raise NotFound(
+                f"no batch {batch_id!r} in this store",
+                reason="UNKNOWN_BATCH",
+                hint="check the batch id, or create the batch first (create_batch)",
+            )
+        return records.batch_from_json(records.load_json(raw))
+
+    def has_batch(self, batch_id: str) -> bool:
+        return self.txn.get(batch_id.encode(), db=self.db.dbs["batches"]) is not None
+
+    def batch_id_of(self, ref: int) -> str:
+        raw = self.txn.get(records.ref_key(ref), db=self.db.dbs["batch_refs"])
+        if raw is None:
+            raise NotFound(f"no batch with internal ref {ref}: the store is inconsistent", reason="BAD_REF")
+        return bytes(raw).decode()
+
+    def batch_by_ref(self, ref: int) -> Batch:
+        return self.batch(self.batch_id_of(ref))
+
+    def batch_refs(self) -> dict[int, str]:
+        cursor = self.txn.cursor(db=self.db.dbs["batch_refs"])
+        return {int.from_bytes(k, "big"): bytes(v).decode() for k, v in cursor}
+
+    def put_batch(self, batch: Batch) -> None:
+        self.txn.put(
+            batch.batch_id.encode(),
+            records.dump_json(records.batch_to_json(batch)),
+            db=self.db.dbs["batches"],
+        )
+        self.txn.put(records.ref_key(batch.ref), batch.batch_id.encode(), db=self.db.dbs["batch_refs"])
+
+    def batches(self) -> list[Batch]:
+        cursor = self.txn.cursor(db=self.db.dbs["batches"])
+        return [records.batch_from_json(records.load_json(v)) for _, v in cursor]
+
+    def next_batch_ref(self) -> int:
+        cursor = self.txn.cursor(db=self.db.dbs["batch_refs"])
+        return int.from_bytes(cursor.key(), "big") + 1 if cursor.last() else 1
+
+    # pools
+    def pool(self, name: str) -> dict[str, Any] | None:
+        raw = self.txn.get(name.encode(), db=self.db.dbs["pools"])
+        return records.load_json(raw) if raw is not None else None  # type: ignore[no-any-return]
+
+    def put_pool(self, name: str, data: dict[str, Any]) -> None:
+        self.txn.put(name.encode(), records.dump_json(data), db=self.db.dbs["pools"])
+
+    def pools(self) -> dict[str, dict[str, Any]]:
+        cursor = self.txn.cursor(db=self.db.dbs["pools"])
+        return {bytes(k).decode(): records.load_json(v) for k, v in cursor}
+
+    # events
+    def append_event(
+        self,
+        time_us: int,
+        kind: EventKind,
+        batch_ref: int,
+        *,
+        actor: str,
+        line: str,
+        codes: tuple[str, ...] | list[str] = (),
+        parent: str | None = None,
+        detail: str = "",
+    ) -> int:
+        """Append one event; returns its sequence number."""
+        events = self.db.dbs["events"]
+        cursor = self.txn.cursor(db=events)
+        seq = records.seq_of(cursor.key()) + 1 if cursor.last() else 1
+        raw = records.pack_event(time_us, kind, batch_ref, actor, line, codes, parent, detail)
+        self.txn.put(records.seq_key(seq), raw, db=events, append=True)
+        return seq
+
+    def last_seq(self) -> int:
+        cursor = self.txn.cursor(db=self.db.dbs["events"])
+        return records.seq_of(cursor.key()) if cursor.last() else 0
+
+    # idempotency
+    def recall(self, key: str | None, body: str) -> dict[str, Any] | None:
+        """The stored answer to ``key`` if this exact request was done before; raises if the key
+        was used for a different request."""
+        if key is None:
+            return None
+        raw = self.txn.get(key.encode(), db=self.db.dbs["idempotency"])
+        if raw is None:
+            return None
+        stored = records.load_json(raw)
+        if stored["body"] != _digest(body):
+            raise AlreadyExists(
+                f"idempotency key {key!r} was already used for a different request; "
+                "expected the same key only for an exact retry",
+                reason="IDEMPOTENCY_KEY_REUSED",
+                hint="use a new idempotency key for a new request",
+            )
+        return stored["result"]  # type: ignore[no-any-return]
+
+    def remember(self, key: str | None, body: str, result: dict[str, Any]) -> None:
+        if key is not None:
+            self.txn.put(
+                key.encode(),
+                records.dump_json({"body": _digest(body), "result": result}),
+                db=self.db.dbs["idempotency"],
+            )
+
+
+def _digest(body: str) -> str:
+    import hashlib
+
+    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()

@@ -1,0 +1,291 @@
+"""Code life cycle (SPEC §3): legal transitions, bulk line events, regulatory status and locks.
+
+Every function here runs inside one write transaction and validates everything before it writes
+anything, so a refused request leaves no trace. Errors name the offending codes and their current
+state, and say what state was expected.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+
+from linecode.errors import InvalidArgument, NotFound, Precondition
+from linecode.store import coderules
+from linecode.store.db import Tx
+from linecode.store.model import (
+    Batch,
+    BatchState,
+    Change,
+    EventKind,
+    LineEvent,
+    Lock,
+    RegulatoryStatus,
+    State,
+)
+from linecode.store.records import Row
+
+SHOWN = 10
+"""How many offending codes an error message spells out (all of them are in ``error.codes``)."""
+
+TRANSITIONS: dict[LineEvent, tuple[frozenset[State], State, EventKind]] = {
+    LineEvent.PRINTED: (frozenset({State.ALLOCATED}), State.ENCODED, EventKind.ENCODED),
+    LineEvent.VERIFIED: (frozenset({State.ENCODED}), State.COMMISSIONED, EventKind.COMMISSIONED),
+    LineEvent.VERIFY_FAILED: (
+        frozenset({State.ENCODED, State.COMMISSIONED}),
+        State.SCRAPPED,
+        EventKind.SCRAPPED,
+    ),
+    LineEvent.SAMPLED: (frozenset({State.COMMISSIONED}), State.SAMPLED, EventKind.SAMPLED),
+    LineEvent.DESTROYED: (
+        frozenset({State.ENCODED, State.COMMISSIONED, State.SCRAPPED, State.SAMPLED, State.DECOMMISSIONED}),
+        State.DESTROYED,
+        EventKind.DESTROYED,
+    ),
+    LineEvent.DECOMMISSIONED: (
+        frozenset({State.COMMISSIONED}),
+        State.DECOMMISSIONED,
+        EventKind.DECOMMISSIONED,
+    ),
+}
+"""Line event → (states it may start from, state it leads to, event recorded)."""
+
+_HINTS = {
+    State.AGGREGATED: "disaggregate it from its parent first",
+    State.RELEASED: "its batch is closed; released codes do not change on the line",
+}
+
+
+def listing(codes: Sequence[str]) -> str:
+    """``a, b, c (and 7 more)`` for error messages."""
+    shown = ", ".join(codes[:SHOWN])
+    return shown + (f" (and {len(codes) - SHOWN} more)" if len(codes) > SHOWN else "")
+
+
+def find(tx: Tx, text: str) -> tuple[str, Row | None]:
+    """The key ``text`` is filed under and its record (None if this store does not have it)."""
+    candidates = coderules.candidate_keys(text)
+    for key in candidates:
+        row = tx.row(key)
+        if row is not None:
+            return key, row
+    return candidates[0], None
+
+
+def require(tx: Tx, texts: Iterable[str], role: str = "code") -> tuple[list[str], list[Row]]:
+    """Keys and records of ``texts``; raises :class:`NotFound` naming every unknown one."""
+    keys: list[str] = []
+    rows: list[Row] = []
+    missing: list[str] = []
+    for text in texts:
+        key, row = find(tx, text)
+        if row is None:
+            missing.append(text)
+        else:
+            keys.append(key)
+            rows.append(row)
+    if missing:
+        raise NotFound(
+            f"{len(missing)} {role}(s) not in this store: {listing(missing)}; expected codes allocated here",
+            reason="UNKNOWN_CODE",
+            codes=missing,
+            hint="check for misreads; codes from another server or a forged code are unknown here",
+        )
+    return keys, rows
+
+
+def no_duplicates(texts: Sequence[str], role: str = "code") -> None:
+    """Raise :class:`InvalidArgument` if a code appears twice in one request."""
+    seen: set[str] = set()
+    dups = [t for t in texts if t in seen or seen.add(t)]  # type: ignore[func-returns-value]
+    if dups:
+        raise InvalidArgument(
+            f"{role} {listing(sorted(set(dups)))} appear(s) more than once in the request; "
+            "expected each once",
+            reason=f"DUPLICATE_{role.upper()}",
+            codes=sorted(set(dups)),
+        )
+
+
+class Batches:
+    """Batches of the rows a request touches, read once per request."""
+
+    def __init__(self, tx: Tx) -> None:
+        self._tx = tx
+        self._by_ref: dict[int, Batch] = {}
+
+    def __call__(self, ref: int) -> Batch:
+        if ref not in self._by_ref:
+            self._by_ref[ref] = self._tx.batch_by_ref(ref)
+        return self._by_ref[ref]
+
+    def require_open(self, keys: Sequence[str], rows: Sequence[Row]) -> None:
+        closed = [
+            k for k, r in zip(keys, rows, strict=True) if self(r.batch_ref).state is not BatchState.OPEN
+        ]
+        if closed:
+            batch = self(rows[keys.index(closed[0])].batch_ref)
+            raise Precondition(
+                f"code(s) {listing(closed)} belong to batch {batch.batch_id!r}, "
+                f"which is {batch.state.label}; "
+                "expected an open batch",
+                reason="BATCH_NOT_OPEN",
+                codes=closed,
+            )
+
+
+def effective_lock(row: Row, batch: Batch) -> Lock:
+    """The code's own lock, or its batch's when the code's is normal."""
+    return row.lock if row.lock is not Lock.NORMAL else batch.lock
+
+
+def effective_status(row: Row, batch: Batch) -> RegulatoryStatus:
+    """The code's own status, or its batch's when the code has none."""
+    return row.status if row.status is not RegulatoryStatus.NONE else batch.status
+
+
+def require_unlocked(keys: Sequence[str], rows: Sequence[Row], batches: Batches, what: str) -> None:
+    locked = [(k, effective_lock(r, batches(r.batch_ref))) for k, r in zip(keys, rows, strict=True)]
+    locked = [(k, lock) for k, lock in locked if lock is not Lock.NORMAL]
+    if locked:
+        text = listing([f"{k} ({lock.label} {lock.chinese})" for k, lock in locked])
+        raise Precondition(
+            f"locked code(s) cannot be {what}: {text}; expected lock 'normal' (正常)",
+            reason="CODE_LOCKED",
+            codes=[k for k, _ in locked],
+            hint="clear the lock of the code or its batch (set_lock) once the cause is resolved",
+        )
+
+
+def require_time(keys: Sequence[str], rows: Sequence[Row], time_us: int) -> None:
+    """Event times never go backwards for a code."""
+    late = [(k, r.last_event_us) for k, r in zip(keys, rows, strict=True) if r.last_event_us > time_us]
+    if late:
+        raise Precondition(
+            f"event time {time_us} µs is earlier than the last event of {listing([k for k, _ in late])} "
+            f"(latest {max(t for _, t in late)} µs); expected times that never go backwards for a code",
+            reason="TIME_WENT_BACKWARDS",
+            codes=[k for k, _ in late],
+            hint="check the line controller's clock",
+        )
+
+
+def require_states(
+    keys: Sequence[str], rows: Sequence[Row], allowed: frozenset[State], doing: str, reason: str
+) -> None:
+    """Raise :class:`Precondition` naming each code not in ``allowed`` with its current state."""
+    wrong = [(k, r.state) for k, r in zip(keys, rows, strict=True) if r.state not in allowed]
+    if not wrong:
+        return
+    expected = " or ".join(sorted(s.label for s in allowed))
+    states = {s for _, s in wrong}
+    hints = [_HINTS[s] for s in states if s in _HINTS]
+    raise Precondition(
+        f"cannot {doing} {len(wrong)} code(s) in the wrong state: "
+        f"{listing([f'{k} (is {s.label})' for k, s in wrong])}; expected {expected}",
+        reason=reason,
+        codes=[k for k, _ in wrong],
+        hint="; ".join(hints) or None,
+    )
+
+
+def report(tx: Tx, event: LineEvent, texts: Sequence[str], *, time_us: int, actor: str, line: str) -> Change:
+    """Apply one line event to many codes, all or nothing; one event per batch touched."""
+    if not texts:
+        raise InvalidArgument("no codes in the event report; expected at least one", reason="NO_CODES")
+    no_duplicates(texts)
+    keys, rows = require(tx, texts)
+    allowed, target, kind = TRANSITIONS[event]
+    batches = Batches(tx)
+    batches.require_open(keys, rows)
+    require_states(keys, rows, allowed, f"report {event.value} for", "ILLEGAL_TRANSITION")
+    require_time(keys, rows, time_us)
+
+    def move(key: str, row: Row) -> None:
+        tx.set_state(key, row, target)
+
+    return apply(tx, keys, rows, move, kind, time_us=time_us, actor=actor, line=line)
+
+
+def apply(
+    tx: Tx,
+    keys: Sequence[str],
+    rows: Sequence[Row],
+    change: Callable[[str, Row], None],
+    kind: EventKind,
+    *,
+    time_us: int,
+    actor: str,
+    line: str,
+    detail: str = "",
+) -> Change:
+    """Apply ``change`` to validated rows, store them, and record one ``kind`` event per batch."""
+    by_batch: dict[int, list[str]] = defaultdict(list)
+    for key, row in zip(keys, rows, strict=True):
+        change(key, row)
+        row.last_event_us = time_us
+        tx.put_row(key, row)
+        by_batch[row.batch_ref].append(key)
+    seq = 0
+    for ref, codes in by_batch.items():
+        seq = tx.append_event(time_us, kind, ref, actor=actor, line=line, codes=codes, detail=detail)
+    return Change(seq, tuple(keys))
+
+
+def set_code_marks(
+    tx: Tx,
+    texts: Sequence[str],
+    *,
+    status: RegulatoryStatus | None,
+    lock: Lock | None,
+    reason: str,
+    time_us: int,
+    actor: str,
+    line: str,
+) -> Change:
+    """Set the regulatory status or the lock of codes (one of the two)."""
+    if not texts:
+        raise InvalidArgument("no codes given; expected at least one", reason="NO_CODES")
+    no_duplicates(texts)
+    keys, rows = require(tx, texts)
+    require_time(keys, rows, time_us)
+    kind = EventKind.STATUS_SET if status is not None else EventKind.LOCK_SET
+
+    def mark(key: str, row: Row) -> None:
+        row.status = status if status is not None else row.status
+        row.lock = lock if lock is not None else row.lock
+
+    detail = mark_detail(status, lock, reason)
+    return apply(tx, keys, rows, mark, kind, time_us=time_us, actor=actor, line=line, detail=detail)
+
+
+def set_batch_marks(
+    tx: Tx,
+    batch_id: str,
+    *,
+    status: RegulatoryStatus | None,
+    lock: Lock | None,
+    reason: str,
+    time_us: int,
+    actor: str,
+    line: str,
+) -> Change:
+    """Set the batch-wide status or lock: it applies to every code of the batch that has none of its own."""
+    from dataclasses import replace
+
+    batch = tx.batch(batch_id)
+    if status is not None:
+        batch = replace(batch, status=status)
+    if lock is not None:
+        batch = replace(batch, lock=lock)
+    tx.put_batch(batch)
+    kind = EventKind.BATCH_STATUS_SET if status is not None else EventKind.BATCH_LOCK_SET
+    detail = mark_detail(status, lock, reason)
+    return Change(tx.append_event(time_us, kind, batch.ref, actor=actor, line=line, detail=detail), ())
+
+
+def mark_detail(status: RegulatoryStatus | None, lock: Lock | None, reason: str) -> str:
+    """Event detail of a status or lock change (read back by ``replay``)."""
+    mark = {"status": status.label} if status is not None else {"lock": lock.label if lock else "normal"}
+    return json.dumps({**mark, "reason": reason}, ensure_ascii=False, sort_keys=True)

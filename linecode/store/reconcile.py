@@ -1,0 +1,217 @@
+"""Batch reconciliation and close (SPEC §4).
+
+Per packaging level: allocated = encoded + unused; encoded = commissioned + scrapped (+ printed but
+never verified); commissioned = aggregated + sampled + destroyed + decommissioned + loose (+ the
+top level's own codes, which are shipped as they are). Loose codes, printed-but-unverified codes,
+empty parents and partial parents nobody declared are discrepancies: the batch does not close
+with any of them unless the caller overrides with a reason, which goes into the BATCH_CLOSED event.
+The per-state counters kept on every write are checked against a full scan of the batch as well.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import replace
+
+from linecode.errors import Precondition
+from linecode.store import records
+from linecode.store.db import Tx
+from linecode.store.lifecycle import effective_lock, listing, require_time
+from linecode.store.model import (
+    Batch,
+    BatchState,
+    EventKind,
+    LevelReconciliation,
+    Lock,
+    ReconciliationReport,
+    State,
+)
+from linecode.store.records import Row
+
+LISTED = 100
+"""Codes listed per kind of discrepancy in a report."""
+_IN_USE = frozenset({State.COMMISSIONED, State.AGGREGATED, State.RELEASED})
+
+
+def counted(tx: Tx, batch: Batch) -> Counter[tuple[int, State]]:
+    """The per-state counters of a batch: {(level, state): n}."""
+    cursor = tx.txn.cursor(db=tx.db.dbs["counts"])
+    prefix = records.batch_prefix(batch.ref)
+    out: Counter[tuple[int, State]] = Counter()
+    if cursor.set_range(prefix):
+        for key, value in cursor:
+            if not bytes(key).startswith(prefix):
+                break
+            _, level, state = records.unpack_count_key(bytes(key))
+            if n := records.unpack_count(value):
+                out[level, state] = n
+    return out
+
+
+def reconcile(tx: Tx, batch: Batch) -> ReconciliationReport:
+    """The reconciliation of ``batch`` as it stands (writes nothing)."""
+    product = tx.product(batch.product_id)
+    levels = []
+    loose: list[str] = []
+    undeclared: list[str] = []
+    discrepancies: list[str] = []
+    scanned: Counter[tuple[int, State]] = Counter()
+    for number, spec in enumerate(product.levels, start=1):
+        n: Counter[str] = Counter()
+        for key in tx.batch_codes(batch.ref, number):
+            row = tx.row(key)
+            assert row is not None, key
+            scanned[number, row.state] += 1
+            _classify(key, row, number == product.top, spec.pack_ratio, batch, n, loose, undeclared)
+        by_state = {s.label: scanned[number, s] for s in State if scanned[number, s]}
+        allocated = sum(by_state.values())
+        unused = scanned[number, State.ALLOCATED]
+        scrapped = scanned[number, State.SCRAPPED]
+        not_verified = scanned[number, State.ENCODED]
+        level = LevelReconciliation(
+            level=number,
+            level_name=spec.name,
+            allocated=allocated,
+            encoded=allocated - unused,
+            unused=unused,
+            commissioned=allocated - unused - scrapped - not_verified,
+            scrapped=scrapped,
+            not_verified=not_verified,
+            aggregated=n["aggregated"],
+            sampled=scanned[number, State.SAMPLED],
+            destroyed=scanned[number, State.DESTROYED],
+            decommissioned=scanned[number, State.DECOMMISSIONED],
+            loose=n["loose"],
+            top=n["top"],
+            empty_parents=n["empty"],
+            partial_declared=n["partial_declared"],
+            partial_undeclared=n["partial_undeclared"],
+            locked=n["locked"],
+            released=scanned[number, State.RELEASED],
+            by_state=by_state,
+        )
+        levels.append(level)
+        discrepancies += _discrepancies(level)
+    if counted(tx, batch) != scanned:
+        discrepancies.append(
+            "the per-state counters disagree with the code records (store damage?); run a replay check"
+        )
+    return ReconciliationReport(
+        batch_id=batch.batch_id,
+        product_id=batch.product_id,
+        state=batch.state,
+        levels=tuple(levels),
+        discrepancies=tuple(discrepancies),
+        loose_units=tuple(loose[:LISTED]),
+        undeclared_partial=tuple(undeclared[:LISTED]),
+    )
+
+
+def _classify(
+    key: str,
+    row: Row,
+    top: bool,
+    ratio: int,
+    batch: Batch,
+    n: Counter[str],
+    loose: list[str],
+    undeclared: list[str],
+) -> None:
+    if row.parent is not None:
+        n["aggregated"] += 1
+    elif row.state in (State.COMMISSIONED, State.RELEASED):
+        if top:
+            n["top"] += 1
+        else:
+            n["loose"] += 1
+            loose.append(key)
+    if row.level > 1 and row.state in _IN_USE:
+        if row.children == 0:
+            n["empty"] += 1
+        elif row.children < ratio:
+            if row.partial:
+                n["partial_declared"] += 1
+            else:
+                n["partial_undeclared"] += 1
+                undeclared.append(key)
+    if row.state in _IN_USE and effective_lock(row, batch) is not Lock.NORMAL:
+        n["locked"] += 1
+
+
+def _discrepancies(level: LevelReconciliation) -> list[str]:
+    name = f"level {level.level} ({level.level_name})"
+    found = []
+    if level.not_verified:
+        found.append(f"{name}: {level.not_verified} code(s) printed but neither verified nor scrapped")
+    if level.loose:
+        found.append(f"{name}: {level.loose} loose code(s), commissioned but in no parent")
+    if level.empty_parents:
+        found.append(f"{name}: {level.empty_parents} empty parent(s), commissioned with no children")
+    if level.partial_undeclared:
+        found.append(f"{name}: {level.partial_undeclared} partial parent(s) not declared partial")
+    return found
+
+
+def close(
+    tx: Tx, batch_id: str, override_reason: str | None, *, time_us: int, actor: str, line: str
+) -> ReconciliationReport:
+    """Reconcile, refuse on a discrepancy unless overridden, release what is packed, close the batch."""
+    batch = tx.batch(batch_id)
+    if batch.state is not BatchState.OPEN:
+        raise Precondition(
+            f"batch {batch_id!r} is {batch.state.label}; expected an open batch to close",
+            reason="BATCH_NOT_OPEN",
+        )
+    before = reconcile(tx, batch)
+    if before.discrepancies and not (override_reason and override_reason.strip()):
+        offending = list(before.loose_units) + list(before.undeclared_partial)
+        raise Precondition(
+            f"batch {batch_id!r} does not reconcile: {'; '.join(before.discrepancies)}"
+            + (f"; codes: {listing(offending)}" if offending else ""),
+            reason="BATCH_DISCREPANCY",
+            codes=offending,
+            hint="resolve them on the line, or close with an override reason (it is recorded)",
+        )
+    product = tx.product(batch.product_id)
+    released: list[str] = []
+    rows: list[Row] = []
+    for number in range(1, product.top + 1):
+        for key in tx.batch_codes(batch.ref, number):
+            row = tx.row(key)
+            assert row is not None
+            packed = row.state is State.AGGREGATED or (
+                row.state is State.COMMISSIONED and number == product.top and row.children > 0
+            )
+            if packed and effective_lock(row, batch) is Lock.NORMAL:
+                released.append(key)
+                rows.append(row)
+    require_time(released, rows, time_us)
+    for key, row in zip(released, rows, strict=True):
+        tx.set_state(key, row, State.RELEASED)
+        row.last_event_us = time_us
+        tx.put_row(key, row)
+    if released:
+        tx.append_event(time_us, EventKind.RELEASED, batch.ref, actor=actor, line=line, codes=released)
+    closed = replace(batch, state=BatchState.CLOSED)
+    tx.put_batch(closed)
+    detail = json.dumps(
+        {
+            "override_reason": override_reason,
+            "discrepancies": list(before.discrepancies),
+            "released": len(released),
+        },
+        ensure_ascii=False,
+        sort_keys=True,
+    )
+    seq = tx.append_event(time_us, EventKind.BATCH_CLOSED, batch.ref, actor=actor, line=line, detail=detail)
+    tx.flush_counts()
+    after = reconcile(tx, closed)
+    return replace(
+        after,
+        discrepancies=before.discrepancies,
+        loose_units=before.loose_units,
+        undeclared_partial=before.undeclared_partial,
+        override_reason=override_reason,
+        closed_event_seq=seq,
+    )

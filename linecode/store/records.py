@@ -1,0 +1,238 @@
+"""Byte layouts of everything the store keeps in LMDB.
+
+Hot records (codes, events, counters) are packed with ``struct``: a code record is 21 bytes plus
+its parent's key. Rare, small records (products, batches, pools, idempotency answers) are JSON so
+an engineer can read them with ``mdb_dump``. Nothing is pickled. Integer keys are big-endian so
+LMDB's byte order is numeric order.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from linecode.store.model import (
+    Batch,
+    BatchState,
+    Event,
+    EventKind,
+    IndexRange,
+    Level,
+    Lock,
+    Product,
+    RegulatoryStatus,
+    State,
+)
+
+_CODE = struct.Struct("<BBBBBIqI")  # level, state, status, lock, flags, batch ref, last event µs, children
+_FLAG_PARTIAL = 1
+_EVENT = struct.Struct("<qBIIIIII")  # time µs, kind, batch ref, then lengths of the five text fields
+_SEQ = struct.Struct(">Q")
+_REF = struct.Struct(">I")
+_COUNT_KEY = struct.Struct(">IBB")  # batch ref, level, state
+_BATCH_LEVEL = struct.Struct(">IB")
+_COUNT = struct.Struct("<q")
+Buffer = bytes | memoryview
+"""What LMDB hands back: bytes, or a memoryview with ``buffers=True``."""
+CODE_SEPARATOR = "\n"
+"""Between codes inside an event record; no code key can contain it."""
+
+
+@dataclass(slots=True)
+class Row:
+    """A code record as the write path edits it (mutable; ``CodeRecord`` is the public view)."""
+
+    level: int
+    state: State
+    status: RegulatoryStatus
+    lock: Lock
+    partial: bool
+    batch_ref: int
+    last_event_us: int
+    children: int
+    parent: str | None
+
+    def pack(self) -> bytes:
+        head = _CODE.pack(
+            self.level,
+            self.state,
+            self.status,
+            self.lock,
+            _FLAG_PARTIAL if self.partial else 0,
+            self.batch_ref,
+            self.last_event_us,
+            self.children,
+        )
+        return head + self.parent.encode() if self.parent else head
+
+    @classmethod
+    def unpack(cls, raw: Buffer) -> Row:
+        level, state, status, lock, flags, ref, time_us, children = _CODE.unpack_from(raw)
+        parent = bytes(raw[_CODE.size :]).decode() or None
+        return cls(
+            level,
+            State(state),
+            RegulatoryStatus(status),
+            Lock(lock),
+            bool(flags & _FLAG_PARTIAL),
+            ref,
+            time_us,
+            children,
+            parent,
+        )
+
+
+def new_row(level: int, batch_ref: int, time_us: int) -> Row:
+    """The record of a freshly allocated code."""
+    return Row(level, State.ALLOCATED, RegulatoryStatus.NONE, Lock.NORMAL, False, batch_ref, time_us, 0, None)
+
+
+def pack_event(
+    time_us: int,
+    kind: EventKind,
+    batch_ref: int,
+    actor: str,
+    line: str,
+    codes: tuple[str, ...] | list[str],
+    parent: str | None,
+    detail: str,
+) -> bytes:
+    fields = [s.encode() for s in (actor, line, parent or "", detail, CODE_SEPARATOR.join(codes))]
+    return _EVENT.pack(time_us, kind, batch_ref, *(len(f) for f in fields)) + b"".join(fields)
+
+
+def unpack_event(seq: int, raw: Buffer, batch_id_of: dict[int, str]) -> Event:
+    time_us, kind, ref, *lengths = _EVENT.unpack_from(raw)
+    pos = _EVENT.size
+    texts = []
+    for n in lengths:
+        texts.append(bytes(raw[pos : pos + n]).decode())
+        pos += n
+    actor, line, parent, detail, codes = texts
+    return Event(
+        seq=seq,
+        time_us=time_us,
+        kind=EventKind(kind),
+        batch_id=batch_id_of.get(ref) if ref else None,
+        actor=actor,
+        line=line,
+        codes=tuple(codes.split(CODE_SEPARATOR)) if codes else (),
+        parent=parent or None,
+        detail=detail,
+    )
+
+
+def event_batch_ref(raw: Buffer) -> int:
+    """The batch ref of a packed event without unpacking the rest."""
+    return int(_EVENT.unpack_from(raw)[2])
+
+
+def seq_key(seq: int) -> bytes:
+    return _SEQ.pack(seq)
+
+
+def seq_of(key: Buffer) -> int:
+    return int(_SEQ.unpack(bytes(key))[0])
+
+
+def ref_key(ref: int) -> bytes:
+    return _REF.pack(ref)
+
+
+def count_key(batch_ref: int, level: int, state: State) -> bytes:
+    return _COUNT_KEY.pack(batch_ref, level, state)
+
+
+def unpack_count_key(key: bytes) -> tuple[int, int, State]:
+    ref, level, state = _COUNT_KEY.unpack(key)
+    return ref, level, State(state)
+
+
+def pack_count(n: int) -> bytes:
+    return _COUNT.pack(n)
+
+
+def unpack_count(raw: Buffer | None) -> int:
+    return int(_COUNT.unpack(raw)[0]) if raw else 0
+
+
+def batch_level_key(batch_ref: int, level: int) -> bytes:
+    return _BATCH_LEVEL.pack(batch_ref, level)
+
+
+def batch_prefix(batch_ref: int) -> bytes:
+    return _REF.pack(batch_ref)
+
+
+# --- JSON records -------------------------------------------------------------------------------
+
+
+def dump_json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+
+
+def load_json(raw: Buffer) -> Any:
+    return json.loads(bytes(raw))
+
+
+def product_to_json(product: Product) -> dict[str, Any]:
+    return {
+        "product_id": product.product_id,
+        "name": product.name,
+        "mah": product.mah,
+        "levels": [level.as_dict() for level in product.levels],
+        "mixed_pallets": product.mixed_pallets,
+    }
+
+
+def product_from_json(data: dict[str, Any]) -> Product:
+    return Product(
+        product_id=data["product_id"],
+        name=data["name"],
+        mah=data["mah"],
+        levels=tuple(Level.from_dict(level) for level in data["levels"]),
+        mixed_pallets=data["mixed_pallets"],
+    )
+
+
+def batch_to_json(batch: Batch) -> dict[str, Any]:
+    return {
+        "batch_id": batch.batch_id,
+        "product_id": batch.product_id,
+        "batch_number": batch.batch_number,
+        "production_date": batch.production_date.isoformat(),
+        "expiry_date": batch.expiry_date.isoformat(),
+        "line": batch.line,
+        "planned_quantity": batch.planned_quantity,
+        "state": int(batch.state),
+        "status": int(batch.status),
+        "lock": int(batch.lock),
+        "ref": batch.ref,
+    }
+
+
+def batch_from_json(data: dict[str, Any]) -> Batch:
+    return Batch(
+        batch_id=data["batch_id"],
+        product_id=data["product_id"],
+        batch_number=data["batch_number"],
+        production_date=dt.date.fromisoformat(data["production_date"]),
+        expiry_date=dt.date.fromisoformat(data["expiry_date"]),
+        line=data["line"],
+        planned_quantity=data["planned_quantity"],
+        state=BatchState(data["state"]),
+        status=RegulatoryStatus(data["status"]),
+        lock=Lock(data["lock"]),
+        ref=data["ref"],
+    )
+
+
+def ranges_to_json(ranges: list[IndexRange] | tuple[IndexRange, ...]) -> list[list[int]]:
+    return [[r.start, r.end] for r in ranges]
+
+
+def ranges_from_json(data: list[list[int]]) -> list[IndexRange]:
+    return [IndexRange(start, end) for start, end in data]

@@ -1,0 +1,799 @@
+"""The ``Store`` facade: the whole line store as one typed Python API.
+
+Everything the gRPC layer (and the CLI, and the tests) does goes through these methods. Writes
+return only once durable (group commit, see ``db.py``); reads see the last committed state.
+Codes are accepted in any form a scanner or a person produces (see ``coderules.candidate_keys``)
+and returned as their keys. Times are integer microseconds UTC; a write without a time uses the
+moment the writer runs it, so default times never go backwards.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+from typing import Any, TypeVar
+
+from linecode.codes import Nmpa20Code, parse_element_string
+from linecode.errors import AlreadyExists, InvalidArgument, LinecodeError, NotFound
+from linecode.serials import KeyedChecks, MasterKey
+from linecode.serials.keys import KEY_FILE_NAME
+from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records
+from linecode.store.db import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, Database, Tx
+from linecode.store.model import (
+    Allocation,
+    Batch,
+    Change,
+    CodeInfo,
+    CodeRecord,
+    CodeRule,
+    CountRow,
+    Event,
+    EventKind,
+    Lease,
+    Level,
+    LineEvent,
+    Lock,
+    Product,
+    ReconciliationReport,
+    RegulatoryStatus,
+    State,
+    TreeNode,
+    Verification,
+    now_us,
+)
+from linecode.store.records import Row
+
+T = TypeVar("T")
+_EVENT_CHUNK = 1000
+
+
+class Store:
+    """A packaging line's codes, hierarchy and events in one LMDB data dir.
+
+    Open with :meth:`open`; use as a context manager or call :meth:`close`. One process may open
+    a data dir for writing at a time; any number may open it read-only beside it.
+    """
+
+    def __init__(self, db: Database, master: MasterKey | None, key_file: Path) -> None:
+        self._db = db
+        self._master = master
+        self._key_file = key_file
+        self._products: dict[str, Product] = {}
+        self._batch_ids: dict[int, str] = {}
+
+    # --- opening ----------------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        data_dir: Path | str,
+        *,
+        map_size: int = DEFAULT_MAP_SIZE,
+        max_map_size: int = DEFAULT_MAX_MAP_SIZE,
+        readonly: bool = False,
+        group_commit: bool = True,
+        sync: bool = True,
+        master_key: MasterKey | None = None,
+    ) -> Store:
+        """Open (or create) the store in ``data_dir``.
+
+        ``map_size`` is the initial LMDB map size; it doubles whenever a write finds it full, up to
+        ``max_map_size`` (then the write fails with :class:`~linecode.errors.Exhausted` and nothing is
+        stored). ``readonly`` opens without the writer lock, e.g. for inspection while a server runs.
+        ``group_commit=False`` commits each write on its own (only for comparison in benchmarks);
+        ``sync=False`` skips fsync (tests only: a crash may then lose acknowledged writes).
+        The master key comes from ``master_key``, else ``LINECODE_MASTER_KEY`` or
+        ``<data_dir>/master.key`` (created on first writable open). Raises
+        :class:`~linecode.errors.ConfigError` with reason ``STORE_IN_USE`` if another writer has the
+        data dir.
+        """
+        path = Path(data_dir)
+        db = Database(
+            path,
+            map_size=map_size,
+            max_map_size=max_map_size,
+            readonly=readonly,
+            group_commit=group_commit,
+            sync=sync,
+        )
+        try:
+            master = master_key or (None if readonly else MasterKey.load(path / KEY_FILE_NAME))
+        except LinecodeError:
+            db.close()
+            raise
+        return cls(db, master, path / KEY_FILE_NAME)
+
+    def close(self) -> None:
+        """Finish queued writes and close the data dir."""
+        self._db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def path(self) -> Path:
+        """The data dir."""
+        return self._db.path
+
+    @property
+    def commits(self) -> int:
+        """Durable LMDB commits made by this process so far (group commit shares them)."""
+        return self._db.commits
+
+    @property
+    def master(self) -> MasterKey:
+        """The master key (loaded lazily when the store is read-only)."""
+        if self._master is None:
+            self._master = MasterKey.load(self._key_file, create=False)
+        return self._master
+
+    # --- products and batches ---------------------------------------------------------------------
+
+    def create_product(
+        self,
+        product_id: str,
+        name: str,
+        mah: str,
+        levels: Sequence[Level],
+        *,
+        mixed_pallets: bool = False,
+        claim_pools: bool = True,
+        actor: str = "",
+    ) -> Product:
+        """Register a product and its packaging hierarchy (level 1, the unit, first).
+
+        Each level's serial pool is created if new; ``claim_pools=True`` gives this server the whole
+        serial domain of new pools, ``False`` leaves them empty until a lease is imported (a second
+        server of a pool, SPEC §7). Raises :class:`AlreadyExists` for a known ``product_id``.
+        """
+        if not product_id or not levels:
+            raise InvalidArgument("a product needs an id and at least one level", reason="BAD_PRODUCT")
+        if len({lv.name for lv in levels}) != len(levels):
+            raise InvalidArgument(
+                f"product {product_id!r}: level names must be distinct", reason="BAD_PRODUCT"
+            )
+        for level in levels:
+            coderules.validate_level(level)
+        levels = [replace(lv, pack_ratio=1) if i == 0 else lv for i, lv in enumerate(levels)]
+        product = Product(product_id, name, mah, tuple(levels), mixed_pallets)
+
+        def run(tx: Tx) -> Product:
+            if tx.has_product(product_id):
+                raise AlreadyExists(f"product {product_id!r} exists already", reason="PRODUCT_EXISTS")
+            tx.put_product(product)
+            for level in product.levels:
+                leases.create_pool(tx, level, claim=claim_pools)
+            detail = records.dump_json(records.product_to_json(product)).decode()
+            tx.append_event(now_us(), EventKind.PRODUCT_CREATED, 0, actor=actor, line="", detail=detail)
+            return product
+
+        return self._db.write(run)
+
+    def product(self, product_id: str) -> Product:
+        """A product by id; raises :class:`NotFound`."""
+        if product_id not in self._products:
+            self._products[product_id] = self._db.read(lambda tx: tx.product(product_id))
+        return self._products[product_id]
+
+    def products(self) -> list[Product]:
+        """All products."""
+        return self._db.read(lambda tx: tx.products())
+
+    def create_batch(
+        self,
+        product_id: str,
+        batch_number: str,
+        *,
+        production_date: dt.date,
+        expiry_date: dt.date,
+        line: str,
+        planned_quantity: int,
+        batch_id: str | None = None,
+        actor: str = "",
+    ) -> Batch:
+        """Open a batch of a product. ``batch_id`` defaults to the batch number and must be new."""
+        batch_id = batch_id or batch_number
+        if expiry_date <= production_date:
+            raise InvalidArgument(
+                f"batch {batch_id!r}: expiry {expiry_date} is not after production {production_date}",
+                reason="BAD_DATES",
+            )
+        if planned_quantity < 0:
+            raise InvalidArgument(
+                f"batch {batch_id!r}: planned quantity {planned_quantity} < 0", reason="BAD_QUANTITY"
+            )
+        for level in self.product(product_id).levels:
+            if level.rule is CodeRule.GS1:
+                from linecode.codes.gs1 import validate_cset82
+
+                validate_cset82("GS1 batch (10)", batch_number)
+
+        def run(tx: Tx) -> Batch:
+            tx.product(product_id)
+            if tx.has_batch(batch_id):
+                raise AlreadyExists(
+                    f"batch {batch_id!r} exists already",
+                    reason="BATCH_EXISTS",
+                    hint="pass a distinct batch_id when two products share a batch number",
+                )
+            batch = Batch(
+                batch_id,
+                product_id,
+                batch_number,
+                production_date,
+                expiry_date,
+                line,
+                planned_quantity,
+                ref=tx.next_batch_ref(),
+            )
+            tx.put_batch(batch)
+            detail = records.dump_json(records.batch_to_json(batch)).decode()
+            tx.append_event(
+                now_us(), EventKind.BATCH_CREATED, batch.ref, actor=actor, line=line, detail=detail
+            )
+            return batch
+
+        return self._db.write(run)
+
+    def batch(self, batch_id: str) -> Batch:
+        """A batch by id (current state, status and lock); raises :class:`NotFound`."""
+        return self._db.read(lambda tx: tx.batch(batch_id))
+
+    def batches(self) -> list[Batch]:
+        """All batches."""
+        return self._db.read(lambda tx: tx.batches())
+
+    # --- allocation and leases --------------------------------------------------------------------
+
+    def allocate(
+        self,
+        batch_id: str,
+        level: int | str,
+        count: int,
+        *,
+        idempotency_key: str | None = None,
+        actor: str = "",
+        line: str | None = None,
+    ) -> Allocation:
+        """Hand ``count`` new codes of ``level`` (number or name) of ``batch_id`` to the line.
+
+        The pool's index range is reserved and every code recorded as ``allocated`` in the same
+        durable transaction before this returns, so no code is ever handed out twice. Repeating a
+        call with the same ``idempotency_key`` returns the same codes. Raises :class:`NotFound`,
+        :class:`Precondition` (batch not open), :class:`Exhausted` (pool has no indices left here).
+        """
+        batch = self.batch(batch_id)
+        product = self.product(batch.product_id)
+        number = product.level(level)
+        spec = product.spec(number)
+        body = json.dumps(["allocate", batch_id, number, count])
+
+        def run(tx: Tx) -> Allocation:
+            stored = tx.recall(idempotency_key, body)
+            if stored is not None:
+                ranges = tuple(records.ranges_from_json(stored["ranges"]))
+                keys, symbols = self._generate(spec, batch, ranges)
+                return Allocation(
+                    batch_id,
+                    number,
+                    spec.name,
+                    stored["pool"],
+                    ranges,
+                    tuple(keys),
+                    tuple(symbols),
+                    stored["event_seq"],
+                    replayed=True,
+                )
+            current = tx.batch(batch_id)
+            taken, keys, symbols, seq = leases.allocate(
+                tx,
+                self.master,
+                current,
+                number,
+                count,
+                time_us=now_us(),
+                actor=actor,
+                line=line or batch.line,
+            )
+            pool = coderules.pool_name(spec)
+            tx.remember(
+                idempotency_key,
+                body,
+                {"ranges": records.ranges_to_json(taken), "pool": pool, "event_seq": seq},
+            )
+            return Allocation(
+                batch_id, number, spec.name, pool, tuple(taken), tuple(keys), tuple(symbols), seq
+            )
+
+        return self._db.write(run)
+
+    def _generate(self, spec: Level, batch: Batch, ranges: Iterable[Any]) -> tuple[list[str], list[str]]:
+        keys: list[str] = []
+        symbols: list[str] = []
+        for r in ranges:
+            k, s = coderules.generate(self.master, spec, batch, r.start, r.count)
+            keys += k
+            symbols += s
+        return keys, symbols
+
+    def export_lease(self, pool: str, count: int, *, actor: str = "") -> Lease:
+        """Carve ``count`` indices off this server's part of ``pool`` for another server (SPEC §7).
+
+        They are never issued here afterwards. Give the returned lease (``Lease.as_text()``) to the
+        other server's :meth:`import_lease`. Raises :class:`Exhausted` if this server owns fewer.
+        """
+        return self._db.write(lambda tx: leases.export_lease(tx, pool, count, time_us=now_us(), actor=actor))
+
+    def import_lease(self, lease: Lease | str, *, actor: str = "") -> None:
+        """Add a lease exported by the pool's owner to this server's part of the pool.
+
+        The pool must exist here (create the product with ``claim_pools=False``). Raises
+        :class:`AlreadyExists` if a range overlaps anything this server owns or has used.
+        """
+        parsed = Lease.parse(lease) if isinstance(lease, str) else lease
+        self._db.write(lambda tx: leases.import_lease(tx, parsed, time_us=now_us(), actor=actor))
+
+    def pools(self) -> dict[str, dict[str, Any]]:
+        """Each pool's size, free ranges (still issuable here) and used ranges (issued or exported)."""
+        return self._db.read(lambda tx: tx.pools())
+
+    # --- life cycle -------------------------------------------------------------------------------
+
+    def _write_change(
+        self,
+        body: list[Any],
+        idempotency_key: str | None,
+        texts: Sequence[str],
+        run: Callable[[Tx, int], Change],
+    ) -> Change:
+        """Run an event-appending write once per idempotency key (a retry gets the first answer)."""
+        text = json.dumps(body)
+
+        def fn(tx: Tx) -> Change:
+            stored = tx.recall(idempotency_key, text)
+            if stored is not None:
+                keys = tuple(lifecycle.find(tx, t)[0] for t in texts)
+                return Change(stored["event_seq"], keys, stored["parent"], replayed=True)
+            time_us = body[-1] if body[-1] is not None else now_us()
+            change = run(tx, time_us)
+            tx.remember(idempotency_key, text, {"event_seq": change.event_seq, "parent": change.parent})
+            return change
+
+        return self._db.write(fn)
+
+    def report_events(
+        self,
+        event: LineEvent | str,
+        codes: Sequence[str],
+        *,
+        time_us: int | None = None,
+        idempotency_key: str | None = None,
+        actor: str = "",
+        line: str = "",
+    ) -> Change:
+        """Report one line event for many codes at once (thousands per call), all or nothing.
+
+        ``printed`` (allocated → encoded), ``verified`` (encoded → commissioned), ``verify_failed``
+        (→ scrapped), ``sampled``, ``destroyed``, ``decommissioned``. A code in any other state
+        fails the whole call with :class:`Precondition` reason ``ILLEGAL_TRANSITION`` naming each
+        offending code and its current state.
+        """
+        kind = _line_event(event)
+        codes = list(codes)
+        return self._write_change(
+            ["report", kind.value, codes, time_us],
+            idempotency_key,
+            codes,
+            lambda tx, t: lifecycle.report(tx, kind, codes, time_us=t, actor=actor, line=line),
+        )
+
+    def set_status(
+        self,
+        status: RegulatoryStatus | str,
+        *,
+        codes: Sequence[str] | None = None,
+        batch_id: str | None = None,
+        reason: str = "",
+        time_us: int | None = None,
+        actor: str = "",
+        line: str = "",
+    ) -> Change:
+        """Set the NMPAB/T 1004 regulatory status of some codes, or of a whole batch (exactly one of
+        ``codes`` and ``batch_id``). A batch status shows on every code of it that has none of its own."""
+        value = status if isinstance(status, RegulatoryStatus) else _enum(RegulatoryStatus, status, "status")
+        return self._set_marks(codes, batch_id, value, None, reason, time_us, actor, line)
+
+    def set_lock(
+        self,
+        lock: Lock | str,
+        *,
+        codes: Sequence[str] | None = None,
+        batch_id: str | None = None,
+        reason: str = "",
+        time_us: int | None = None,
+        actor: str = "",
+        line: str = "",
+    ) -> Change:
+        """Lock (待定 pending, 待召回 to-be-recalled, 异常 abnormal) or unlock (正常 normal) some codes or a
+        whole batch. A locked code cannot be aggregated or released; a batch lock locks all its codes."""
+        value = lock if isinstance(lock, Lock) else _enum(Lock, lock, "lock")
+        return self._set_marks(codes, batch_id, None, value, reason, time_us, actor, line)
+
+    def _set_marks(
+        self,
+        codes: Sequence[str] | None,
+        batch_id: str | None,
+        status: RegulatoryStatus | None,
+        lock: Lock | None,
+        reason: str,
+        time_us: int | None,
+        actor: str,
+        line: str,
+    ) -> Change:
+        if (codes is None) == (batch_id is None):
+            raise InvalidArgument("give either codes or batch_id, not both or neither", reason="BAD_TARGET")
+        body = ["marks", list(codes or []), batch_id, status, lock, reason, time_us]
+        if batch_id is not None:
+            return self._write_change(
+                body,
+                None,
+                [],
+                lambda tx, t: lifecycle.set_batch_marks(
+                    tx, batch_id, status=status, lock=lock, reason=reason, time_us=t, actor=actor, line=line
+                ),
+            )
+        texts = list(codes or [])
+        return self._write_change(
+            body,
+            None,
+            texts,
+            lambda tx, t: lifecycle.set_code_marks(
+                tx, texts, status=status, lock=lock, reason=reason, time_us=t, actor=actor, line=line
+            ),
+        )
+
+    # --- aggregation ------------------------------------------------------------------------------
+
+    def aggregate(
+        self,
+        parent: str,
+        children: Sequence[str],
+        *,
+        partial: bool = False,
+        idempotency_key: str | None = None,
+        time_us: int | None = None,
+        actor: str = "",
+        line: str = "",
+    ) -> Change:
+        """Pack ``children`` into ``parent``, atomically, with every rule of SPEC §4.
+
+        Refusals (nothing written): :class:`InvalidArgument` ``NO_CHILDREN``, ``DUPLICATE_CHILD``,
+        ``PARENT_IN_CHILDREN``; :class:`NotFound` ``UNKNOWN_PARENT``/``UNKNOWN_CODE``;
+        :class:`Precondition` ``BATCH_NOT_OPEN``, ``PARENT_NOT_COMMISSIONED``,
+        ``CHILD_ALREADY_AGGREGATED``, ``CHILD_SCRAPPED``/``SAMPLED``/``DESTROYED``/``DECOMMISSIONED``,
+        ``CHILD_NOT_COMMISSIONED``, ``CODE_LOCKED``, ``LEVEL_MISMATCH``, ``BATCH_MISMATCH``,
+        ``OVER_PACK_RATIO``, ``PARTIAL_NOT_DECLARED``, ``TIME_WENT_BACKWARDS``; each names the
+        offending codes in ``error.codes``. The same ``idempotency_key`` with the same request returns
+        the first answer (``replayed=True``) and writes nothing; with another request it raises
+        :class:`AlreadyExists` ``IDEMPOTENCY_KEY_REUSED``.
+        """
+        kids = list(children)
+        return self._write_change(
+            ["aggregate", parent, kids, partial, time_us],
+            idempotency_key,
+            kids,
+            lambda tx, t: aggregation.aggregate(
+                tx, parent, kids, partial=partial, time_us=t, actor=actor, line=line
+            ),
+        )
+
+    def disaggregate(
+        self,
+        parent: str,
+        children: Sequence[str] | None = None,
+        *,
+        idempotency_key: str | None = None,
+        time_us: int | None = None,
+        actor: str = "",
+        line: str = "",
+    ) -> Change:
+        """Take some (or, with ``children=None``, all) children out of ``parent``; they become loose
+        commissioned codes. Raises :class:`Precondition` ``NOT_A_CHILD`` for codes not in the parent."""
+        kids = None if children is None else list(children)
+        return self._write_change(
+            ["disaggregate", parent, kids, time_us],
+            idempotency_key,
+            kids or [],
+            lambda tx, t: aggregation.disaggregate(tx, parent, kids, time_us=t, actor=actor, line=line),
+        )
+
+    def reparent(
+        self,
+        new_parent: str,
+        children: Sequence[str],
+        *,
+        partial: bool = False,
+        idempotency_key: str | None = None,
+        time_us: int | None = None,
+        actor: str = "",
+        line: str = "",
+    ) -> Change:
+        """Move children from their current parents (or loose) into ``new_parent`` in one atomic step.
+
+        Records a DISAGGREGATED event per old parent and one AGGREGATED event; every rule of
+        :meth:`aggregate` applies except "not already in a parent"."""
+        kids = list(children)
+        return self._write_change(
+            ["reparent", new_parent, kids, partial, time_us],
+            idempotency_key,
+            kids,
+            lambda tx, t: aggregation.reparent(
+                tx, new_parent, kids, partial=partial, time_us=t, actor=actor, line=line
+            ),
+        )
+
+    def replace(
+        self,
+        parent: str,
+        old_child: str,
+        new_child: str,
+        *,
+        old_child_to: State = State.DECOMMISSIONED,
+        idempotency_key: str | None = None,
+        time_us: int | None = None,
+        actor: str = "",
+        line: str = "",
+    ) -> Change:
+        """Rework: take ``old_child`` out of ``parent`` and put the loose, commissioned ``new_child`` in.
+
+        ``old_child`` ends ``decommissioned`` (default), ``destroyed`` or loose ``commissioned``."""
+        return self._write_change(
+            ["replace", parent, old_child, new_child, old_child_to, time_us],
+            idempotency_key,
+            [new_child],
+            lambda tx, t: aggregation.replace(
+                tx, parent, old_child, new_child, old_child_to=old_child_to, time_us=t, actor=actor, line=line
+            ),
+        )
+
+    # --- queries ----------------------------------------------------------------------------------
+
+    def _read_code(self, code: str, fn: Callable[[Tx, str, Row], T]) -> T:
+        def run(tx: Tx) -> T:
+            key, row = lifecycle.find(tx, code)
+            if row is None:
+                raise NotFound(f"code {code} is not in this store", reason="UNKNOWN_CODE", codes=[code])
+            return fn(tx, key, row)
+
+        return self._db.read(run)
+
+    def record(self, code: str) -> CodeRecord:
+        """The stored record of a code; raises :class:`NotFound`."""
+        return self._read_code(code, lambda tx, key, row: self._public(tx, key, row))
+
+    def parent_of(self, code: str) -> str | None:
+        """The parent a code is packed in, or None."""
+        return self._read_code(code, lambda tx, key, row: row.parent)
+
+    def children_of(self, code: str) -> list[str]:
+        """The codes packed directly in ``code``."""
+        return self._read_code(code, lambda tx, key, row: tx.children(key) if row.children else [])
+
+    def tree(self, code: str) -> TreeNode:
+        """``code`` and everything inside it, down to the units."""
+        return self._read_code(code, aggregation.tree)
+
+    def path_to_top(self, code: str) -> list[str]:
+        """Parent, grandparent, … of ``code`` up to the top (empty for a code in no parent)."""
+        return self._read_code(code, aggregation.path_to_top)
+
+    def info(self, code: str) -> CodeInfo:
+        """Everything about one code: level, state, effective status and lock, batch, path, counts."""
+        return self._read_code(code, self._info)
+
+    def _info(self, tx: Tx, key: str, row: Row) -> CodeInfo:
+        batch = tx.batch_by_ref(row.batch_ref)
+        product = tx.product(batch.product_id)
+        return CodeInfo(
+            code=key,
+            level=row.level,
+            level_name=product.spec(row.level).name,
+            product_id=product.product_id,
+            batch_id=batch.batch_id,
+            batch_number=batch.batch_number,
+            expiry_date=batch.expiry_date,
+            state=row.state,
+            status=lifecycle.effective_status(row, batch),
+            lock=lifecycle.effective_lock(row, batch),
+            parent=row.parent,
+            path=tuple(aggregation.path_to_top(tx, key, row)),
+            children=row.children,
+            units=aggregation.units_under(tx, key, row),
+            last_event_us=row.last_event_us,
+        )
+
+    def _public(self, tx: Tx, key: str, row: Row) -> CodeRecord:
+        return CodeRecord(
+            code=key,
+            level=row.level,
+            batch_id=self._batch_id(tx, row.batch_ref),
+            state=row.state,
+            status=row.status,
+            lock=row.lock,
+            parent=row.parent,
+            children=row.children,
+            partial=row.partial,
+            last_event_us=row.last_event_us,
+        )
+
+    def _batch_id(self, tx: Tx, ref: int) -> str:
+        # Refs never change once committed, and reads only see committed data: safe to cache.
+        if ref not in self._batch_ids:
+            self._batch_ids[ref] = tx.batch_id_of(ref)
+        return self._batch_ids[ref]
+
+    def records(self, batch_id: str) -> Iterator[CodeRecord]:
+        """Every code record of a batch, level by level (one read transaction per level)."""
+        batch = self.batch(batch_id)
+        for level in range(1, self.product(batch.product_id).top + 1):
+            yield from self._db.read(partial(self._level_records, ref=batch.ref, level=level))
+
+    def _level_records(self, tx: Tx, *, ref: int, level: int) -> list[CodeRecord]:
+        return [self._public(tx, k, r) for k in tx.batch_codes(ref, level) if (r := tx.row(k)) is not None]
+
+    def counts(self, batch_id: str | None = None) -> list[CountRow]:
+        """Codes per batch, level and state (non-zero only), from counters kept on every write."""
+
+        def run(tx: Tx) -> list[CountRow]:
+            batches = [tx.batch(batch_id)] if batch_id is not None else tx.batches()
+            rows = []
+            for batch in sorted(batches, key=lambda b: b.ref):
+                product = tx.product(batch.product_id)
+                for (level, state), n in sorted(reconcile.counted(tx, batch).items()):
+                    rows.append(CountRow(batch.batch_id, level, product.spec(level).name, state, n))
+            return rows
+
+        return self._db.read(run)
+
+    def reconcile(self, batch_id: str) -> ReconciliationReport:
+        """The reconciliation numbers of a batch as it stands now (writes nothing)."""
+        return self._db.read(lambda tx: reconcile.reconcile(tx, tx.batch(batch_id)))
+
+    def close_batch(
+        self,
+        batch_id: str,
+        override_reason: str | None = None,
+        *,
+        time_us: int | None = None,
+        actor: str = "",
+        line: str = "",
+    ) -> ReconciliationReport:
+        """Reconcile and close a batch; packed, unlocked codes become ``released``.
+
+        With a discrepancy (loose codes, printed-but-unverified codes, empty or undeclared partial
+        parents) it raises :class:`Precondition` ``BATCH_DISCREPANCY`` naming the codes, unless
+        ``override_reason`` is given: then it closes and records the reason in the BATCH_CLOSED
+        event. The report lists the discrepancies either way. Unused codes are reported, never
+        reissued.
+        """
+
+        def run(tx: Tx) -> ReconciliationReport:
+            t = time_us if time_us is not None else now_us()
+            return reconcile.close(tx, batch_id, override_reason, time_us=t, actor=actor, line=line)
+
+        return self._db.write(run)
+
+    def events(self, batch_id: str | None = None, since: int = 0) -> Iterator[Event]:
+        """Events with sequence number > ``since``, oldest first, optionally of one batch only.
+
+        Reads in chunks (one short read transaction each), so a slow consumer never holds the store.
+        """
+        ref = self.batch(batch_id).ref if batch_id is not None else None
+        seq = since
+        while True:
+            chunk, last = self._db.read(partial(_read_events, since=seq, ref=ref))
+            yield from chunk
+            if last == seq:
+                return
+            seq = last
+
+    def last_event_seq(self) -> int:
+        """Sequence number of the latest event (0 if none)."""
+        return self._db.read(lambda tx: tx.last_seq())
+
+    def verify(self, data: str) -> Verification:
+        """What a scanned code is: genuine (known here, right keyed check), its state, batch, expiry,
+        path, and whether it is usable (in use, not locked, not expired). Never raises for bad input;
+        the answer says why."""
+        try:
+            candidates = coderules.candidate_keys(data)
+            if len(candidates[0]) == 20:  # nmpa20: the keyed check rejects forgeries without a lookup
+                code = Nmpa20Code.parse(candidates[0])
+                checks = KeyedChecks(self.master, self._nmpa20_identifiers())
+                if checks.expected_check(code.identifier, code.serial) is not None or len(candidates) == 1:
+                    code.verify(checks)
+            info = self.info(data)
+        except LinecodeError as exc:
+            return Verification(False, exc.reason, str(exc))
+        mismatch = _gs1_mismatch(data, info)
+        if mismatch:
+            return Verification(False, "DATA_MISMATCH", mismatch, info)
+        usable = info.state in (State.COMMISSIONED, State.AGGREGATED, State.RELEASED)
+        reason, message = "OK", "genuine code in use"
+        if not usable:
+            reason, message = "NOT_IN_USE", f"genuine code, but {info.state.label}"
+        elif info.lock is not Lock.NORMAL:
+            usable, reason, message = (
+                False,
+                "LOCKED",
+                f"genuine code, locked: {info.lock.label} {info.lock.chinese}",
+            )
+        elif info.expiry_date < dt.date.today():
+            usable, reason, message = False, "EXPIRED", f"genuine code, expired on {info.expiry_date}"
+        return Verification(True, reason, message, info, usable)
+
+    def _nmpa20_identifiers(self) -> list[str]:
+        return [lv.identifier for p in self.products() for lv in p.levels if lv.rule is CodeRule.NMPA20]
+
+
+def _read_events(tx: Tx, *, since: int, ref: int | None) -> tuple[list[Event], int]:
+    """Up to a chunk of events after ``since`` (of batch ``ref`` only, if given), and the last
+    sequence number looked at (so a chunk of other batches' events still moves the reader on)."""
+    cursor = tx.txn.cursor(db=tx.db.dbs["events"])
+    out: list[Event] = []
+    last = since
+    if not cursor.set_range(records.seq_key(since + 1)):
+        return out, last
+    names = tx.batch_refs()
+    for n, (key, raw) in enumerate(cursor):
+        if n >= _EVENT_CHUNK:
+            break
+        last = records.seq_of(key)
+        if ref is None or records.event_batch_ref(raw) == ref:
+            out.append(records.unpack_event(last, raw, names))
+    return out, last
+
+
+def _line_event(event: LineEvent | str) -> LineEvent:
+    try:
+        return LineEvent(event)
+    except ValueError:
+        raise InvalidArgument(
+            f"unknown line event {event!r}; expected one of {', '.join(e.value for e in LineEvent)}",
+            reason="UNKNOWN_EVENT",
+        ) from None
+
+
+def _enum(cls: Any, value: str, what: str) -> Any:
+    try:
+        return cls[value.upper()]
+    except KeyError:
+        for member in cls:
+            if getattr(member, "chinese", None) == value:
+                return member
+        raise InvalidArgument(
+            f"unknown {what} {value!r}; expected one of {', '.join(m.label for m in cls)}",
+            reason=f"UNKNOWN_{what.upper()}",
+        ) from None
+
+
+def _gs1_mismatch(data: str, info: CodeInfo) -> str | None:
+    """For scanned GS1 strings: the (17) expiry and (10) batch must be the batch's."""
+    if not info.code.startswith("(01)"):
+        return None
+    try:
+        fields = parse_element_string(data)
+    except LinecodeError:
+        return None
+    if "10" in fields and fields["10"] != info.batch_number:
+        return f"batch (10) {fields['10']!r} on the pack, expected {info.batch_number!r}"
+    if "17" in fields and fields["17"] != info.expiry_date.strftime("%y%m%d"):
+        return f"expiry (17) {fields['17']} on the pack, expected {info.expiry_date:%y%m%d}"
+    return None

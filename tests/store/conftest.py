@@ -1,0 +1,98 @@
+"""Fixtures of the store tests: a real LMDB store in a tmp dir and a demo product with four levels."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from linecode.errors import LinecodeError
+from linecode.serials import MasterKey
+from linecode.store import CodeRule, Level, Store
+from linecode.store.replay import differences, stored
+
+LEVELS = (
+    Level("unit", CodeRule.NMPA20, "8600001"),
+    Level("bundle", CodeRule.NMPA20, "8600002", pack_ratio=5),
+    Level("case", CodeRule.NMPA20, "8600003", pack_ratio=4),
+    Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
+)
+PRODUCT = "vaccine"
+
+
+@dataclass
+class Line:
+    """A store with one product and batch, and shortcuts to get codes into a given state."""
+
+    store: Store
+    batch_id: str = "B1"
+
+    def commissioned(self, level: str, n: int, batch_id: str | None = None) -> list[str]:
+        codes = list(self.store.allocate(batch_id or self.batch_id, level, n).codes)
+        self.store.report_events("printed", codes)
+        self.store.report_events("verified", codes)
+        return codes
+
+    def bundle(self, batch_id: str | None = None) -> tuple[str, list[str]]:
+        """A full bundle: its code and its 5 units."""
+        (parent,) = self.commissioned("bundle", 1, batch_id)
+        units = self.commissioned("unit", 5, batch_id)
+        self.store.aggregate(parent, units)
+        return parent, units
+
+
+def make_batch(store: Store, batch_id: str, product: str = PRODUCT) -> None:
+    store.create_batch(
+        product,
+        batch_id,
+        production_date=dt.date(2026, 1, 5),
+        expiry_date=dt.date(2028, 1, 4),
+        line="L1",
+        planned_quantity=1000,
+    )
+
+
+def open_store(path: Path, master: MasterKey, **kw: Any) -> Store:
+    return Store.open(path, master_key=master, **kw)
+
+
+@pytest.fixture
+def store(tmp_path: Path, master: MasterKey) -> Iterator[Store]:
+    s = open_store(tmp_path / "data", master)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def line(store: Store) -> Line:
+    store.create_product(PRODUCT, "Demo vaccine 0.5 ml", "Demo Bio", LEVELS)
+    make_batch(store, "B1")
+    return Line(store)
+
+
+def snapshot(store: Store) -> tuple[int, list[Any], dict[str, Any], list[Any]]:
+    """Everything a refused request must leave as it was."""
+    return store.last_event_seq(), store.counts(), stored(store), store.batches()
+
+
+def refused(
+    store: Store,
+    call: Callable[[], object],
+    error: type[LinecodeError],
+    reason: str,
+    codes: list[str] | None = None,
+) -> LinecodeError:
+    """Run ``call``: expect ``error`` with ``reason`` (and exactly ``codes`` if given) and no change."""
+    before = snapshot(store)
+    with pytest.raises(error) as info:
+        call()
+    assert info.value.reason == reason, str(info.value)
+    if codes is not None:
+        assert sorted(info.value.codes) == sorted(codes), str(info.value)
+    assert snapshot(store) == before
+    assert not differences(store)
+    return info.value

@@ -1,0 +1,271 @@
+"""Aggregation: every SPEC §4 rule fires with its own error, naming the codes, and writes nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
+from linecode.store import EventKind, Lock, State, Store
+from linecode.store.replay import differences
+
+from .conftest import LEVELS, Line, make_batch, refused
+
+
+def test_aggregate_units_into_a_bundle(line: Line) -> None:
+    store = line.store
+    bundle, units = line.bundle()
+    assert store.children_of(bundle) == sorted(units)
+    assert store.parent_of(units[0]) == bundle and store.parent_of(bundle) is None
+    assert store.record(units[0]).state is State.AGGREGATED
+    assert store.record(bundle).children == 5
+    event = list(store.events("B1"))[-1]
+    assert event.kind is EventKind.AGGREGATED and event.parent == bundle and set(event.codes) == set(units)
+    assert not differences(store)
+
+
+def test_request_shape_rules(line: Line) -> None:
+    store = line.store
+    (bundle,) = line.commissioned("bundle", 1)
+    units = line.commissioned("unit", 5)
+    refused(store, lambda: store.aggregate(bundle, []), InvalidArgument, "NO_CHILDREN")
+    refused(
+        store,
+        lambda: store.aggregate(bundle, [*units[:4], units[0]]),
+        InvalidArgument,
+        "DUPLICATE_CHILD",
+        [units[0]],
+    )
+    refused(
+        store, lambda: store.aggregate(bundle, [*units[:4], bundle]), InvalidArgument, "PARENT_IN_CHILDREN"
+    )
+
+
+def test_existence_rules(line: Line) -> None:
+    store = line.store
+    (bundle,) = line.commissioned("bundle", 1)
+    units = line.commissioned("unit", 5)
+    ghost = "86000019999999990000"
+    refused(store, lambda: store.aggregate(ghost, units), NotFound, "UNKNOWN_PARENT", [ghost])
+    refused(store, lambda: store.aggregate(bundle, [*units[:4], ghost]), NotFound, "UNKNOWN_CODE", [ghost])
+
+
+def test_commissioned_rules(line: Line) -> None:
+    store = line.store
+    (bundle,) = store.allocate("B1", "bundle", 1).codes
+    units = line.commissioned("unit", 5)
+    error = refused(
+        store, lambda: store.aggregate(bundle, units), Precondition, "PARENT_NOT_COMMISSIONED", [bundle]
+    )
+    assert "allocated" in str(error)
+    (good,) = line.commissioned("bundle", 1)
+    printed = list(store.allocate("B1", "unit", 2).codes)
+    store.report_events("printed", printed)
+    refused(
+        store,
+        lambda: store.aggregate(good, [*units[:3], *printed]),
+        Precondition,
+        "CHILD_NOT_COMMISSIONED",
+        printed,
+    )
+
+
+@pytest.mark.parametrize(
+    ("event", "reason"),
+    [
+        ("verify_failed", "CHILD_SCRAPPED"),
+        ("sampled", "CHILD_SAMPLED"),
+        ("destroyed", "CHILD_DESTROYED"),
+        ("decommissioned", "CHILD_DECOMMISSIONED"),
+    ],
+)
+def test_out_of_service_children(line: Line, event: str, reason: str) -> None:
+    store = line.store
+    (bundle,) = line.commissioned("bundle", 1)
+    units = line.commissioned("unit", 5)
+    store.report_events(event, units[:1])
+    refused(store, lambda: store.aggregate(bundle, units), Precondition, reason, units[:1])
+
+
+def test_level_must_be_one_below_the_parent(line: Line) -> None:
+    store = line.store
+    (case,) = line.commissioned("case", 1)
+    units = line.commissioned("unit", 4)
+    error = refused(store, lambda: store.aggregate(case, units), Precondition, "LEVEL_MISMATCH", units)
+    assert "expected level 2 (bundle)" in str(error)
+    refused(store, lambda: store.aggregate(units[0], units[1:]), Precondition, "LEVEL_MISMATCH", [units[0]])
+
+
+def test_child_already_in_another_parent(line: Line) -> None:
+    store = line.store
+    _, units = line.bundle()
+    (other,) = line.commissioned("bundle", 1)
+    error = refused(
+        store, lambda: store.aggregate(other, units), Precondition, "CHILD_ALREADY_AGGREGATED", units
+    )
+    assert "reparent" in str(error)
+
+
+def test_locked_codes_cannot_be_packed(line: Line) -> None:
+    store = line.store
+    (bundle,) = line.commissioned("bundle", 1)
+    units = line.commissioned("unit", 5)
+    store.set_lock("pending", codes=units[2:3])
+    error = refused(store, lambda: store.aggregate(bundle, units), Precondition, "CODE_LOCKED", units[2:3])
+    assert "待定" in str(error)
+    store.set_lock("normal", codes=units[2:3])
+    store.set_lock("abnormal", batch_id="B1")
+    refused(store, lambda: store.aggregate(bundle, units), Precondition, "CODE_LOCKED", [bundle])
+
+
+def test_one_batch_per_parent_unless_pallets_may_mix(line: Line) -> None:
+    store = line.store
+    make_batch(store, "B2")
+    (bundle,) = line.commissioned("bundle", 1)
+    units = line.commissioned("unit", 4) + line.commissioned("unit", 1, "B2")
+    refused(store, lambda: store.aggregate(bundle, units), Precondition, "BATCH_MISMATCH", units[4:])
+    # pallets of this product do not mix either
+    (pallet,) = line.commissioned("pallet", 1)
+    cases = [_full_case(line, "B1"), _full_case(line, "B2")]
+    refused(store, lambda: store.aggregate(pallet, cases), Precondition, "BATCH_MISMATCH", cases[1:])
+
+
+def test_mixed_pallets_when_the_product_allows(store: Store) -> None:
+    store.create_product("mixed", "Mixed", "Demo Bio", LEVELS, mixed_pallets=True)
+    make_batch(store, "M1", "mixed")
+    make_batch(store, "M2", "mixed")
+    line = Line(store, "M1")
+    (pallet,) = line.commissioned("pallet", 1)
+    cases = [_full_case(line, "M1"), _full_case(line, "M2")]
+    store.aggregate(pallet, cases)
+    assert store.tree(pallet).units() == 40
+    # below the top level, batches still never mix
+    (bundle,) = line.commissioned("bundle", 1)
+    units = line.commissioned("unit", 4) + line.commissioned("unit", 1, "M2")
+    refused(store, lambda: store.aggregate(bundle, units), Precondition, "BATCH_MISMATCH", units[4:])
+
+
+def _full_case(line: Line, batch_id: str) -> str:
+    (case,) = line.commissioned("case", 1, batch_id)
+    line.store.aggregate(case, [line.bundle(batch_id)[0] for _ in range(4)])
+    return case
+
+
+def test_pack_ratio_and_partial_parents(line: Line) -> None:
+    store = line.store
+    (bundle,) = line.commissioned("bundle", 1)
+    units = line.commissioned("unit", 6)
+    refused(store, lambda: store.aggregate(bundle, units), Precondition, "OVER_PACK_RATIO", [bundle])
+    error = refused(
+        store, lambda: store.aggregate(bundle, units[:3]), Precondition, "PARTIAL_NOT_DECLARED", [bundle]
+    )
+    assert "3 of 5" in str(error)
+    store.aggregate(bundle, units[:3], partial=True)
+    assert store.record(bundle).partial
+    refused(store, lambda: store.aggregate(bundle, units[3:]), Precondition, "OVER_PACK_RATIO", [bundle])
+    store.aggregate(bundle, units[3:5])
+    assert not store.record(bundle).partial and store.record(bundle).children == 5
+
+
+def test_event_time_never_goes_backwards(line: Line) -> None:
+    store = line.store
+    (bundle,) = line.commissioned("bundle", 1)
+    units = list(store.allocate("B1", "unit", 5).codes)
+    store.report_events("printed", units)
+    store.report_events("verified", units, time_us=3_000_000_000_000_000)  # a line clock far ahead
+    refused(
+        store,
+        lambda: store.aggregate(bundle, units, time_us=3_000_000_000_000_000 - 1),
+        Precondition,
+        "TIME_WENT_BACKWARDS",
+        units,
+    )
+    store.aggregate(bundle, units, time_us=3_000_000_000_000_000)
+
+
+def test_closed_batch_takes_no_aggregation(line: Line) -> None:
+    store = line.store
+    (bundle,) = line.commissioned("bundle", 1)
+    units = line.commissioned("unit", 5)
+    store.close_batch("B1", override_reason="test")
+    refused(store, lambda: store.aggregate(bundle, units), Precondition, "BATCH_NOT_OPEN", [bundle])
+    refused(store, lambda: store.allocate("B1", "unit", 1), Precondition, "BATCH_NOT_OPEN")
+
+
+def test_idempotent_retry_writes_nothing_new(line: Line) -> None:
+    store = line.store
+    (bundle,) = line.commissioned("bundle", 1)
+    units = line.commissioned("unit", 5)
+    first = store.aggregate(bundle, units, idempotency_key="plc-42")
+    seq = store.last_event_seq()
+    again = store.aggregate(bundle, units, idempotency_key="plc-42")
+    assert again.replayed and again.event_seq == first.event_seq and set(again.codes) == set(units)
+    assert store.last_event_seq() == seq
+    refused(
+        store,
+        lambda: store.aggregate(bundle, units[:4], partial=True, idempotency_key="plc-42"),
+        AlreadyExists,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
+
+
+def test_disaggregate_some_then_all(line: Line) -> None:
+    store = line.store
+    bundle, units = line.bundle()
+    store.disaggregate(bundle, units[:2])
+    assert store.record(units[0]).state is State.COMMISSIONED and store.parent_of(units[0]) is None
+    assert store.record(bundle).children == 3
+    refused(store, lambda: store.disaggregate(bundle, units[:1]), Precondition, "NOT_A_CHILD", units[:1])
+    store.disaggregate(bundle)
+    assert store.children_of(bundle) == [] and store.record(bundle).children == 0
+    assert not differences(store)
+
+
+def test_reparent_moves_children_atomically(line: Line) -> None:
+    store = line.store
+    old, units = line.bundle()
+    (new,) = line.commissioned("bundle", 1)
+    store.reparent(new, units[:2], partial=True)
+    assert store.parent_of(units[0]) == new and store.record(old).children == 3
+    kinds = [e.kind for e in store.events("B1")][-2:]
+    assert kinds == [EventKind.DISAGGREGATED, EventKind.AGGREGATED]
+    # a refused move leaves the old parent intact as well
+    (other,) = line.commissioned("bundle", 1)
+    refused(store, lambda: store.reparent(other, units[2:]), Precondition, "PARTIAL_NOT_DECLARED", [other])
+    refused(
+        store, lambda: store.reparent(new, units[:1], partial=True), Precondition, "CHILD_ALREADY_AGGREGATED"
+    )
+    assert not differences(store)
+
+
+def test_replace_a_child_in_rework(line: Line) -> None:
+    store = line.store
+    bundle, units = line.bundle()
+    (spare,) = line.commissioned("unit", 1)
+    store.replace(bundle, units[0], spare)
+    assert store.record(units[0]).state is State.DECOMMISSIONED
+    assert spare in store.children_of(bundle) and store.record(bundle).children == 5
+    (locked,) = line.commissioned("unit", 1)
+    store.set_lock(Lock.PENDING, codes=[locked])
+    refused(store, lambda: store.replace(bundle, units[1], locked), Precondition, "CODE_LOCKED", [locked])
+    refused(store, lambda: store.replace(bundle, units[0], locked), Precondition, "NOT_A_CHILD", [units[0]])
+    assert not differences(store)
+
+
+def test_tree_path_and_counts(line: Line) -> None:
+    store = line.store
+    (pallet,) = line.commissioned("pallet", 1)
+    cases = [_full_case(line, "B1") for _ in range(2)]
+    store.aggregate(pallet, cases)
+    tree = store.tree(pallet)
+    assert tree.units() == 40 and len(tree.children) == 2
+    unit = tree.children[0].children[0].children[0].code
+    assert store.path_to_top(unit) == [tree.children[0].children[0].code, tree.children[0].code, pallet]
+    info = store.info(pallet)
+    assert info.units == 40 and info.children == 2 and info.path == ()
+    counts = {(r.level_name, r.state): r.count for r in store.counts("B1")}
+    assert counts == {
+        ("unit", State.AGGREGATED): 40,
+        ("bundle", State.AGGREGATED): 8,
+        ("case", State.AGGREGATED): 2,
+        ("pallet", State.COMMISSIONED): 1,
+    }

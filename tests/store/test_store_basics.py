@@ -1,0 +1,176 @@
+"""Products, batches, allocation and the code life cycle, through a real LMDB store."""
+
+from __future__ import annotations
+
+import pytest
+
+from linecode.codes import Gs1Code, Sscc
+from linecode.errors import AlreadyExists, InvalidArgument, InvalidCode, NotFound, Precondition
+from linecode.store import CodeRule, EventKind, Level, LineEvent, Lock, RegulatoryStatus, State, Store
+from linecode.store.replay import differences
+
+from .conftest import LEVELS, PRODUCT, Line, make_batch, refused
+
+
+def test_product_and_batch_are_stored_and_unique(line: Line) -> None:
+    store = line.store
+    product = store.product(PRODUCT)
+    assert [lv.name for lv in product.levels] == ["unit", "bundle", "case", "pallet"]
+    assert product.level("case") == 3 and product.top == 4
+    assert store.batch("B1").line == "L1"
+    refused(store, lambda: store.create_product(PRODUCT, "x", "y", LEVELS), AlreadyExists, "PRODUCT_EXISTS")
+    refused(store, lambda: make_batch(store, "B1"), AlreadyExists, "BATCH_EXISTS")
+    refused(store, lambda: make_batch(store, "B2", product="nope"), NotFound, "UNKNOWN_PRODUCT")
+    with pytest.raises(InvalidCode):
+        store.create_product("p2", "x", "y", [Level("unit", CodeRule.NMPA20, "86")])
+
+
+def test_allocation_hands_out_fresh_codes_past_every_earlier_range(line: Line) -> None:
+    store = line.store
+    first = store.allocate("B1", "unit", 1000)
+    second = store.allocate("B1", 1, 500)
+    assert len(set(first.codes + second.codes)) == 1500
+    assert first.ranges[0].start == 0 and second.ranges[0].start == first.ranges[0].end
+    assert all(len(c) == 20 and c.startswith("8600001") for c in first.codes)
+    assert store.record(first.codes[0]).state is State.ALLOCATED
+    assert store.pools()["nmpa20/8600001"]["free"] == [[1500, 10**9]]
+
+
+def test_allocation_survives_reopen_and_never_reissues(line: Line, master) -> None:  # type: ignore[no-untyped-def]
+    store = line.store
+    codes = set(store.allocate("B1", "unit", 300).codes)
+    path = store.path
+    store.close()
+    again = Store.open(path, master_key=master)
+    try:
+        more = again.allocate("B1", "unit", 300).codes
+        assert not codes & set(more)
+    finally:
+        again.close()
+    line.store = Store.open(path, master_key=master)  # the fixture closes it
+
+
+def test_allocation_is_idempotent_per_key(line: Line) -> None:
+    store = line.store
+    a = store.allocate("B1", "unit", 10, idempotency_key="k1")
+    b = store.allocate("B1", "unit", 10, idempotency_key="k1")
+    assert b.replayed and b.codes == a.codes and b.event_seq == a.event_seq
+    refused(
+        store,
+        lambda: store.allocate("B1", "unit", 11, idempotency_key="k1"),
+        AlreadyExists,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
+    refused(store, lambda: store.allocate("B1", "unit", 0), InvalidArgument, "BAD_COUNT")
+    refused(store, lambda: store.allocate("B1", "crate", 1), InvalidArgument, "UNKNOWN_LEVEL")
+    refused(store, lambda: store.allocate("B9", "unit", 1), NotFound, "UNKNOWN_BATCH")
+
+
+def test_gs1_and_sscc_levels(store: Store) -> None:
+    levels = [
+        Level("unit", CodeRule.GS1, "09501101530003", serial_alphabet="0123456789ABCDEF", serial_length=10),
+        Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=3),
+    ]
+    store.create_product("export", "Export vaccine", "Demo Bio", levels)
+    make_batch(store, "L26A", product="export")
+    units = store.allocate("L26A", "unit", 3)
+    parsed = Gs1Code.parse(units.symbols[0])
+    assert parsed.batch == "L26A" and parsed.expiry == "280104"
+    assert units.codes[0] == f"(01)09501101530003(21){parsed.serial}"
+    assert store.record(units.symbols[0]).code == units.codes[0]  # the scanned element string finds it
+    pallets = store.allocate("L26A", "pallet", 1)
+    sscc = Sscc.parse(pallets.codes[0])
+    assert sscc.value.startswith("06901234") and pallets.symbols[0] == "00" + sscc.value
+    assert store.record(sscc.value).level == 2
+
+
+def test_line_events_walk_the_life_cycle(line: Line) -> None:
+    store = line.store
+    codes = list(store.allocate("B1", "unit", 6).codes)
+    store.report_events(LineEvent.PRINTED, codes)
+    store.report_events("verified", codes[:4])
+    store.report_events("verify_failed", codes[4:5])
+    store.report_events("sampled", codes[:1])
+    store.report_events("destroyed", codes[1:2])
+    states = [store.record(c).state for c in codes]
+    assert states == [
+        State.SAMPLED,
+        State.DESTROYED,
+        State.COMMISSIONED,
+        State.COMMISSIONED,
+        State.SCRAPPED,
+        State.ENCODED,
+    ]
+    counts = {(r.level_name, r.state): r.count for r in store.counts("B1")}
+    assert counts[("unit", State.COMMISSIONED)] == 2 and counts[("unit", State.ENCODED)] == 1
+    kinds = [e.kind for e in store.events("B1")]
+    assert kinds[-5:] == [
+        EventKind.ENCODED,
+        EventKind.COMMISSIONED,
+        EventKind.SCRAPPED,
+        EventKind.SAMPLED,
+        EventKind.DESTROYED,
+    ]
+    assert not differences(store)
+
+
+def test_illegal_transitions_are_refused_with_the_current_state(line: Line) -> None:
+    store = line.store
+    codes = list(store.allocate("B1", "unit", 3).codes)
+    error = refused(
+        store, lambda: store.report_events("verified", codes), Precondition, "ILLEGAL_TRANSITION", codes
+    )
+    assert "is allocated" in str(error) and "expected encoded" in str(error)
+    store.report_events("printed", codes[:1])
+    # all or nothing: one printed code spoils the bulk report, the other two stay allocated
+    refused(
+        store, lambda: store.report_events("printed", codes), Precondition, "ILLEGAL_TRANSITION", codes[:1]
+    )
+    refused(
+        store, lambda: store.report_events("printed", [codes[1], codes[1]]), InvalidArgument, "DUPLICATE_CODE"
+    )
+    refused(store, lambda: store.report_events("printed", ["86000010000000000000"]), NotFound, "UNKNOWN_CODE")
+    refused(store, lambda: store.report_events("shipped", codes), InvalidArgument, "UNKNOWN_EVENT")
+
+
+def test_event_time_never_goes_backwards(line: Line) -> None:
+    store = line.store
+    codes = list(store.allocate("B1", "unit", 2).codes)
+    store.report_events("printed", codes, time_us=2_000_000_000_000_000)
+    refused(
+        store,
+        lambda: store.report_events("verified", codes, time_us=1_999_999_999_999_999),
+        Precondition,
+        "TIME_WENT_BACKWARDS",
+        codes,
+    )
+
+
+def test_status_and_locks_per_code_and_per_batch(line: Line) -> None:
+    store = line.store
+    units = line.commissioned("unit", 2)
+    store.set_status("lot_released", codes=units[:1], reason="批签发")
+    store.set_status(RegulatoryStatus.SELF_CHECKED, batch_id="B1")
+    assert store.info(units[0]).status is RegulatoryStatus.LOT_RELEASED
+    assert store.info(units[1]).status is RegulatoryStatus.SELF_CHECKED  # the batch's
+    store.set_lock("待召回", codes=units[:1], reason="cold chain")
+    assert store.info(units[0]).lock is Lock.TO_BE_RECALLED
+    store.set_lock(Lock.ABNORMAL, batch_id="B1")
+    assert store.info(units[1]).lock is Lock.ABNORMAL and store.batch("B1").lock is Lock.ABNORMAL
+    refused(store, lambda: store.set_lock("frozen", codes=units), InvalidArgument, "UNKNOWN_LOCK")
+    refused(store, lambda: store.set_lock(Lock.NORMAL), InvalidArgument, "BAD_TARGET")
+    assert not differences(store)
+
+
+def test_verify_tells_genuine_from_forged(line: Line) -> None:
+    store = line.store
+    (unit,) = line.commissioned("unit", 1)
+    ok = store.verify(unit)
+    assert ok.genuine and ok.usable and ok.info is not None and ok.info.batch_id == "B1"
+    forged = unit[:16] + f"{(int(unit[16:]) + 1) % 10000:04d}"
+    assert store.verify(forged).reason == "BAD_CHECK"
+    assert store.verify("hello").reason in {"BAD_CHARACTER", "UNKNOWN_AI", "BAD_SYNTAX"}
+    never_issued = store.allocate("B1", "unit", 1).codes[0]
+    assert store.verify(never_issued).reason == "NOT_IN_USE"
+    store.set_lock("pending", codes=[unit])
+    assert store.verify(unit).reason == "LOCKED"
