@@ -85,7 +85,8 @@ cdef class Feistel:
         if self.tabled:
             # Memoising the PRF over its whole (small) input domain: same values, table lookups.
             import numpy as np
-            self.even_table = np.empty((ROUNDS // 2) * self.mod_v, dtype=np.uint16)
+            # One spare entry: the vector path reads 32 bits at the last 16-bit entry.
+            self.even_table = np.zeros((ROUNDS // 2) * self.mod_v + 1, dtype=np.uint16)
             self.odd_table = np.empty((ROUNDS // 2) * self.mod_u, dtype=np.uint32)
             even = self.even_table
             odd = self.odd_table
