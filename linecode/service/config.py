@@ -1,0 +1,94 @@
+"""``linecode serve`` settings: a TOML file, overridden by command-line options.
+
+```toml
+[server]
+listen = "127.0.0.1:50051"   # HOST:PORT; port 0 picks a free one
+data = "/var/lib/linecode"   # data dir: LMDB environment and (by default) master.key
+workers = 32                 # gRPC worker threads
+grace_s = 10                 # in-flight calls get this long to finish on SIGTERM/SIGINT
+
+[store]
+map_size_mb = 1024           # initial LMDB map size; it grows when full
+
+[log]
+json = false                 # one JSON object per log line
+level = "INFO"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from linecode.errors import ConfigError
+
+_SECTIONS = {
+    "server": {"listen": "listen", "data": "data", "workers": "workers", "grace_s": "grace_s"},
+    "store": {"map_size_mb": "map_size_mb"},
+    "log": {"json": "log_json", "level": "log_level"},
+}
+
+
+@dataclass(frozen=True)
+class ServeConfig:
+    listen: str = "127.0.0.1:50051"
+    data: Path | None = None
+    workers: int = 32
+    grace_s: float = 10.0
+    map_size_mb: int = 1024
+    log_json: bool = False
+    log_level: str = "INFO"
+
+    @classmethod
+    def load(cls, path: Path | None) -> ServeConfig:
+        """Defaults, then ``path`` (TOML) if given; unknown keys are errors, not silently ignored."""
+        config = cls()
+        if path is None:
+            return config
+        try:
+            raw = tomllib.loads(Path(path).read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"config file {path} does not exist", reason="NO_CONFIG") from None
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config file {path} is not valid TOML: {exc}", reason="BAD_CONFIG") from None
+        values: dict[str, Any] = {}
+        for section, body in raw.items():
+            keys = _SECTIONS.get(section)
+            if keys is None or not isinstance(body, dict):
+                raise ConfigError(
+                    f"config file {path}: unknown section [{section}]; expected one of "
+                    f"{', '.join(f'[{s}]' for s in _SECTIONS)}",
+                    reason="BAD_CONFIG",
+                )
+            for key, value in body.items():
+                if key not in keys:
+                    raise ConfigError(
+                        f"config file {path}: unknown key {key!r} in [{section}]; expected one of "
+                        f"{', '.join(keys)}",
+                        reason="BAD_CONFIG",
+                    )
+                values[keys[key]] = value
+        return config.override(**values)
+
+    def override(self, **values: Any) -> ServeConfig:
+        """A copy with ``values`` (None values are ignored), checked and converted."""
+        types = {f.name: f.type for f in fields(self)}
+        clean: dict[str, Any] = {}
+        for name, value in values.items():
+            if value is None:
+                continue
+            if name not in types:
+                raise ConfigError(f"unknown setting {name!r}", reason="BAD_CONFIG")
+            clean[name] = Path(value) if name == "data" else value
+        config = replace(self, **clean)
+        if config.workers < 1:
+            raise ConfigError(f"workers = {config.workers}: expected at least 1", reason="BAD_CONFIG")
+        host, sep, port = config.listen.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ConfigError(
+                f"listen = {config.listen!r}: expected HOST:PORT, e.g. 127.0.0.1:50051", reason="BAD_CONFIG"
+            )
+        return config

@@ -1,0 +1,75 @@
+"""The one mapping from linecode's error hierarchy to gRPC status codes.
+
+Every error leaves the server as a standard status code, a message saying what was wrong and what
+to do, and two details: ``google.rpc.ErrorInfo`` (reason, domain ``linecode``, offending codes and
+hint in its metadata) for generic clients, and ``linecode.v1.ErrorDetail`` for ours. Clients read
+them back with :func:`error_detail`.
+"""
+
+from __future__ import annotations
+
+import grpc
+from google.protobuf import any_pb2
+from google.rpc import code_pb2, error_details_pb2, status_pb2
+from grpc_status import rpc_status
+
+from linecode import errors
+from linecode.v1 import common_pb2
+
+DOMAIN = "linecode"
+
+STATUS_OF: dict[type[errors.LinecodeError], grpc.StatusCode] = {
+    errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
+    errors.NotFound: grpc.StatusCode.NOT_FOUND,
+    errors.AlreadyExists: grpc.StatusCode.ALREADY_EXISTS,
+    errors.Precondition: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.Exhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    errors.Aborted: grpc.StatusCode.ABORTED,
+    errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
+    errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
+    errors.ConfigError: grpc.StatusCode.FAILED_PRECONDITION,
+    errors.LinecodeError: grpc.StatusCode.INTERNAL,
+}
+"""Most specific class first is not needed: the lookup walks each error's MRO."""
+
+
+def status_code_of(exc: errors.LinecodeError) -> grpc.StatusCode:
+    for cls in type(exc).__mro__:
+        if cls in STATUS_OF:
+            return STATUS_OF[cls]  # type: ignore[index]
+    return grpc.StatusCode.INTERNAL
+
+
+def to_status(exc: errors.LinecodeError) -> grpc.Status:
+    """The rich gRPC status for ``exc``."""
+    code = status_code_of(exc)
+    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
+    if exc.codes:
+        info.metadata["codes"] = ",".join(exc.codes)
+    if exc.hint:
+        info.metadata["hint"] = exc.hint
+    details = []
+    for message in (info, common_pb2.ErrorDetail(reason=exc.reason, codes=exc.codes, hint=exc.hint or "")):
+        packed = any_pb2.Any()
+        packed.Pack(message)
+        details.append(packed)
+    proto = status_pb2.Status(code=code.value[0], message=str(exc), details=details)
+    return rpc_status.to_status(proto)
+
+
+def internal_status(message: str) -> grpc.Status:
+    proto = status_pb2.Status(code=code_pb2.INTERNAL, message=message)
+    return rpc_status.to_status(proto)
+
+
+def error_detail(error: grpc.RpcError) -> common_pb2.ErrorDetail | None:
+    """The :class:`ErrorDetail` a linecode server attached to ``error`` (client side)."""
+    status = rpc_status.from_call(error)  # type: ignore[arg-type]
+    if status is None:
+        return None
+    for packed in status.details:
+        if packed.Is(common_pb2.ErrorDetail.DESCRIPTOR):
+            detail = common_pb2.ErrorDetail()
+            packed.Unpack(detail)
+            return detail
+    return None
