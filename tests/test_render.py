@@ -1,0 +1,257 @@
+"""DataMatrix kernel and API: Cython equals the reference, the standard's worked example, images,
+validation before encoding, sizes, bulk calls, the libdmtx backend."""
+
+from __future__ import annotations
+
+import string
+import zlib
+
+import numpy as np
+import pytest
+
+from linecode import _datamatrix as dm
+from linecode import render
+from linecode.codes import GS, Gs1Code, Gtin, Nmpa20Code
+from linecode.errors import InvalidArgument, InvalidCode
+from linecode.render import SIZES, formats, libdmtx
+from linecode.render import reference as ref
+
+NMPA20 = "86123451234567890042"
+GS1_HRI = "(01)09501101530003(21)ABC123(17)291231(10)L1"
+GS1_RAW = "0109501101530003" + "21ABC123" + GS + "17291231" + "10L1"
+ALPHABET = string.digits * 3 + string.ascii_uppercase * 2 + string.ascii_lowercase + "-./ !%" + GS
+
+
+def random_data(rng: np.random.Generator, length: int) -> bytes:
+    return "".join(rng.choice(list(ALPHABET), length)).encode()
+
+
+def test_size_table_is_the_standards() -> None:
+    fields = ("rows", "cols", "region_rows", "region_cols", "data_codewords", "ecc_per_block", "blocks")
+    assert [tuple(getattr(s, f) for f in fields) for s in SIZES] == list(dm.SIZES)
+    assert sum(s.square for s in SIZES) == 24 and sum(not s.square for s in SIZES) == 6
+    for s in SIZES:
+        # The mapping matrix holds exactly the codewords (plus at most 4 filler modules).
+        bits = s.mapping_rows * s.mapping_cols
+        assert 0 <= bits - 8 * (s.data_codewords + s.ecc_per_block * s.blocks) <= 4
+    for shape in range(3):
+        assert dm.candidates(shape) == ref.candidates(shape)
+
+
+def test_iso_16022_worked_example() -> None:
+    # ISO/IEC 16022 annex O: "123456" -> digit pairs 142 164 186, check codewords 114 25 5 88 102.
+    k, cws = ref.codewords(b"123456", False)
+    assert SIZES[k].name == "10x10"
+    assert ref.interleave(SIZES[k], cws) == [142, 164, 186, 114, 25, 5, 88, 102]
+    assert dm.codewords(b"123456", False) == (k, cws)
+
+
+def test_cython_equals_reference_value_for_value() -> None:
+    rng = np.random.default_rng(16022)
+    for t in range(400):
+        length = int(rng.integers(0, 40)) if t % 8 else int(rng.integers(40, 700))
+        data, gs1, shape = random_data(rng, length), bool(t % 2), t % 3 if length < 40 else 0
+        k, cws = ref.codewords(data, gs1, shape=shape)
+        assert dm.codewords(data, gs1, shape=shape) == (k, cws), data
+        assert dm.needs(data, gs1) == (lambda e: (e[0], e[1], e[3]))(ref.ends(ref.plan(data, gs1)))
+        k2, modules = dm.encode(data, gs1, shape=shape)
+        expected = ref.symbol(SIZES[k], ref.interleave(SIZES[k], cws))
+        assert k2 == k and (modules == np.array(expected, dtype=np.uint8)).all(), data
+        px, quiet = 1 + t % 3, t % 4
+        assert dm.image(modules, px, quiet, dm.PNG) == ref.png(expected, px, quiet)
+        assert dm.image(modules, px, quiet, dm.PBM) == ref.pbm(expected, px, quiet)
+
+
+def test_cython_equals_reference_in_every_fixed_size() -> None:
+    rng = np.random.default_rng(7)
+    for k, s in enumerate(SIZES):
+        data = random_data(rng, int(rng.integers(1, s.data_codewords + 1)))
+        try:
+            expected = ref.encode(data, True, size=k)
+        except ValueError:
+            with pytest.raises(ValueError):
+                dm.encode(data, True, size=k)
+            continue
+        kk, modules = dm.encode(data, True, size=k)
+        assert kk == k and (modules == np.array(expected[1], dtype=np.uint8)).all()
+
+
+def test_144x144_interleaves_blocks_of_156_and_155() -> None:
+    k = next(i for i, s in enumerate(SIZES) if s.name == "144x144")
+    data = [n % 254 + 1 for n in range(1558)]
+    stream = ref.interleave(SIZES[k], data)
+    assert len(stream) == 1558 + 620
+    # Blocks 0..7 hold 156 data codewords, 8 and 9 hold 155: each block's check is its own.
+    assert stream[1558 + 8] == ref.ecc(data[8::10], 62)[0] and len(data[8::10]) == 155
+    assert stream[1558 + 10] == ref.ecc(data[0::10], 62)[1] and len(data[0::10]) == 156
+
+
+def test_padding_is_randomised_per_position() -> None:
+    # ISO 16022 5.2.3: first pad 129, then 129 + (149 * position mod 253) + 1, less 254 above 254:
+    # positions 3, 4, 5 give 129 + 195 - 254, 129 + 91, 129 + 240 - 254.
+    assert ref.pad([142], 5) == [142, 129, 70, 220, 115]
+
+
+def test_c40_makes_upper_case_alphanumerics_smaller() -> None:
+    data = b"ABCDEFGHJKLMNPQRSTUV"
+    _, cws = ref.codewords(data, False)
+    assert cws[0] == ref.LATCH_C40
+    assert ref.ends(ref.plan(data, False))[0] < len(data)  # fewer codewords than ASCII's one each
+    text = ref.codewords(b"abcdefghjklmnpqrstuv", False)[1]
+    assert text[0] == ref.LATCH_TEXT
+
+
+def test_gs1_starts_with_fnc1_and_separates_with_fnc1() -> None:
+    _, cws = dm.codewords(GS1_RAW.encode(), True)
+    assert cws[0] == ref.FNC1
+    data, gs1 = render.symbol_data(GS1_HRI, gs1=True)
+    assert (data, gs1) == (GS1_RAW.encode(), True)
+
+
+def test_gs1_separator_only_after_variable_fields_not_last() -> None:
+    assert render.symbol_data("(01)09501101530003(10)B1(21)S1", gs1=True)[0] == b"0109501101530003" + (
+        b"10B1\x1d21S1"
+    )
+    assert render.symbol_data("(00)106141411234567897", gs1=True)[0] == b"00106141411234567897"
+    assert render.symbol_data("(01)09501101530003(17)291231", gs1=True)[0] == b"010950110153000317291231"
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("(01)09501101530004(21)1(17)291231(10)L1", "BAD_CHECK"),  # GTIN check digit
+        ("(01)09501101530003(21)1(17)291331(10)L1", "BAD_DATE"),  # month 13
+        ("(01)09501101530003(21)1(17)290230(10)L1", "BAD_DATE"),  # 30 February
+        ("(00)106141411234567890", "BAD_CHECK"),  # SSCC check digit
+        ("(01)09501101530003(21)A B", "BAD_CHARACTER"),  # space is not CSET 82
+        ("(99)123", "UNKNOWN_AI"),
+    ],
+)
+def test_invalid_gs1_data_is_refused_before_encoding(text: str, reason: str) -> None:
+    with pytest.raises(InvalidCode) as err:
+        render.render(text, gs1=True)
+    assert err.value.reason == reason
+
+
+def test_invalid_nmpa20_data_is_refused() -> None:
+    with pytest.raises(InvalidCode, match="expected 20 digits, got 19"):
+        render.matrix(NMPA20[:-1], gs1=False)
+    with pytest.raises(InvalidCode, match="expected only digits"):
+        render.matrix("8612345 12345678A 0042", gs1=False)
+    with pytest.raises(InvalidCode, match="expected only digits"):
+        render.matrix("caf\u00e9", gs1=False)
+    assert render.matrix("8612345 123456789 0042", gs1=False).shape == (16, 16)
+    with pytest.raises(InvalidArgument, match="gs1=True"):
+        render.matrix(NMPA20)  # text needs to say what it is
+
+
+def test_does_not_fit_names_need_and_capacity() -> None:
+    with pytest.raises(InvalidArgument) as err:
+        render.render(NMPA20, gs1=False, size="12x12")
+    assert err.value.reason == "DOES_NOT_FIT"
+    assert "needs 10 data codewords" in str(err.value) and "12x12 holds 5" in str(err.value)
+    with pytest.raises(InvalidArgument, match="largest rectangle size 16x48 holds 49"):
+        punctuation = "!%&'*+,-./:;<=>?_!%&"  # 20 characters of one ASCII codeword each at best
+        render.matrix(
+            f"(01)09501101530003(21){punctuation}(17)291231(10){punctuation}", gs1=True, shape="rectangle"
+        )
+
+
+def test_bad_options_are_refused() -> None:
+    with pytest.raises(InvalidArgument, match="expected ROWSxCOLS"):
+        render.matrix(NMPA20, gs1=False, size="15x15")
+    with pytest.raises(InvalidArgument, match="not a rectangle"):
+        render.matrix(NMPA20, gs1=False, size="16x16", shape="rectangle")
+    with pytest.raises(InvalidArgument, match="image format"):
+        render.render(NMPA20, gs1=False, fmt="gif")  # type: ignore[arg-type]
+    with pytest.raises(InvalidArgument, match="module size"):
+        render.render(NMPA20, gs1=False, module_px=0)
+    with pytest.raises(InvalidArgument, match="quiet zone"):
+        render.render(NMPA20, gs1=False, quiet_zone=-1)
+    with pytest.raises(InvalidArgument, match="backend"):
+        render.matrix(NMPA20, gs1=False, backend="zint")  # type: ignore[arg-type]
+
+
+def test_size_and_shape_choice() -> None:
+    assert render.matrix(NMPA20, gs1=False).shape == (16, 16)  # ties with 8x32: square wins
+    assert render.matrix(NMPA20, gs1=False, shape="rectangle").shape == (8, 32)
+    assert render.matrix(NMPA20, gs1=False, size="44x44").shape == (44, 44)
+    assert render.matrix(GS1_HRI, gs1=True, shape="square").shape == (22, 22)
+    areas = [s.rows * s.cols for s in (SIZES[k] for k in dm.candidates(0))]
+    assert areas == sorted(areas)
+
+
+def test_code_objects_render_like_their_text() -> None:
+    code = Gs1Code.parse(GS1_HRI)
+    assert render.render(code) == render.render(GS1_HRI, gs1=True)
+    assert render.render(Nmpa20Code.parse(NMPA20)) == render.render(NMPA20, gs1=False)
+
+
+def test_images_are_byte_identical_and_decode_to_the_matrix() -> None:
+    modules = render.matrix(GS1_HRI, gs1=True)
+    for fmt in render.FORMATS:
+        for px, quiet in ((1, 1), (10, 1), (3, 0), (4, 4)):
+            first = render.render(GS1_HRI, gs1=True, fmt=fmt, module_px=px, quiet_zone=quiet)
+            assert first == render.render(GS1_HRI, gs1=True, fmt=fmt, module_px=px, quiet_zone=quiet)
+            pixels = formats.READERS[fmt](first)
+            expected = np.kron(np.pad(modules, quiet), np.ones((px, px), dtype=bool))
+            assert pixels.shape == expected.shape and (pixels == expected).all(), (fmt, px, quiet)
+
+
+def test_png_is_well_formed_and_small() -> None:
+    png = render.render(NMPA20, gs1=False, module_px=10)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and png[12:16] == b"IHDR" and png.endswith(b"IEND\xaeB`\x82")
+    idat = png[png.index(b"IDAT") + 4 : -16]
+    raw = zlib.decompress(idat)  # zlib checks our Adler-32; read_png checks every CRC
+    assert len(raw) == 180 * (1 + 23)
+    assert len(png) < 600  # rows repeated by the module size cost a few bytes each
+
+
+def test_svg_is_one_path_in_pixel_units() -> None:
+    svg = render.render(NMPA20, gs1=False, fmt="svg", module_px=4, quiet_zone=2)
+    assert svg.startswith(b'<svg xmlns="http://www.w3.org/2000/svg"') and svg.count(b"<path") == 1
+    assert b'width="80" height="80"' in svg
+
+
+def test_bulk_calls_equal_one_by_one() -> None:
+    rng = np.random.default_rng(3)
+    codes = [
+        f"(01){Gtin.build(''.join(rng.choice(list(string.digits), 13))).value}(21){n}(17)300101(10)B{n % 7}"
+        for n in range(300)
+    ]
+    images = render.render_many(codes, gs1=True, module_px=2, threads=2)
+    assert images == [render.render(c, gs1=True, module_px=2) for c in codes]
+    stack = render.matrices(codes, gs1=True, threads=2)
+    size = render.symbol_size(f"{stack.shape[1]}x{stack.shape[2]}")
+    assert all((stack[i] == render.matrix(c, gs1=True, size=size)).all() for i, c in enumerate(codes))
+    assert render.render_many(codes[:5], gs1=True, fmt="pbm") == [
+        render.render(c, gs1=True, fmt="pbm") for c in codes[:5]
+    ]
+
+
+def test_bulk_takes_pool_output_and_refuses_bad_codes_before_any_image() -> None:
+    array = np.array([NMPA20.encode(), b"86123451234567890043"], dtype="S20")
+    assert render.render_many(array, gs1=False) == [render.render(c.decode(), gs1=False) for c in array]
+    assert render.matrices(array, gs1=False).shape == (2, 16, 16)
+    with pytest.raises(InvalidCode, match="code 1 of the batch"):
+        render.render_many(np.array([NMPA20.encode(), b"8612345123456789004X"], dtype="S20"), gs1=False)
+    with pytest.raises(InvalidCode):
+        render.render_many([GS1_HRI, GS1_HRI.replace("0003", "0004")], gs1=True)
+    with pytest.raises(InvalidArgument, match="does not fit"):
+        render.render_many([NMPA20, NMPA20], gs1=False, size="8x18")
+    with pytest.raises(InvalidArgument, match="mixes"):
+        render.render_many([Nmpa20Code.parse(NMPA20), Gs1Code.parse(GS1_HRI)])
+
+
+def test_libdmtx_backend_writes_the_same_symbol_for_ascii_data() -> None:
+    # Digits leave no encodation choice: both encoders must place the very same modules.
+    for size in ("16x16", "8x32", "44x44", "64x64"):
+        ours = render.matrix(NMPA20, gs1=False, size=size)
+        theirs = render.matrix(NMPA20, gs1=False, size=size, backend="libdmtx")
+        assert (ours == theirs).all(), size
+    gs1 = render.matrix(GS1_HRI, gs1=True, backend="libdmtx")
+    assert libdmtx.decode(
+        np.where(np.kron(np.pad(gs1, 1), np.ones((4, 4), bool)), 0, 255).astype(np.uint8)
+    ) == (GS.encode() + GS1_RAW.encode())
+    with pytest.raises(InvalidArgument, match="libdmtx cannot encode"):
+        render.matrix(NMPA20, gs1=False, size="10x10", backend="libdmtx")
