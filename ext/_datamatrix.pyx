@@ -441,19 +441,6 @@ cdef uint32_t crc32(const uint8_t* p, Py_ssize_t n) noexcept nogil:
     return crc ^ 0xFFFFFFFFU
 
 
-cdef void adler_update(uint32_t* a, uint32_t* s, const uint8_t* p, Py_ssize_t n) noexcept nogil:
-    cdef Py_ssize_t i = 0, chunk
-    while i < n:
-        chunk = min(n - i, 5552)  # the most bytes before s can overflow 32 bits
-        while chunk > 0:
-            a[0] += p[i]
-            s[0] += a[0]
-            i += 1
-            chunk -= 1
-        a[0] %= 65521
-        s[0] %= 65521
-
-
 cdef void put_chunk_end(Buf* b, Py_ssize_t start) noexcept nogil:
     """Fill in the length of the chunk begun at ``start`` and append its CRC."""
     cdef Py_ssize_t length = b.n - start - 8
@@ -464,22 +451,61 @@ cdef void put_chunk_end(Buf* b, Py_ssize_t start) noexcept nogil:
     put_u32(b, crc32(b.p + start + 4, length + 4))
 
 
-cdef void pack_row(const uint8_t* modules, int cols, int px, int q, int width, int rowbytes, bint dark_bit,
+cdef inline void fill_bits(uint8_t* row, int p0, int p1, bint dark_bit) noexcept nogil:
+    """Make pixels p0..p1-1 (MSB first) dark: set their bits (PBM) or clear them (PNG)."""
+    cdef int b0 = p0 >> 3, b1 = (p1 - 1) >> 3
+    cdef uint8_t first = 0xFF >> (p0 & 7)
+    cdef uint8_t last = (0xFF << (7 - ((p1 - 1) & 7))) & 0xFF
+    if b0 == b1:
+        first &= last
+    if dark_bit:
+        row[b0] |= first
+    else:
+        row[b0] &= ~first
+    if b1 > b0:
+        memset(row + b0 + 1, 0xFF if dark_bit else 0, b1 - b0 - 1)
+        if dark_bit:
+            row[b1] |= last
+        else:
+            row[b1] &= ~last
+
+
+cdef void pack_row(const uint8_t* modules, int cols, int px, int q, int rowbytes, bint dark_bit,
                    uint8_t* row) noexcept nogil:
-    """One pixel row of a module row (modules NULL: a quiet-zone row), MSB first; padding light."""
-    cdef int x, bit, dark
-    cdef uint8_t light_byte = 0 if dark_bit else 0xFF
-    memset(row, light_byte, rowbytes)
+    """One pixel row of a module row (modules NULL: a quiet-zone row), MSB first; padding light.
+
+    Works by runs of dark modules, so the cost follows the modules, not the pixels.
+    """
+    cdef int c = 0, start
+    memset(row, 0 if dark_bit else 0xFF, rowbytes)
     if modules == NULL:
         return
-    for x in range(q * px, (q + cols) * px):
-        dark = modules[x // px - q]
-        if dark:
-            bit = 7 - (x & 7)
-            if dark_bit:
-                row[x >> 3] |= 1 << bit
-            else:
-                row[x >> 3] &= ~(1 << bit)
+    while c < cols:
+        if not modules[c]:
+            c += 1
+            continue
+        start = c
+        while c < cols and modules[c]:
+            c += 1
+        fill_bits(row, (q + start) * px, (q + c) * px, dark_bit)
+
+
+cdef void adler_repeat(uint32_t* a, uint32_t* s, const uint8_t* p, Py_ssize_t n, int times) noexcept nogil:
+    """Adler-32 of ``times`` copies of p[0:n]: the block's plain and weighted sums, applied in O(1)
+    per copy (a module row is ``module_px`` identical pixel rows)."""
+    cdef uint64_t plain = 0, weighted = 0, aa = a[0], ss = s[0]
+    cdef Py_ssize_t i
+    cdef int t
+    for i in range(n):
+        plain += p[i]
+        weighted += <uint64_t>(n - i) * p[i]
+    plain %= 65521
+    weighted %= 65521
+    for t in range(times):
+        ss = (ss + (<uint64_t>n % 65521) * aa + weighted) % 65521
+        aa = (aa + plain) % 65521
+    a[0] = <uint32_t>aa
+    s[0] = <uint32_t>ss
 
 
 cdef int write_image(const uint8_t* m, int rows, int cols, int px, int q, int fmt, Buf* b) noexcept nogil:
@@ -503,7 +529,7 @@ cdef int write_image(const uint8_t* m, int rows, int cols, int px, int q, int fm
             return -1
         put_bytes(b, header, hlen)
         for mr in range(rows + 2 * q):
-            pack_row(m + (mr - q) * cols if q <= mr < rows + q else NULL, cols, px, q, width, rowbytes, True, cur)
+            pack_row(m + (mr - q) * cols if q <= mr < rows + q else NULL, cols, px, q, rowbytes, True, cur)
             for y in range(px):
                 put_bytes(b, cur, rowbytes)
         free(cur)
@@ -530,9 +556,8 @@ cdef int write_image(const uint8_t* m, int rows, int cols, int px, int q, int fm
             status = -1
             break
         cur[0] = 0
-        pack_row(m + (mr - q) * cols if q <= mr < rows + q else NULL, cols, px, q, width, rowbytes, False, cur + 1)
-        for y in range(px):
-            adler_update(&a, &s, cur, stride)
+        pack_row(m + (mr - q) * cols if q <= mr < rows + q else NULL, cols, px, q, rowbytes, False, cur + 1)
+        adler_repeat(&a, &s, cur, stride, px)
         if have_prev and memcmp(cur, prev, stride) == 0:
             pending += px
             continue
