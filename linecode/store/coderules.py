@@ -135,3 +135,18 @@ def candidate_keys(text: str) -> Sequence[str]:
             codes=[text],
         )
     return [f"(01){Gtin.parse(fields['01']).value}(21){fields['21']}"]
+
+
+def symbol_of(key: str, batch: Batch) -> tuple[str, bool]:
+    """What goes into the DataMatrix of the code filed under ``key``, and whether it is GS1.
+
+    The inverse of :func:`generate` for one code: GS1 packs take expiry (17) and batch (10) from
+    their batch; an SSCC is its ``00`` element string; an nmpa20 code is its digits.
+    """
+    if key.startswith("(00)"):
+        return "00" + key[4:], True
+    if key.startswith("(01)"):
+        gtin, serial = key[4:18], key[22:]
+        expiry = batch.expiry_date.strftime("%y%m%d")
+        return Gs1Code(Gtin(gtin), serial, expiry, batch.batch_number).as_element_string(), True
+    return key, False

@@ -111,6 +111,8 @@ class Database:
         self._queue: queue.SimpleQueue[tuple[Callable[[Tx], Any], Future[Any]] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self.commits = 0
+        self.commit_listeners: list[Callable[[int], object]] = []
+        """Told the number of requests of every durable commit (metrics of group commit)."""
         """Durable commits so far (for the benchmark's "requests per commit")."""
         if not readonly and group_commit:
             self._writer = threading.Thread(target=self._drain, name="linecode-store-writer", daemon=True)
@@ -188,7 +190,10 @@ class Database:
                     stop = True
                     break
                 group.append(item)
-            outcomes = self._commit([fn for fn, _ in group])
+            try:
+                outcomes = self._commit([fn for fn, _ in group])
+            except Exception as exc:  # e.g. the store is full: every request of the group gets it
+                outcomes = [exc] * len(group)
             for (_, future), outcome in zip(group, outcomes, strict=True):
                 if isinstance(outcome, BaseException):
                     future.set_exception(outcome)
@@ -236,6 +241,8 @@ class Database:
             txn.abort()
             raise
         self.commits += 1
+        for listener in self.commit_listeners:
+            listener(len(fns))
         return outcomes
 
     def _grow(self) -> None:

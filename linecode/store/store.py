@@ -49,6 +49,10 @@ from linecode.store.records import Row
 
 T = TypeVar("T")
 _EVENT_CHUNK = 1000
+# Events of a bulk report carry thousands of codes: a chunk also ends once it holds this many codes,
+# so a reader (an export of a million-code batch) never holds more than about this many at a time.
+_EVENT_CHUNK_CODES = 20_000
+_CODE_CHUNK = 10_000
 
 
 class Store:
@@ -645,6 +649,22 @@ class Store:
         for level in range(1, self.product(batch.product_id).top + 1):
             yield from self._db.read(partial(self._level_records, ref=batch.ref, level=level))
 
+    def codes(self, batch_id: str, level: int | str) -> Iterator[str]:
+        """The keys of every code of one level (number or name) of a batch, in key order.
+
+        Reads in chunks (one short read transaction each), so walking a million-code level holds
+        neither the store nor more than a chunk of keys in memory.
+        """
+        batch = self.batch(batch_id)
+        number = self.product(batch.product_id).level(level)
+        after: str | None = None
+        while True:
+            chunk = self._db.read(partial(_level_codes, ref=batch.ref, level=number, after=after))
+            yield from chunk
+            if len(chunk) < _CODE_CHUNK:
+                return
+            after = chunk[-1]
+
     def _level_records(self, tx: Tx, *, ref: int, level: int) -> list[CodeRecord]:
         return [self._public(tx, k, r) for k in tx.batch_codes(ref, level) if (r := tx.row(k)) is not None]
 
@@ -739,6 +759,56 @@ class Store:
             usable, reason, message = False, "EXPIRED", f"genuine code, expired on {info.expiry_date}"
         return Verification(True, reason, message, info, usable)
 
+    def symbol(self, code: str) -> tuple[str, bool]:
+        """What a printer puts into the DataMatrix of an issued code (any accepted form of it), and
+        whether it is a GS1 symbol. Raises :class:`NotFound` for a code this store never issued."""
+        info = self.info(code)
+        return coderules.symbol_of(info.code, self.batch(info.batch_id))
+
+    def lines_of(self, codes: Sequence[str]) -> set[str]:
+        """The packaging lines of the batches of ``codes`` (one read transaction); raises
+        :class:`NotFound` for a code this store never issued."""
+
+        def run(tx: Tx) -> set[str]:
+            refs = set()
+            for code in codes:
+                key, row = lifecycle.find(tx, code)
+                if row is None:
+                    raise NotFound(f"code {code} is not in this store", reason="UNKNOWN_CODE", codes=[code])
+                refs.add(row.batch_ref)
+            return {tx.batch_by_ref(ref).line for ref in refs}
+
+        return self._db.read(run)
+
+    def on_commit(self, listener: Callable[[int], object]) -> None:
+        """Call ``listener`` with the number of write requests in every durable commit."""
+        self._db.commit_listeners.append(listener)
+
+    def allocated_symbols(
+        self, batch_id: str, level: int | str, first_index: int, count: int
+    ) -> tuple[list[str], list[str], bool]:
+        """Keys and symbol data of the codes of pool indices ``first_index`` .. ``+ count - 1`` of a
+        batch's level, in print order, and whether they are GS1. Every one must have been allocated
+        to that batch (:class:`NotFound` ``NOT_ALLOCATED`` names the first that was not)."""
+        batch = self.batch(batch_id)
+        spec = self.product(batch.product_id).spec(self.product(batch.product_id).level(level))
+        keys, symbols = coderules.generate(self.master, spec, batch, first_index, count)
+
+        def run(tx: Tx) -> None:
+            for key in keys:
+                row = tx.row(key)
+                if row is None or tx.batch_id_of(row.batch_ref) != batch_id:
+                    raise NotFound(
+                        f"code {key} (pool index {first_index + keys.index(key)}) was not allocated to "
+                        f"batch {batch_id!r}",
+                        reason="NOT_ALLOCATED",
+                        codes=[key],
+                        hint="stream the first_index and count of a CodeBlock that Allocate returned",
+                    )
+
+        self._db.read(run)
+        return keys, symbols, spec.rule is not CodeRule.NMPA20
+
     def _nmpa20_identifiers(self) -> list[str]:
         return [lv.identifier for p in self.products() for lv in p.levels if lv.rule is CodeRule.NMPA20]
 
@@ -752,13 +822,33 @@ def _read_events(tx: Tx, *, since: int, ref: int | None) -> tuple[list[Event], i
     if not cursor.set_range(records.seq_key(since + 1)):
         return out, last
     names = tx.batch_refs()
+    codes = 0
     for n, (key, raw) in enumerate(cursor):
-        if n >= _EVENT_CHUNK:
+        if n >= _EVENT_CHUNK or codes >= _EVENT_CHUNK_CODES:
             break
         last = records.seq_of(key)
         if ref is None or records.event_batch_ref(raw) == ref:
             out.append(records.unpack_event(last, raw, names))
+            codes += len(out[-1].codes)
     return out, last
+
+
+def _level_codes(tx: Tx, *, ref: int, level: int, after: str | None) -> list[str]:
+    """Up to a chunk of a batch level's code keys, those sorting after ``after`` (all if None)."""
+    cursor = tx.txn.cursor(db=tx.db.dbs["by_batch"])
+    key = records.batch_level_key(ref, level)
+    if after is None:
+        found = cursor.set_key(key)
+    else:
+        # Duplicates are sorted: land on the first key >= after, step over it if it is after itself.
+        found = cursor.set_range_dup(key, after.encode())
+        if found and bytes(cursor.value()) == after.encode():
+            found = cursor.next_dup()
+    out: list[str] = []
+    while found and len(out) < _CODE_CHUNK:
+        out.append(bytes(cursor.value()).decode())
+        found = cursor.next_dup()
+    return out
 
 
 def _line_event(event: LineEvent | str) -> LineEvent:

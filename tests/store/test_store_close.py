@@ -1,0 +1,81 @@
+"""Batch close and reconciliation (SPEC §4)."""
+
+from __future__ import annotations
+
+import json
+
+from linecode.errors import Precondition
+from linecode.store import BatchState, EventKind, Lock, State
+from linecode.store.replay import differences
+
+from .conftest import Line, refused
+
+
+def _packed_case(line: Line) -> str:
+    (case,) = line.commissioned("case", 1)
+    line.store.aggregate(case, [line.bundle()[0] for _ in range(4)])
+    return case
+
+
+def test_clean_batch_closes_and_releases(line: Line) -> None:
+    store = line.store
+    (pallet,) = line.commissioned("pallet", 1)
+    store.aggregate(pallet, [_packed_case(line), _packed_case(line)])
+    store.allocate("B1", "unit", 7)  # handed out, never printed: unused, not a discrepancy
+    report = store.close_batch("B1")
+    assert report.ok and report.state is BatchState.CLOSED and report.closed_event_seq
+    unit = report.levels[0]
+    assert (unit.allocated, unit.unused, unit.encoded, unit.aggregated, unit.released) == (47, 7, 40, 40, 40)
+    assert all(level.balanced for level in report.levels)
+    assert store.record(pallet).state is State.RELEASED
+    assert store.batch("B1").state is BatchState.CLOSED
+    assert list(store.events("B1"))[-1].kind is EventKind.BATCH_CLOSED
+    assert not differences(store)
+
+
+def test_discrepancies_block_close_until_overridden(line: Line) -> None:
+    store = line.store
+    bundle, units = line.bundle()
+    loose = line.commissioned("unit", 2)
+    printed = list(store.allocate("B1", "unit", 1).codes)
+    store.report_events("printed", printed)
+    (partial,) = line.commissioned("bundle", 1)
+    store.aggregate(partial, line.commissioned("unit", 5))
+    store.disaggregate(partial, store.children_of(partial)[:2])  # now 3 of 5, never declared partial
+    (empty,) = line.commissioned("bundle", 1)
+    error = refused(store, lambda: store.close_batch("B1"), Precondition, "BATCH_DISCREPANCY")
+    assert set(loose) <= set(error.codes) and partial in error.codes
+    report = store.reconcile("B1")
+    unit, level2 = report.levels[0], report.levels[1]
+    assert unit.loose == 4 and unit.not_verified == 1  # 2 loose + 2 taken out of the partial bundle
+    assert level2.partial_undeclared == 1 and level2.empty_parents == 1
+    assert level2.loose == 3  # bundles in no case are loose too
+    assert len(report.discrepancies) == 5 and empty not in report.undeclared_partial
+    closed = store.close_batch("B1", override_reason="line stop: QA accepts, ticket 7")
+    assert closed.override_reason and closed.discrepancies == report.discrepancies
+    event = list(store.events("B1"))[-1]
+    assert json.loads(event.detail)["override_reason"] == "line stop: QA accepts, ticket 7"
+    assert store.record(units[0]).state is State.RELEASED  # packed codes are released
+    assert store.record(loose[0]).state is State.COMMISSIONED  # loose ones are not
+    refused(store, lambda: store.close_batch("B1", override_reason="again"), Precondition, "BATCH_NOT_OPEN")
+    assert not differences(store)
+
+
+def test_declared_partial_parent_is_fine_and_locked_codes_are_not_released(line: Line) -> None:
+    store = line.store
+    (bundle,) = line.commissioned("bundle", 1)
+    store.aggregate(bundle, line.commissioned("unit", 2), partial=True)
+    (case,) = line.commissioned("case", 1)
+    store.aggregate(case, [bundle], partial=True)
+    full, _ = line.bundle()
+    (pallet,) = line.commissioned("pallet", 1)
+    store.aggregate(pallet, [case], partial=True)
+    (case2,) = line.commissioned("case", 1)
+    store.aggregate(case2, [full], partial=True)
+    store.reparent(pallet, [case2])
+    store.set_lock(Lock.PENDING, codes=[full])
+    report = store.close_batch("B1")
+    assert report.ok, report.discrepancies
+    assert report.levels[1].partial_declared == 1 and report.levels[1].locked == 1
+    assert store.record(full).state is State.AGGREGATED  # locked: stays where it is
+    assert store.record(bundle).state is State.RELEASED

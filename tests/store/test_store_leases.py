@@ -1,0 +1,110 @@
+"""Serial leases between servers, pool exhaustion, and the data dir's storage guarantees."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from linecode.errors import AlreadyExists, ConfigError, Exhausted, LinecodeError
+from linecode.serials import MasterKey
+from linecode.store import Lease, Store
+from linecode.store.replay import differences
+
+from .conftest import LEVELS, PRODUCT, Line, make_batch, open_store, refused
+
+
+def test_two_servers_split_a_pool_and_never_share_a_serial(
+    line: Line, tmp_path: Path, master: MasterKey
+) -> None:
+    a = line.store
+    lease = a.export_lease("nmpa20/8600001", 1000)
+    assert lease.ranges[0].end == 10**9 and lease.count == 1000
+    with open_store(tmp_path / "b", master) as b:
+        b.create_product(PRODUCT, "Demo vaccine", "Demo Bio", LEVELS, claim_pools=False)
+        make_batch(b, "B1")
+        refused(b, lambda: b.allocate("B1", "unit", 1), Exhausted, "POOL_EXHAUSTED")
+        b.import_lease(lease.as_text())
+        refused(b, lambda: b.import_lease(lease), AlreadyExists, "LEASE_OVERLAP")
+        from_b = set(b.allocate("B1", "unit", 1000).codes)
+        refused(b, lambda: b.allocate("B1", "unit", 1), Exhausted, "POOL_EXHAUSTED")
+    from_a = set(a.allocate("B1", "unit", 5000).codes)
+    assert not from_a & from_b
+    # the exported range is never issued here, nor can it be imported back
+    refused(a, lambda: a.import_lease(lease), AlreadyExists, "LEASE_OVERLAP")
+    assert a.pools()["nmpa20/8600001"]["free"] == [[5000, 10**9 - 1000]]
+    assert Lease.parse(lease.as_text()) == lease
+
+
+def test_second_writer_is_refused_and_readonly_works_beside_it(line: Line, master: MasterKey) -> None:
+    store = line.store
+    units = line.commissioned("unit", 3)
+    with pytest.raises(ConfigError) as info:
+        Store.open(store.path, master_key=master)
+    assert info.value.reason == "STORE_IN_USE"
+    script = (
+        "import sys; from linecode.store import Store\n"
+        "s = Store.open(sys.argv[1], readonly=True)\n"
+        "print(s.record(sys.argv[2]).state.label)\n"
+        "try:\n    s.allocate('B1', 'unit', 1)\nexcept Exception as e:\n    print(e.reason)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", script, str(store.path), units[0]], capture_output=True, text=True
+    )
+    assert out.stdout.split() == ["commissioned", "READ_ONLY"], out.stderr
+
+
+def test_map_grows_when_full(tmp_path: Path, master: MasterKey) -> None:
+    with open_store(tmp_path / "d", master, map_size=256 * 1024) as store:
+        store.create_product(PRODUCT, "Demo vaccine", "Demo Bio", LEVELS)
+        make_batch(store, "B1")
+        codes = [c for _ in range(4) for c in store.allocate("B1", "unit", 5000).codes]
+        assert len(set(codes)) == 20_000
+        assert store._db.env.info()["map_size"] > 256 * 1024
+        assert not differences(store)
+
+
+def test_full_store_fails_cleanly(tmp_path: Path, master: MasterKey) -> None:
+    with open_store(tmp_path / "d", master, map_size=256 * 1024, max_map_size=512 * 1024) as store:
+        store.create_product(PRODUCT, "Demo vaccine", "Demo Bio", LEVELS)
+        make_batch(store, "B1")
+        kept = store.allocate("B1", "unit", 100).codes
+        error = refused(store, lambda: store.allocate("B1", "unit", 50_000), Exhausted, "STORE_FULL")
+        assert "max_map_size" in str(error)
+        assert store.record(kept[0]) is not None
+        assert store.pools()["nmpa20/8600001"]["free"] == [[100, 10**9]]
+
+
+def test_group_commit_isolates_a_failing_request(line: Line) -> None:
+    """Many threads at once: the good requests all land, each bad one fails alone."""
+    store = line.store
+    parents = line.commissioned("bundle", 40)
+    units = line.commissioned("unit", 200)
+    errors: list[LinecodeError] = []
+    commits = store.commits
+
+    def pack(i: int) -> None:
+        kids = units[5 * i : 5 * i + 5]
+        if i % 10 == 3:
+            kids = [*kids[:4], units[0]]  # units[0] belongs to request 0: one of the two must fail
+        try:
+            store.aggregate(parents[i], kids, idempotency_key=f"k{i}")
+        except LinecodeError as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=pack, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(errors) == 4 and {e.reason for e in errors} <= {
+        "CHILD_ALREADY_AGGREGATED",
+        "PARTIAL_NOT_DECLARED",
+    }
+    packed = sum(1 for p in parents if store.record(p).children == 5)
+    assert packed == 36
+    assert store.commits - commits <= 40  # at least sometimes several requests shared a commit
+    assert not differences(store)
