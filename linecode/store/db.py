@@ -111,9 +111,9 @@ class Database:
         self._queue: queue.SimpleQueue[tuple[Callable[[Tx], Any], Future[Any]] | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self.commits = 0
+        """Durable commits so far (for the benchmark's "requests per commit")."""
         self.commit_listeners: list[Callable[[int], object]] = []
         """Told the number of requests of every durable commit (metrics of group commit)."""
-        """Durable commits so far (for the benchmark's "requests per commit")."""
         if not readonly and group_commit:
             self._writer = threading.Thread(target=self._drain, name="linecode-store-writer", daemon=True)
             self._writer.start()

@@ -51,7 +51,7 @@ T = TypeVar("T")
 _EVENT_CHUNK = 1000
 # Events of a bulk report carry thousands of codes: a chunk also ends once it holds this many codes,
 # so a reader (an export of a million-code batch) never holds more than about this many at a time.
-_EVENT_CHUNK_CODES = 20_000
+_EVENT_CHUNK_CODES = 10_000
 _CODE_CHUNK = 10_000
 
 
@@ -720,6 +720,7 @@ class Store:
         while True:
             chunk, last = self._db.read(partial(_read_events, since=seq, ref=ref))
             yield from chunk
+            chunk = []  # release it before reading the next one, so two never sit in memory together
             if last == seq:
                 return
             seq = last
@@ -772,7 +773,7 @@ class Store:
         def run(tx: Tx) -> set[str]:
             refs = set()
             for code in codes:
-                key, row = lifecycle.find(tx, code)
+                _, row = lifecycle.find(tx, code)
                 if row is None:
                     raise NotFound(f"code {code} is not in this store", reason="UNKNOWN_CODE", codes=[code])
                 refs.add(row.batch_ref)

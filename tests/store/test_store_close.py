@@ -35,7 +35,7 @@ def test_clean_batch_closes_and_releases(line: Line) -> None:
 
 def test_discrepancies_block_close_until_overridden(line: Line) -> None:
     store = line.store
-    bundle, units = line.bundle()
+    _, units = line.bundle()
     loose = line.commissioned("unit", 2)
     printed = list(store.allocate("B1", "unit", 1).codes)
     store.report_events("printed", printed)
