@@ -21,12 +21,19 @@ cdef enum:
     LATCH_C40 = 230
     FNC1 = 232
     LATCH_TEXT = 239
+    LATCH_EDIFACT = 240
     UNLATCH = 254
+    EDIFACT_UNLATCH = 31
     GS = 0x1D
     FNC1_VALUE = 256
     C40 = 1
     TEXT = 2
-    STATES = 7
+    EDIFACT = 3
+    STATES = 11
+    EDIFACT_STATE = 7
+    CW = 12  # costs in twelfths of a codeword, as reference.plan
+    C40_VALUE = 8
+    EDIFACT_VALUE = 9
     INF = 1 << 30
     ACT_SINGLE = 1
     ACT_PAIR = 2
@@ -34,9 +41,11 @@ cdef enum:
     ACT_UNLATCH = 4
     ACT_VALUES = 5
     ACT_SHIFT_PAD = 6
+    ACT_EDIFACT_UNLATCH = 7
     END_ASCII = 0
     END_C40_EXACT = 1
     END_C40_TAIL = 2
+    END_EDIFACT = 3
     MAX_CODEWORDS = 2178  # 144x144: 1558 data + 620 check
     MAX_DATA = 3116  # 1558 codewords of digit pairs: nothing longer fits any size
     SMALL = 256  # data up to this length works in stack buffers
@@ -68,6 +77,7 @@ cdef int LOG[256]
 cdef int GEN_LOG[MAX_ECC + 1][MAX_ECC + 1]  # log of generator coefficients 1..n (leading 1 dropped)
 cdef uint8_t CVAL[3][257][2]  # C40/Text values of each data value (index 1: C40, 2: Text)
 cdef uint8_t CLEN[3][257]
+cdef int EDIFACT_UNLATCH_COST[4]
 cdef uint32_t CRC_TABLE[256]
 cdef uint32_t LIT_CODE[288]  # fixed Huffman codes, bit-reversed for deflate's LSB-first stream
 cdef uint8_t LIT_BITS[288]
@@ -91,37 +101,52 @@ cdef inline int state_of(int scheme, int pending) noexcept nogil:
 cdef inline void relax(int* cost, int* back, int i, int s, int c, int pi, int ps, int act) noexcept nogil:
     if c < cost[i * STATES + s]:
         cost[i * STATES + s] = c
-        back[i * STATES + s] = (pi << 6) | (ps << 3) | act
+        back[i * STATES + s] = (pi << 8) | (ps << 4) | act
+
+
+cdef inline int scheme_of(int s) noexcept nogil:
+    return 0 if s == 0 else (EDIFACT if s >= EDIFACT_STATE else (s - 1) // 3 + 1)
 
 
 cdef void plan(const int* v, int n, int start, int* cost, int* back) noexcept nogil:
-    """Shortest path over (position, scheme, pending values), as reference.plan."""
+    """Shortest path over (position, scheme, values pending in a group), as reference.plan."""
     cdef int i, s, k, scheme, pending, here
     for i in range((n + 1) * STATES):
         cost[i] = INF
-    cost[0] = 3 * start
+    cost[0] = CW * start
     for i in range(n + 1):
         if i == n:
             for scheme in range(C40, TEXT + 1):
-                relax(cost, back, n, state_of(scheme, 0), cost[n * STATES + state_of(scheme, 2)] + 2,
+                relax(cost, back, n, state_of(scheme, 0), cost[n * STATES + state_of(scheme, 2)] + C40_VALUE,
                       n, state_of(scheme, 2), ACT_SHIFT_PAD)
         for scheme in range(C40, TEXT + 1):
-            relax(cost, back, i, 0, cost[i * STATES + state_of(scheme, 0)] + 3, i, state_of(scheme, 0),
+            relax(cost, back, i, 0, cost[i * STATES + state_of(scheme, 0)] + CW, i, state_of(scheme, 0),
                   ACT_UNLATCH)
-        for scheme in range(C40, TEXT + 1):
-            relax(cost, back, i, state_of(scheme, 0), cost[i * STATES] + 3, i, 0, ACT_LATCH)
+        for pending in range(1 if i < n else 2, 4):
+            s = EDIFACT_STATE + pending
+            relax(cost, back, i, 0, cost[i * STATES + s] + EDIFACT_UNLATCH_COST[pending], i, s, ACT_EDIFACT_UNLATCH)
+        relax(cost, back, i, state_of(C40, 0), cost[i * STATES] + CW, i, 0, ACT_LATCH)
+        relax(cost, back, i, state_of(TEXT, 0), cost[i * STATES] + CW, i, 0, ACT_LATCH)
+        relax(cost, back, i, EDIFACT_STATE, cost[i * STATES] + CW, i, 0, ACT_LATCH)
         if i == n:
             break
         here = cost[i * STATES]
         if i + 1 < n and is_digit(v[i]) and is_digit(v[i + 1]):
-            relax(cost, back, i + 2, 0, here + 3, i, 0, ACT_PAIR)
-        relax(cost, back, i + 1, 0, here + 3, i, 0, ACT_SINGLE)
+            relax(cost, back, i + 2, 0, here + CW, i, 0, ACT_PAIR)
+        relax(cost, back, i + 1, 0, here + CW, i, 0, ACT_SINGLE)
         for scheme in range(C40, TEXT + 1):
             k = CLEN[scheme][v[i]]
             for pending in range(3):
                 s = state_of(scheme, pending)
-                relax(cost, back, i + 1, state_of(scheme, (pending + k) % 3), cost[i * STATES + s] + 2 * k,
-                      i, s, ACT_VALUES)
+                if cost[i * STATES + s] < INF:  # unreachable states are common: skip their relaxing
+                    relax(cost, back, i + 1, state_of(scheme, (pending + k) % 3),
+                          cost[i * STATES + s] + C40_VALUE * k, i, s, ACT_VALUES)
+        if 32 <= v[i] <= 94:
+            for pending in range(4):
+                s = EDIFACT_STATE + pending
+                if cost[i * STATES + s] < INF:
+                    relax(cost, back, i + 1, EDIFACT_STATE + (pending + 1) % 4,
+                          cost[i * STATES + s] + EDIFACT_VALUE, i, s, ACT_VALUES)
 
 
 cdef inline int ascii_codeword(int v) noexcept nogil:
@@ -140,7 +165,7 @@ cdef int tail_of(const int* v, int n, int* cw) noexcept nogil:
 
 
 cdef void ends(const int* v, int n, const int* cost, int* counts) noexcept nogil:
-    """counts = ascii end, exact C40/Text end, its state, tail end (codewords), as reference.ends."""
+    """counts = ascii, exact C40/Text, its state, tail, edifact ends (codewords), as reference.ends."""
     cdef int scheme, s, j, cw, best = INF, best_state = 0, tail = INF
     for scheme in range(C40, TEXT + 1):
         s = state_of(scheme, 0)
@@ -150,16 +175,19 @@ cdef void ends(const int* v, int n, const int* cost, int* counts) noexcept nogil
     j = tail_of(v, n, &cw)
     if j >= 0:
         for scheme in range(C40, TEXT + 1):
-            tail = min(tail, cost[j * STATES + state_of(scheme, 0)] + 3)
-    counts[0] = cost[n * STATES] // 3
-    counts[1] = best // 3
+            tail = min(tail, cost[j * STATES + state_of(scheme, 0)] + CW)
+    counts[0] = cost[n * STATES] // CW
+    counts[1] = best // CW
     counts[2] = best_state
-    counts[3] = tail // 3
+    counts[3] = tail // CW
+    counts[4] = cost[n * STATES + EDIFACT_STATE] // CW
 
 
 cdef inline int fits(const int* counts, int capacity) noexcept nogil:
     if counts[0] <= capacity:
         return END_ASCII
+    if counts[4] <= capacity:
+        return END_EDIFACT
     if counts[1] == capacity:
         return END_C40_EXACT
     if counts[3] == capacity:
@@ -169,14 +197,15 @@ cdef inline int fits(const int* counts, int capacity) noexcept nogil:
 
 cdef int emit(const int* v, int start, const int* back, int i, int s, int* steps, uint8_t* out) noexcept nogil:
     """Codewords of the cheapest path to (i, s); returns how many."""
-    cdef int nsteps = 0, b, pi, ps, act, scheme, m = 0, k, packed, pending_n = 0
+    cdef int nsteps = 0, b, pi, ps, act, scheme, m = 0, k, packed, pending_n = 0, nbits = 0
+    cdef uint32_t bits = 0
     cdef int pending[5]
     while i != 0 or s != 0:
         b = back[i * STATES + s]
-        pi = b >> 6
-        ps = (b >> 3) & 7
-        act = b & 7
-        steps[nsteps] = (pi << 6) | (s << 3) | act
+        pi = b >> 8
+        ps = (b >> 4) & 15
+        act = b & 15
+        steps[nsteps] = (pi << 8) | (s << 4) | act
         nsteps += 1
         i = pi
         s = ps
@@ -186,18 +215,28 @@ cdef int emit(const int* v, int start, const int* back, int i, int s, int* steps
     while nsteps > 0:
         nsteps -= 1
         b = steps[nsteps]
-        i = b >> 6
-        s = (b >> 3) & 7
-        act = b & 7
-        scheme = (s - 1) // 3 + 1
+        i = b >> 8
+        s = (b >> 4) & 15
+        act = b & 15
+        scheme = scheme_of(s)
         if act == ACT_SINGLE:
             out[m] = ascii_codeword(v[i]); m += 1
         elif act == ACT_PAIR:
             out[m] = DIGIT_PAIR + 10 * (v[i] - 48) + v[i + 1] - 48; m += 1
         elif act == ACT_LATCH:
-            out[m] = LATCH_C40 if scheme == C40 else LATCH_TEXT; m += 1
+            out[m] = LATCH_C40 if scheme == C40 else (LATCH_TEXT if scheme == TEXT else LATCH_EDIFACT); m += 1
         elif act == ACT_UNLATCH:
             out[m] = UNLATCH; m += 1
+        elif scheme == EDIFACT or act == ACT_EDIFACT_UNLATCH:
+            bits = (bits << 6) | (<uint32_t>(v[i] & 0x3F) if act == ACT_VALUES else EDIFACT_UNLATCH)
+            nbits += 6
+            if act == ACT_EDIFACT_UNLATCH and nbits % 8:  # the group ends: zero bits up to the byte
+                bits <<= 8 - nbits % 8
+                nbits += 8 - nbits % 8
+            while nbits >= 8:
+                out[m] = (bits >> (nbits - 8)) & 0xFF; m += 1
+                nbits -= 8
+            bits &= (1U << nbits) - 1
         else:
             if act == ACT_VALUES:
                 for k in range(CLEN[scheme][v[i]]):
@@ -238,7 +277,7 @@ cdef int encode_codewords(const uint8_t* data, int n, bint gs1, int size, int sh
     cdef int* cost = small_cost
     cdef int* back = small_back
     cdef int* steps = small_steps
-    cdef int counts[4]
+    cdef int counts[5]
     cdef int i, k = -1, end = -1, m, j, cw = 0, best, status = OK
     if n > MAX_DATA:
         return NO_FIT
@@ -268,6 +307,11 @@ cdef int encode_codewords(const uint8_t* data, int n, bint gs1, int size, int sh
     else:
         if end == END_ASCII:
             m = emit(v, gs1, back, n, 0, steps, cws)
+        elif end == END_EDIFACT:
+            m = emit(v, gs1, back, n, EDIFACT_STATE, steps, cws)
+            if SZ[k].data_cw - m >= 3:  # room for a whole group: readers need the unlatch
+                cws[m] = EDIFACT_UNLATCH << 2
+                m += 1
         elif end == END_C40_EXACT:
             m = emit(v, gs1, back, n, counts[2], steps, cws)
         else:
@@ -665,7 +709,8 @@ cdef int needs_one(const uint8_t* data, int n, bint gs1, int* counts) noexcept n
     cdef int* v = small_v
     cdef int* cost = small_cost
     cdef int* back = small_back
-    cdef int i, all_counts[4]
+    cdef int i
+    cdef int all_counts[5]
     if n > MAX_DATA:
         counts[0] = counts[1] = counts[2] = INF
         return 0
@@ -680,7 +725,7 @@ cdef int needs_one(const uint8_t* data, int n, bint gs1, int* counts) noexcept n
         v[i] = FNC1_VALUE if gs1 and data[i] == GS else <int>data[i]
     plan(v, n, gs1, cost, back)
     ends(v, n, cost, all_counts)
-    counts[0] = all_counts[0]
+    counts[0] = min(all_counts[0], all_counts[4])  # both fit any capacity at or above their count
     counts[1] = all_counts[1]
     counts[2] = all_counts[3]
     if n > SMALL:
@@ -749,6 +794,30 @@ def encode_many(const uint8_t[::1] flat, const int64_t[::1] offsets, bint gs1, i
             if status != OK:
                 bad = i
                 break
+    if bad >= 0:
+        raise_status(status, bad)
+
+
+def encode_many_smallest(const uint8_t[::1] flat, const int64_t[::1] offsets, bint gs1, int shape,
+                         uint8_t[:, :, ::1] out, int32_t[::1] sizes):
+    """Each code in its own smallest size of ``shape`` (sizes[i]); out[i] = its matrix when that size
+    has out's rows and cols (a batch of one code format mostly does). One encodation per code."""
+    cdef Py_ssize_t i, count = offsets.shape[0] - 1, bad = -1
+    cdef int k, status = OK, rows = <int>out.shape[1], cols = <int>out.shape[2]
+    cdef uint8_t modules[144 * 144]
+    cdef const uint8_t* base = &flat[0] if flat.shape[0] else NULL
+    check_args(-1, shape)
+    if out.shape[0] != count or sizes.shape[0] != count:
+        raise ValueError("out and sizes need one entry per code")
+    with nogil:
+        for i in range(count):
+            status = encode_one(base + offsets[i], <int>(offsets[i + 1] - offsets[i]), gs1, -1, shape, modules, &k)
+            if status != OK:
+                bad = i
+                break
+            sizes[i] = k
+            if SZ[k].rows == rows and SZ[k].cols == cols:
+                memcpy(&out[i, 0, 0], modules, rows * cols)
     if bad >= 0:
         raise_status(status, bad)
 
@@ -826,6 +895,8 @@ cdef int build_tables() except -1:
         ORDER_N[shape] = len(order)
         for i, k in enumerate(order):
             ORDER[shape][i] = k
+    for i in range(4):
+        EDIFACT_UNLATCH_COST[i] = ref.EDIFACT_UNLATCH_COST[i]
     for i in range(512):
         EXP[i] = ref.GF_EXP[i]
     for i in range(256):

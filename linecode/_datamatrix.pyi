@@ -21,6 +21,14 @@ def encode_many(
     size: int,
     out: npt.NDArray[np.uint8],
 ) -> None: ...
+def encode_many_smallest(
+    flat: npt.NDArray[np.uint8],
+    offsets: npt.NDArray[np.int64],
+    gs1: bool,
+    shape: int,
+    out: npt.NDArray[np.uint8],
+    sizes: npt.NDArray[np.int32],
+) -> None: ...
 def image(matrix: npt.NDArray[np.uint8], module_px: int, quiet_zone: int, fmt: int) -> bytes: ...
 def render_many(
     flat: npt.NDArray[np.uint8],

@@ -19,7 +19,7 @@ from linecode.render import reference as ref
 NMPA20 = "86123451234567890042"
 GS1_HRI = "(01)09501101530003(21)ABC123(17)291231(10)L1"
 GS1_RAW = "0109501101530003" + "21ABC123" + GS + "17291231" + "10L1"
-ALPHABET = string.digits * 3 + string.ascii_uppercase * 2 + string.ascii_lowercase + "-./ !%" + GS
+ALPHABET = string.digits * 3 + string.ascii_uppercase * 2 + string.ascii_lowercase + "-./ !%:;<=>?@[]^_" + GS
 
 
 def random_data(rng: np.random.Generator, length: int) -> bytes:
@@ -53,7 +53,7 @@ def test_cython_equals_reference_value_for_value() -> None:
         data, gs1, shape = random_data(rng, length), bool(t % 2), t % 3 if length < 40 else 0
         k, cws = ref.codewords(data, gs1, shape=shape)
         assert dm.codewords(data, gs1, shape=shape) == (k, cws), data
-        assert dm.needs(data, gs1) == (lambda e: (e[0], e[1], e[3]))(ref.ends(ref.plan(data, gs1)))
+        assert dm.needs(data, gs1) == (lambda e: (min(e[0], e[4]), e[1], e[3]))(ref.ends(ref.plan(data, gs1)))
         k2, modules = dm.encode(data, gs1, shape=shape)
         expected = ref.symbol(SIZES[k], ref.interleave(SIZES[k], cws))
         assert k2 == k and (modules == np.array(expected, dtype=np.uint8)).all(), data
@@ -99,6 +99,14 @@ def test_c40_makes_upper_case_alphanumerics_smaller() -> None:
     assert ref.ends(ref.plan(data, False))[0] < len(data)  # fewer codewords than ASCII's one each
     text = ref.codewords(b"abcdefghjklmnpqrstuv", False)[1]
     assert text[0] == ref.LATCH_TEXT
+
+
+def test_edifact_makes_punctuated_upper_case_smaller() -> None:
+    # A GS1 serial like zint's test case: EDIFACT packs 4 characters into 3 codewords.
+    data = b"0108266811739453" + b"21bSwDjp7C4:-A!=ZCQ" + GS.encode() + b"1744022110UC18T"
+    k, cws = dm.codewords(data, True)
+    assert ref.LATCH_EDIFACT in cws and SIZES[k].name == "24x24"
+    assert ref.codewords(data, True) == (k, cws)
 
 
 def test_gs1_starts_with_fnc1_and_separates_with_fnc1() -> None:
@@ -224,6 +232,13 @@ def test_bulk_calls_equal_one_by_one() -> None:
     stack = render.matrices(codes, gs1=True, threads=2)
     size = render.symbol_size(f"{stack.shape[1]}x{stack.shape[2]}")
     assert all((stack[i] == render.matrix(c, gs1=True, size=size)).all() for i, c in enumerate(codes))
+    mixed = [GS1_HRI, GS1_HRI.replace("ABC123", "ABCDEFGHIJKLMNOPQRST")]  # smallest sizes differ
+    stack = render.matrices(mixed, gs1=True)
+    assert (
+        stack.shape[1:] == render.matrix(mixed[1], gs1=True).shape != render.matrix(mixed[0], gs1=True).shape
+    )
+    size = render.symbol_size(f"{stack.shape[1]}x{stack.shape[2]}")
+    assert (stack[0] == render.matrix(mixed[0], gs1=True, size=size)).all()
     assert render.render_many(codes[:5], gs1=True, fmt="pbm") == [
         render.render(c, gs1=True, fmt="pbm") for c in codes[:5]
     ]

@@ -147,3 +147,26 @@ def test_libdmtx_backend_images_decode_in_zxing() -> None:
     for code, gs1 in [(c, False) for c in nmpa20_codes(10)] + [(c, True) for c in gs1_codes(10, seed=3)]:
         image = render.render(code, gs1=gs1, module_px=1, backend="libdmtx")
         assert decode_both(formats.read_png(image), 1) == expected_reads(code, gs1)
+
+
+def zxing_shape(code: str, gs1: bool) -> tuple[int, int]:
+    if gs1 and not code.startswith("("):  # zxing-cpp takes GS1 data as HRI only
+        code = Gs1Code.parse(code).as_hri()
+    symbol = zxingcpp.create_barcode(code, zxingcpp.BarcodeFormat.DataMatrix, gs1=gs1)
+    rows, cols = np.asarray(symbol.to_image(scale=1, add_quiet_zones=False)).shape
+    return int(rows), int(cols)
+
+
+def test_never_larger_than_zxing_cpp_among_iso_16022_sizes() -> None:
+    # zxing-cpp 3 (zint inside) also uses the DMRE sizes of ISO/IEC 21471 (8x48 .. 26x64), which
+    # are not ECC 200 sizes of ISO/IEC 16022; where it picks one, ours may be larger in area.
+    cases = [(c, False) for c in nmpa20_codes(200)] + [(c, True) for c in sscc_codes(100)]
+    cases += [(c, True) for c in gs1_codes(1200, seed=4)]
+    ours_sizes = {(s.rows, s.cols) for s in SIZES}
+    larger = []
+    for code, gs1 in cases:
+        ours, theirs = render.matrix(code, gs1=gs1).shape, zxing_shape(code, gs1)
+        if ours[0] * ours[1] > theirs[0] * theirs[1]:
+            larger.append((code, ours, theirs))
+    assert [case for case in larger if case[2] in ours_sizes] == []
+    assert len(larger) <= len(cases) // 200  # DMRE wins are rare for our codes (5 in 2300 seen)

@@ -299,6 +299,27 @@ def matrices(
     k, shape_index = _size_args(size, shape)
     flat, offsets, is_gs1 = _batch(codes, gs1)
     count = len(offsets) - 1
+    pieces = _split(count, _threads(threads))
+    if k < 0 and count:
+        # A batch of one code format mostly shares one smallest size: guess the first code's and
+        # encode everything once; only a batch that disagrees pays for a second, common-size pass.
+        guess = SIZES[_dm.encode(bytes(flat[offsets[0] : offsets[1]]), is_gs1, -1, shape_index)[0]]
+        out = np.empty((count, guess.rows, guess.cols), dtype=np.uint8)
+        sizes = np.empty(count, dtype=np.int32)
+
+        def smallest(lo: int, hi: int) -> None:
+            try:
+                _dm.encode_many_smallest(
+                    flat, offsets[lo : hi + 1], is_gs1, shape_index, out[lo:hi], sizes[lo:hi]
+                )
+            except ValueError as exc:
+                index = lo + exc.args[1]
+                data = bytes(flat[offsets[index] : offsets[index + 1]])
+                raise _does_not_fit(data, is_gs1, -1, shape_index) from None
+
+        _parallel(smallest, pieces)
+        if (sizes == SIZES.index(guess)).all():
+            return out.view(bool)
     if k < 0:
         k = _common_size(flat, offsets, is_gs1, shape_index)
     out = np.empty((count, SIZES[k].rows, SIZES[k].cols), dtype=np.uint8)
@@ -310,7 +331,7 @@ def matrices(
             index = lo + exc.args[1]
             raise _does_not_fit(bytes(flat[offsets[index] : offsets[index + 1]]), is_gs1, k, 0) from None
 
-    _parallel(work, _split(count, _threads(threads)))
+    _parallel(work, pieces)
     return out.view(bool)
 
 

@@ -4,9 +4,9 @@
 codeword, module for module and byte for byte. Everything follows ISO/IEC 16022:2006 (ECC 200):
 
 * :data:`SIZES` — the 24 square and 6 rectangular symbols (table 7 of the standard).
-* :func:`plan` / :func:`codewords` — encodation: ASCII (with digit pairs and FNC1) and C40/Text,
-  mixed by a shortest-path search over the data so the codeword count is minimal for these
-  schemes; GS1 DataMatrix starts with FNC1 and writes every GS as FNC1.
+* :func:`plan` / :func:`codewords` — encodation: ASCII (with digit pairs and FNC1), C40/Text and
+  EDIFACT, mixed by a shortest-path search over the data so the codeword count is minimal for
+  these schemes; GS1 DataMatrix starts with FNC1 and writes every GS as FNC1.
 * :func:`ecc` / :func:`interleave` — Reed-Solomon over GF(256) (polynomial 0x12D), one block per
   symbol or, for the large sizes, data and check codewords spread over interleaved blocks.
 * :func:`placement` / :func:`symbol` — the standard module placement ("utah" shapes and the four
@@ -26,14 +26,17 @@ DIGIT_PAIR = 130
 LATCH_C40 = 230
 FNC1 = 232
 LATCH_TEXT = 239
+LATCH_EDIFACT = 240
 UNLATCH = 254
+EDIFACT_UNLATCH = 31
+"""EDIFACT's unlatch is a 6-bit value inside the stream, not a codeword."""
 
 GS = 0x1D
 """In GS1 mode every GS byte of the data is written as FNC1."""
 FNC1_VALUE = 256
 """FNC1 among the data values handed to the encodation (above every byte)."""
 
-ASCII, C40, TEXT = 0, 1, 2
+ASCII, C40, TEXT, EDIFACT = 0, 1, 2, 3
 """Encodation schemes; C40 and Text share everything but their value tables."""
 INF = 1 << 30
 
@@ -163,19 +166,30 @@ def data_values(data: bytes, gs1: bool) -> list[int]:
     return [FNC1_VALUE if gs1 and b == GS else b for b in data]
 
 
-# DP states: 0 is ASCII, 1 + 3 * (scheme - 1) + pending is C40/Text with 0..2 values pending.
-STATES = 7
+# DP states: 0 is ASCII; 1 + 3 * (scheme - 1) + pending is C40/Text with 0..2 values of the current
+# triple written; 7 + pending is EDIFACT with 0..3 values of the current group of four written.
+STATES = 11
+EDIFACT_STATE = 7
+# Costs in twelfths of a codeword: ASCII codeword 12, C40/Text value 8 (3 per 2 codewords),
+# EDIFACT value 9 (4 per 3 codewords).
+CW, C40_VALUE, EDIFACT_VALUE = 12, 8, 9
+# EDIFACT unlatch (value 31) after ``pending`` values: what it adds to close the group on a byte.
+EDIFACT_UNLATCH_COST = (12, 15, 18, 9)
 # Actions of the shortest path, kept to rebuild the codewords.
-ACT_SINGLE, ACT_PAIR, ACT_LATCH, ACT_UNLATCH, ACT_VALUES, ACT_SHIFT_PAD = 1, 2, 3, 4, 5, 6
+ACT_SINGLE, ACT_PAIR, ACT_LATCH, ACT_UNLATCH, ACT_VALUES, ACT_SHIFT_PAD, ACT_EDIFACT_UNLATCH = range(1, 8)
 
 
 def _state(scheme: int, pending: int) -> int:
     return 1 + 3 * (scheme - 1) + pending
 
 
+def scheme_of(state: int) -> int:
+    return ASCII if state == 0 else EDIFACT if state >= EDIFACT_STATE else (state - 1) // 3 + 1
+
+
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """The cheapest ways to encode the data; costs in thirds of a codeword (C40 value = 2/3)."""
+    """The cheapest ways to encode the data; costs in twelfths of a codeword."""
 
     cost: list[list[int]]
     """cost[i][state]: cheapest encoding of the first i values ending in ``state``."""
@@ -197,44 +211,58 @@ def _is_digit(v: int) -> bool:
 
 
 def plan(data: bytes, gs1: bool) -> Plan:
-    """Shortest path over (position, scheme, pending C40 values): the fewest codewords."""
+    """Shortest path over (position, scheme, values pending in a group): the fewest codewords.
+
+    EDIFACT (ASCII 32..94, 6 bits a character) ends with its unlatch value, written into the last
+    group so that group never starts in the symbol's last two codewords (where readers fall back
+    to ASCII): after 2 or 3 values it always fills 3 bytes, after 1 only with data still to come.
+    """
     values = data_values(data, gs1)
     n = len(values)
     p = Plan(
         [[INF] * STATES for _ in range(n + 1)], [[(0, 0, 0)] * STATES for _ in range(n + 1)], values, int(gs1)
     )
-    p.cost[0][0] = 3 * p.start
+    p.cost[0][0] = CW * p.start
     for i in range(n + 1):
         if i == n:  # two values of a triple left: complete it with Shift 1 (ISO 16022 5.2.5.2)
             for scheme in (C40, TEXT):
-                _relax(
-                    p,
-                    n,
-                    _state(scheme, 0),
-                    p.cost[n][_state(scheme, 2)] + 2,
-                    (n, _state(scheme, 2), ACT_SHIFT_PAD),
-                )
+                s2 = _state(scheme, 2)
+                _relax(p, n, _state(scheme, 0), p.cost[n][s2] + C40_VALUE, (n, s2, ACT_SHIFT_PAD))
         for scheme in (C40, TEXT):
-            _relax(p, i, 0, p.cost[i][_state(scheme, 0)] + 3, (i, _state(scheme, 0), ACT_UNLATCH))
-        for scheme in (C40, TEXT):
-            _relax(p, i, _state(scheme, 0), p.cost[i][0] + 3, (i, 0, ACT_LATCH))
+            _relax(p, i, 0, p.cost[i][_state(scheme, 0)] + CW, (i, _state(scheme, 0), ACT_UNLATCH))
+        for pending in (1, 2, 3) if i < n else (2, 3):
+            s = EDIFACT_STATE + pending
+            _relax(p, i, 0, p.cost[i][s] + EDIFACT_UNLATCH_COST[pending], (i, s, ACT_EDIFACT_UNLATCH))
+        for s in (_state(C40, 0), _state(TEXT, 0), EDIFACT_STATE):
+            _relax(p, i, s, p.cost[i][0] + CW, (i, 0, ACT_LATCH))
         if i == n:
             break
         v = values[i]
         here = p.cost[i][0]
         if i + 1 < n and _is_digit(v) and _is_digit(values[i + 1]):
-            _relax(p, i + 2, 0, here + 3, (i, 0, ACT_PAIR))
-        _relax(p, i + 1, 0, here + 3, (i, 0, ACT_SINGLE))
+            _relax(p, i + 2, 0, here + CW, (i, 0, ACT_PAIR))
+        _relax(p, i + 1, 0, here + CW, (i, 0, ACT_SINGLE))
         for scheme in (C40, TEXT):
             k = len(c40_values(scheme, v))
             for pending in range(3):
                 s = _state(scheme, pending)
-                _relax(p, i + 1, _state(scheme, (pending + k) % 3), p.cost[i][s] + 2 * k, (i, s, ACT_VALUES))
+                _relax(
+                    p,
+                    i + 1,
+                    _state(scheme, (pending + k) % 3),
+                    p.cost[i][s] + C40_VALUE * k,
+                    (i, s, ACT_VALUES),
+                )
+        if 32 <= v <= 94:
+            for pending in range(4):
+                s = EDIFACT_STATE + pending
+                nxt = EDIFACT_STATE + (pending + 1) % 4
+                _relax(p, i + 1, nxt, p.cost[i][s] + EDIFACT_VALUE, (i, s, ACT_VALUES))
     return p
 
 
-# Ways a codeword stream may end (ISO 16022 5.2.5.2 and 5.2.3).
-END_ASCII, END_C40_EXACT, END_C40_TAIL = 0, 1, 2
+# Ways a codeword stream may end (ISO 16022 5.2.3, 5.2.5.2, 5.2.8.2).
+END_ASCII, END_C40_EXACT, END_C40_TAIL, END_EDIFACT = 0, 1, 2, 3
 
 
 def _tail(values: list[int], n: int) -> tuple[int, int]:
@@ -250,13 +278,15 @@ def _ascii_codeword(v: int) -> int:
     return FNC1 if v == FNC1_VALUE else v + 1
 
 
-def ends(p: Plan) -> tuple[int, int, int, int]:
-    """Codeword counts of the three ways to end and the C40/Text state of the best exact ends.
+def ends(p: Plan) -> tuple[int, int, int, int, int]:
+    """Codeword counts of the ways to end, and the C40/Text state of the best exact end.
 
-    ``(ascii, exact, exact_state, tail)``: ASCII ends fit any capacity at or above their count
-    (padding follows); a C40/Text stream may end without unlatch only when it fills the symbol
-    exactly, and so may one that finishes in a triple and leaves one ASCII codeword (digit pair or
-    character) for the last symbol character.
+    ``(ascii, exact, exact_state, tail, edifact)``: ASCII ends fit any capacity at or above their
+    count (padding follows); a C40/Text stream may end without unlatch only when it fills the
+    symbol exactly, and so may one that finishes a triple and leaves one ASCII codeword (digit pair
+    or character) for the last symbol character; an EDIFACT stream that ends on a full group fits
+    any capacity at or above its count (readers return to ASCII for the last two codewords; from
+    three up it is unlatched).
     """
     n = len(p.values)
     best_exact, exact_state = INF, 0
@@ -268,15 +298,17 @@ def ends(p: Plan) -> tuple[int, int, int, int]:
     j, _ = _tail(p.values, n)
     if j >= 0:
         for scheme in (C40, TEXT):
-            tail = min(tail, p.cost[j][_state(scheme, 0)] + 3)
-    return p.cost[n][0] // 3, best_exact // 3, exact_state, tail // 3
+            tail = min(tail, p.cost[j][_state(scheme, 0)] + CW)
+    return p.cost[n][0] // CW, best_exact // CW, exact_state, tail // CW, p.cost[n][EDIFACT_STATE] // CW
 
 
-def fits(end_counts: tuple[int, int, int, int], capacity: int) -> int:
+def fits(end_counts: tuple[int, int, int, int, int], capacity: int) -> int:
     """Which end to use in a symbol of ``capacity`` data codewords, or -1 if none fits."""
-    ascii_count, exact, _, tail = end_counts
+    ascii_count, exact, _, tail, edifact = end_counts
     if ascii_count <= capacity:
         return END_ASCII
+    if edifact <= capacity:
+        return END_EDIFACT
     if exact == capacity:
         return END_C40_EXACT
     if tail == capacity:
@@ -293,16 +325,28 @@ def _emit(p: Plan, i: int, s: int) -> list[int]:
         i, s = pi, ps
     out = [FNC1] * p.start
     pending: list[int] = []
+    bits, nbits = 0, 0  # EDIFACT: 6-bit values packed MSB first
     for i, s, act in reversed(steps):
-        scheme = (s - 1) // 3 + 1
+        scheme = scheme_of(s)
         if act == ACT_SINGLE:
             out.append(_ascii_codeword(p.values[i]))
         elif act == ACT_PAIR:
             out.append(DIGIT_PAIR + 10 * (p.values[i] - 48) + p.values[i + 1] - 48)
         elif act == ACT_LATCH:
-            out.append(LATCH_C40 if scheme == C40 else LATCH_TEXT)
+            out.append({C40: LATCH_C40, TEXT: LATCH_TEXT, EDIFACT: LATCH_EDIFACT}[scheme])
         elif act == ACT_UNLATCH:
             out.append(UNLATCH)
+        elif scheme == EDIFACT or act == ACT_EDIFACT_UNLATCH:
+            bits, nbits = (
+                bits << 6 | (p.values[i] & 0x3F if act == ACT_VALUES else EDIFACT_UNLATCH),
+                nbits + 6,
+            )
+            if act == ACT_EDIFACT_UNLATCH:  # the group ends here: zero bits up to the byte
+                bits, nbits = bits << (-nbits % 8), nbits + (-nbits % 8)
+            while nbits >= 8:
+                out.append(bits >> (nbits - 8) & 0xFF)
+                nbits -= 8
+            bits &= (1 << nbits) - 1
         else:
             pending.extend(c40_values(scheme, p.values[i]) if act == ACT_VALUES else (0,))
             while len(pending) >= 3:
@@ -324,17 +368,21 @@ def codewords(data: bytes, gs1: bool, size: int = -1, shape: int = SHAPE_ANY) ->
         if end >= 0:
             break
     else:
-        raise ValueError(f"data needs {counts[0]} codewords")
-    n = len(p.values)
+        raise ValueError(f"data needs {min(counts[0], counts[4])} codewords")
+    n, capacity = len(p.values), SIZES[k].data_codewords
     if end == END_ASCII:
         out = _emit(p, n, 0)
+    elif end == END_EDIFACT:
+        out = _emit(p, n, EDIFACT_STATE)
+        if capacity - len(out) >= 3:  # room for a whole group: readers need the unlatch
+            out.append(EDIFACT_UNLATCH << 2)
     elif end == END_C40_EXACT:
         out = _emit(p, n, counts[2])
     else:
         j, last = _tail(p.values, n)
         best = min((_state(sc, 0) for sc in (C40, TEXT)), key=lambda s: p.cost[j][s])
         out = [*_emit(p, j, best), last]
-    return k, pad(out, SIZES[k].data_codewords)
+    return k, pad(out, capacity)
 
 
 def pad(cws: list[int], capacity: int) -> list[int]:
