@@ -52,7 +52,7 @@ _EVENT_CHUNK = 1000
 # Events of a bulk report carry thousands of codes: a chunk also ends once it holds this many codes,
 # so a reader (an export of a million-code batch) never holds more than about this many at a time.
 _EVENT_CHUNK_CODES = 10_000
-_CODE_CHUNK = 10_000
+_CODE_CHUNK = 2_000
 
 
 class Store:

@@ -1,0 +1,191 @@
+"""A batch's events as an EPCIS 2.0 JSON-LD document, streamed.
+
+:func:`write_epcis` writes the document header, then one EPCIS event per exported store event as the
+store's event iterator yields them, then the footer; memory stays bounded by one event log chunk
+(the store caps it by codes) whatever the batch size. The document is consistent with the event
+log as it stood when the export began: events appended later are left for the next export.
+
+Mapping (store event kind → EPCIS event, CBV 2.0 short names as in the EPCIS 2.0 JSON schema):
+
+================= ================================ ======== ============== ====================
+store event       EPCIS event                      action   bizStep        disposition
+================= ================================ ======== ============== ====================
+commissioned      ObjectEvent, ``ilmd`` lot/expiry ADD      commissioning  active
+scrapped          ObjectEvent                      OBSERVE  inspecting     non_conformant
+sampled           ObjectEvent                      OBSERVE  sampling       non_sellable_other
+destroyed         ObjectEvent                      OBSERVE  destroying     destroyed
+decommissioned    ObjectEvent                      DELETE   decommissioning inactive
+aggregated        AggregationEvent (parentID)      ADD      packing        in_progress
+disaggregated     AggregationEvent (parentID)      DELETE   unpacking      in_progress
+================= ================================ ======== ============== ====================
+
+Other store events (allocated, encoded, released, status/lock changes, batch and lease events)
+have no EPCIS counterpart here and are counted in :attr:`ExportSummary.skipped`.
+
+Identifiers (see :mod:`linecode.export.identifiers`): GS1 codes as GS1 Digital Link URIs,
+``nmpa20`` codes as ``urn:linecode:nmpa20:<20 digits>``, the read point as
+``urn:linecode:line:<line id>`` (the line that reported the event, else the batch's line). No
+``bizLocation``: the store does not know the site's GLN. Commissioning events carry the batch
+number and expiry as ILMD (``cbvmda:lotNumber``, ``cbvmda:itemExpirationDate``).
+
+``eventTime`` is UTC (``…Z``, microseconds); ``eventTimeZoneOffset`` is the line's local offset,
+given by the caller. ``eventID`` is ``urn:uuid:`` + a UUID-5 of the event's kind, sequence number,
+time and first code; codes are unique forever, so the ID is too, and re-exporting the same event
+gives the same ID (a receiver can drop duplicates).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import uuid
+from collections.abc import Iterable
+from typing import Any, BinaryIO, TextIO
+
+from linecode.errors import InvalidArgument
+from linecode.export.identifiers import code_uri, line_uri
+from linecode.export.sink import ExportSummary, ProgressCallback, Sink
+from linecode.store import Batch, Event, EventKind, Store, format_time, now_us
+
+EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
+
+_OBJECT_EVENTS: dict[EventKind, tuple[str, str, str]] = {
+    EventKind.COMMISSIONED: ("ADD", "commissioning", "active"),
+    EventKind.SCRAPPED: ("OBSERVE", "inspecting", "non_conformant"),
+    EventKind.SAMPLED: ("OBSERVE", "sampling", "non_sellable_other"),
+    EventKind.DESTROYED: ("OBSERVE", "destroying", "destroyed"),
+    EventKind.DECOMMISSIONED: ("DELETE", "decommissioning", "inactive"),
+}
+_AGGREGATION_EVENTS: dict[EventKind, tuple[str, str, str]] = {
+    EventKind.AGGREGATED: ("ADD", "packing", "in_progress"),
+    EventKind.DISAGGREGATED: ("DELETE", "unpacking", "in_progress"),
+}
+EXPORTED_KINDS = frozenset(_OBJECT_EVENTS) | frozenset(_AGGREGATION_EVENTS)
+"""Store event kinds that become an EPCIS event (one each)."""
+
+_EVENT_ID_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:linecode:event")
+
+
+def progress_total(store: Store) -> int:
+    """The total :func:`write_epcis` advances ``progress`` to: the event log's length now."""
+    return store.last_event_seq()
+
+
+def write_epcis(
+    store: Store,
+    batch_id: str,
+    out: BinaryIO | TextIO,
+    progress: ProgressCallback | None = None,
+    *,
+    utc_offset: dt.timedelta = dt.timedelta(0),
+) -> ExportSummary:
+    """Write the EPCIS 2.0 JSON-LD document of batch ``batch_id`` to ``out``, streaming.
+
+    ``out`` is a binary file (gets UTF-8) or a text file; it is written in blocks of ~64 KiB and not
+    closed. ``progress`` is called with the number of event log entries passed over since its last
+    call (the total is :func:`progress_total`). ``utc_offset`` is the line's local time offset,
+    written as every event's ``eventTimeZoneOffset``. Raises :class:`~linecode.errors.NotFound`
+    for an unknown batch, :class:`~linecode.errors.InvalidArgument` for an offset EPCIS cannot carry.
+    """
+    offset = format_offset(utc_offset)
+    batch = store.batch(batch_id)
+    upto = store.last_event_seq()
+    summary = ExportSummary(batch_id, "epcis", last_event_seq=upto)
+    sink = Sink(out)
+    header = {
+        "@context": [EPCIS_CONTEXT],
+        "type": "EPCISDocument",
+        "schemaVersion": "2.0",
+        "creationDate": format_time(now_us()),
+    }
+    # The body is opened by hand so events can follow one by one; the header is closed in the footer.
+    sink.write(json.dumps(header, ensure_ascii=False)[:-1] + ',\n"epcisBody":{"eventList":[')
+    first = True
+    done = 0
+    for event in store.events(batch_id):
+        if event.seq > upto:
+            break
+        if progress is not None:
+            progress(event.seq - done)
+        done = event.seq
+        if event.kind not in EXPORTED_KINDS:
+            summary.skipped[event.kind.label] = summary.skipped.get(event.kind.label, 0) + 1
+            continue
+        sink.write("\n" if first else ",\n")
+        first = False
+        summary.codes += _write_event(sink, event, batch, offset)
+        summary.events[event.kind.label] = summary.events.get(event.kind.label, 0) + 1
+    sink.write("\n]}}\n")
+    sink.flush()
+    if progress is not None and upto > done:
+        progress(upto - done)
+    summary.bytes_written = sink.written
+    return summary
+
+
+def format_offset(offset: dt.timedelta) -> str:
+    """An offset as EPCIS ``eventTimeZoneOffset`` text.
+
+    >>> format_offset(dt.timedelta(hours=8))
+    '+08:00'
+    >>> format_offset(-dt.timedelta(hours=3, minutes=30))
+    '-03:30'
+    """
+    minutes, rest = divmod(offset, dt.timedelta(minutes=1))
+    if rest or not -14 * 60 <= minutes <= 14 * 60:
+        raise InvalidArgument(
+            f"time zone offset {offset} cannot be an eventTimeZoneOffset: expected whole minutes "
+            "from -14:00 to +14:00",
+            reason="BAD_UTC_OFFSET",
+        )
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"{sign}{hours:02d}:{mins:02d}"
+
+
+def _write_event(sink: Sink, event: Event, batch: Batch, offset: str) -> int:
+    """Write one EPCIS event; returns how many code identifiers it named."""
+    fields: dict[str, Any] = {
+        "type": "ObjectEvent" if event.kind in _OBJECT_EVENTS else "AggregationEvent",
+        "eventTime": format_time(event.time_us),
+        "eventTimeZoneOffset": offset,
+        "eventID": _event_id(event),
+    }
+    if event.kind in _OBJECT_EVENTS:
+        action, biz_step, disposition = _OBJECT_EVENTS[event.kind]
+    else:
+        action, biz_step, disposition = _AGGREGATION_EVENTS[event.kind]
+        fields["parentID"] = code_uri(event.parent or "")
+    fields |= {
+        "action": action,
+        "bizStep": biz_step,
+        "disposition": disposition,
+        "readPoint": {"id": line_uri(event.line or batch.line)},
+    }
+    if event.kind is EventKind.COMMISSIONED:
+        fields["ilmd"] = {
+            "cbvmda:lotNumber": batch.batch_number,
+            "cbvmda:itemExpirationDate": batch.expiry_date.isoformat(),
+        }
+    list_name = "epcList" if event.kind in _OBJECT_EVENTS else "childEPCs"
+    _write_with_list(sink, fields, list_name, (code_uri(c) for c in event.codes))
+    return len(event.codes) + (list_name == "childEPCs")
+
+
+def _write_with_list(sink: Sink, fields: dict[str, Any], name: str, uris: Iterable[str]) -> None:
+    """Write ``fields`` as a JSON object with a last member ``name``: the list ``uris``, item by item
+    (a bulk event's list is never built as one JSON string)."""
+    sink.write(json.dumps(fields, ensure_ascii=False, separators=(",", ":"))[:-1])
+    sink.write(f',"{name}":[')
+    separator = '"'
+    for uri in uris:
+        # code_uri percent-encodes everything but URI characters: no quote or backslash to escape.
+        sink.write(separator + uri + '"')
+        separator = ',"'
+    sink.write("]}")
+
+
+def _event_id(event: Event) -> str:
+    first = event.parent or (event.codes[0] if event.codes else "")
+    name = f"{event.kind.label}/{event.seq}/{event.time_us}/{first}"
+    return f"urn:uuid:{uuid.uuid5(_EVENT_ID_NAMESPACE, name)}"
