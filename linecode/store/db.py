@@ -306,6 +306,11 @@ def _take_writer_lock(path: Path) -> int:
     return fd
 
 
+_BATCHES: dict[bytes, Batch] = {}
+"""Decoded batch records by their stored bytes: the same bytes always mean the same batch, so this
+saves a JSON decode per request without ever serving a stale or uncommitted batch."""
+
+
 class Tx:
     """A transaction as the store's modules see it: typed reads and writes of the named databases."""
 
@@ -400,13 +405,19 @@ class Tx:
 
     def batch(self, batch_id: str) -> Batch:
         raw = self.txn.get(batch_id.encode(), db=self.db.dbs["batches"])
+        if raw is not None and (known := _BATCHES.get(raw)) is not None:
+            return known
         if raw is None:
             raise NotFound(
                 f"no batch {batch_id!r} in this store",
                 reason="UNKNOWN_BATCH",
                 hint="check the batch id, or create the batch first (create_batch)",
             )
-        return records.batch_from_json(records.load_json(raw))
+        batch = records.batch_from_json(records.load_json(raw))
+        if len(_BATCHES) > 1024:
+            _BATCHES.clear()
+        _BATCHES[bytes(raw)] = batch
+        return batch
 
     def has_batch(self, batch_id: str) -> bool:
         return self.txn.get(batch_id.encode(), db=self.db.dbs["batches"]) is not None

@@ -41,6 +41,11 @@ CODE_SEPARATOR = "\n"
 """Between codes inside an event record; no code key can contain it."""
 
 
+_STATES = {s.value: s for s in State}
+_STATUSES = {s.value: s for s in RegulatoryStatus}
+_LOCKS = {s.value: s for s in Lock}
+
+
 @dataclass(slots=True)
 class Row:
     """A code record as the write path edits it (mutable; ``CodeRecord`` is the public view)."""
@@ -72,11 +77,12 @@ class Row:
     def unpack(cls, raw: Buffer) -> Row:
         level, state, status, lock, flags, ref, time_us, children = _CODE.unpack_from(raw)
         parent = bytes(raw[_CODE.size :]).decode() or None
+        # Table look-ups instead of Enum(value): this runs for every code of every request.
         return cls(
             level,
-            State(state),
-            RegulatoryStatus(status),
-            Lock(lock),
+            _STATES[state],
+            _STATUSES[status],
+            _LOCKS[lock],
             bool(flags & _FLAG_PARTIAL),
             ref,
             time_us,

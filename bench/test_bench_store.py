@@ -1,0 +1,110 @@
+"""Durable aggregation throughput: group commit vs one transaction per call, and point look-ups.
+
+Every write is durable (LMDB ``sync=True``: fdatasync before the call returns). ``CALLERS`` threads
+send aggregations of ``RATIO`` units into a bundle at once, as the PLCs of a line would; the
+group-commit store shares each fsync among everyone waiting, the naive store (``group_commit=False``)
+commits every call alone. Figures go to bench/RESULTS.md (Store section).
+
+Run: ``./dev bench -k store`` (``LINECODE_BENCH_CALLERS``, ``LINECODE_BENCH_PARENTS``,
+``LINECODE_BENCH_DIR`` to put the data dir on another disk).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from linecode.serials import MasterKey
+from linecode.store import CodeRule, Level, Store
+
+CALLERS = int(os.environ.get("LINECODE_BENCH_CALLERS", 64))
+PARENTS = int(os.environ.get("LINECODE_BENCH_PARENTS", 2000))
+RATIO = 10
+LOOKUPS = 20_000
+LEVELS = (
+    Level("unit", CodeRule.NMPA20, "8600001"),
+    Level("bundle", CodeRule.NMPA20, "8600002", pack_ratio=RATIO),
+)
+
+
+def _line(group_commit: bool) -> tuple[Store, list[str], list[str]]:
+    """A fresh durable store with PARENTS bundles and PARENTS * RATIO units, all commissioned."""
+    root = os.environ.get("LINECODE_BENCH_DIR")
+    data = Path(tempfile.mkdtemp(prefix="linecode-bench-", dir=root))
+    store = Store.open(data, master_key=MasterKey(bytes(32)), group_commit=group_commit)
+    store.create_product("p", "Bench vaccine", "Demo Bio", LEVELS)
+    store.create_batch(
+        "p",
+        "B1",
+        production_date=dt.date(2026, 1, 1),
+        expiry_date=dt.date(2028, 1, 1),
+        line="L1",
+        planned_quantity=PARENTS * RATIO,
+    )
+    parents = list(store.allocate("B1", "bundle", PARENTS).codes)
+    units = list(store.allocate("B1", "unit", PARENTS * RATIO).codes)
+    for codes in (parents, units):
+        store.report_events("printed", codes)
+        store.report_events("verified", codes)
+    return store, parents, units
+
+
+def _aggregate_all(store: Store, parents: list[str], units: list[str]) -> None:
+    def one(i: int) -> None:
+        store.aggregate(parents[i], units[RATIO * i : RATIO * (i + 1)], idempotency_key=f"plc-{i}")
+
+    with ThreadPoolExecutor(CALLERS) as pool:
+        list(pool.map(one, range(len(parents))))
+
+
+def _bench_links(benchmark, group_commit: bool) -> None:  # type: ignore[no-untyped-def]
+    lines: list[tuple[Store, list[str], list[str]]] = []
+
+    def setup() -> tuple[tuple[Store, list[str], list[str]], dict[str, object]]:
+        lines.append(_line(group_commit))
+        lines[-1][0].commits_before = lines[-1][0].commits  # type: ignore[attr-defined]
+        return lines[-1], {}
+
+    benchmark.group = f"store: durable aggregation, {CALLERS} callers, {PARENTS} x {RATIO} links"
+    benchmark.pedantic(_aggregate_all, setup=setup, rounds=3)
+    store, parents, _ = lines[-1]
+    benchmark.extra_info["ours"] = group_commit
+    benchmark.extra_info["links_per_s"] = round(PARENTS * RATIO / benchmark.stats.stats.median)
+    benchmark.extra_info["requests_per_commit"] = round(PARENTS / (store.commits - store.commits_before), 1)  # type: ignore[attr-defined]
+    for store, parents, _ in lines:
+        assert all(store.record(p).children == RATIO for p in parents[-10:])
+        store.close()
+
+
+def test_linecode_group_commit_links(benchmark) -> None:  # type: ignore[no-untyped-def]
+    _bench_links(benchmark, group_commit=True)
+
+
+def test_naive_one_transaction_per_call_links(benchmark) -> None:  # type: ignore[no-untyped-def]
+    _bench_links(benchmark, group_commit=False)
+
+
+@pytest.fixture(scope="module")
+def packed() -> Iterator[tuple[Store, list[str]]]:
+    store, parents, units = _line(group_commit=True)
+    _aggregate_all(store, parents, units)
+    yield store, units[:LOOKUPS]
+    store.close()
+
+
+def test_linecode_parent_lookups(benchmark, packed) -> None:  # type: ignore[no-untyped-def]
+    store, units = packed
+
+    def lookups() -> None:
+        for unit in units:
+            store.parent_of(unit)
+
+    benchmark.group = f"store: parent_of, {len(units)} look-ups"
+    benchmark.pedantic(lookups, rounds=5)
+    benchmark.extra_info["lookups_per_s"] = round(len(units) / benchmark.stats.stats.median)
