@@ -405,7 +405,7 @@ class Tx:
 
     def batch(self, batch_id: str) -> Batch:
         raw = self.txn.get(batch_id.encode(), db=self.db.dbs["batches"])
-        if raw is not None and (known := _BATCHES.get(raw)) is not None:
+        if raw is not None and (known := _BATCHES.get(bytes(raw))) is not None:
             return known
         if raw is None:
             raise NotFound(
