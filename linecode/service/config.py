@@ -13,13 +13,26 @@ map_size_mb = 1024           # initial LMDB map size; it grows when full
 [log]
 json = false                 # one JSON object per log line
 level = "INFO"
+
+[tls]                        # TLS; with client_ca, mutual TLS (client certificates required)
+cert = "server.crt"
+key = "server.key"
+client_ca = "ca.crt"
+
+[auth]                       # who may call (needs [tls]); without [auth] every caller is admin
+clients = { "plc-L1" = "line:L1", "printer-L1" = "printer:L1", "qa-desk" = "qa", "ops" = "admin" }
+tokens = { "sha256:<hex of the token>" = "qa" }   # bearer tokens (TLS without client certs)
+
+[metrics]
+listen = "127.0.0.1:9464"    # Prometheus /metrics over HTTP; unset: no metrics endpoint
 ```
+Relative paths are relative to the config file.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +42,11 @@ _SECTIONS = {
     "server": {"listen": "listen", "data": "data", "workers": "workers", "grace_s": "grace_s"},
     "store": {"map_size_mb": "map_size_mb"},
     "log": {"json": "log_json", "level": "log_level"},
+    "tls": {"cert": "tls_cert", "key": "tls_key", "client_ca": "tls_client_ca"},
+    "auth": {"clients": "auth_clients", "tokens": "auth_tokens"},
+    "metrics": {"listen": "metrics_listen"},
 }
+_PATHS = ("data", "tls_cert", "tls_key", "tls_client_ca")
 
 
 @dataclass(frozen=True)
@@ -41,6 +58,20 @@ class ServeConfig:
     map_size_mb: int = 1024
     log_json: bool = False
     log_level: str = "INFO"
+    tls_cert: Path | None = None
+    tls_key: Path | None = None
+    tls_client_ca: Path | None = None
+    auth_clients: dict[str, str] = field(default_factory=dict)
+    auth_tokens: dict[str, str] = field(default_factory=dict)
+    metrics_listen: str | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.tls_cert is not None
+
+    @property
+    def auth(self) -> bool:
+        return bool(self.auth_clients or self.auth_tokens)
 
     @classmethod
     def load(cls, path: Path | None) -> ServeConfig:
@@ -71,6 +102,9 @@ class ServeConfig:
                         reason="BAD_CONFIG",
                     )
                 values[keys[key]] = value
+        for name in _PATHS:  # relative to the config file, not to wherever serve was started
+            if name in values:
+                values[name] = Path(path).parent / values[name]
         return config.override(**values)
 
     def override(self, **values: Any) -> ServeConfig:
@@ -82,13 +116,26 @@ class ServeConfig:
                 continue
             if name not in types:
                 raise ConfigError(f"unknown setting {name!r}", reason="BAD_CONFIG")
-            clean[name] = Path(value) if name == "data" else value
+            clean[name] = Path(value) if name in _PATHS else value
         config = replace(self, **clean)
         if config.workers < 1:
             raise ConfigError(f"workers = {config.workers}: expected at least 1", reason="BAD_CONFIG")
-        host, sep, port = config.listen.rpartition(":")
-        if not sep or not host or not port.isdigit() or int(port) > 65535:
+        for what, address in (("listen", config.listen), ("metrics listen", config.metrics_listen)):
+            if address is None:
+                continue
+            host, sep, port = address.rpartition(":")
+            if not sep or not host or not port.isdigit() or int(port) > 65535:
+                raise ConfigError(
+                    f"{what} = {address!r}: expected HOST:PORT, e.g. 127.0.0.1:50051", reason="BAD_CONFIG"
+                )
+        if (config.tls_cert is None) != (config.tls_key is None):
+            raise ConfigError("[tls] needs both cert and key", reason="BAD_CONFIG")
+        if config.tls_client_ca is not None and config.tls_cert is None:
+            raise ConfigError("[tls] client_ca needs cert and key too", reason="BAD_CONFIG")
+        if config.auth and not config.tls:
             raise ConfigError(
-                f"listen = {config.listen!r}: expected HOST:PORT, e.g. 127.0.0.1:50051", reason="BAD_CONFIG"
+                "[auth] without [tls]: identities and tokens would travel in plain text",
+                reason="BAD_CONFIG",
+                hint="configure [tls] cert and key (and client_ca for client certificates)",
             )
         return config

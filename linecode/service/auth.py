@@ -1,0 +1,166 @@
+"""Who may call what: identities (client certificate or bearer token) mapped to roles.
+
+Roles (SPEC §6):
+
+* ``line:<id>``    — LineService, only for batches of line ``<id>``;
+* ``printer:<id>`` — PrintService, only images of codes of line ``<id>``;
+* ``qa``           — QueryService and the read-only AdminService calls;
+* ``admin``        — everything.
+
+Health and reflection are open to every caller, so probes and ``grpcurl list`` work. An identity
+the configuration does not know is UNAUTHENTICATED; a known one outside its role is
+PERMISSION_DENIED. Both are logged and counted. :class:`Access` is the ``authorize`` hook of
+:class:`~linecode.service.guard.CallGuard`: it holds for every RPC without a line in any servicer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+
+from linecode.errors import ConfigError, PermissionDenied, Unauthenticated
+from linecode.store import Store
+
+log = logging.getLogger("linecode.auth")
+
+OPEN_PREFIXES = (
+    "/grpc.health.v1.Health/",
+    "/grpc.reflection.v1alpha.ServerReflection/",
+    "/grpc.reflection.v1.ServerReflection/",
+)
+QA_ADMIN_READS = frozenset({"GetProduct", "ListProducts", "GetBatch", "ReconcileBatch", "ExportBatch"})
+KINDS = ("line", "printer", "qa", "admin")
+
+
+@dataclass(frozen=True)
+class Role:
+    kind: str
+    line: str | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> Role:
+        kind, _, line = text.partition(":")
+        if kind not in KINDS or (kind in ("line", "printer")) != bool(line):
+            raise ConfigError(
+                f"role {text!r}: expected line:<line-id>, printer:<line-id>, qa or admin", reason="BAD_ROLE"
+            )
+        return cls(kind, line or None)
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.line}" if self.line else self.kind
+
+
+def _lines_of_request(store: Store, method: str, request: Any) -> set[str]:
+    """The lines whose batches a LineService/PrintService request touches."""
+    name = method.rsplit("/", 1)[1]
+    if name == "Allocate":
+        return {store.batch(request.batch_id).line}
+    if name == "StreamImages":
+        if request.WhichOneof("source") == "range":
+            return {store.batch(request.range.batch_id).line}
+        return store.lines_of(list(request.codes.codes))
+    codes = {
+        "ReportEvents": lambda r: list(r.codes),
+        "Aggregate": lambda r: [r.parent, *r.children],
+        "Disaggregate": lambda r: [r.parent],
+        "Reparent": lambda r: [r.new_parent, *r.children],
+        "Replace": lambda r: [r.parent, r.new_child],
+        "RenderImage": lambda r: [r.code],
+    }[name](request)
+    return store.lines_of(codes)
+
+
+class Access:
+    """Authenticates a call (certificate common name, else bearer token) and checks its role."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        clients: Mapping[str, str] = {},
+        tokens: Mapping[str, str] = {},
+        on_refusal: Callable[[str], None] | None = None,
+    ) -> None:
+        self.store = store
+        self.clients = {name: Role.parse(role) for name, role in clients.items()}
+        # Tokens may be given as "sha256:<hex>" so the config file need not hold the secret itself.
+        self.tokens = {key: Role.parse(role) for key, role in tokens.items()}
+        self.on_refusal = on_refusal
+
+    def identify(self, context: grpc.ServicerContext) -> tuple[str, Role]:
+        auth = context.auth_context()
+        for name in auth.get("x509_common_name", []):
+            cn = name.decode()
+            if cn in self.clients:
+                return f"cert:{cn}", self.clients[cn]
+            self._refuse("unknown_certificate")
+            raise Unauthenticated(
+                f"client certificate {cn!r} is not known to this server",
+                reason="UNKNOWN_CLIENT",
+                hint="add its common name to [auth] clients in the server config",
+            )
+        for key, value in context.invocation_metadata():
+            if key == "authorization" and value.startswith("Bearer "):
+                token = value[len("Bearer ") :]
+                role = self._token_role(token)
+                if role is None:
+                    self._refuse("unknown_token")
+                    raise Unauthenticated("bearer token is not known to this server", reason="UNKNOWN_TOKEN")
+                return f"token:{hashlib.sha256(token.encode()).hexdigest()[:12]}", role
+        self._refuse("no_credentials")
+        raise Unauthenticated(
+            "no credentials: expected a client certificate or 'authorization: Bearer <token>' metadata",
+            reason="NO_CREDENTIALS",
+        )
+
+    def _token_role(self, token: str) -> Role | None:
+        digest = "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+        for key, role in self.tokens.items():
+            if hmac.compare_digest(key, digest) or hmac.compare_digest(key, token):
+                return role
+        return None
+
+    def _refuse(self, why: str) -> None:
+        if self.on_refusal is not None:
+            self.on_refusal(why)
+
+    def __call__(self, method: str, request: Any, context: grpc.ServicerContext) -> None:
+        if method.startswith(OPEN_PREFIXES):
+            return
+        who, role = self.identify(context)
+        service, name = method[1:].split("/", 1)
+        allowed = (
+            role.kind == "admin"
+            or (
+                role.kind == "qa"
+                and (
+                    service == "linecode.v1.QueryService"
+                    or (service == "linecode.v1.AdminService" and name in QA_ADMIN_READS)
+                )
+            )
+            or (role.kind == "line" and service == "linecode.v1.LineService")
+            or (role.kind == "printer" and service == "linecode.v1.PrintService")
+        )
+        if not allowed:
+            self._denied(who, role, method, f"role {role} may not call {name}")
+        if role.line is not None:
+            foreign = _lines_of_request(self.store, method, request) - {role.line}
+            if foreign:
+                self._denied(
+                    who,
+                    role,
+                    method,
+                    f"role {role} may not touch batches of line {', '.join(sorted(foreign))}",
+                )
+        log.debug("call allowed", extra={"who": who, "role": str(role), "method": method})
+
+    def _denied(self, who: str, role: Role, method: str, message: str) -> None:
+        self._refuse("permission_denied")
+        log.warning("call denied", extra={"who": who, "role": str(role), "method": method})
+        raise PermissionDenied(message, reason="ROLE_FORBIDS", hint="ask an admin for a role that allows it")

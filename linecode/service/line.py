@@ -1,0 +1,126 @@
+"""LineService: allocation, bulk line events and aggregation for PLCs. Proto <-> store only."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import grpc
+
+from linecode.errors import InvalidArgument
+from linecode.service import convert
+from linecode.store import Store
+from linecode.v1 import common_pb2, line_pb2, line_pb2_grpc
+
+DEFAULT_BLOCK = 10_000
+MAX_BLOCK = 100_000
+
+
+def origin(msg: common_pb2.Origin) -> dict[str, str]:
+    """The actor and line keyword arguments of a store write."""
+    return {"actor": msg.actor, "line": msg.line}
+
+
+class LineServicer(line_pb2_grpc.LineServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def Allocate(
+        self, request: line_pb2.AllocateRequest, context: grpc.ServicerContext
+    ) -> Iterator[line_pb2.CodeBlock]:
+        block = request.block_size or DEFAULT_BLOCK
+        if block > MAX_BLOCK:
+            raise InvalidArgument(
+                f"block_size {block}: expected at most {MAX_BLOCK:,}", reason="BAD_BLOCK_SIZE"
+            )
+        # Durable before the first block: a client gone mid-stream loses nothing, and a retry
+        # with the same idempotency key streams the same codes again.
+        allocation = self.store.allocate(
+            request.batch_id,
+            convert.level_arg(request.level),
+            request.count,
+            idempotency_key=request.idempotency_key or None,
+            actor=request.origin.actor,
+            line=request.origin.line or None,
+        )
+        same = allocation.symbols == allocation.codes
+        offsets = [(r.start, r.count) for r in allocation.ranges]
+        position = 0
+        for first_index, count in offsets:
+            for off in range(0, count, block):
+                n = min(block, count - off)
+                yield line_pb2.CodeBlock(
+                    batch_id=allocation.batch_id,
+                    level=allocation.level,
+                    pool=allocation.pool,
+                    first_index=first_index + off,
+                    codes=allocation.codes[position : position + n],
+                    symbols=() if same else allocation.symbols[position : position + n],
+                    event_seq=allocation.event_seq,
+                    replayed=allocation.replayed,
+                )
+                position += n
+
+    def ReportEvents(
+        self, request: line_pb2.ReportEventsRequest, context: grpc.ServicerContext
+    ) -> common_pb2.Change:
+        return convert.change(
+            self.store.report_events(
+                convert.line_event(request.kind),
+                request.codes,
+                time_us=convert.time_arg(request.time_us),
+                idempotency_key=request.idempotency_key or None,
+                **origin(request.origin),
+            )
+        )
+
+    def Aggregate(
+        self, request: line_pb2.AggregateRequest, context: grpc.ServicerContext
+    ) -> common_pb2.Change:
+        return convert.change(
+            self.store.aggregate(
+                request.parent,
+                request.children,
+                partial=request.partial,
+                idempotency_key=request.idempotency_key or None,
+                time_us=convert.time_arg(request.time_us),
+                **origin(request.origin),
+            )
+        )
+
+    def Disaggregate(
+        self, request: line_pb2.DisaggregateRequest, context: grpc.ServicerContext
+    ) -> common_pb2.Change:
+        return convert.change(
+            self.store.disaggregate(
+                request.parent,
+                list(request.children) or None,
+                idempotency_key=request.idempotency_key or None,
+                time_us=convert.time_arg(request.time_us),
+                **origin(request.origin),
+            )
+        )
+
+    def Reparent(self, request: line_pb2.ReparentRequest, context: grpc.ServicerContext) -> common_pb2.Change:
+        return convert.change(
+            self.store.reparent(
+                request.new_parent,
+                request.children,
+                partial=request.partial,
+                idempotency_key=request.idempotency_key or None,
+                time_us=convert.time_arg(request.time_us),
+                **origin(request.origin),
+            )
+        )
+
+    def Replace(self, request: line_pb2.ReplaceRequest, context: grpc.ServicerContext) -> common_pb2.Change:
+        return convert.change(
+            self.store.replace(
+                request.parent,
+                request.old_child,
+                request.new_child,
+                idempotency_key=request.idempotency_key or None,
+                time_us=convert.time_arg(request.time_us),
+                actor=request.origin.actor,
+                line=request.origin.line,
+            )
+        )

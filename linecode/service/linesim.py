@@ -1,0 +1,343 @@
+"""A simulated packaging line: real gRPC clients doing what a line's PLC, printer, camera and QA do.
+
+One coroutine per line, all on one asyncio event loop (cheap enough to drive a hundred lines from
+one process). Per bundle of units the line: takes unit codes from its allocation (``Allocate`` in
+blocks), pulls their images from a ``StreamImages`` stream as the printer would, reports them
+``printed``, has the camera verify them (a few fail and are ``scrapped``, a few are ``sampled`` by
+QA and replaced), allocates, prints and verifies the bundle code and aggregates the units into it;
+every full case likewise, and at the end one pallet (SSCC) takes the cases. Every unary call's
+latency is recorded per method. ``demo`` and ``bench/`` both use it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+from grpc import aio
+
+from linecode.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    line_pb2,
+    line_pb2_grpc,
+    print_pb2,
+    print_pb2_grpc,
+)
+
+BLOCK = 200
+"""Codes per Allocate call of a line."""
+
+
+@dataclass
+class LinePlan:
+    """What one simulated line runs."""
+
+    batch_id: str
+    line: str
+    levels: list[tuple[str, int]]
+    """(level name, pack ratio) from the unit up; the top level takes whatever is left."""
+    units: int
+    """Units to pack."""
+    speed_ppm: float
+    """Packs per minute (units); 0 runs as fast as the server answers."""
+    fail_rate: float = 0.01
+    """Share of units the camera cannot read (scrapped)."""
+    sample_every: int = 250
+    """QA pulls one unit in this many."""
+    image_format: print_pb2.ImageFormat = print_pb2.IMAGE_FORMAT_PNG
+
+
+@dataclass
+class LineStats:
+    codes: int = 0
+    images: int = 0
+    aggregations: int = 0
+    scrapped: int = 0
+    sampled: int = 0
+    top: list[str] = field(default_factory=list)
+    """Codes of the top level (pallets) the line built."""
+    latencies_ms: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+
+    def merge(self, other: LineStats) -> None:
+        self.codes += other.codes
+        self.images += other.images
+        self.aggregations += other.aggregations
+        self.scrapped += other.scrapped
+        self.sampled += other.sampled
+        self.top += other.top
+        for method, values in other.latencies_ms.items():
+            self.latencies_ms[method] += values
+
+    def all_latencies(self) -> list[float]:
+        return sorted(v for values in self.latencies_ms.values() for v in values)
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
+
+
+class _Level:
+    """Codes of one level handed out by Allocate, and the printer's image streams for them."""
+
+    def __init__(self, sim: _Line, name: str) -> None:
+        self.sim, self.name = sim, name
+        self.codes: list[str] = []
+        self.streams: deque[AsyncIterator[print_pb2.Image]] = deque()
+        self.calls: list[Any] = []
+
+    async def take(self, n: int) -> list[str]:
+        while len(self.codes) < n:
+            await self._refill()
+        taken, self.codes = self.codes[:n], self.codes[n:]
+        for code in taken:  # the printer prints each code from its image, in order
+            image = await self._next_image()
+            assert image.code == code, (image.code, code)
+            self.sim.stats.images += 1
+            self.sim.on_image(image)
+        return taken
+
+    async def _next_image(self) -> print_pb2.Image:
+        while True:
+            try:
+                return await self.streams[0].__anext__()
+            except StopAsyncIteration:
+                self.streams.popleft()
+
+    async def _refill(self) -> None:
+        request = line_pb2.AllocateRequest(
+            batch_id=self.sim.plan.batch_id,
+            level=self.name,
+            count=BLOCK,
+            idempotency_key=f"{self.sim.plan.line}/{self.name}/{self.sim.next_key()}",
+            origin=self.sim.origin,
+        )
+        started = time.perf_counter()
+        blocks = [b async for b in self.sim.line.Allocate(request)]
+        self.sim.record("Allocate", started)
+        fresh = [c for b in blocks for c in b.codes]
+        self.sim.stats.codes += len(fresh)
+        stream = self.sim.printer.StreamImages(
+            print_pb2.StreamImagesRequest(
+                range=print_pb2.IndexRangeSource(
+                    batch_id=self.sim.plan.batch_id,
+                    level=self.name,
+                    first_index=blocks[0].first_index,
+                    count=len(fresh),
+                ),
+                options=print_pb2.ImageOptions(format=self.sim.plan.image_format, module_px=4),
+            )
+        )
+        self.codes += fresh
+        self.calls.append(stream)
+        self.streams.append(aiter(stream))
+
+    async def close(self) -> None:
+        """Cancel the streams of codes never printed (they stay allocated: unused)."""
+        for call in self.calls:
+            call.cancel()
+        self.calls.clear()
+        self.streams.clear()
+
+
+class _Line:
+    def __init__(
+        self, channel: aio.Channel, plan: LinePlan, seed: int, on_image: Callable[[Any], None]
+    ) -> None:
+        self.plan = plan
+        self.line = line_pb2_grpc.LineServiceStub(channel)
+        self.printer = print_pb2_grpc.PrintServiceStub(channel)
+        self.origin = common_pb2.Origin(line=plan.line, actor=f"plc-{plan.line}")
+        self.stats = LineStats()
+        self.rng = random.Random(seed)
+        self.keys = 0
+        self.on_image = on_image
+        self.levels = {name: _Level(self, name) for name, _ in plan.levels}
+
+    def next_key(self) -> int:
+        self.keys += 1
+        return self.keys
+
+    def record(self, method: str, started: float) -> None:
+        self.stats.latencies_ms[method].append((time.perf_counter() - started) * 1000)
+
+    async def report(self, kind: line_pb2.LineEventKind, codes: list[str]) -> None:
+        if not codes:
+            return
+        started = time.perf_counter()
+        await self.line.ReportEvents(
+            line_pb2.ReportEventsRequest(
+                kind=kind,
+                codes=codes,
+                origin=self.origin,
+                idempotency_key=f"{self.plan.line}/r{self.next_key()}",
+            )
+        )
+        self.record("ReportEvents", started)
+
+    async def commissioned(self, level: str, n: int) -> list[str]:
+        """n codes of ``level`` printed and read back by the camera (failures replaced)."""
+        good: list[str] = []
+        while len(good) < n:
+            codes = await self.levels[level].take(n - len(good))
+            await self.report(line_pb2.LINE_EVENT_PRINTED, codes)
+            failed = [c for c in codes if self.rng.random() < self.plan.fail_rate] if level == "unit" else []
+            read = [c for c in codes if c not in failed]
+            await self.report(line_pb2.LINE_EVENT_VERIFIED, read)
+            await self.report(line_pb2.LINE_EVENT_VERIFY_FAILED, failed)
+            self.stats.scrapped += len(failed)
+            good += read
+        return good
+
+    async def aggregate(self, parent: str, children: list[str], partial: bool) -> None:
+        started = time.perf_counter()
+        await self.line.Aggregate(
+            line_pb2.AggregateRequest(
+                parent=parent,
+                children=children,
+                partial=partial,
+                origin=self.origin,
+                idempotency_key=f"{self.plan.line}/a{self.next_key()}",
+            )
+        )
+        self.record("Aggregate", started)
+        self.stats.aggregations += 1
+
+    async def units(self, n: int, deadline: list[float]) -> list[str]:
+        """n commissioned units, paced to the line speed; QA samples a few, which are replaced."""
+        units = await self.commissioned("unit", n)
+        sampled = [u for u in units if self.rng.randrange(self.plan.sample_every) == 0]
+        await self.report(line_pb2.LINE_EVENT_SAMPLED, sampled)
+        self.stats.sampled += len(sampled)
+        if sampled:
+            units = [u for u in units if u not in sampled] + await self.commissioned("unit", len(sampled))
+        await self._pace(len(units), deadline)
+        return units
+
+    async def build(self, depth: int, budget: int, deadline: list[float]) -> tuple[str, int]:
+        """One code of level ``depth`` (1 = bundle) filled with at most ``budget`` units."""
+        name, ratio = self.plan.levels[depth]
+        children: list[str] = []
+        used = 0
+        if depth == 1:
+            children = await self.units(min(ratio, budget), deadline)
+            used = len(children)
+        else:
+            while len(children) < ratio and used < budget:
+                child, n = await self.build(depth - 1, budget - used, deadline)
+                children.append(child)
+                used += n
+        (parent,) = await self.commissioned(name, 1)
+        await self.aggregate(parent, children, partial=len(children) < ratio)
+        return parent, used
+
+    async def _pace(self, units: int, deadline: list[float]) -> None:
+        if self.plan.speed_ppm <= 0:
+            return
+        deadline[0] += units * 60.0 / self.plan.speed_ppm
+        delay = deadline[0] - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+
+    async def run(self) -> LineStats:
+        deadline = [time.perf_counter()]
+        top = len(self.plan.levels) - 1
+        below_top: list[str] = []
+        used = 0
+        while used < self.plan.units:
+            if top <= 1:  # units go straight into the top level (or there is no other level)
+                chunk = await self.units(min(self.plan.levels[top][1] or 1, self.plan.units - used), deadline)
+                below_top += chunk
+                used += len(chunk)
+            else:
+                child, n = await self.build(top - 1, self.plan.units - used, deadline)
+                below_top.append(child)
+                used += n
+        if top > 0:
+            name, ratio = self.plan.levels[top]
+            (pallet,) = await self.commissioned(name, 1)
+            await self.aggregate(pallet, below_top, partial=len(below_top) < ratio)
+            self.stats.top.append(pallet)
+        for level in self.levels.values():
+            await level.close()
+        return self.stats
+
+
+async def run_lines(
+    target: str,
+    plans: list[LinePlan],
+    *,
+    on_image: Callable[[Any], None] = lambda image: None,
+    credentials: grpc.ChannelCredentials | None = None,
+) -> LineStats:
+    """Run every plan at once against the server at ``target``; the merged statistics."""
+    total = LineStats()
+    async with (
+        aio.secure_channel(target, credentials) if credentials else aio.insecure_channel(target)
+    ) as channel:
+        results = await asyncio.gather(
+            *(_Line(channel, plan, seed, on_image).run() for seed, plan in enumerate(plans))
+        )
+    for stats in results:
+        total.merge(stats)
+    return total
+
+
+def demo_product(product_id: str = "demo-vaccine") -> admin_pb2.Product:
+    """The demo's product: units in bundles of 10, bundles in cases of 10, cases on an SSCC pallet."""
+    return admin_pb2.Product(
+        product_id=product_id,
+        name="Demo vaccine 0.5 ml",
+        mah="Demo Bio",
+        levels=[
+            admin_pb2.Level(name="unit", rule="nmpa20", identifier="8600001", pack_ratio=1),
+            admin_pb2.Level(name="bundle", rule="nmpa20", identifier="8600002", pack_ratio=10),
+            admin_pb2.Level(name="case", rule="nmpa20", identifier="8600003", pack_ratio=10),
+            admin_pb2.Level(name="pallet", rule="sscc", identifier="06901234", pack_ratio=100),
+        ],
+    )
+
+
+def levels_of(product: admin_pb2.Product) -> list[tuple[str, int]]:
+    return [(lv.name, lv.pack_ratio) for lv in product.levels]
+
+
+def setup_batches(
+    admin: admin_pb2_grpc.AdminServiceStub,
+    product: admin_pb2.Product,
+    lines: int,
+    units: int,
+    prefix: str = "B",
+) -> list[str]:
+    """Create the product (if new) and one open batch per line; the batch ids."""
+    try:
+        admin.CreateProduct(product)
+    except grpc.RpcError as exc:
+        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
+            raise
+    stamp = time.strftime("%y%m%d%H%M%S")
+    ids = []
+    for n in range(lines):
+        batch_id = f"{prefix}{stamp}-{n + 1:03d}"
+        admin.CreateBatch(
+            admin_pb2.Batch(
+                batch_id=batch_id,
+                product_id=product.product_id,
+                batch_number=batch_id,
+                production_date=time.strftime("%Y-%m-%d"),
+                expiry_date=f"{int(time.strftime('%Y')) + 2}-{time.strftime('%m')}-01",
+                line=f"L{n + 1}",
+                planned_quantity=units,
+            )
+        )
+        ids.append(batch_id)
+    return ids

@@ -1,0 +1,81 @@
+"""Prometheus metrics of a running server, on their own HTTP port.
+
+* ``linecode_codes{level, state}``: codes per packaging level and life-cycle state, read from the
+  store's counters at scrape time;
+* ``linecode_rpc_seconds{method, code}``: a latency histogram per RPC and outcome (its ``_count``
+  is the number of allocations, aggregations, ... per outcome);
+* ``linecode_commit_group_size``: requests sharing one durable commit (group commit at work);
+* ``linecode_auth_refusals_total{why}``: refused callers;
+* ``linecode_store_bytes``: size of the LMDB data file.
+"""
+
+from __future__ import annotations
+
+from collections import Counter as Tally
+from collections.abc import Iterator
+
+import grpc
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from linecode.store import Store
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
+
+
+class _StoreCollector(Collector):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        codes = GaugeMetricFamily(
+            "linecode_codes", "Codes per packaging level and state", labels=["level", "state"]
+        )
+        tally: Tally[tuple[str, str]] = Tally()
+        for row in self.store.counts():
+            tally[(row.level_name, row.state.label)] += row.count
+        for (level, state), n in sorted(tally.items()):
+            codes.add_metric([level, state], n)
+        yield codes
+        size = GaugeMetricFamily("linecode_store_bytes", "Size of the LMDB data file")
+        data = self.store.path / "data.mdb"
+        size.add_metric([], data.stat().st_size if data.exists() else 0)
+        yield size
+
+
+class Metrics:
+    """The server's metrics; ``observe`` and ``refused`` are hooks for the call guard and auth."""
+
+    def __init__(self, store: Store) -> None:
+        self.registry = CollectorRegistry()
+        self.rpc = Histogram(
+            "linecode_rpc_seconds",
+            "RPC latency by method and status code",
+            ["method", "code"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.groups = Histogram(
+            "linecode_commit_group_size",
+            "Write requests per durable commit",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+            registry=self.registry,
+        )
+        self.refusals = Counter(
+            "linecode_auth_refusals", "Callers refused, by why", ["why"], registry=self.registry
+        )
+        self.registry.register(_StoreCollector(store))
+        store.on_commit(self.groups.observe)
+
+    def observe(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
+        self.rpc.labels(method.rsplit("/", 1)[-1], code.name).observe(seconds)
+
+    def refused(self, why: str) -> None:
+        self.refusals.labels(why).inc()
+
+    def serve(self, address: str) -> int:
+        """Start the /metrics HTTP endpoint; the port it listens on."""
+        host, _, port = address.rpartition(":")
+        server, _thread = start_http_server(int(port), addr=host, registry=self.registry)
+        return int(server.server_port)

@@ -1,0 +1,59 @@
+"""QueryService: verify scanned codes, read the hierarchy and the counts. Proto <-> store only."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import grpc
+
+from linecode.errors import NotFound
+from linecode.service import convert
+from linecode.store import Store
+from linecode.v1 import common_pb2, query_pb2, query_pb2_grpc
+
+
+class QueryServicer(query_pb2_grpc.QueryServiceServicer):
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def Verify(
+        self, request: query_pb2.VerifyRequest, context: grpc.ServicerContext
+    ) -> query_pb2.VerifyResponse:
+        answer = self.store.verify(request.data)
+        response = query_pb2.VerifyResponse(
+            genuine=answer.genuine, usable=answer.usable, reason=answer.reason, message=answer.message
+        )
+        if answer.info is not None:
+            response.info.CopyFrom(convert.code_info(answer.info))
+            response.expired = answer.info.expiry_date < dt.date.today()
+        return response
+
+    def GetParent(self, request: query_pb2.CodeRequest, context: grpc.ServicerContext) -> common_pb2.CodeInfo:
+        parent = self.store.parent_of(request.code)
+        if parent is None:
+            raise NotFound(
+                f"code {request.code} is in no parent (loose or top level)",
+                reason="NO_PARENT",
+                codes=[request.code],
+            )
+        return convert.code_info(self.store.info(parent))
+
+    def GetChildren(
+        self, request: query_pb2.CodeRequest, context: grpc.ServicerContext
+    ) -> query_pb2.ChildrenResponse:
+        return query_pb2.ChildrenResponse(parent=request.code, children=self.store.children_of(request.code))
+
+    def GetTree(self, request: query_pb2.CodeRequest, context: grpc.ServicerContext) -> common_pb2.TreeNode:
+        return convert.tree(self.store.tree(request.code))
+
+    def BatchCounts(
+        self, request: query_pb2.BatchCountsRequest, context: grpc.ServicerContext
+    ) -> query_pb2.BatchCountsResponse:
+        rows = self.store.counts(request.batch_id)
+        return query_pb2.BatchCountsResponse(
+            batch_id=request.batch_id,
+            rows=[
+                query_pb2.CountRow(level=r.level, level_name=r.level_name, state=int(r.state), count=r.count)  # type: ignore[arg-type]
+                for r in rows
+            ],
+        )

@@ -1,0 +1,168 @@
+"""Building and running the gRPC server: services, health, reflection, graceful shutdown.
+
+``create_server`` is separate from ``serve`` so tests and the demo bind port 0 and talk to a real
+server through a real channel.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import threading
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from linecode.errors import ConfigError
+from linecode.service.auth import Access
+from linecode.service.config import ServeConfig
+from linecode.service.guard import Authorize, CallGuard, Observe
+from linecode.service.metrics import Metrics
+from linecode.store import Store
+from linecode.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    line_pb2,
+    line_pb2_grpc,
+    print_pb2,
+    print_pb2_grpc,
+    query_pb2,
+    query_pb2_grpc,
+)
+
+log = logging.getLogger("linecode.service")
+
+SERVICE_NAMES = tuple(
+    module.DESCRIPTOR.services_by_name[name].full_name
+    for module, name in (
+        (line_pb2, "LineService"),
+        (print_pb2, "PrintService"),
+        (query_pb2, "QueryService"),
+        (admin_pb2, "AdminService"),
+    )
+)
+
+
+@dataclass
+class Running:
+    """A started server and what it owns."""
+
+    server: grpc.Server
+    port: int
+    health: health.HealthServicer
+    pools: list[ThreadPoolExecutor] = field(default_factory=list)
+    metrics_port: int | None = None
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """Refuse new calls, let in-flight ones finish for ``grace`` seconds, then release pools."""
+        self.health.enter_graceful_shutdown()
+        self.server.stop(grace).wait()
+        for pool in self.pools:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+
+def create_server(
+    store: Store,
+    address: str = "127.0.0.1:0",
+    *,
+    workers: int = 32,
+    credentials: grpc.ServerCredentials | None = None,
+    authorize: Authorize | None = None,
+    observe: Observe | None = None,
+) -> Running:
+    """A started server on ``address`` (port 0: a free one) serving ``store``."""
+    from linecode.service.admin import AdminServicer
+    from linecode.service.line import LineServicer
+    from linecode.service.printing import PrintServicer
+    from linecode.service.query import QueryServicer
+
+    render_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="linecode-render")
+    server = grpc.server(
+        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="linecode-rpc"),
+        interceptors=[CallGuard(authorize=authorize, observe=observe)],
+        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)],
+    )
+    line_pb2_grpc.add_LineServiceServicer_to_server(LineServicer(store), server)
+    print_pb2_grpc.add_PrintServiceServicer_to_server(PrintServicer(store, render_pool), server)
+    query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(store), server)
+    admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(store), server)
+
+    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    for name in ("", *SERVICE_NAMES):
+        health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
+    reflection.enable_server_reflection(
+        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        server,
+    )
+    try:
+        port = (
+            server.add_secure_port(address, credentials) if credentials else server.add_insecure_port(address)
+        )
+    except RuntimeError:
+        port = 0
+    if port == 0:
+        render_pool.shutdown(wait=False)
+        raise ConfigError(
+            f"cannot listen on {address}: the port is in use or the address is not this machine's",
+            reason="PORT_UNAVAILABLE",
+            hint="pick another --listen HOST:PORT, or port 0 for any free port",
+        )
+    server.start()
+    log.info("serving", extra={"address": address, "port": port})
+    return Running(server, port, health_servicer, [render_pool])
+
+
+def server_credentials(config: ServeConfig) -> grpc.ServerCredentials | None:
+    """TLS credentials of ``config`` (client certificates required when it names a client CA)."""
+    if config.tls_cert is None or config.tls_key is None:
+        return None
+    try:
+        pair = (config.tls_key.read_bytes(), config.tls_cert.read_bytes())
+        client_ca = config.tls_client_ca.read_bytes() if config.tls_client_ca else None
+    except OSError as exc:
+        raise ConfigError(f"cannot read TLS file: {exc}", reason="BAD_TLS_FILE") from None
+    return grpc.ssl_server_credentials(
+        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+    )
+
+
+def start(store: Store, config: ServeConfig) -> tuple[Running, Metrics]:
+    """A server as ``config`` says: TLS, roles, metrics endpoint."""
+    metrics = Metrics(store)
+    access = (
+        Access(store, clients=config.auth_clients, tokens=config.auth_tokens, on_refusal=metrics.refused)
+        if config.auth
+        else None
+    )
+    running = create_server(
+        store,
+        config.listen,
+        workers=config.workers,
+        credentials=server_credentials(config),
+        authorize=access,
+        observe=metrics.observe,
+    )
+    if config.metrics_listen:
+        running.metrics_port = metrics.serve(config.metrics_listen)
+    return running, metrics
+
+
+def wait_for_signal(
+    running: Running, grace: float, signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
+) -> None:
+    """Block until SIGTERM or SIGINT, then stop gracefully (in-flight calls finish)."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+    try:
+        stop.wait()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    log.info("shutting down", extra={"grace_s": grace})
+    running.stop(grace)

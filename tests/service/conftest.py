@@ -1,0 +1,126 @@
+"""A real server on port 0 over a real LMDB store, and real channels to it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+
+from linecode.serials import MasterKey
+from linecode.service.errors import error_detail
+from linecode.service.server import Running, create_server
+from linecode.store import Store
+from linecode.v1 import (
+    admin_pb2,
+    admin_pb2_grpc,
+    common_pb2,
+    line_pb2,
+    line_pb2_grpc,
+    print_pb2_grpc,
+    query_pb2_grpc,
+)
+
+PRODUCT = admin_pb2.Product(
+    product_id="vaccine",
+    name="Demo vaccine 0.5 ml",
+    mah="Demo Bio",
+    levels=[
+        admin_pb2.Level(name="unit", rule="nmpa20", identifier="8600001", pack_ratio=1),
+        admin_pb2.Level(name="bundle", rule="nmpa20", identifier="8600002", pack_ratio=5),
+        admin_pb2.Level(name="case", rule="nmpa20", identifier="8600003", pack_ratio=4),
+        admin_pb2.Level(name="pallet", rule="sscc", identifier="06901234", pack_ratio=2),
+    ],
+)
+GS1_PRODUCT = admin_pb2.Product(
+    product_id="export",
+    name="Export vaccine",
+    mah="Demo Bio",
+    levels=[
+        admin_pb2.Level(name="unit", rule="gs1", identifier="09501101530003", pack_ratio=1, serial_length=12),
+        admin_pb2.Level(
+            name="case", rule="gs1", identifier="19501101530000", pack_ratio=10, serial_length=12
+        ),
+    ],
+)
+BATCH = admin_pb2.Batch(
+    batch_id="B1",
+    product_id="vaccine",
+    batch_number="B2026001",
+    production_date="2026-01-05",
+    expiry_date="2028-01-04",
+    line="L1",
+    planned_quantity=1000,
+)
+ORIGIN = common_pb2.Origin(line="L1", actor="plc-1")
+
+
+@dataclass
+class Client:
+    channel: grpc.Channel
+    line: line_pb2_grpc.LineServiceStub
+    printer: print_pb2_grpc.PrintServiceStub
+    query: query_pb2_grpc.QueryServiceStub
+    admin: admin_pb2_grpc.AdminServiceStub
+    store: Store
+    running: Running
+
+    def allocate(self, level: str, count: int, key: str = "", batch: str = "B1") -> list[line_pb2.CodeBlock]:
+        request = line_pb2.AllocateRequest(
+            batch_id=batch, level=level, count=count, idempotency_key=key, origin=ORIGIN
+        )
+        return list(self.line.Allocate(request))
+
+    def codes(self, level: str, count: int, batch: str = "B1") -> list[str]:
+        return [c for block in self.allocate(level, count, batch=batch) for c in block.codes]
+
+    def report(self, kind: int, codes: list[str]) -> common_pb2.Change:
+        return self.line.ReportEvents(line_pb2.ReportEventsRequest(kind=kind, codes=codes, origin=ORIGIN))
+
+    def commissioned(self, level: str, count: int, batch: str = "B1") -> list[str]:
+        codes = self.codes(level, count, batch)
+        self.report(line_pb2.LINE_EVENT_PRINTED, codes)
+        self.report(line_pb2.LINE_EVENT_VERIFIED, codes)
+        return codes
+
+
+def connect(running: Running, store: Store) -> Client:
+    channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+    return Client(
+        channel,
+        line_pb2_grpc.LineServiceStub(channel),
+        print_pb2_grpc.PrintServiceStub(channel),
+        query_pb2_grpc.QueryServiceStub(channel),
+        admin_pb2_grpc.AdminServiceStub(channel),
+        store,
+        running,
+    )
+
+
+@pytest.fixture
+def client(tmp_path: Path, master: MasterKey) -> Iterator[Client]:
+    store = Store.open(tmp_path / "data", master_key=master)
+    running = create_server(store, "127.0.0.1:0", workers=8)
+    c = connect(running, store)
+    c.admin.CreateProduct(PRODUCT)
+    c.admin.CreateBatch(BATCH)
+    yield c
+    c.channel.close()
+    running.stop(1)
+    store.close()
+
+
+def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str) -> grpc.RpcError:
+    """Run ``call``; expect status ``code`` with our machine-readable ``reason`` attached."""
+    with pytest.raises(grpc.RpcError) as info:
+        result = call()
+        if hasattr(result, "__iter__") and not isinstance(result, (str, bytes)):
+            list(result)
+    error = info.value
+    assert error.code() == code, error.details()  # type: ignore[attr-defined]
+    detail = error_detail(error)
+    assert detail is not None and detail.reason == reason, (detail, error.details())  # type: ignore[attr-defined]
+    return error

@@ -1,0 +1,123 @@
+"""LineService end to end: allocation streams, bulk events, aggregation and their refusals."""
+
+from __future__ import annotations
+
+import grpc
+
+from linecode.v1 import line_pb2
+
+from .conftest import ORIGIN, Client, refused
+
+
+def test_allocate_streams_blocks_of_unique_codes(client: Client) -> None:
+    blocks = list(
+        client.line.Allocate(
+            line_pb2.AllocateRequest(batch_id="B1", level="unit", count=2500, block_size=1000, origin=ORIGIN)
+        )
+    )
+    assert [len(b.codes) for b in blocks] == [1000, 1000, 500]
+    codes = [c for b in blocks for c in b.codes]
+    assert len(set(codes)) == 2500 and all(len(c) == 20 and c.startswith("8600001") for c in codes)
+    assert [b.first_index for b in blocks] == [blocks[0].first_index + k * 1000 for k in range(3)]
+    assert all(not b.symbols for b in blocks)  # nmpa20: the symbol is the code
+    assert client.store.info(codes[-1]).state.label == "allocated"
+
+
+def test_allocate_retry_with_same_key_streams_the_same_codes(client: Client) -> None:
+    first = client.allocate("unit", 300, key="plc-1/42")
+    again = client.allocate("unit", 300, key="plc-1/42")
+    assert [b.codes for b in again] == [b.codes for b in first]
+    assert again[0].replayed and not first[0].replayed
+    other = client.allocate("unit", 300, key="plc-1/43")
+    assert not set(other[0].codes) & set(first[0].codes)
+
+
+def test_allocate_refusals(client: Client) -> None:
+    refused(lambda: client.allocate("unit", 10, batch="NOPE"), grpc.StatusCode.NOT_FOUND, "UNKNOWN_BATCH")
+    refused(lambda: client.allocate("crate", 10), grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_LEVEL")
+    client.allocate("unit", 10, key="k")
+    refused(
+        lambda: client.allocate("unit", 11, key="k"), grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED"
+    )
+
+
+def test_client_gone_mid_stream_loses_no_codes(client: Client) -> None:
+    stream = client.line.Allocate(
+        line_pb2.AllocateRequest(
+            batch_id="B1", level="unit", count=5000, block_size=100, idempotency_key="cut", origin=ORIGIN
+        )
+    )
+    first = next(stream)
+    stream.cancel()
+    replay = client.allocate("unit", 5000, key="cut")
+    codes = [c for b in replay for c in b.codes]
+    assert list(first.codes) == codes[:100]
+    assert len(codes) == 5000
+    assert all(client.store.info(c).state.label == "allocated" for c in codes[::500])
+
+
+def test_report_events_moves_states_and_refuses_illegal_ones(client: Client) -> None:
+    codes = client.codes("unit", 20)
+    change = client.report(line_pb2.LINE_EVENT_PRINTED, codes)
+    assert sorted(change.codes) == sorted(codes) and change.event_seq > 0
+    client.report(line_pb2.LINE_EVENT_VERIFIED, codes[:18])
+    client.report(line_pb2.LINE_EVENT_VERIFY_FAILED, codes[18:])
+    assert client.store.info(codes[19]).state.label == "scrapped"
+    err = refused(
+        lambda: client.report(line_pb2.LINE_EVENT_PRINTED, codes[:2]),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "ILLEGAL_TRANSITION",
+    )
+    assert "commissioned" in err.details()  # type: ignore[attr-defined]
+    refused(lambda: client.report(0, codes[:1]), grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_EVENT")
+
+
+def test_aggregate_is_idempotent_and_checked(client: Client) -> None:
+    (bundle,) = client.commissioned("bundle", 1)
+    units = client.commissioned("unit", 6)
+    request = line_pb2.AggregateRequest(
+        parent=bundle, children=units[:5], idempotency_key="agg-1", origin=ORIGIN
+    )
+    first = client.line.Aggregate(request)
+    again = client.line.Aggregate(request)
+    assert again.replayed and again.event_seq == first.event_seq
+    assert client.store.parent_of(units[0]) == bundle
+    (other,) = client.commissioned("bundle", 1)
+    refused(
+        lambda: client.line.Aggregate(
+            line_pb2.AggregateRequest(parent=other, children=[units[0]], partial=True)
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "CHILD_ALREADY_AGGREGATED",
+    )
+    refused(
+        lambda: client.line.Aggregate(line_pb2.AggregateRequest(parent=other, children=[units[5]])),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "PARTIAL_NOT_DECLARED",
+    )
+    refused(
+        lambda: client.line.Aggregate(
+            line_pb2.AggregateRequest(parent="86000099999999990000", children=units[5:])
+        ),
+        grpc.StatusCode.NOT_FOUND,
+        "UNKNOWN_PARENT",
+    )
+
+
+def test_disaggregate_reparent_replace(client: Client) -> None:
+    a, b = client.commissioned("bundle", 2)
+    units = client.commissioned("unit", 11)
+    client.line.Aggregate(line_pb2.AggregateRequest(parent=a, children=units[:5]))
+    client.line.Disaggregate(line_pb2.DisaggregateRequest(parent=a, children=units[:1]))
+    assert client.store.parent_of(units[0]) is None
+    client.line.Reparent(line_pb2.ReparentRequest(new_parent=b, children=units[1:3], partial=True))
+    assert client.store.parent_of(units[1]) == b
+    client.line.Replace(line_pb2.ReplaceRequest(parent=b, old_child=units[1], new_child=units[10]))
+    assert client.store.parent_of(units[10]) == b and client.store.parent_of(units[1]) is None
+    client.line.Disaggregate(line_pb2.DisaggregateRequest(parent=a))
+    assert client.store.children_of(a) == []
+    refused(
+        lambda: client.line.Disaggregate(line_pb2.DisaggregateRequest(parent=b, children=[units[4]])),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "NOT_A_CHILD",
+    )

@@ -1,0 +1,161 @@
+"""QueryService and AdminService end to end, error paths included."""
+
+from __future__ import annotations
+
+import grpc
+
+from linecode.v1 import admin_pb2, common_pb2, line_pb2, query_pb2
+
+from .conftest import BATCH, GS1_PRODUCT, ORIGIN, PRODUCT, Client, refused
+
+
+def packed(client: Client) -> tuple[str, str, list[str]]:
+    (case,) = client.commissioned("case", 1)
+    (bundle,) = client.commissioned("bundle", 1)
+    units = client.commissioned("unit", 5)
+    client.line.Aggregate(line_pb2.AggregateRequest(parent=bundle, children=units))
+    client.line.Aggregate(line_pb2.AggregateRequest(parent=case, children=[bundle], partial=True))
+    return case, bundle, units
+
+
+def test_verify_answers_for_every_scanned_form(client: Client) -> None:
+    case, bundle, units = packed(client)
+    answer = client.query.Verify(query_pb2.VerifyRequest(data=units[0]))
+    assert answer.genuine and answer.usable and answer.reason == "OK"
+    assert list(answer.info.path) == [bundle, case]
+    assert answer.info.batch_number == "B2026001" and answer.info.expiry_date == "2028-01-04"
+    hri = f"{units[0][:7]} {units[0][7:16]} {units[0][16:]}"
+    assert client.query.Verify(query_pb2.VerifyRequest(data=hri)).genuine
+    forged = units[0][:16] + f"{(int(units[0][16:]) + 1) % 10000:04d}"
+    bad = client.query.Verify(query_pb2.VerifyRequest(data=forged))
+    assert not bad.genuine and bad.reason == "BAD_CHECK"
+    unknown = client.query.Verify(query_pb2.VerifyRequest(data="12345678901234567890"))
+    assert not unknown.genuine and unknown.reason == "UNKNOWN_IDENTIFIER"
+    client.admin.SetLock(
+        admin_pb2.SetLockRequest(batch_id="B1", lock=common_pb2.LOCK_TO_BE_RECALLED, origin=ORIGIN)
+    )
+    locked = client.query.Verify(query_pb2.VerifyRequest(data=units[1]))
+    assert locked.genuine and not locked.usable and locked.reason == "LOCKED"
+
+
+def test_hierarchy_queries(client: Client) -> None:
+    case, bundle, units = packed(client)
+    assert client.query.GetParent(query_pb2.CodeRequest(code=units[2])).code == bundle
+    assert sorted(client.query.GetChildren(query_pb2.CodeRequest(code=bundle)).children) == sorted(units)
+    tree = client.query.GetTree(query_pb2.CodeRequest(code=case))
+    assert tree.code == case and tree.children[0].code == bundle and len(tree.children[0].children) == 5
+    refused(
+        lambda: client.query.GetParent(query_pb2.CodeRequest(code=case)),
+        grpc.StatusCode.NOT_FOUND,
+        "NO_PARENT",
+    )
+    refused(
+        lambda: client.query.GetTree(query_pb2.CodeRequest(code="86000019999999990000")),
+        grpc.StatusCode.NOT_FOUND,
+        "UNKNOWN_CODE",
+    )
+    counts = client.query.BatchCounts(query_pb2.BatchCountsRequest(batch_id="B1"))
+    by = {(r.level_name, r.state): r.count for r in counts.rows}
+    assert by[("unit", common_pb2.STATE_AGGREGATED)] == 5
+    assert by[("case", common_pb2.STATE_COMMISSIONED)] == 1
+
+
+def test_products_and_batches(client: Client) -> None:
+    assert client.admin.GetProduct(admin_pb2.GetProductRequest(product_id="vaccine")).levels[3].rule == "sscc"
+    client.admin.CreateProduct(GS1_PRODUCT)
+    assert {p.product_id for p in client.admin.ListProducts(admin_pb2.ListProductsRequest()).products} == {
+        "vaccine",
+        "export",
+    }
+    refused(lambda: client.admin.CreateProduct(PRODUCT), grpc.StatusCode.ALREADY_EXISTS, "PRODUCT_EXISTS")
+    refused(lambda: client.admin.CreateBatch(BATCH), grpc.StatusCode.ALREADY_EXISTS, "BATCH_EXISTS")
+    bad_date = admin_pb2.Batch()
+    bad_date.CopyFrom(BATCH)
+    bad_date.batch_id, bad_date.expiry_date = "B9", "2028-13-01"
+    refused(lambda: client.admin.CreateBatch(bad_date), grpc.StatusCode.INVALID_ARGUMENT, "BAD_DATE")
+    bad_rule = admin_pb2.Product(
+        product_id="x", levels=[admin_pb2.Level(name="unit", rule="ean", identifier="1")]
+    )
+    refused(lambda: client.admin.CreateProduct(bad_rule), grpc.StatusCode.INVALID_ARGUMENT, "BAD_RULE")
+    batch = client.admin.GetBatch(admin_pb2.GetBatchRequest(batch_id="B1"))
+    assert batch.state == common_pb2.BATCH_STATE_OPEN and batch.line == "L1"
+    refused(
+        lambda: client.admin.GetBatch(admin_pb2.GetBatchRequest(batch_id="nope")),
+        grpc.StatusCode.NOT_FOUND,
+        "UNKNOWN_BATCH",
+    )
+
+
+def test_status_and_lock(client: Client) -> None:
+    units = client.commissioned("unit", 3)
+    client.admin.SetStatus(
+        admin_pb2.SetStatusRequest(
+            codes=admin_pb2.CodeSet(codes=units[:1]),
+            status=common_pb2.REGULATORY_STATUS_DAMAGED,
+            origin=ORIGIN,
+        )
+    )
+    assert client.store.info(units[0]).status.label == "damaged"
+    client.admin.SetLock(
+        admin_pb2.SetLockRequest(codes=admin_pb2.CodeSet(codes=units[1:2]), lock=common_pb2.LOCK_ABNORMAL)
+    )
+    (bundle,) = client.commissioned("bundle", 1)
+    refused(
+        lambda: client.line.Aggregate(
+            line_pb2.AggregateRequest(parent=bundle, children=units[1:2], partial=True)
+        ),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "CODE_LOCKED",
+    )
+    refused(
+        lambda: client.admin.SetLock(admin_pb2.SetLockRequest(lock=common_pb2.LOCK_PENDING)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "NO_TARGET",
+    )
+
+
+def test_close_batch_reconciles_and_refuses_discrepancies(client: Client) -> None:
+    packed(client)
+    client.commissioned("unit", 2)  # loose units
+    refused(
+        lambda: client.admin.CloseBatch(admin_pb2.CloseBatchRequest(batch_id="B1")),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "BATCH_DISCREPANCY",
+    )
+    report = client.admin.ReconcileBatch(admin_pb2.GetBatchRequest(batch_id="B1"))
+    assert not report.ok and len(report.loose_units) == 3  # two units and the case (no pallet)
+    closed = client.admin.CloseBatch(
+        admin_pb2.CloseBatchRequest(
+            batch_id="B1", override_reason="two loose units sent to rework", origin=ORIGIN
+        )
+    )
+    assert closed.state == common_pb2.BATCH_STATE_CLOSED and closed.override_reason
+    refused(lambda: client.allocate("unit", 1), grpc.StatusCode.FAILED_PRECONDITION, "BATCH_NOT_OPEN")
+
+
+def test_lease_export_and_import(client: Client, tmp_path, master) -> None:  # type: ignore[no-untyped-def]
+    from linecode.service.server import create_server
+    from linecode.store import Store
+
+    from .conftest import connect
+
+    lease = client.admin.ExportLease(admin_pb2.ExportLeaseRequest(pool="nmpa20/8600001", count=1000))
+    assert lease.text.startswith("nmpa20/8600001 ")
+    other_store = Store.open(tmp_path / "other", master_key=master)
+    other = create_server(other_store, "127.0.0.1:0")
+    try:
+        second = connect(other, other_store)
+        second.store.create_product(
+            "vaccine", "Demo vaccine", "Demo Bio", client.store.product("vaccine").levels, claim_pools=False
+        )
+        second.admin.CreateBatch(BATCH)
+        second.admin.ImportLease(lease)
+        theirs = set(second.codes("unit", 1000))
+        ours = set(client.codes("unit", 1000))
+        assert len(theirs) == 1000 and not theirs & ours
+        refused(lambda: second.allocate("unit", 1), grpc.StatusCode.RESOURCE_EXHAUSTED, "POOL_EXHAUSTED")
+        refused(lambda: second.admin.ImportLease(lease), grpc.StatusCode.ALREADY_EXISTS, "LEASE_OVERLAP")
+        second.channel.close()
+    finally:
+        other.stop(1)
+        other_store.close()

@@ -1,0 +1,101 @@
+"""The server as a process: health, reflection, busy port, data dir in use, graceful SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
+
+from linecode.errors import ConfigError
+from linecode.service.server import SERVICE_NAMES, create_server
+from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
+
+from .conftest import BATCH, PRODUCT, Client
+
+
+def test_health_and_reflection(client: Client) -> None:
+    health = health_pb2_grpc.HealthStub(client.channel)
+    for name in ("", *SERVICE_NAMES):
+        answer = health.Check(health_pb2.HealthCheckRequest(service=name))
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    services = set(ProtoReflectionDescriptorDatabase(client.channel).get_services())
+    assert {
+        "linecode.v1.LineService",
+        "linecode.v1.PrintService",
+        "linecode.v1.QueryService",
+        "linecode.v1.AdminService",
+        "grpc.health.v1.Health",
+    } <= services
+
+
+def test_busy_port_is_a_clear_error(client: Client) -> None:
+    with pytest.raises(ConfigError) as info:
+        create_server(client.store, f"127.0.0.1:{client.running.port}")
+    assert info.value.reason == "PORT_UNAVAILABLE"
+    assert f"127.0.0.1:{client.running.port}" in str(info.value)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+    data = tmp_path / "data"
+    env = {**os.environ, "LINECODE_MASTER_KEY": "11" * 32}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linecode", "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert "serving" in line, line + (proc.stderr.read() if proc.stderr else "")
+    port = int(line.split(" on ")[1].split()[0].rsplit(":", 1)[1])
+    yield proc, port, data
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def test_serve_refuses_a_data_dir_in_use(served: tuple[subprocess.Popen[str], int, Path]) -> None:
+    _, _, data = served
+    second = subprocess.run(
+        [sys.executable, "-m", "linecode", "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "LINECODE_MASTER_KEY": "11" * 32},
+    )
+    assert second.returncode == 2
+    assert "STORE_IN_USE" in second.stderr
+
+
+def test_sigterm_lets_in_flight_calls_finish(served: tuple[subprocess.Popen[str], int, Path]) -> None:
+    proc, port, data = served
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        admin = admin_pb2_grpc.AdminServiceStub(channel)
+        admin.CreateProduct(PRODUCT)
+        admin.CreateBatch(BATCH)
+        stream = line_pb2_grpc.LineServiceStub(channel).Allocate(
+            line_pb2.AllocateRequest(batch_id="B1", level="unit", count=50_000, block_size=500)
+        )
+        first = next(stream)
+        proc.send_signal(signal.SIGTERM)
+        rest = list(stream)
+    assert sum(len(b.codes) for b in [first, *rest]) == 50_000
+    assert proc.wait(timeout=30) == 0
+    # Closed cleanly: the data dir opens again and holds the allocation.
+    from linecode.store import Store
+
+    store = Store.open(data, readonly=True)
+    try:
+        assert store.info(first.codes[0]).state.label == "allocated"
+    finally:
+        store.close()
