@@ -79,11 +79,3 @@ def test_cli_rejects_bad_arguments() -> None:
     )
     assert run.returncode == 2
     assert "--count 0: expected at least 1" in run.stderr
-
-
-def test_demo_runs() -> None:
-    run = subprocess.run(
-        [sys.executable, "-m", "linecode", "demo", "--json"], capture_output=True, text=True, check=True
-    )
-    summary = json.loads(run.stdout.strip().splitlines()[-1])
-    assert summary["qa"]["duplicates"] == 0

@@ -1,135 +1,155 @@
-"""``linecode demo``: the first thing a new user runs — one batch through the line store.
+"""``linecode demo``: the first thing a new user runs — a simulated packaging line over real gRPC.
 
-A demo vaccine with four packaging levels (unit, bundle, case, pallet) and one batch: allocate codes,
-print them, read them back with a camera that fails on a few, let QA pull samples, pack units into
-bundles, cases and a pallet, close the batch with its reconciliation, then audit code uniqueness.
+Starts an embedded server on a free loopback port over a data dir (temporary unless ``--data``),
+creates a demo vaccine (unit, bundle, case, SSCC pallet) and one batch per line, then runs the
+lines through real gRPC clients (``linecode.service.linesim``): the PLC allocates and reports at the
+set line speed, the printer streams images, the camera fails a few codes, QA pulls samples, units
+are packed into bundles, cases and a pallet. Every batch is closed with its reconciliation, a QA
+uniqueness audit runs, and a summary says what happened and where the data and sample images are.
 """
 
 from __future__ import annotations
 
 import argparse
-import contextlib
-import datetime as dt
+import asyncio
 import json
-import random
 import tempfile
+import time
 from pathlib import Path
+from typing import Any
 
-UNITS = 400
-BUNDLE, CASE, PALLET = 10, 4, 10
-SPARES = 10
-"""Extra unit codes allocated beyond the plan, for scrapped labels; the rest stay unused."""
-CAMERA_FAILURES = 3
-SAMPLES = 2
+SAMPLE_IMAGES = 3
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    demo = sub.add_parser("demo", help="run a demo batch through the line store and show its reconciliation")
+    demo = sub.add_parser("demo", help="simulate a packaging line against an embedded server")
     demo.add_argument("--data", type=Path, help="data dir to keep (default: a temporary one)")
+    demo.add_argument("--lines", type=int, default=1, help="packaging lines running at once (default 1)")
+    demo.add_argument(
+        "--speed", type=float, default=12_000, help="packs per minute per line (default 12,000)"
+    )
+    demo.add_argument("--units", type=int, default=1_000, help="units per line (default 1,000)")
     demo.add_argument("--json", action="store_true", help="end with one JSON line of the summary")
     demo.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    import grpc
+
     from linecode.cli.batch import format_report
-    from linecode.errors import AlreadyExists
+    from linecode.cli.progress import progress_bar
+    from linecode.errors import InvalidArgument
     from linecode.qa import audit_uniqueness, default_levels
-    from linecode.store import CodeRule, Level, Store
+    from linecode.service import linesim
+    from linecode.service.server import create_server
+    from linecode.store import Store
+    from linecode.v1 import admin_pb2, admin_pb2_grpc, common_pb2
 
-    data = args.data or Path(tempfile.mkdtemp(prefix="linecode-demo-"))
-    levels = (
-        Level("unit", CodeRule.NMPA20, "8600001"),
-        Level("bundle", CodeRule.NMPA20, "8600002", pack_ratio=BUNDLE),
-        Level("case", CodeRule.NMPA20, "8600003", pack_ratio=CASE),
-        Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=PALLET),
-    )
-    rng = random.Random(2026)
-    print(f"linecode demo — data dir {data}")
+    if args.lines < 1 or args.units < 1 or args.speed < 0:
+        raise InvalidArgument(
+            f"--lines {args.lines} --units {args.units} --speed {args.speed}: expected at least 1 line, "
+            "1 unit and a speed of 0 (as fast as possible) or more"
+        )
+    data: Path = args.data or Path(tempfile.mkdtemp(prefix="linecode-demo-"))
+    images_dir = data / "sample-images"
+    images_dir.mkdir(parents=True, exist_ok=True)
+    samples: list[str] = []
+
+    def keep_sample(image: Any) -> None:
+        if len(samples) < SAMPLE_IMAGES and image.code[:7] == "8600001":
+            path = images_dir / f"{image.code}.png"
+            path.write_bytes(image.data)
+            samples.append(str(path))
+
     with Store.open(data) as store:
-        # A kept data dir from an earlier run has the product: the demo adds a new batch.
-        with contextlib.suppress(AlreadyExists):
-            store.create_product("demo-vaccine", "Demo vaccine 0.5 ml", "Demo Bio", levels)
-        done = {b.batch_id for b in store.batches()}
-        batch_id = next(f"B2026{n:03d}" for n in range(1, 1000) if f"B2026{n:03d}" not in done)
-        today = dt.date.today()
-        store.create_batch(
-            "demo-vaccine",
-            batch_id,
-            production_date=today,
-            expiry_date=today + dt.timedelta(days=730),
-            line="L1",
-            planned_quantity=UNITS,
-        )
-        print(f"product  Demo vaccine 0.5 ml (MAH: Demo Bio), batch {batch_id}, {UNITS} units on line L1")
-
-        def commission(level: str, count: int, spares: int = 0, fail: int = 0) -> list[str]:
-            allocation = store.allocate(
-                batch_id, level, count + spares, idempotency_key=f"{batch_id}-{level}"
-            )
-            codes = list(allocation.codes)
-            printed = codes[: count + fail]
-            store.report_events("printed", printed, actor="printer-1", line="L1")
-            failed = set(rng.sample(printed, fail))
-            good = [c for c in printed if c not in failed]
-            store.report_events("verified", good, actor="camera-1", line="L1")
-            if failed:
-                store.report_events("verify_failed", sorted(failed), actor="camera-1", line="L1")
-            r = allocation.ranges[0]
+        running = create_server(store, "127.0.0.1:0")
+        target = f"127.0.0.1:{running.port}"
+        try:
+            print(f"linecode demo — server on {target}, data dir {data}")
+            product = linesim.demo_product()
+            with grpc.insecure_channel(target) as channel:
+                admin = admin_pb2_grpc.AdminServiceStub(channel)
+                batch_ids = linesim.setup_batches(admin, product, args.lines, args.units)
+            levels = linesim.levels_of(product)
             print(
-                f"  {level:<7} {len(codes):>4} codes from {allocation.pool} [{r.start}, {r.end}): "
-                f"{len(printed)} printed, {len(failed)} camera failures, e.g. {good[0]}"
+                f"product  {product.name} ({product.mah}): "
+                + " → ".join(f"{name} x{ratio}" if ratio > 1 else name for name, ratio in levels)
             )
-            return good
+            print(
+                f"lines    {args.lines} x {args.units:,} units at {args.speed:,.0f} packs/min; "
+                f"batches {', '.join(batch_ids)}"
+            )
+            plans = [
+                linesim.LinePlan(b, f"L{i + 1}", levels, args.units, args.speed)
+                for i, b in enumerate(batch_ids)
+            ]
+            started = time.perf_counter()
+            with progress_bar(args.lines * args.units, "packing", unit="pack") as bar:
 
-        units = commission("unit", UNITS + SAMPLES, spares=SPARES, fail=CAMERA_FAILURES)
-        samples = rng.sample(units, SAMPLES)
-        store.report_events("sampled", samples, actor="qa-1", line="L1")
-        units = [u for u in units if u not in samples]
-        print(f"  QA pulled {SAMPLES} samples: {', '.join(samples)}")
-        bundles = commission("bundle", len(units) // BUNDLE)
-        cases = commission("case", len(bundles) // CASE)
-        pallets = commission("pallet", -(-len(cases) // PALLET))
+                def on_image(image: Any) -> None:
+                    keep_sample(image)
+                    if image.code[:7] == "8600001":
+                        bar.update(1)
 
-        def pack(parents: list[str], children: list[str], ratio: int) -> None:
-            for i, parent in enumerate(parents):
-                kids = children[i * ratio : (i + 1) * ratio]
-                store.aggregate(
-                    parent,
-                    kids,
-                    partial=len(kids) < ratio,
-                    idempotency_key=f"agg-{parent}",
-                    actor="plc-1",
-                    line="L1",
-                )
-
-        pack(bundles, units, BUNDLE)
-        pack(cases, bundles, CASE)
-        pack(pallets, cases, PALLET)
-        tree = store.tree(pallets[0])
-        print(
-            f"packed   {len(units)} units → {len(bundles)} bundles → {len(cases)} cases → "
-            f"{len(pallets)} pallet(s); pallet {pallets[0]} holds {tree.units()} units"
-        )
-        report = store.close_batch(batch_id, actor="qa-1", line="L1")
+                stats = asyncio.run(linesim.run_lines(target, plans, on_image=on_image))
+            seconds = time.perf_counter() - started
+            reports = []
+            with grpc.insecure_channel(target) as channel:
+                admin = admin_pb2_grpc.AdminServiceStub(channel)
+                for batch_id in batch_ids:
+                    admin.CloseBatch(
+                        admin_pb2.CloseBatchRequest(
+                            batch_id=batch_id, origin=common_pb2.Origin(line="L1", actor="qa-demo")
+                        )
+                    )
+                    reports.append(store.reconcile(batch_id))
+        finally:
+            running.stop(2)
+        master = store.master
+    latencies = stats.all_latencies()
+    p50, p99 = linesim.percentile(latencies, 0.5), linesim.percentile(latencies, 0.99)
+    for report in reports:
         print("\n".join(format_report(report)))
-        info = store.info(units[0])
-        print(f"inspect  {info.code}: {info.state.label}, path {' > '.join(info.path)}")
-        events = store.last_event_seq()
-    audit = audit_uniqueness(store.master, 200_000, levels=default_levels())
+    audit = audit_uniqueness(master, 200_000, levels=default_levels())
+    packs = args.lines * args.units
+    rate = packs / seconds
     print(
-        f"QA over {audit.count:,} codes: {audit.duplicates} duplicates, {audit.invalid} invalid checks, "
-        f"{audit.codes_per_s:,.0f} codes/s, guess probability {audit.guess_probability:.1e}"
+        f"done     {packs:,} packs in {seconds:.1f} s ({rate:,.0f} packs/s): {stats.codes:,} codes allocated,"
     )
-    print(f"try      linecode inspect {units[0]} --data {data}")
-    print(f"         linecode batch report {batch_id} --data {data}")
+    print(
+        f"         {stats.images:,} images, {stats.aggregations:,} aggregations, "
+        f"{stats.scrapped} camera failures, {stats.sampled} QA samples"
+    )
+    print(f"latency  {len(latencies):,} calls: p50 {p50:.1f} ms, p99 {p99:.1f} ms")
+    print(
+        f"QA       {audit.count:,} codes audited: {audit.duplicates} duplicates, "
+        f"{audit.invalid} invalid checks, guess probability {audit.guess_probability:.1e}"
+    )
+    print(f"pallets  {', '.join(stats.top)}")
+    print(f"images   {', '.join(samples)}")
+    print(f"try      linecode inspect '{stats.top[0]}' --data {data}")
+    print(f"         linecode batch report {batch_ids[0]} --data {data}")
+    print(f"         linecode export {batch_ids[0]} --data {data} -o {batch_ids[0]}.epcis.json")
+    ok = all(r.ok for r in reports) and audit.duplicates == 0 and audit.invalid == 0
     if args.json:
         summary = {
             "data": str(data),
-            "batch": batch_id,
-            "pallets": pallets,
-            "report": report.as_dict(),
-            "events": events,
+            "batch": batch_ids[0],
+            "batches": batch_ids,
+            "pallet": stats.top[0],
+            "pallets": stats.top,
+            "codes": stats.codes,
+            "images": stats.images,
+            "aggregations": stats.aggregations,
+            "scrapped": stats.scrapped,
+            "sampled": stats.sampled,
+            "packs_per_s": round(rate, 1),
+            "p50_ms": round(p50, 2),
+            "p99_ms": round(p99, 2),
+            "sample_images": samples,
+            "reconciled": [r.ok for r in reports],
+            "report": reports[0].as_dict(),
             "qa": audit.as_dict(),
         }
         print(json.dumps(summary, sort_keys=True, ensure_ascii=False))
-    return 0 if report.ok and audit.duplicates == 0 and audit.invalid == 0 else 1
+    return 0 if ok else 1

@@ -12,6 +12,7 @@ latency is recorded per method. ``demo`` and ``bench/`` both use it.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
 import time
 from collections import defaultdict, deque
@@ -33,7 +34,7 @@ from linecode.v1 import (
 )
 
 BLOCK = 200
-"""Codes per Allocate call of a line."""
+"""Unit codes per Allocate call of a line; a level above gets as many as it needs for that many units."""
 
 
 @dataclass
@@ -89,8 +90,8 @@ def percentile(sorted_values: list[float], q: float) -> float:
 class _Level:
     """Codes of one level handed out by Allocate, and the printer's image streams for them."""
 
-    def __init__(self, sim: _Line, name: str) -> None:
-        self.sim, self.name = sim, name
+    def __init__(self, sim: _Line, name: str, block: int) -> None:
+        self.sim, self.name, self.block = sim, name, block
         self.codes: list[str] = []
         self.streams: deque[AsyncIterator[print_pb2.Image]] = deque()
         self.calls: list[Any] = []
@@ -117,8 +118,8 @@ class _Level:
         request = line_pb2.AllocateRequest(
             batch_id=self.sim.plan.batch_id,
             level=self.name,
-            count=BLOCK,
-            idempotency_key=f"{self.sim.plan.line}/{self.name}/{self.sim.next_key()}",
+            count=self.block,
+            idempotency_key=f"{self.sim.plan.batch_id}/{self.name}/{self.sim.next_key()}",
             origin=self.sim.origin,
         )
         started = time.perf_counter()
@@ -161,7 +162,11 @@ class _Line:
         self.rng = random.Random(seed)
         self.keys = 0
         self.on_image = on_image
-        self.levels = {name: _Level(self, name) for name, _ in plan.levels}
+        self.levels: dict[str, _Level] = {}
+        units_per_code = 1
+        for name, ratio in plan.levels:
+            units_per_code *= ratio
+            self.levels[name] = _Level(self, name, max(1, BLOCK // units_per_code))
 
     def next_key(self) -> int:
         self.keys += 1
@@ -179,7 +184,7 @@ class _Line:
                 kind=kind,
                 codes=codes,
                 origin=self.origin,
-                idempotency_key=f"{self.plan.line}/r{self.next_key()}",
+                idempotency_key=f"{self.plan.batch_id}/r{self.next_key()}",
             )
         )
         self.record("ReportEvents", started)
@@ -206,7 +211,7 @@ class _Line:
                 children=children,
                 partial=partial,
                 origin=self.origin,
-                idempotency_key=f"{self.plan.line}/a{self.next_key()}",
+                idempotency_key=f"{self.plan.batch_id}/a{self.next_key()}",
             )
         )
         self.record("Aggregate", started)
@@ -316,28 +321,37 @@ def setup_batches(
     product: admin_pb2.Product,
     lines: int,
     units: int,
-    prefix: str = "B",
+    prefix: str | None = None,
 ) -> list[str]:
-    """Create the product (if new) and one open batch per line; the batch ids."""
+    """Create the product (if new) and one open batch per line, numbered on from the last one
+    (``B<year>001``, ``B<year>002``, ...); the batch ids."""
     try:
         admin.CreateProduct(product)
     except grpc.RpcError as exc:
         if exc.code() != grpc.StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
             raise
-    stamp = time.strftime("%y%m%d%H%M%S")
-    ids = []
-    for n in range(lines):
-        batch_id = f"{prefix}{stamp}-{n + 1:03d}"
-        admin.CreateBatch(
-            admin_pb2.Batch(
-                batch_id=batch_id,
-                product_id=product.product_id,
-                batch_number=batch_id,
-                production_date=time.strftime("%Y-%m-%d"),
-                expiry_date=f"{int(time.strftime('%Y')) + 2}-{time.strftime('%m')}-01",
-                line=f"L{n + 1}",
-                planned_quantity=units,
+    today = dt.date.today()
+    prefix = prefix if prefix is not None else f"B{today.year}"
+    ids: list[str] = []
+    number = 0
+    while len(ids) < lines:
+        number += 1
+        batch_id = f"{prefix}{number:03d}"
+        try:
+            admin.CreateBatch(
+                admin_pb2.Batch(
+                    batch_id=batch_id,
+                    product_id=product.product_id,
+                    batch_number=batch_id,
+                    production_date=today.isoformat(),
+                    expiry_date=today.replace(year=today.year + 2, day=1).isoformat(),
+                    line=f"L{len(ids) + 1}",
+                    planned_quantity=units,
+                )
             )
-        )
+        except grpc.RpcError as exc:
+            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
+                raise
+            continue
         ids.append(batch_id)
     return ids

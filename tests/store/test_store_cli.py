@@ -51,15 +51,3 @@ def test_inspect_unknown_code_says_so(line: Line) -> None:
     assert out.returncode == 2 and "UNKNOWN_CODE" in out.stderr
     out = _linecode("batch", "report", "B1", "--data", str(line.store.path / "nowhere"))
     assert out.returncode == 2 and "NO_STORE" in out.stderr
-
-
-def test_demo_runs_a_batch_through_the_store_and_can_run_again(tmp_path) -> None:  # type: ignore[no-untyped-def]
-    for batch in ("B2026001", "B2026002"):
-        out = _linecode("demo", "--data", str(tmp_path), "--json")
-        assert out.returncode == 0, out.stderr
-        summary = json.loads(out.stdout.splitlines()[-1])
-        assert summary["batch"] == batch and summary["report"]["ok"] and summary["qa"]["duplicates"] == 0
-        unit = summary["report"]["levels"][0]
-        assert (unit["released"], unit["scrapped"], unit["sampled"], unit["unused"]) == (400, 3, 2, 7)
-    info = json.loads(_linecode("inspect", summary["pallets"][0], "--data", str(tmp_path), "--json").stdout)
-    assert info["units"] == 400 and info["state"] == "released"
