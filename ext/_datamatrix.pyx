@@ -15,7 +15,8 @@ from libc.string cimport memcmp, memcpy, memmove, memset
 import numpy as np
 
 cdef enum:
-    NSIZES = 30
+    NSIZES = 48  # 30 of ISO/IEC 16022, then 18 DMRE of ISO/IEC 21471
+    SIZE_SETS = 5  # reference.SIZE_SETS
     PAD = 129
     DIGIT_PAIR = 130
     LATCH_C40 = 230
@@ -69,8 +70,8 @@ cdef struct Size:
 SIZES = ()  # (rows, cols, region rows, region cols, data codewords, check codewords per block, blocks)
 
 cdef Size SZ[NSIZES]
-cdef int ORDER[3][NSIZES]  # candidate sizes per shape (any, square, rectangle), smallest area first
-cdef int ORDER_N[3]
+cdef int ORDER[SIZE_SETS][NSIZES]  # candidate sizes per size set (reference.candidates), in order
+cdef int ORDER_N[SIZE_SETS]
 cdef int32_t* MAPS[NSIZES]  # per module of the symbol: 8 * codeword + bit, or -1 light, -2 dark
 cdef int EXP[512]
 cdef int LOG[256]
@@ -671,13 +672,13 @@ cdef int format_pbm_header(char* out, int width, int height) noexcept nogil:
 # --- Python entry points ------------------------------------------------------------------------
 
 def candidates(int shape):
-    """Size indices tried for ``shape`` (0 any, 1 square, 2 rectangle), in order."""
+    """Size indices tried for size set ``shape`` (reference.SHAPE_*), in order."""
     return [ORDER[shape][i] for i in range(ORDER_N[shape])]
 
 
 cdef void check_args(int size, int shape) except *:
-    if not -1 <= size < NSIZES or not 0 <= shape <= 2:
-        raise ValueError(f"size {size} / shape {shape}: expected -1..{NSIZES - 1} and 0..2")
+    if not -1 <= size < NSIZES or not 0 <= shape < SIZE_SETS:
+        raise ValueError(f"size {size} / shape {shape}: expected -1..{NSIZES - 1} and 0..{SIZE_SETS - 1}")
 
 
 cdef void raise_status(int status, Py_ssize_t index) except *:
@@ -890,7 +891,9 @@ cdef int build_tables() except -1:
                   for s in ref.SIZES)
     for k, row in enumerate(SIZES):
         SZ[k].rows, SZ[k].cols, SZ[k].region_rows, SZ[k].region_cols, SZ[k].data_cw, SZ[k].ecc, SZ[k].blocks = row
-    for shape in range(3):
+    if len(ref.SIZES) != NSIZES or ref.SIZE_SETS != SIZE_SETS:
+        raise ImportError("linecode._datamatrix is out of date with linecode.render.reference: rebuild it")
+    for shape in range(SIZE_SETS):
         order = ref.candidates(shape)
         ORDER_N[shape] = len(order)
         for i, k in enumerate(order):

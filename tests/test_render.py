@@ -3,6 +3,7 @@ validation before encoding, sizes, bulk calls, the libdmtx backend."""
 
 from __future__ import annotations
 
+import contextlib
 import string
 import zlib
 
@@ -29,13 +30,37 @@ def random_data(rng: np.random.Generator, length: int) -> bytes:
 def test_size_table_is_the_standards() -> None:
     fields = ("rows", "cols", "region_rows", "region_cols", "data_codewords", "ecc_per_block", "blocks")
     assert [tuple(getattr(s, f) for f in fields) for s in SIZES] == list(dm.SIZES)
-    assert sum(s.square for s in SIZES) == 24 and sum(not s.square for s in SIZES) == 6
+    assert sum(s.square for s in SIZES) == 24 and sum(not s.square and not s.dmre for s in SIZES) == 6
+    # ISO/IEC 21471: 18 rectangles after the 30 of ISO/IEC 16022 (zint's size numbers 31..48).
+    assert [s.name for s in SIZES if s.dmre] == [s.name for s in SIZES[30:]] == [
+        "8x48", "8x64", "8x80", "8x96", "8x120", "8x144", "12x64", "12x88", "16x64",
+        "20x36", "20x44", "20x64", "22x48", "24x48", "24x64", "26x40", "26x48", "26x64",
+    ]  # fmt: skip
     for s in SIZES:
-        # The mapping matrix holds exactly the codewords (plus at most 4 filler modules).
+        # The mapping matrix holds exactly the codewords (plus at most 4 filler modules), and the
+        # placement puts every bit of every codeword in exactly one module.
         bits = s.mapping_rows * s.mapping_cols
         assert 0 <= bits - 8 * (s.data_codewords + s.ecc_per_block * s.blocks) <= 4
-    for shape in range(3):
-        assert dm.candidates(shape) == ref.candidates(shape)
+        spots = ref.placement(s.mapping_rows, s.mapping_cols)
+        assert sorted(b for b in spots if b >= 0) == list(range(8 * (bits // 8))), s.name
+        assert s.regions_v * (s.region_rows + 2) == s.rows and s.regions_h * (s.region_cols + 2) == s.cols
+    for size_set in range(ref.SIZE_SETS):
+        assert dm.candidates(size_set) == ref.candidates(size_set)
+
+
+def test_candidate_order_is_area_then_squarer() -> None:
+    for size_set in range(ref.SIZE_SETS):
+        order = [SIZES[k] for k in ref.candidates(size_set)]
+        keys = [(s.rows * s.cols, -s.rows) for s in order]
+        assert keys == sorted(keys) and len(set(keys)) == len(keys)  # no tie left undecided
+    names = {n: [s.name for s in (SIZES[k] for k in ref.candidates(n))] for n in range(ref.SIZE_SETS)}
+    assert not any(s.dmre for n in (0, 1, 2) for s in (SIZES[k] for k in ref.candidates(n)))
+    assert all(render.symbol_size(n).square for n in names[ref.SHAPE_SQUARE])
+    assert len(names[ref.SHAPE_ANY_DMRE]) == 48 and len(names[ref.SHAPE_RECTANGLE_DMRE]) == 24
+    # Equal areas: square before rectangle, ECC 200 before DMRE, then the squarer DMRE.
+    for first, second in [("32x32", "16x64"), ("16x48", "12x64"), ("12x64", "8x96"), ("22x48", "12x88"),
+                          ("24x48", "8x144"), ("24x24", "16x36")]:  # fmt: skip
+        assert names[ref.SHAPE_ANY_DMRE].index(first) < names[ref.SHAPE_ANY_DMRE].index(second)
 
 
 def test_iso_16022_worked_example() -> None:
@@ -50,7 +75,7 @@ def test_cython_equals_reference_value_for_value() -> None:
     rng = np.random.default_rng(16022)
     for t in range(400):
         length = int(rng.integers(0, 40)) if t % 8 else int(rng.integers(40, 700))
-        data, gs1, shape = random_data(rng, length), bool(t % 2), t % 3 if length < 40 else 0
+        data, gs1, shape = random_data(rng, length), bool(t % 2), t % ref.SIZE_SETS if length < 60 else 0
         k, cws = ref.codewords(data, gs1, shape=shape)
         assert dm.codewords(data, gs1, shape=shape) == (k, cws), data
         assert dm.needs(data, gs1) == (lambda e: (min(e[0], e[4]), e[1], e[3]))(ref.ends(ref.plan(data, gs1)))
@@ -158,11 +183,13 @@ def test_does_not_fit_names_need_and_capacity() -> None:
         render.render(NMPA20, gs1=False, size="12x12")
     assert err.value.reason == "DOES_NOT_FIT"
     assert "needs 10 data codewords" in str(err.value) and "12x12 holds 5" in str(err.value)
+    punctuation = "!%&'*+,-./:;<=>?_!%&"  # 20 characters of one ASCII codeword each at best
+    long_gs1 = f"(01)09501101530003(21){punctuation}(17)291231(10){punctuation}"
     with pytest.raises(InvalidArgument, match="largest rectangle size 16x48 holds 49"):
-        punctuation = "!%&'*+,-./:;<=>?_!%&"  # 20 characters of one ASCII codeword each at best
-        render.matrix(
-            f"(01)09501101530003(21){punctuation}(17)291231(10){punctuation}", gs1=True, shape="rectangle"
-        )
+        render.matrix(long_gs1, gs1=True, shape="rectangle")
+    assert render.matrix(long_gs1, gs1=True, shape="rectangle", dmre=True).shape == (20, 44)
+    with pytest.raises(InvalidArgument, match="size 8x48 holds 18"):
+        render.matrix(long_gs1, gs1=True, size="8x48", dmre=True)
 
 
 def test_bad_options_are_refused() -> None:
@@ -187,6 +214,27 @@ def test_size_and_shape_choice() -> None:
     assert render.matrix(GS1_HRI, gs1=True, shape="square").shape == (22, 22)
     areas = [s.rows * s.cols for s in (SIZES[k] for k in dm.candidates(0))]
     assert areas == sorted(areas)
+    assert render.matrix(GS1_HRI, gs1=True, shape="rectangle", dmre=True).shape == (8, 64)
+    assert render.matrix(GS1_HRI, gs1=True, shape="square", dmre=True).shape == (22, 22)  # DMRE has none
+    assert render.matrix(NMPA20, gs1=False, dmre=True).shape == (16, 16)
+    assert render.matrix(NMPA20, gs1=False, size="8x48", dmre=True).shape == (8, 48)
+
+
+def test_dmre_is_opt_in() -> None:
+    # libdmtx reads no DMRE symbol (tests/test_render_roundtrip.py), so none comes without dmre=True.
+    with pytest.raises(InvalidArgument, match="20x44 is a DMRE size") as err:
+        render.matrix(NMPA20, gs1=False, size="20x44")
+    assert err.value.reason == "BAD_SIZE" and "dmre=True" in str(err.value.hint)
+    with pytest.raises(InvalidArgument, match="no DMRE"):
+        render.matrix(NMPA20, gs1=False, dmre=True, backend="libdmtx")
+    with pytest.raises(InvalidArgument, match="20x44 is a DMRE size"):
+        render.render_many([NMPA20], gs1=False, size="20x44")
+    rng = np.random.default_rng(21471)
+    for _ in range(300):
+        data = random_data(rng, int(rng.integers(1, 120)))
+        for size_set in (ref.SHAPE_ANY, ref.SHAPE_SQUARE, ref.SHAPE_RECTANGLE):
+            with contextlib.suppress(ValueError):  # too long for a rectangle
+                assert not SIZES[dm.codewords(data, True, shape=size_set)[0]].dmre
 
 
 def test_code_objects_render_like_their_text() -> None:

@@ -8,6 +8,15 @@ backend: ``"linecode"``, the Cython kernel (``linecode._datamatrix``, twin of
 
 For a print stream, :func:`render_many` and :func:`matrices` encode whole lists in the kernel with
 the GIL released, optionally over several threads; their output equals one-by-one calls.
+
+Sizes are the 30 ECC 200 sizes of ISO/IEC 16022 unless the caller passes ``dmre=True``, which adds
+the 18 rectangles of ISO/IEC 21471 (DMRE: 8x48 … 26x64). DMRE is opt-in because every symbol we
+print by default must read back in two independent decoders, and libdmtx (0.7.7, the second one)
+knows only the ISO/IEC 16022 sizes: it finds no symbol in a DMRE image. zxing-cpp reads DMRE and
+its encoder (zint) uses it by default, so for a few long GS1 codes it draws 20x44 (880 modules)
+where the smallest ECC 200 size is 32x32 (1024). Our rule, held by the tests: the default symbol is
+never larger in area than zxing-cpp's whenever zxing-cpp's is an ISO/IEC 16022 size, and with
+``dmre=True`` it is never larger at all.
 """
 
 from __future__ import annotations
@@ -24,6 +33,7 @@ import linecode._datamatrix as _dm
 from linecode.codes import GS, Gs1Code, Nmpa20Code, Sscc, parse_element_string
 from linecode.errors import InvalidArgument, InvalidCode
 from linecode.render import libdmtx
+from linecode.render import reference as ref
 from linecode.render.formats import FORMATS, KERNEL_FORMATS, MEDIA_TYPES, Format, check_layout, write
 from linecode.render.reference import SIZES, SymbolSize
 
@@ -49,6 +59,16 @@ __all__ = [
 
 Shape = Literal["any", "square", "rectangle"]
 SHAPES: tuple[Shape, ...] = ("any", "square", "rectangle")
+# The kernel's size set (reference.SHAPE_*) of (shape, dmre); DMRE has no squares.
+_SIZE_SETS = {
+    ("any", False): ref.SHAPE_ANY,
+    ("square", False): ref.SHAPE_SQUARE,
+    ("rectangle", False): ref.SHAPE_RECTANGLE,
+    ("any", True): ref.SHAPE_ANY_DMRE,
+    ("square", True): ref.SHAPE_SQUARE,
+    ("rectangle", True): ref.SHAPE_RECTANGLE_DMRE,
+}
+_SET_NAMES = ("", "square ", "rectangle ", "(DMRE included) ", "rectangle (DMRE included) ")
 Backend = Literal["linecode", "libdmtx"]
 BACKENDS: tuple[Backend, ...] = ("linecode", "libdmtx")
 Code: TypeAlias = str | Nmpa20Code | Gs1Code | Sscc
@@ -64,7 +84,7 @@ _THREAD_CHUNK = 2048  # codes per task when render_many/matrices split work acro
 
 
 def symbol_size(size: str | SymbolSize) -> SymbolSize:
-    """The symbol size named ``ROWSxCOLS`` (e.g. ``16x16``, ``8x32``)."""
+    """The symbol size named ``ROWSxCOLS`` (e.g. ``16x16``, ``8x32``, or a DMRE size like ``20x44``)."""
     if isinstance(size, SymbolSize):
         return size
     for s in SIZES:
@@ -108,27 +128,32 @@ def symbol_data(code: Code, gs1: bool | None = None) -> tuple[bytes, bool]:
     return Nmpa20Code.parse(code).data.encode(), False
 
 
-def _size_args(size: str | SymbolSize | None, shape: Shape) -> tuple[int, int]:
+def _size_args(size: str | SymbolSize | None, shape: Shape, dmre: bool) -> tuple[int, int]:
+    """(fixed size index or -1, the kernel's size set)."""
     if shape not in SHAPES:
         raise InvalidArgument(f"shape {shape!r}: expected one of {', '.join(SHAPES)}", reason="BAD_SHAPE")
     if size is None:
-        return -1, SHAPES.index(shape)
+        return -1, _SIZE_SETS[shape, bool(dmre)]
     fixed = symbol_size(size)
     if (shape == "square" and not fixed.square) or (shape == "rectangle" and fixed.square):
         raise InvalidArgument(f"size {fixed.name} is not a {shape}", reason="BAD_SIZE")
-    return SIZES.index(fixed), 0
+    if fixed.dmre and not dmre:
+        raise InvalidArgument(
+            f"size {fixed.name} is a DMRE size (ISO/IEC 21471), which libdmtx cannot read",
+            reason="BAD_SIZE",
+            hint="pass dmre=True if every reader of the label supports DMRE (zxing-cpp does)",
+        )
+    return SIZES.index(fixed), ref.SHAPE_ANY
 
 
-def _does_not_fit(data: bytes, gs1: bool, size: int, shape: int) -> InvalidArgument:
+def _does_not_fit(data: bytes, gs1: bool, size: int, size_set: int) -> InvalidArgument:
     ascii_end, exact, tail = _dm.needs(data, gs1)
     need = min(ascii_end, exact, tail)
-    largest = max((SIZES[k] for k in _dm.candidates(shape)), key=lambda s: s.data_codewords)
+    largest = max((SIZES[k] for k in _dm.candidates(size_set)), key=lambda s: s.data_codewords)
     where = (
         f"size {SIZES[size].name} holds {SIZES[size].data_codewords}"
         if size >= 0
-        else (
-            f"the largest {SHAPES[shape] if shape else ''} size {largest.name} holds {largest.data_codewords}"
-        ).replace("  ", " ")
+        else f"the largest {_SET_NAMES[size_set]}size {largest.name} holds {largest.data_codewords}"
     )
     return InvalidArgument(
         f"data {data.decode()!r} does not fit: it needs {need} data codewords, {where}",
@@ -150,24 +175,33 @@ def matrix(
     gs1: bool | None = None,
     size: str | SymbolSize | None = None,
     shape: Shape = "any",
+    dmre: bool = False,
     backend: Backend = "linecode",
 ) -> npt.NDArray[np.bool_]:
     """The module matrix (rows x cols, ``True`` = dark, no quiet zone) of one code.
+
+    The size is the smallest in area that holds the data (among ``shape``; at equal area the one
+    with more rows), unless ``size`` fixes one. ``dmre=True`` adds the DMRE rectangles, which
+    zxing-cpp reads and libdmtx does not (see the module's docstring).
 
     >>> matrix("86123451234567890042", gs1=False).shape
     (16, 16)
     >>> matrix("(01)09501101530003(21)ABC123(17)291231(10)L1", gs1=True, shape="rectangle").shape
     (16, 36)
+    >>> matrix("(01)09501101530003(21)ABC123(17)291231(10)L1", gs1=True, shape="rectangle", dmre=True).shape
+    (8, 64)
     """
     data, is_gs1 = symbol_data(code, gs1)
-    k, shape_index = _size_args(size, shape)
+    k, size_set = _size_args(size, shape, dmre)
     _check_backend(backend)
     if backend == "libdmtx":
-        return libdmtx.encode(data, is_gs1, k, shape_index)
+        if dmre:
+            raise InvalidArgument("the libdmtx backend has no DMRE sizes", hint="use backend='linecode'")
+        return libdmtx.encode(data, is_gs1, k, size_set)
     try:
-        _, modules = _dm.encode(data, is_gs1, k, shape_index)
+        _, modules = _dm.encode(data, is_gs1, k, size_set)
     except ValueError:
-        raise _does_not_fit(data, is_gs1, k, shape_index) from None
+        raise _does_not_fit(data, is_gs1, k, size_set) from None
     return modules.view(bool)
 
 
@@ -187,11 +221,13 @@ def render(
     quiet_zone: int = 1,
     size: str | SymbolSize | None = None,
     shape: Shape = "any",
+    dmre: bool = False,
     backend: Backend = "linecode",
 ) -> bytes:
     """The printer image of one code (see :func:`matrix` and :func:`image`)."""
     check_layout(fmt, module_px, quiet_zone)
-    return write(matrix(code, gs1=gs1, size=size, shape=shape, backend=backend), fmt, module_px, quiet_zone)
+    modules = matrix(code, gs1=gs1, size=size, shape=shape, dmre=dmre, backend=backend)
+    return write(modules, fmt, module_px, quiet_zone)
 
 
 def _batch(
@@ -254,6 +290,7 @@ def render_many(
     quiet_zone: int = 1,
     size: str | SymbolSize | None = None,
     shape: Shape = "any",
+    dmre: bool = False,
     threads: int | None = 1,
 ) -> list[bytes]:
     """Images of many codes in print order, equal to ``[render(c, ...) for c in codes]``.
@@ -265,19 +302,19 @@ def render_many(
     if fmt not in KERNEL_FORMATS:
         raise InvalidArgument(f"bulk image format {fmt!r}: expected png or pbm", reason="BAD_FORMAT")
     check_layout(fmt, module_px, quiet_zone)
-    k, shape_index = _size_args(size, shape)
+    k, size_set = _size_args(size, shape, dmre)
     flat, offsets, is_gs1 = _batch(codes, gs1)
 
     def work(lo: int, hi: int) -> list[bytes]:
         try:
             return list(
-                _dm.render_many(flat, offsets[lo : hi + 1], is_gs1, k, shape_index, module_px, quiet_zone,
+                _dm.render_many(flat, offsets[lo : hi + 1], is_gs1, k, size_set, module_px, quiet_zone,
                                 KERNEL_FORMATS[fmt])
             )  # fmt: skip
         except ValueError as exc:
             index = lo + exc.args[1]
             raise _does_not_fit(
-                bytes(flat[offsets[index] : offsets[index + 1]]), is_gs1, k, shape_index
+                bytes(flat[offsets[index] : offsets[index + 1]]), is_gs1, k, size_set
             ) from None
 
     return [img for part in _parallel(work, _split(len(offsets) - 1, _threads(threads))) for img in part]
@@ -289,6 +326,7 @@ def matrices(
     gs1: bool | None = None,
     size: str | SymbolSize | None = None,
     shape: Shape = "any",
+    dmre: bool = False,
     threads: int | None = 1,
 ) -> npt.NDArray[np.bool_]:
     """Module matrices of many codes in one size, as an array (count x rows x cols).
@@ -296,32 +334,32 @@ def matrices(
     Without ``size`` the size is the smallest (of ``shape``) that every code fits, so a print
     stream keeps one label layout.
     """
-    k, shape_index = _size_args(size, shape)
+    k, size_set = _size_args(size, shape, dmre)
     flat, offsets, is_gs1 = _batch(codes, gs1)
     count = len(offsets) - 1
     pieces = _split(count, _threads(threads))
     if k < 0 and count:
         # A batch of one code format mostly shares one smallest size: guess the first code's and
         # encode everything once; only a batch that disagrees pays for a second, common-size pass.
-        guess = SIZES[_dm.encode(bytes(flat[offsets[0] : offsets[1]]), is_gs1, -1, shape_index)[0]]
+        guess = SIZES[_dm.encode(bytes(flat[offsets[0] : offsets[1]]), is_gs1, -1, size_set)[0]]
         out = np.empty((count, guess.rows, guess.cols), dtype=np.uint8)
         sizes = np.empty(count, dtype=np.int32)
 
         def smallest(lo: int, hi: int) -> None:
             try:
                 _dm.encode_many_smallest(
-                    flat, offsets[lo : hi + 1], is_gs1, shape_index, out[lo:hi], sizes[lo:hi]
+                    flat, offsets[lo : hi + 1], is_gs1, size_set, out[lo:hi], sizes[lo:hi]
                 )
             except ValueError as exc:
                 index = lo + exc.args[1]
                 data = bytes(flat[offsets[index] : offsets[index + 1]])
-                raise _does_not_fit(data, is_gs1, -1, shape_index) from None
+                raise _does_not_fit(data, is_gs1, -1, size_set) from None
 
         _parallel(smallest, pieces)
         if (sizes == SIZES.index(guess)).all():
             return out.view(bool)
     if k < 0:
-        k = _common_size(flat, offsets, is_gs1, shape_index)
+        k = _common_size(flat, offsets, is_gs1, size_set)
     out = np.empty((count, SIZES[k].rows, SIZES[k].cols), dtype=np.uint8)
 
     def work(lo: int, hi: int) -> None:
@@ -336,7 +374,7 @@ def matrices(
 
 
 def _common_size(flat: np.ndarray, offsets: np.ndarray, gs1: bool, shape: int) -> int:
-    """The first candidate size (of ``shape``) that every code of the batch fits."""
+    """The first candidate size (of size set ``shape``) that every code of the batch fits."""
     counts = np.empty((len(offsets) - 1, 3), dtype=np.int32)
     _dm.needs_many(flat, offsets, gs1, counts)
     for k in _dm.candidates(shape):

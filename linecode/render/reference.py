@@ -3,7 +3,10 @@
 ``linecode._datamatrix`` (Cython) is the fast copy; tests hold it to these functions codeword for
 codeword, module for module and byte for byte. Everything follows ISO/IEC 16022:2006 (ECC 200):
 
-* :data:`SIZES` — the 24 square and 6 rectangular symbols (table 7 of the standard).
+* :data:`SIZES` — the 24 square and 6 rectangular symbols (table 7 of the standard), then the 18
+  rectangles of ISO/IEC 21471:2020 (DMRE, Data Matrix Rectangular Extension), which keep ECC 200's
+  encodation, Reed-Solomon code and placement and only add sizes. DMRE is opt-in (see
+  :func:`candidates`): libdmtx, one of the two decoders every default symbol must pass, reads none.
 * :func:`plan` / :func:`codewords` — encodation: ASCII (with digit pairs and FNC1), C40/Text and
   EDIFACT, mixed by a shortest-path search over the data so the codeword count is minimal for
   these schemes; GS1 DataMatrix starts with FNC1 and writes every GS as FNC1.
@@ -59,6 +62,8 @@ class SymbolSize:
     """Reed-Solomon check codewords of each interleaved block."""
     blocks: int
     """Interleaved blocks (1 up to 48x48)."""
+    dmre: bool = False
+    """A DMRE size of ISO/IEC 21471, not an ECC 200 size of ISO/IEC 16022."""
 
     @property
     def name(self) -> str:
@@ -117,19 +122,53 @@ SIZES: tuple[SymbolSize, ...] = (
     SymbolSize(12, 36, 10, 16, 22, 18, 1),
     SymbolSize(16, 36, 14, 16, 32, 24, 1),
     SymbolSize(16, 48, 14, 22, 49, 28, 1),
+    # ISO/IEC 21471 table 7 (DMRE): one Reed-Solomon block each; a single row of data regions.
+    *(
+        SymbolSize(rows, cols, region_rows, region_cols, data, check, 1, dmre=True)
+        for rows, cols, region_rows, region_cols, data, check in (
+            (8, 48, 6, 22, 18, 15),
+            (8, 64, 6, 14, 24, 18),
+            (8, 80, 6, 18, 32, 22),
+            (8, 96, 6, 22, 38, 28),
+            (8, 120, 6, 18, 49, 32),
+            (8, 144, 6, 22, 63, 36),
+            (12, 64, 10, 14, 43, 27),
+            (12, 88, 10, 20, 64, 36),
+            (16, 64, 14, 14, 62, 36),
+            (20, 36, 18, 16, 44, 28),
+            (20, 44, 18, 20, 56, 34),
+            (20, 64, 18, 14, 84, 42),
+            (22, 48, 20, 22, 72, 38),
+            (24, 48, 22, 22, 80, 41),
+            (24, 64, 22, 14, 108, 46),
+            (26, 40, 24, 18, 70, 38),
+            (26, 48, 24, 22, 90, 42),
+            (26, 64, 24, 14, 118, 50),
+        )
+    ),
 )
 
-SHAPE_ANY, SHAPE_SQUARE, SHAPE_RECTANGLE = 0, 1, 2
+# Size sets the encoder chooses from (the kernel's ``shape`` argument): ECC 200 squares and
+# rectangles, squares, rectangles; then the same two with the DMRE rectangles added.
+SHAPE_ANY, SHAPE_SQUARE, SHAPE_RECTANGLE, SHAPE_ANY_DMRE, SHAPE_RECTANGLE_DMRE = range(5)
+SIZE_SETS = 5
 
 
 def candidates(shape: int) -> list[int]:
-    """Indices into :data:`SIZES` to try, smallest area first; a square wins a tie."""
-    order = sorted(range(len(SIZES)), key=lambda k: (SIZES[k].rows * SIZES[k].cols, not SIZES[k].square))
-    if shape == SHAPE_SQUARE:
-        return [k for k in order if SIZES[k].square]
-    if shape == SHAPE_RECTANGLE:
-        return [k for k in order if not SIZES[k].square]
-    return order
+    """Indices into :data:`SIZES` to try for a size set, in order: smallest area first (modules,
+    finder pattern included); at equal area the one with more rows, i.e. the squarer symbol.
+
+    The tie-break puts a square before a rectangle (12x12 / 8x18, 16x16 / 8x32, 24x24 / 16x36,
+    32x32 / 16x64) and an ECC 200 rectangle before a DMRE one (16x48 / 12x64 / 8x96); between DMRE
+    rectangles (22x48 / 12x88, 24x48 / 8x144) it is the squarer, which also holds more data.
+    """
+    order = sorted(range(len(SIZES)), key=lambda k: (SIZES[k].rows * SIZES[k].cols, -SIZES[k].rows))
+    dmre = shape in (SHAPE_ANY_DMRE, SHAPE_RECTANGLE_DMRE)
+    square_ok = shape in (SHAPE_ANY, SHAPE_SQUARE, SHAPE_ANY_DMRE)
+    rectangle_ok = shape != SHAPE_SQUARE
+    return [
+        k for k in order if (square_ok if SIZES[k].square else rectangle_ok) and (dmre or not SIZES[k].dmre)
+    ]
 
 
 # --- encodation ---------------------------------------------------------------------------------
@@ -463,6 +502,8 @@ def placement(nrow: int, ncol: int) -> list[int]:
         if c < 0:
             c += ncol
             r += 4 - (ncol + 4) % 8
+        if r >= nrow:  # ISO/IEC 21471 annex E: some DMRE widths push a wrapped bit below the last row
+            r -= nrow
         grid[r * ncol + c] = 8 * cw + bit
 
     def utah(r: int, c: int, cw: int) -> None:
