@@ -93,47 +93,84 @@ class Access:
         self.tokens = {key: Role.parse(role) for key, role in tokens.items()}
         self.on_refusal = on_refusal
 
-    def identify(self, context: grpc.ServicerContext) -> tuple[str, Role]:
-        auth = context.auth_context()
-        for name in auth.get("x509_common_name", []):
-            cn = name.decode()
+    def identify(self, context: grpc.ServicerContext, method: str = "") -> tuple[str, Role]:
+        """Who is calling and in which role; raises :class:`Unauthenticated` (logged and counted)."""
+        for name in context.auth_context().get("x509_common_name", []):
+            cn = name.decode(errors="replace")
             if cn in self.clients:
                 return f"cert:{cn}", self.clients[cn]
-            self._refuse("unknown_certificate")
-            raise Unauthenticated(
-                f"client certificate {cn!r} is not known to this server",
-                reason="UNKNOWN_CLIENT",
-                hint="add its common name to [auth] clients in the server config",
+            raise self._unknown(
+                context,
+                method,
+                f"cert:{cn}",
+                "unknown_certificate",
+                Unauthenticated(
+                    f"client certificate {cn!r} is not known to this server",
+                    reason="UNKNOWN_CLIENT",
+                    hint="add its common name to [auth] clients in the server config",
+                ),
             )
         for key, value in context.invocation_metadata():
             if key == "authorization" and value.startswith("Bearer "):
                 token = value[len("Bearer ") :]
+                who = f"token:{hashlib.sha256(token.encode()).hexdigest()[:12]}"
                 role = self._token_role(token)
                 if role is None:
-                    self._refuse("unknown_token")
-                    raise Unauthenticated("bearer token is not known to this server", reason="UNKNOWN_TOKEN")
-                return f"token:{hashlib.sha256(token.encode()).hexdigest()[:12]}", role
-        self._refuse("no_credentials")
-        raise Unauthenticated(
-            "no credentials: expected a client certificate or 'authorization: Bearer <token>' metadata",
-            reason="NO_CREDENTIALS",
+                    raise self._unknown(
+                        context,
+                        method,
+                        who,
+                        "unknown_token",
+                        Unauthenticated(
+                            "bearer token is not known to this server",
+                            reason="UNKNOWN_TOKEN",
+                            hint="add it (or sha256:<its hex digest>) to [auth] tokens in the server config",
+                        ),
+                    )
+                return who, role
+        raise self._unknown(
+            context,
+            method,
+            "anonymous",
+            "no_credentials",
+            Unauthenticated(
+                "no credentials: expected a client certificate or 'authorization: Bearer <token>' metadata",
+                reason="NO_CREDENTIALS",
+            ),
         )
 
     def _token_role(self, token: str) -> Role | None:
+        """The role of ``token``: config keys ``sha256:<hex>`` match its digest (never the digest
+        sent as a token, or reading the config would be enough to get in), other keys the token."""
         digest = "sha256:" + hashlib.sha256(token.encode()).hexdigest()
+        found = None
         for key, role in self.tokens.items():
-            if hmac.compare_digest(key, digest) or hmac.compare_digest(key, token):
-                return role
-        return None
+            # Every key compared, in constant time each: no early exit telling how far a guess got.
+            if key.startswith("sha256:"):
+                match = hmac.compare_digest(key.lower().encode(), digest.encode())
+            else:
+                match = hmac.compare_digest(key.encode(), token.encode())
+            if match:
+                found = role
+        return found
 
     def _refuse(self, why: str) -> None:
         if self.on_refusal is not None:
             self.on_refusal(why)
 
+    def _unknown(
+        self, context: grpc.ServicerContext, method: str, who: str, why: str, error: Unauthenticated
+    ) -> Unauthenticated:
+        self._refuse(why)
+        log.warning(
+            "caller unknown", extra={"who": who, "why": why, "method": method, "peer": context.peer()}
+        )
+        return error
+
     def __call__(self, method: str, request: Any, context: grpc.ServicerContext) -> None:
         if method.startswith(OPEN_PREFIXES):
             return
-        who, role = self.identify(context)
+        who, role = self.identify(context, method)
         service, name = method[1:].split("/", 1)
         allowed = (
             role.kind == "admin"

@@ -87,8 +87,9 @@ class Client:
         return codes
 
 
-def connect(running: Running, store: Store) -> Client:
-    channel = grpc.insecure_channel(f"127.0.0.1:{running.port}")
+def connect(running: Running, store: Store, channel: grpc.Channel | None = None) -> Client:
+    """Stubs on ``channel`` (default: a plaintext channel to ``running``)."""
+    channel = channel or grpc.insecure_channel(f"127.0.0.1:{running.port}")
     return Client(
         channel,
         line_pb2_grpc.LineServiceStub(channel),
