@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,8 +30,11 @@ class Pem:
         folder.mkdir(parents=True, exist_ok=True)
         cert, key = folder / f"{name}.crt", folder / f"{name}.key"
         cert.write_bytes(self.cert)
-        key.touch(mode=0o600)
-        key.write_bytes(self.key)
+        # Owner-only from the first byte, and also when replacing a key file that had looser rights.
+        fd = os.open(key, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)
+        with os.fdopen(fd, "wb") as out:
+            out.write(self.key)
         return cert, key
 
 
