@@ -22,7 +22,7 @@ from linecode.store.lifecycle import (
     require_time,
     require_unlocked,
 )
-from linecode.store.model import Change, EventKind, Product, State, TreeNode
+from linecode.store.model import Batch, BatchState, Change, EventKind, Lock, Product, State, TreeNode
 from linecode.store.records import Row
 
 _OUT_OF_SERVICE = {
@@ -61,6 +61,14 @@ def check_children(
     ignore_parent: bool = False,
 ) -> Product:
     """The per-child rules of SPEC §4 (state, lock, level, batch); returns the parent's product."""
+    parent_batch = batches(prow.batch_ref)
+    if _children_fit(batches, prow, parent_batch, rows, ignore_parent=ignore_parent):
+        product = tx.product(parent_batch.product_id)
+        if (prow.level == product.top and product.mixed_pallets) or all(
+            r.batch_ref == prow.batch_ref for r in rows
+        ):
+            return product
+    # Some rule is broken: find the first one, in the order of SPEC §4, and name every code breaking it.
     in_parent = [
         (k, r.parent) for k, r in zip(keys, rows, strict=True) if r.parent is not None and not ignore_parent
     ]
@@ -92,7 +100,6 @@ def check_children(
             "report them verified first",
         )
     require_unlocked(keys, rows, batches, "packed")
-    parent_batch = batches(prow.batch_ref)
     product = tx.product(parent_batch.product_id)
     want = prow.level - 1
     wrong_level = [
@@ -124,7 +131,38 @@ def check_children(
     return product
 
 
+def _children_fit(
+    batches: Batches, prow: Row, parent_batch: Batch, rows: Sequence[Row], *, ignore_parent: bool
+) -> bool:
+    """True when no child breaks a rule of :func:`check_children` up to the batch rule (one pass
+    over the children: the usual case, so the rule-by-rule checks only run to explain a refusal)."""
+    wanted = (State.COMMISSIONED, State.AGGREGATED) if ignore_parent else (State.COMMISSIONED,)
+    want = prow.level - 1
+    for r in rows:
+        batch = parent_batch if r.batch_ref == prow.batch_ref else batches(r.batch_ref)
+        if (
+            (r.parent is not None and not ignore_parent)
+            or r.state not in wanted
+            or r.lock is not Lock.NORMAL
+            or batch.lock is not Lock.NORMAL
+            or r.level != want
+            # a batch record is filed under its product's id, so this is the product of the parent
+            or batch.product_id != parent_batch.product_id
+        ):
+            return False
+    return True
+
+
 def _check_parent(tx: Tx, batches: Batches, pkey: str, prow: Row) -> None:
+    batch = batches(prow.batch_ref)
+    if (
+        batch.state is BatchState.OPEN
+        and prow.state in PARENT_STATES
+        and prow.lock is Lock.NORMAL
+        and batch.lock is Lock.NORMAL
+        and prow.level != 1
+    ):
+        return  # the usual case; otherwise find the rule it breaks
     batches.require_open([pkey], [prow])
     if prow.state not in PARENT_STATES:
         raise _fail(
@@ -197,8 +235,8 @@ def aggregate(
         tx.set_state(key, row, State.AGGREGATED)
         row.parent = pkey
         row.last_event_us = time_us
-        tx.put_row(key, row)
-        tx.link(pkey, key)
+    tx.put_rows(keys, rows)
+    tx.link_all(pkey, keys)
     prow.children = total
     prow.partial = (prow.partial if keep_partial else partial) and total < ratio
     prow.last_event_us = time_us
@@ -236,8 +274,8 @@ def _unpack(
         tx.set_state(key, row, State.COMMISSIONED)
         row.parent = None
         row.last_event_us = time_us
-        tx.put_row(key, row)
         tx.unlink(pkey, key)
+    tx.put_rows(keys, rows)
     prow.children -= len(keys)
     prow.partial = prow.partial and prow.children > 0
     prow.last_event_us = time_us

@@ -1,10 +1,18 @@
 """The LMDB environment of a data dir, its one writer, and the transaction view the store writes through.
 
 Group commit: every write is a function of a transaction. Callers put their function on a queue
-and wait; one writer thread takes everything queued, runs each function in its own nested
-transaction (a savepoint: a request that fails is rolled back alone), commits the lot with one
-``fsync``, and only then answers each caller. So a caller's write is durable when its call
-returns, and the cost of the ``fsync`` is shared by everyone who arrived while the last one ran.
+and wait; one writer thread takes everything queued, runs the functions one after the other in one
+transaction, commits the lot with one ``fsync``, and only then answers each caller. So a caller's
+write is durable when its call returns, and the cost of the ``fsync`` is shared by everyone who
+arrived while the last one ran.
+
+A request that fails must leave no trace, also when it fails half way through a compound change.
+Nested transactions (savepoints) give that, but cost an allocation and a merge of dirty pages per
+request, and almost every request succeeds. So the writer first runs a group without savepoints;
+only when a request fails does it throw the transaction away and run the group again: the requests
+before the failed one as before, the failed one not at all (its error is its answer), and the ones
+after it each in a savepoint. Functions must therefore be re-runnable (they already are: a full map
+re-runs the whole group after growing it).
 
 The data dir holds ``data.mdb`` and ``lock.mdb`` (LMDB's), ``writer.lock`` (ours: one writer per
 data dir, also inside one process) and usually ``master.key``. Read-only opens take no writer lock,
@@ -13,13 +21,13 @@ so the inspection CLI works beside a running server.
 
 from __future__ import annotations
 
+import _thread
 import fcntl
+import hashlib
 import os
 import queue
 import threading
-from collections import Counter
-from collections.abc import Callable, Iterator
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -108,7 +116,7 @@ class Database:
         self._guard = threading.Condition()
         self._group = group_commit
         self._inline = threading.Lock()
-        self._queue: queue.SimpleQueue[tuple[Callable[[Tx], Any], Future[Any]] | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[_Request | None] = queue.SimpleQueue()
         self._writer: threading.Thread | None = None
         self.commits = 0
         """Durable commits so far (for the benchmark's "requests per commit")."""
@@ -167,9 +175,10 @@ class Database:
             with self._inline:
                 outcome = self._commit([fn])[0]
         else:
-            future: Future[Any] = Future()
-            self._queue.put((fn, future))
-            return future.result()  # type: ignore[no-any-return]
+            request = _Request(fn)
+            self._queue.put(request)
+            request.done.acquire()  # released by the writer once the outcome is durable
+            outcome = request.outcome
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome  # type: ignore[no-any-return]
@@ -191,14 +200,12 @@ class Database:
                     break
                 group.append(item)
             try:
-                outcomes = self._commit([fn for fn, _ in group])
+                outcomes = self._commit([request.fn for request in group])
             except Exception as exc:  # e.g. the store is full: every request of the group gets it
                 outcomes = [exc] * len(group)
-            for (_, future), outcome in zip(group, outcomes, strict=True):
-                if isinstance(outcome, BaseException):
-                    future.set_exception(outcome)
-                else:
-                    future.set_result(outcome)
+            for request, outcome in zip(group, outcomes, strict=True):
+                request.outcome = outcome
+                request.done.release()
             if stop:
                 return
 
@@ -211,20 +218,37 @@ class Database:
                 self._grow()
 
     def _commit_once(self, fns: list[Callable[[Tx], Any]]) -> list[Any]:
+        failed: dict[int, Exception] = {}
+        plain = len(fns)  # requests before this index run without a savepoint
+        while True:
+            outcomes = self._run_group(fns, failed, plain)
+            if outcomes is not None:
+                return outcomes
+            plain = min(failed)  # only ever moves left, so this loop ends
+
+    def _run_group(
+        self, fns: list[Callable[[Tx], Any]], failed: dict[int, Exception], plain: int
+    ) -> list[Any] | None:
+        """One attempt at committing ``fns``: the outcome per function, or None when a function
+        failed outside a savepoint (it is then added to ``failed`` and nothing was written)."""
+        if len(failed) == len(fns):
+            return [failed[i] for i in range(len(fns))]
         outcomes: list[Any] = []
         txn = self.env.begin(write=True)
         try:
-            if len(fns) == 1:
-                # A lone request needs no savepoint: its failure aborts the whole transaction.
-                try:
-                    outcomes.append(_run(fns[0], txn, self))
-                except lmdb.MapFullError:
-                    raise
-                except Exception as exc:
-                    txn.abort()
-                    return [exc]
-            else:
-                for fn in fns:
+            for i, fn in enumerate(fns):
+                if i in failed:
+                    outcomes.append(failed[i])
+                elif i < plain:
+                    try:
+                        outcomes.append(_run(fn, txn, self))
+                    except lmdb.MapFullError:
+                        raise
+                    except Exception as exc:
+                        txn.abort()
+                        failed[i] = exc
+                        return None
+                else:
                     child = self.env.begin(write=True, parent=txn)
                     try:
                         outcomes.append(_run(fn, child, self))
@@ -236,6 +260,9 @@ class Database:
                         outcomes.append(exc)
                     else:
                         child.commit()
+            if len(failed) == len(fns):
+                txn.abort()  # nothing to store, so no fsync to wait for
+                return outcomes
             txn.commit()
         except BaseException:
             txn.abort()
@@ -279,6 +306,21 @@ class Database:
             self._lock_fd = None
 
 
+class _Request:
+    """A queued write and, once the writer has committed it, its outcome (result or exception).
+
+    A bare lock as the signal instead of a ``Future``: a caller costs one lock allocation and the
+    writer one release, which matters when dozens of callers share one commit."""
+
+    __slots__ = ("done", "fn", "outcome")
+
+    def __init__(self, fn: Callable[[Tx], Any]) -> None:
+        self.fn = fn
+        self.outcome: Any = None
+        self.done = _thread.allocate_lock()
+        self.done.acquire()
+
+
 def _run(fn: Callable[[Tx], Any], txn: lmdb.Transaction, db: Database) -> Any:
     tx = Tx(txn, db)
     result = fn(tx)
@@ -306,29 +348,40 @@ def _take_writer_lock(path: Path) -> int:
     return fd
 
 
-_BATCHES: dict[bytes, Batch] = {}
-"""Decoded batch records by their stored bytes: the same bytes always mean the same batch, so this
-saves a JSON decode per request without ever serving a stale or uncommitted batch."""
+_DECODED: dict[bytes, Any] = {}
+"""Decoded product and batch records by their stored bytes: the same bytes always mean the same
+record, so this saves a JSON decode per request without ever serving a stale or uncommitted one."""
 
 
 class Tx:
     """A transaction as the store's modules see it: typed reads and writes of the named databases."""
 
-    __slots__ = ("_counts", "_products", "db", "txn")
+    __slots__ = ("_counts", "db", "txn")
 
     def __init__(self, txn: lmdb.Transaction, db: Database) -> None:
         self.txn = txn
         self.db = db
-        self._counts: Counter[bytes] = Counter()
-        self._products: dict[str, Product] = {}
+        self._counts: dict[tuple[int, int, State], int] = {}
 
     # codes
     def row(self, code: str) -> Row | None:
         raw = self.txn.get(code.encode(), db=self.db.dbs["codes"])
         return Row.unpack(raw) if raw is not None else None
 
+    def rows(self, codes: Sequence[str]) -> list[Row | None]:
+        """The records of many codes (None for each one not stored)."""
+        get = self.txn.get
+        db = self.db.dbs["codes"]
+        unpack = Row.unpack
+        return [None if (raw := get(code.encode(), db=db)) is None else unpack(raw) for code in codes]
+
     def put_row(self, code: str, row: Row) -> None:
         self.txn.put(code.encode(), row.pack(), db=self.db.dbs["codes"])
+
+    def put_rows(self, codes: Sequence[str], rows: Sequence[Row]) -> None:
+        """Store many records with one call into LMDB."""
+        cursor = self.txn.cursor(db=self.db.dbs["codes"])
+        cursor.putmulti([(code.encode(), row.pack()) for code, row in zip(codes, rows, strict=True)])
 
     def insert_row(self, code: str, row: Row) -> bool:
         """Store a new code's record; False (and nothing written) if the code exists."""
@@ -336,17 +389,22 @@ class Tx:
 
     def set_state(self, code: str, row: Row, state: State) -> None:
         """Move ``row`` to ``state`` and count it (does not store the row)."""
-        self._counts[records.count_key(row.batch_ref, row.level, row.state)] -= 1
-        self._counts[records.count_key(row.batch_ref, row.level, state)] += 1
+        counts = self._counts
+        old = (row.batch_ref, row.level, row.state)
+        new = (row.batch_ref, row.level, state)
+        counts[old] = counts.get(old, 0) - 1
+        counts[new] = counts.get(new, 0) + 1
         row.state = state
 
     def count_new(self, batch_ref: int, level: int, state: State, n: int) -> None:
-        self._counts[records.count_key(batch_ref, level, state)] += n
+        key = (batch_ref, level, state)
+        self._counts[key] = self._counts.get(key, 0) + n
 
     def flush_counts(self) -> None:
         counts = self.db.dbs["counts"]
-        for key, delta in self._counts.items():
+        for (batch_ref, level, state), delta in self._counts.items():
             if delta:
+                key = records.count_key(batch_ref, level, state)
                 now = records.unpack_count(self.txn.get(key, db=counts)) + delta
                 self.txn.put(key, records.pack_count(now), db=counts)
         self._counts.clear()
@@ -360,6 +418,12 @@ class Tx:
 
     def link(self, parent: str, child: str) -> None:
         self.txn.put(parent.encode(), child.encode(), db=self.db.dbs["children"], dupdata=True)
+
+    def link_all(self, parent: str, children: Sequence[str]) -> None:
+        """Put many children into ``parent`` with one call into LMDB."""
+        key = parent.encode()
+        cursor = self.txn.cursor(db=self.db.dbs["children"])
+        cursor.putmulti([(key, child.encode()) for child in children], dupdata=True)
 
     def unlink(self, parent: str, child: str) -> None:
         self.txn.delete(parent.encode(), child.encode(), db=self.db.dbs["children"])
@@ -377,17 +441,29 @@ class Tx:
         cursor.putmulti([(key, c.encode()) for c in codes], dupdata=True)
 
     # products and batches
+    def _json_record(self, db: str, key: str, decode: Callable[[Any], T]) -> T | None:
+        """The record under ``key`` in the JSON database ``db``, decoded (None if absent)."""
+        raw = self.txn.get(key.encode(), db=self.db.dbs[db])
+        if raw is None:
+            return None
+        raw = bytes(raw)  # already bytes (no buffers=True here); this is for the type checker
+        known = _DECODED.get(raw)
+        if known is None:
+            known = decode(records.load_json(raw))
+            if len(_DECODED) > 1024:
+                _DECODED.clear()
+            _DECODED[raw] = known
+        return known  # type: ignore[no-any-return]
+
     def product(self, product_id: str) -> Product:
-        if product_id not in self._products:
-            raw = self.txn.get(product_id.encode(), db=self.db.dbs["products"])
-            if raw is None:
-                raise NotFound(
-                    f"no product {product_id!r} in this store",
-                    reason="UNKNOWN_PRODUCT",
-                    hint="create it first (create_product)",
-                )
-            self._products[product_id] = records.product_from_json(records.load_json(raw))
-        return self._products[product_id]
+        product = self._json_record("products", product_id, records.product_from_json)
+        if product is None:
+            raise NotFound(
+                f"no product {product_id!r} in this store",
+                reason="UNKNOWN_PRODUCT",
+                hint="create it first (create_product)",
+            )
+        return product
 
     def has_product(self, product_id: str) -> bool:
         return self.txn.get(product_id.encode(), db=self.db.dbs["products"]) is not None
@@ -404,19 +480,13 @@ class Tx:
         return [records.product_from_json(records.load_json(v)) for _, v in cursor]
 
     def batch(self, batch_id: str) -> Batch:
-        raw = self.txn.get(batch_id.encode(), db=self.db.dbs["batches"])
-        if raw is not None and (known := _BATCHES.get(bytes(raw))) is not None:
-            return known
-        if raw is None:
+        batch = self._json_record("batches", batch_id, records.batch_from_json)
+        if batch is None:
             raise NotFound(
                 f"no batch {batch_id!r} in this store",
                 reason="UNKNOWN_BATCH",
                 hint="check the batch id, or create the batch first (create_batch)",
             )
-        batch = records.batch_from_json(records.load_json(raw))
-        if len(_BATCHES) > 1024:
-            _BATCHES.clear()
-        _BATCHES[bytes(raw)] = batch
         return batch
 
     def has_batch(self, batch_id: str) -> bool:
@@ -517,6 +587,4 @@ class Tx:
 
 
 def _digest(body: str) -> str:
-    import hashlib
-
     return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()

@@ -75,6 +75,14 @@ def find(tx: Tx, text: str) -> tuple[str, Row | None]:
 
 def require(tx: Tx, texts: Iterable[str], role: str = "code") -> tuple[list[str], list[Row]]:
     """Keys and records of ``texts``; raises :class:`NotFound` naming every unknown one."""
+    texts = list(texts)
+    # The line sends keys as they are stored: 20 digits, their own first candidate key (see
+    # coderules.candidate_keys). Those are read with one batched look-up; anything else, or a code
+    # not found that way, takes the general path below.
+    if all(len(text) == 20 and text.isdigit() for text in texts):
+        found = tx.rows(texts)
+        if all(row is not None for row in found):
+            return texts, found  # type: ignore[return-value]
     keys: list[str] = []
     rows: list[Row] = []
     missing: list[str] = []
@@ -97,6 +105,8 @@ def require(tx: Tx, texts: Iterable[str], role: str = "code") -> tuple[list[str]
 
 def no_duplicates(texts: Sequence[str], role: str = "code") -> None:
     """Raise :class:`InvalidArgument` if a code appears twice in one request."""
+    if len(set(texts)) == len(texts):
+        return
     seen: set[str] = set()
     dups = [t for t in texts if t in seen or seen.add(t)]  # type: ignore[func-returns-value]
     if dups:
@@ -121,6 +131,9 @@ class Batches:
         return self._by_ref[ref]
 
     def require_open(self, keys: Sequence[str], rows: Sequence[Row]) -> None:
+        # Usually all rows share one batch: look each batch up once, in the order first met.
+        if all(self(ref).state is BatchState.OPEN for ref in dict.fromkeys(r.batch_ref for r in rows)):
+            return
         closed = [
             k for k, r in zip(keys, rows, strict=True) if self(r.batch_ref).state is not BatchState.OPEN
         ]
@@ -225,8 +238,8 @@ def apply(
     for key, row in zip(keys, rows, strict=True):
         change(key, row)
         row.last_event_us = time_us
-        tx.put_row(key, row)
         by_batch[row.batch_ref].append(key)
+    tx.put_rows(keys, rows)
     seq = 0
     for ref, codes in by_batch.items():
         seq = tx.append_event(time_us, kind, ref, actor=actor, line=line, codes=codes, detail=detail)
