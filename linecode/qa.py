@@ -45,6 +45,11 @@ class AuditReport:
     """The same, when the guess must also carry the right keyed check (1 in 10,000)."""
     guess_probability_measured: float
     """Fraction of random serials found issued, measured by inverting the permutation."""
+    guess_probability_pool: float
+    """Chance that a random serial is any code issued so far under the busiest identifier: a pool
+    serves every batch of its identifier, so this share grows over a product's life."""
+    guess_probability_pool_with_check: float
+    """The same with the keyed check: at most 1/10,000 even when the whole pool has been issued."""
     batch_size: int
     chi2_max: float
     """Largest chi-square statistic (9 degrees of freedom) over the 9 serial positions."""
@@ -192,6 +197,8 @@ def audit_uniqueness(
         guess_probability=issued / SERIAL_SPACE,
         guess_probability_with_check=issued / SERIAL_SPACE / 10_000,
         guess_probability_measured=measured,
+        guess_probability_pool=max(shares.values(), default=0) / SERIAL_SPACE,
+        guess_probability_pool_with_check=max(shares.values(), default=0) / SERIAL_SPACE / 10_000,
         batch_size=batch_size,
         chi2_max=chi2_max,
         chi2_p_min=p_min,

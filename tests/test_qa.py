@@ -26,6 +26,8 @@ def test_audit_of_real_codes_is_clean(master: MasterKey) -> None:
     assert sum(report.levels.values()) == 300_000
     assert report.guess_probability == 20_000 / 10**9
     assert report.guess_probability_measured < 1e-3
+    assert report.guess_probability_pool == max(report.levels.values()) / 10**9
+    assert report.guess_probability_pool_with_check == report.guess_probability_pool / 10_000
     assert report.randomness_ok
 
 

@@ -59,6 +59,10 @@ def run_uniqueness(args: argparse.Namespace) -> int:
     print(f"  with keyed check  {report.guess_probability_with_check:>14.2e}")
     print(f"  measured          {report.guess_probability_measured:>14.2e}")
     print(
+        f"  whole pool        {report.guess_probability_pool:>14.2e}  (every code of the busiest identifier; "
+        f"with check {report.guess_probability_pool_with_check:.2e})"
+    )
+    print(
         f"randomness          {'ok' if report.randomness_ok else 'FAILED':>14}  "
         f"(chi-square per serial position: max {report.chi2_max:.1f}, min p {report.chi2_p_min:.3g})"
     )
