@@ -210,7 +210,7 @@ class Database:
                 return
 
     def _commit(self, fns: list[Callable[[Tx], Any]]) -> list[Any]:
-        """Run ``fns`` in one durable transaction, each in its own savepoint; outcome per function."""
+        """Run ``fns`` in one durable transaction, a failing one rolled back alone; outcome per function."""
         while True:
             try:
                 return self._commit_once(fns)

@@ -74,20 +74,28 @@ class Row:
         return head + self.parent.encode() if self.parent else head
 
     @classmethod
-    def unpack(cls, raw: Buffer) -> Row:
-        level, state, status, lock, flags, ref, time_us, children = _CODE.unpack_from(raw)
-        parent = bytes(raw[_CODE.size :]).decode() or None
-        # Table look-ups instead of Enum(value): this runs for every code of every request.
+    def unpack(
+        cls,
+        raw: Buffer,
+        _head: Any = _CODE.unpack_from,
+        _size: int = _CODE.size,
+        _states: dict[int, State] = _STATES,
+        _statuses: dict[int, RegulatoryStatus] = _STATUSES,
+        _locks: dict[int, Lock] = _LOCKS,
+    ) -> Row:
+        # This runs for every code of every request: the defaults bind the struct and the tables
+        # once (no global look-ups), and the tables stand in for Enum(value).
+        level, state, status, lock, flags, ref, time_us, children = _head(raw)
         return cls(
             level,
-            _STATES[state],
-            _STATUSES[status],
-            _LOCKS[lock],
+            _states[state],
+            _statuses[status],
+            _locks[lock],
             bool(flags & _FLAG_PARTIAL),
             ref,
             time_us,
             children,
-            parent,
+            bytes(raw[_size:]).decode() or None,
         )
 
 

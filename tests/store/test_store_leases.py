@@ -108,3 +108,53 @@ def test_group_commit_isolates_a_failing_request(line: Line) -> None:
     assert packed == 36
     assert store.commits - commits <= 40  # at least sometimes several requests shared a commit
     assert not differences(store)
+
+
+def test_group_commit_rolls_back_a_request_that_fails_half_way(line: Line) -> None:
+    """A replace whose second step fails, in one group with good requests before and after it:
+    its first step (taking the old child out) must not survive, the others must."""
+    store = line.store
+    parents = line.commissioned("bundle", 3)
+    units = line.commissioned("unit", 15)
+    store.aggregate(parents[0], units[:5])
+    not_printed = store.allocate("B1", "unit", 1).codes[0]
+    writer_busy, go_on = threading.Event(), threading.Event()
+
+    def hold_the_writer(tx: object) -> None:
+        writer_busy.set()
+        go_on.wait()
+
+    calls = [
+        lambda: store.aggregate(parents[1], units[5:10]),
+        lambda: store.replace(parents[0], units[0], not_printed),  # CHILD_NOT_COMMISSIONED after the unpack
+        lambda: store.aggregate(parents[2], units[10:15]),
+        lambda: store.aggregate(parents[2], units[10:15]),  # the same again: already packed
+    ]
+    outcomes: list[object] = [None] * len(calls)
+
+    def call(i: int) -> None:
+        try:
+            outcomes[i] = calls[i]()
+        except LinecodeError as exc:
+            outcomes[i] = exc.reason
+
+    blocker = threading.Thread(target=store._db.write, args=(hold_the_writer,))
+    blocker.start()
+    writer_busy.wait()
+    threads = []
+    for i in range(len(calls)):  # queued one after the other, so they form one group in this order
+        threads.append(threading.Thread(target=call, args=(i,)))
+        threads[-1].start()
+        while store._db._queue.qsize() < i + 1:
+            threading.Event().wait(0.001)
+    commits = store.commits
+    go_on.set()
+    for t in [blocker, *threads]:
+        t.join()
+    assert store.commits - commits == 2  # the blocker alone, then the four in one commit
+    assert outcomes[1] == "CHILD_NOT_COMMISSIONED" and outcomes[3] == "CHILD_ALREADY_AGGREGATED"
+    assert set(store.children_of(parents[0])) == set(units[:5])
+    assert store.record(units[0]).parent == parents[0]
+    assert {store.record(u).parent for u in units[5:10]} == {parents[1]}
+    assert {store.record(u).parent for u in units[10:15]} == {parents[2]}
+    assert not differences(store)
