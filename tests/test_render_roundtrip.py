@@ -5,6 +5,11 @@ format, read back from the image bytes; the sizes no code of ours fits are cover
 libdmtx locates symbols by their edges and needs a few pixels per module: a 1-pixel-per-module
 image is enlarged by an integer factor (same pixels, nothing resampled) before libdmtx reads it,
 and libdmtx may use its own down-sampling option when its default sampling finds nothing.
+
+The DMRE sizes (ISO/IEC 21471, opt-in with ``dmre=True``) are read by zxing-cpp only: libdmtx
+0.7.7 knows the ISO/IEC 16022 sizes alone and finds nothing in a DMRE image, which these tests
+also hold, since it is why DMRE stays off by default. Against zxing-cpp's encoder (zint, which
+picks DMRE sizes on its own) the tests hold our size choice to the rule in ``linecode.render``.
 """
 
 from __future__ import annotations
@@ -19,10 +24,12 @@ import zxingcpp
 from linecode import _datamatrix as dm
 from linecode import render
 from linecode.codes import GS, Gs1Code, Gtin
-from linecode.render import SIZES, formats, libdmtx
+from linecode.render import SIZES, SymbolSize, formats, libdmtx
 from linecode.serials import MasterKey, Nmpa20Pool, SsccPool
 
 MASTER = MasterKey(bytes(range(32)))
+ECC200 = [s for s in SIZES if not s.dmre]
+DMRE = [s for s in SIZES if s.dmre]
 UPPER_ALNUM = string.digits + string.ascii_uppercase
 CSET82_SAMPLE = UPPER_ALNUM + string.ascii_lowercase + "!%&*+,-./:;<=>?_"  # no "(": HRI syntax
 
@@ -36,7 +43,9 @@ def sscc_codes(count: int) -> list[str]:
     return [pool.sscc(i).as_hri() for i in range(count)]
 
 
-def gs1_codes(count: int, seed: int) -> list[str]:
+def gs1_codes(count: int, seed: int, shortest: int = 1) -> list[str]:
+    """GS1 pack codes; serials of digits, upper-case alphanumerics or CSET 82 in turn, serial and
+    lot ``shortest``..20 characters long."""
     rng = np.random.default_rng(seed)
 
     def pick(alphabet: str, lo: int, hi: int) -> str:
@@ -48,39 +57,62 @@ def gs1_codes(count: int, seed: int) -> list[str]:
         expiry = f"{rng.integers(25, 45):02d}{rng.integers(1, 13):02d}{rng.integers(0, 29):02d}"
         code = Gs1Code(
             Gtin.build(pick(string.digits, 13, 13)),
-            pick(serial_alphabet, 1, 20),
+            pick(serial_alphabet, shortest, 20),
             expiry,
-            pick(UPPER_ALNUM, 1, 20),
+            pick(UPPER_ALNUM, shortest, 20),
         )
         codes.append(code.as_hri() if n % 2 else code.as_element_string())
     return codes
 
 
-def decode_both(pixels: npt.NDArray[np.bool_], module_px: int) -> tuple[bytes | None, str, bytes | None]:
-    """(zxing-cpp bytes, its symbology identifier, libdmtx bytes) of an image, True = dark."""
+def libdmtx_image(pixels: npt.NDArray[np.bool_], module_px: int) -> npt.NDArray[np.uint8]:
+    """Grayscale for libdmtx, at least 3 pixels per module (enlarged, nothing resampled)."""
+    scale = max(1, -(-3 // module_px))
+    return np.kron(np.where(pixels, 0, 255).astype(np.uint8), np.ones((scale, scale), dtype=np.uint8))
+
+
+def decode_both(
+    pixels: npt.NDArray[np.bool_], module_px: int, libdmtx_reads: bool = True
+) -> tuple[bytes | None, str, bytes | None]:
+    """(zxing-cpp bytes, its symbology identifier, libdmtx bytes) of an image, True = dark.
+
+    ``libdmtx_reads=False`` (a DMRE symbol) skips libdmtx and says None: it reads none, and
+    scanning for one takes it its whole time-out (see the random data test, which shows it).
+    """
     gray = np.where(pixels, 0, 255).astype(np.uint8)
     found = zxingcpp.read_barcodes(gray, formats=zxingcpp.BarcodeFormat.DataMatrix)
     zx = (found[0].bytes, found[0].symbology_identifier) if found else (None, "")
-    scale = max(1, -(-3 // module_px))
-    enlarged = np.kron(gray, np.ones((scale, scale), dtype=np.uint8))
+    if not libdmtx_reads:
+        return zx[0], zx[1], None
+    enlarged = libdmtx_image(pixels, module_px)
     # libdmtx's edge finder misses some symbols at one sampling and finds them at another: try its
     # own down-sampling (dmtxread -S) before calling a symbol unreadable.
     dmtx = next((d for d in (libdmtx.decode(enlarged, shrink=s) for s in (1, 2, 3)) if d is not None), None)
     return zx[0], zx[1], dmtx
 
 
-def expected_reads(code: str, gs1: bool) -> tuple[bytes, str, bytes]:
+def symbology(gs1: bool, dmre: bool) -> str:
+    """The AIM identifier zxing-cpp reports: ]d1 / ]d2 (GS1) for ECC 200, and ISO/IEC 21471's
+    ]d7 / ]d8 for DMRE (modifier + 6), so a reader can tell the extension apart."""
+    return f"]d{(2 if gs1 else 1) + (6 if dmre else 0)}"
+
+
+def expected_reads(code: str, gs1: bool, dmre: bool = False) -> tuple[bytes, str, bytes | None]:
+    """What zxing-cpp and libdmtx read from the symbol of ``code``: libdmtx nothing from a symbol
+    in a DMRE size."""
     data = render.symbol_data(code, gs1=gs1)[0]
-    return (data, "]d2", GS.encode() + data) if gs1 else (data, "]d1", data)
+    dmtx = None if dmre else GS.encode() + data if gs1 else data
+    return (data, symbology(gs1, dmre), dmtx)
 
 
-def fitting_sizes(data: bytes, gs1: bool) -> list[str]:
+def fitting_sizes(data: bytes, gs1: bool, sizes: list[SymbolSize]) -> list[str]:
     ascii_end, exact, tail = dm.needs(data, gs1)
-    return [s.name for s in SIZES if ascii_end <= s.data_codewords or s.data_codewords in (exact, tail)]
+    return [s.name for s in sizes if ascii_end <= s.data_codewords or s.data_codewords in (exact, tail)]
 
 
-def test_thousands_of_codes_every_size_every_format_both_decoders() -> None:
-    batches = [(nmpa20_codes(700), False), (gs1_codes(700, seed=1), True), (sscc_codes(600), True)]
+def round_trips(batches: list[tuple[list[str], bool]], dmre: bool) -> tuple[list[tuple], set[str], int]:  # type: ignore[type-arg]
+    """(failures, sizes seen, count) of every code rendered and read back: every fourth in its
+    default size, the rest walking through every size that holds it (the DMRE sizes if ``dmre``)."""
     sizes_seen: set[str] = set()
     failures = []
     n = 0
@@ -88,42 +120,84 @@ def test_thousands_of_codes_every_size_every_format_both_decoders() -> None:
         for code in codes:
             fmt = formats.FORMATS[n % 3]
             data = render.symbol_data(code, gs1=gs1)[0]
-            # Every fourth code in its default size, the rest walk through every size that holds it.
-            sizes = fitting_sizes(data, gs1)
-            size = None if n % 4 == 0 else sizes[(n // 4) % len(sizes)]
-            image = render.render(code, gs1=gs1, fmt=fmt, module_px=1, quiet_zone=1, size=size)
+            sizes = fitting_sizes(data, gs1, DMRE if dmre else ECC200)
+            size = None if n % 4 == 0 or not sizes else sizes[(n // 4) % len(sizes)]
+            image = render.render(code, gs1=gs1, fmt=fmt, module_px=1, quiet_zone=1, size=size, dmre=dmre)
             pixels = formats.READERS[fmt](image)
-            got = decode_both(pixels, 1)
-            if got != expected_reads(code, gs1):
+            drawn = render.symbol_size(f"{pixels.shape[0] - 2}x{pixels.shape[1] - 2}")
+            got = decode_both(pixels, 1, libdmtx_reads=not drawn.dmre)
+            if got != expected_reads(code, gs1, drawn.dmre):
                 failures.append((code, size, fmt, got))
-            sizes_seen.add(f"{pixels.shape[0] - 2}x{pixels.shape[1] - 2}")
+            sizes_seen.add(drawn.name)
             n += 1
+    return failures, sizes_seen, n
+
+
+def test_thousands_of_codes_every_size_every_format_both_decoders() -> None:
+    batches = [(nmpa20_codes(700), False), (gs1_codes(700, seed=1), True), (sscc_codes(600), True)]
+    failures, sizes_seen, n = round_trips(batches, dmre=False)
     assert failures == []
     assert n == 2000
     # Our codes need at least 10 codewords: the four smallest sizes are covered by the next test.
-    assert sizes_seen == {s.name for s in SIZES if s.data_codewords >= 10}
+    assert sizes_seen == {s.name for s in ECC200 if s.data_codewords >= 10}
+
+
+def test_our_codes_in_dmre_sizes_zxing_reads_them_libdmtx_does_not() -> None:
+    batches = [(nmpa20_codes(100), False), (gs1_codes(300, seed=6), True), (sscc_codes(100), True)]
+    failures, sizes_seen, n = round_trips(batches, dmre=True)
+    assert failures == [] and n == 500
+    # An nmpa20 code or an SSCC needs 10 codewords, so 8x48 (18) is as far as they walk.
+    assert {s.name for s in DMRE} <= sizes_seen
+
+
+def longest_fitting(rng: np.random.Generator, k: int, fill: float, gs1: bool) -> tuple[bytes, npt.NDArray]:  # type: ignore[type-arg]
+    """The longest random data of a length class that still fits size k, and its matrix."""
+    alphabet = list(UPPER_ALNUM * 2 + string.ascii_lowercase + "-./ ")
+    length = max(1, int(SIZES[k].data_codewords * fill * 1.3))
+    while True:
+        data = "".join(rng.choice(alphabet, length)).encode()
+        if gs1:
+            data = b"91" + data  # our kernel takes any ASCII; AI 91 keeps zxing's GS1 parser happy
+        try:
+            return data, dm.encode(data, gs1, size=k)[1]
+        except ValueError:
+            length = max(1, length * 9 // 10)
 
 
 @pytest.mark.parametrize("gs1", [False, True])
 def test_every_size_with_random_data_both_decoders(gs1: bool) -> None:
     rng = np.random.default_rng(int(gs1))
-    alphabet = list(UPPER_ALNUM * 2 + string.ascii_lowercase + "-./ ")
     for k, s in enumerate(SIZES):
         for fill in (1.0, 0.5):
-            length = max(1, int(s.data_codewords * fill * 1.3))
-            while True:  # the longest random data of this length class that still fits
-                data = "".join(rng.choice(alphabet, length)).encode()
-                if gs1:
-                    data = b"91" + data  # our kernel takes any ASCII; AI 91 keeps zxing's GS1 parser happy
-                try:
-                    _, modules = dm.encode(data, gs1, size=k)
-                    break
-                except ValueError:
-                    length = max(1, length * 9 // 10)
-            image = formats.write(modules.view(bool), "png", 1, 1)
-            zx, symbology, dmtx = decode_both(formats.read_png(image), 1)
-            assert zx == data and dmtx == (GS.encode() + data if gs1 else data), (s.name, data)
-            assert symbology == ("]d2" if gs1 else "]d1")
+            data, modules = longest_fitting(rng, k, fill, gs1)
+            pixels = formats.read_png(formats.write(modules.view(bool), "png", 1, 1))
+            zx, identifier, dmtx = decode_both(pixels, 1, libdmtx_reads=not s.dmre)
+            assert zx == data and identifier == symbology(gs1, s.dmre), (s.name, data)
+            if not s.dmre:
+                assert dmtx == (GS.encode() + data if gs1 else data), (s.name, data)
+            elif fill == 1.0:
+                # libdmtx reads no DMRE size: why dmre=True is opt-in. It mostly finds nothing
+                # (given 500 ms; it reads an ECC 200 symbol of this class in a few) and sometimes
+                # worse: from this 20x64 symbol it returns b"4521f", one data region read as a
+                # small ECC 200 symbol. Either way, never the data.
+                read = libdmtx.decode(libdmtx_image(pixels, 1), timeout_ms=500)
+                assert read is None or not read.endswith(data), (s.name, read)
+
+
+def test_dmre_symbols_equal_zint_module_for_module() -> None:
+    # Digit pairs leave no encodation choice: zxing-cpp's encoder (zint; its size numbers 31..48
+    # are the DMRE sizes in our order) must place the very same modules, padding and check
+    # codewords included.
+    for k, s in enumerate(SIZES):
+        if s.data_codewords < 10:  # 20 digits are 10 codewords
+            continue
+        theirs = zxingcpp.create_barcode(
+            "86123451234567890042", zxingcpp.BarcodeFormat.DataMatrix, version=k + 1
+        )
+        ours = render.matrix("86123451234567890042", gs1=False, size=s, dmre=True)
+        assert (
+            np.asarray(theirs.to_image(scale=1, add_quiet_zones=False)) < 128
+        ).tolist() == ours.tolist(), s
 
 
 def test_ten_pixels_per_module_every_format_both_decoders() -> None:
@@ -149,24 +223,49 @@ def test_libdmtx_backend_images_decode_in_zxing() -> None:
         assert decode_both(formats.read_png(image), 1) == expected_reads(code, gs1)
 
 
-def zxing_shape(code: str, gs1: bool) -> tuple[int, int]:
+def zxing_shape(code: str, gs1: bool, force_square: bool = False) -> tuple[int, int]:
+    """(rows, cols) of the symbol zxing-cpp's encoder (zint) makes: its own size choice, from the
+    ECC 200 and DMRE sizes, or from the squares alone with ``force_square``."""
     if gs1 and not code.startswith("("):  # zxing-cpp takes GS1 data as HRI only
         code = Gs1Code.parse(code).as_hri()
-    symbol = zxingcpp.create_barcode(code, zxingcpp.BarcodeFormat.DataMatrix, gs1=gs1)
+    options = {"force_square": True} if force_square else {}
+    symbol = zxingcpp.create_barcode(code, zxingcpp.BarcodeFormat.DataMatrix, gs1=gs1, **options)
     rows, cols = np.asarray(symbol.to_image(scale=1, add_quiet_zones=False)).shape
     return int(rows), int(cols)
 
 
-def test_never_larger_than_zxing_cpp_among_iso_16022_sizes() -> None:
-    # zxing-cpp 3 (zint inside) also uses the DMRE sizes of ISO/IEC 21471 (8x48 .. 26x64), which
-    # are not ECC 200 sizes of ISO/IEC 16022; where it picks one, ours may be larger in area.
-    cases = [(c, False) for c in nmpa20_codes(200)] + [(c, True) for c in sscc_codes(100)]
-    cases += [(c, True) for c in gs1_codes(1200, seed=4)]
-    ours_sizes = {(s.rows, s.cols) for s in SIZES}
-    larger = []
+def test_never_larger_than_zxing_cpp() -> None:
+    """The size rule of ``linecode.render``, over 2000 random codes of our formats (GS1 pack codes
+    with short and with long punctuated mixed-case serials, which is where zint picks DMRE).
+
+    Area = rows x cols in modules. zxing-cpp 3 (zint) chooses from the ECC 200 and DMRE sizes by
+    its own order, not by area. Then:
+
+    * with ``dmre=True`` our symbol is never larger in area than zxing-cpp's;
+    * by default (ECC 200 sizes only, every symbol readable by libdmtx) our symbol is never larger
+      than zxing-cpp's whenever zxing-cpp's is an ECC 200 size, and never larger than the square
+      zxing-cpp makes when held to squares (all ECC 200). Where zxing-cpp picks a DMRE size, the
+      default symbol may be larger than it; that is the price of libdmtx reading every symbol.
+    """
+    cases = [(c, False) for c in nmpa20_codes(300)] + [(c, True) for c in sscc_codes(300)]
+    cases += [(c, True) for c in gs1_codes(1000, seed=4)] + [
+        (c, True) for c in gs1_codes(400, seed=5, shortest=12)
+    ]
+    dmre_shapes = {(s.rows, s.cols) for s in DMRE}
+    zint_dmre = default_larger = 0
     for code, gs1 in cases:
-        ours, theirs = render.matrix(code, gs1=gs1).shape, zxing_shape(code, gs1)
-        if ours[0] * ours[1] > theirs[0] * theirs[1]:
-            larger.append((code, ours, theirs))
-    assert [case for case in larger if case[2] in ours_sizes] == []
-    assert len(larger) <= len(cases) // 200  # DMRE wins are rare for our codes (5 in 2300 seen)
+        theirs = zxing_shape(code, gs1)
+        with_dmre = render.matrix(code, gs1=gs1, dmre=True).shape
+        default = render.matrix(code, gs1=gs1).shape
+        assert with_dmre[0] * with_dmre[1] <= theirs[0] * theirs[1], (code, with_dmre, theirs)
+        square = zxing_shape(code, gs1, force_square=True)
+        assert default[0] * default[1] <= square[0] * square[1], (code, default, square)
+        if theirs in dmre_shapes:
+            zint_dmre += 1
+            default_larger += default[0] * default[1] > theirs[0] * theirs[1]
+        else:
+            assert default[0] * default[1] <= theirs[0] * theirs[1], (code, default, theirs)
+    assert len(cases) == 2000
+    # The DMRE branch is exercised: zint picks DMRE for about a quarter of these codes (477 seen),
+    # and only a handful of those (7 seen) are smaller than our ECC 200 default.
+    assert zint_dmre >= 200 and 0 < default_larger <= 20
