@@ -4,7 +4,8 @@ Two data sets of N codes each: nmpa20 (20 digits) and GS1 (GTIN, serial, expiry,
 the module matrix, and a 1-bit PNG at 10 px/module with a 1-module quiet zone. Every entry works
 through the same N codes per round; codes/s = N / median.
 
-* linecode bulk: ``render.matrices`` / ``render.render_many`` over the batch, one thread.
+* linecode bulk: ``render.matrices`` / ``render.render_many`` over the batch, one thread; "bulk
+  dmre" the same with the DMRE sizes allowed (``dmre=True``).
 * linecode one by one: ``render.matrix`` / ``render.render`` per code (validation included).
 * zxing-cpp: ``create_barcode(..., gs1=)`` + ``to_image`` per code; for PNG the image is written as
   1-bit PNG with numpy + zlib (Pillow is not a dependency; zlib level 6 is what Pillow would use).
@@ -88,6 +89,18 @@ def _run(benchmark, group: str, name: str, fn) -> None:  # type: ignore[no-untyp
 def test_linecode_matrix_bulk(benchmark, dataset) -> None:  # type: ignore[no-untyped-def]
     name, codes, gs1 = dataset
     _run(benchmark, f"matrix {name}", "linecode bulk", lambda: render.matrices(codes, gs1=gs1, threads=1))
+
+
+def test_linecode_matrix_bulk_dmre(benchmark, dataset) -> None:  # type: ignore[no-untyped-def]
+    # DMRE sizes allowed (opt-in): a longer candidate list, the same encodation.
+    name, codes, gs1 = dataset
+    benchmark.extra_info["ours"] = False
+    _run(
+        benchmark,
+        f"matrix {name}",
+        "linecode bulk dmre",
+        lambda: render.matrices(codes, gs1=gs1, dmre=True, threads=1),
+    )
 
 
 def test_linecode_one_by_one_matrix(benchmark, dataset) -> None:  # type: ignore[no-untyped-def]
