@@ -43,6 +43,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--size", metavar="RxC", help="fixed symbol size, e.g. 16x16 or 8x32 (default: smallest)"
     )
     render.add_argument("--shape", choices=SHAPES, default="any", help="shape when the size is free")
+    render.add_argument(
+        "--dmre",
+        action="store_true",
+        help="also allow the DMRE rectangles of ISO/IEC 21471 (smaller for some data; "
+        "libdmtx cannot read them)",
+    )
     render.add_argument("--backend", choices=BACKENDS, default="linecode", help="encoder (default linecode)")
     bulk = render.add_argument_group("bulk: a run of an nmpa20 pool's codes, in index order")
     bulk.add_argument("--identifier", help="7-digit nmpa20 product identifier of the pool")
@@ -70,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidArgument("linecode render needs CODE and -o FILE (or --identifier, --count and --out)")
     from linecode.render import render
 
-    gs1 = args.gs1 or args.code.lstrip().startswith(("(", "]d2", "\x1d"))
+    gs1 = args.gs1 or args.code.lstrip().startswith(("(", "]d2", "]d8", "\x1d"))
     image = render(
         args.code,
         gs1=gs1,
@@ -79,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         quiet_zone=args.quiet_zone,
         size=args.size,
         shape=args.shape,
+        dmre=args.dmre,
         backend=args.backend,
     )
     if str(args.output) == "-":
@@ -102,7 +109,7 @@ def _run_bulk(args: argparse.Namespace) -> int:
     pool = Nmpa20Pool(MasterKey.load(args.data / KEY_FILE_NAME), args.identifier)
     if not archive:
         args.out.mkdir(parents=True, exist_ok=True)
-    options = {"size": args.size, "shape": args.shape}
+    options = {"size": args.size, "shape": args.shape, "dmre": args.dmre}
     with contextlib.ExitStack() as stack:
         zf = stack.enter_context(zipfile.ZipFile(args.out, "w", zipfile.ZIP_STORED)) if archive else None
         bar = stack.enter_context(progress_bar(args.count, f"render {args.identifier}"))

@@ -30,7 +30,8 @@ _AIS: dict[str, tuple[int | None, int]] = {
     "17": (6, 6),
     "21": (None, 20),
 }
-_SYMBOLOGY_PREFIXES = ("]d2", "]C1", "]Q3", "]e0")
+_SYMBOLOGY_PREFIXES = ("]d2", "]d8", "]C1", "]Q3", "]e0")
+"""AIM identifiers of GS1 data: DataMatrix (]d8 for DMRE, as zxing-cpp reports it), GS1-128, QR, DataBar."""
 _HRI_FIELD = re.compile(r"\((\d{2,4})\)([^()]*)")
 
 
