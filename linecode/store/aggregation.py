@@ -64,8 +64,9 @@ def check_children(
     parent_batch = batches(prow.batch_ref)
     if _children_fit(batches, prow, parent_batch, rows, ignore_parent=ignore_parent):
         product = tx.product(parent_batch.product_id)
-        if (prow.level == product.top and product.mixed_pallets) or all(
-            r.batch_ref == prow.batch_ref for r in rows
+        if product.product_id == parent_batch.product_id and (
+            (prow.level == product.top and product.mixed_pallets)
+            or all(r.batch_ref == prow.batch_ref for r in rows)
         ):
             return product
     # Some rule is broken: find the first one, in the order of SPEC §4, and name every code breaking it.
@@ -146,8 +147,7 @@ def _children_fit(
             or r.lock is not Lock.NORMAL
             or batch.lock is not Lock.NORMAL
             or r.level != want
-            # a batch record is filed under its product's id, so this is the product of the parent
-            or batch.product_id != parent_batch.product_id
+            or batch.product_id != parent_batch.product_id  # the caller checks that this is the product
         ):
             return False
     return True

@@ -204,6 +204,7 @@ class Database:
                     stop = True
                     break
                 group.append(item)
+            commits = self.commits
             try:
                 outcomes = self._commit([request.fn for request in group])
             except Exception as exc:  # e.g. the store is full: every request of the group gets it
@@ -211,8 +212,9 @@ class Database:
             for request, outcome in zip(group, outcomes, strict=True):
                 request.outcome = outcome
             self._unanswered.extend(group)
+            if stop or self.commits == commits:
+                self._answer()  # nothing was committed (all failed): no fsync to hide the answers in
             if stop:
-                self._answer()
                 return
 
     def _answer(self) -> None:
@@ -367,7 +369,7 @@ def _take_writer_lock(path: Path) -> int:
     return fd
 
 
-_DECODED: dict[bytes, Any] = {}
+_DECODED: dict[tuple[str, bytes], Any] = {}
 """Decoded product and batch records by their stored bytes: the same bytes always mean the same
 record, so this saves a JSON decode per request without ever serving a stale or uncommitted one."""
 
@@ -465,13 +467,13 @@ class Tx:
         raw = self.txn.get(key.encode(), db=self.db.dbs[db])
         if raw is None:
             return None
-        raw = bytes(raw)  # already bytes (no buffers=True here); this is for the type checker
-        known = _DECODED.get(raw)
+        cache_key = (db, bytes(raw))
+        known = _DECODED.get(cache_key)
         if known is None:
             known = decode(records.load_json(raw))
             if len(_DECODED) > 1024:
                 _DECODED.clear()
-            _DECODED[raw] = known
+            _DECODED[cache_key] = known
         return known  # type: ignore[no-any-return]
 
     def product(self, product_id: str) -> Product:

@@ -184,8 +184,13 @@ def batch_prefix(batch_ref: int) -> bytes:
 # --- JSON records -------------------------------------------------------------------------------
 
 
+_JSON = json.JSONEncoder(separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+"""One encoder for every record (``json.dumps`` with options builds a new one per call, and an
+idempotency answer is written with every request)."""
+
+
 def dump_json(data: Any) -> bytes:
-    return json.dumps(data, separators=(",", ":"), sort_keys=True, ensure_ascii=False).encode()
+    return _JSON.encode(data).encode()
 
 
 def load_json(raw: Buffer) -> Any:
