@@ -1,13 +1,110 @@
-"""AdminService: products, batches, locks, statuses, close, leases. Proto <-> store only."""
+"""AdminService: products, batches, locks, statuses, close, leases, exports. Proto <-> store only."""
 
 from __future__ import annotations
 
+import datetime as dt
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from typing import BinaryIO, cast
+
 import grpc
 
-from linecode.errors import InvalidArgument
+from linecode.errors import Aborted, InvalidArgument
+from linecode.export import ExportSummary, write_epcis, write_nmpa_json, write_nmpa_xml
 from linecode.service import convert
 from linecode.store import Lock, RegulatoryStatus, Store
 from linecode.v1 import admin_pb2, admin_pb2_grpc, common_pb2
+
+_EXPORTS: dict[int, tuple[str, Callable[[Store, str, BinaryIO, dt.timedelta], ExportSummary]]] = {
+    admin_pb2.EXPORT_FORMAT_EPCIS: (
+        "application/ld+json",
+        lambda store, batch, out, offset: write_epcis(store, batch, out, utc_offset=offset),
+    ),
+    admin_pb2.EXPORT_FORMAT_NMPA_JSON: (
+        "application/json",
+        lambda store, batch, out, offset: write_nmpa_json(store, batch, out),
+    ),
+    admin_pb2.EXPORT_FORMAT_NMPA_XML: (
+        "application/xml",
+        lambda store, batch, out, offset: write_nmpa_xml(store, batch, out),
+    ),
+}
+_CHUNKS_AHEAD = 4
+"""Chunks (~64 KiB each, the export sink's block) the writer may run ahead of the client."""
+
+
+class _ChunkPipe:
+    """A binary file whose writes go to a bounded queue: the export writer, in its own thread, blocks
+    while the client is behind, so memory stays at a few chunks whatever the document's size."""
+
+    def __init__(self, cancelled: threading.Event) -> None:
+        self.chunks: queue.Queue[bytes | ExportSummary | BaseException] = queue.Queue(_CHUNKS_AHEAD)
+        self.cancelled = cancelled
+
+    def put(self, item: bytes | ExportSummary | BaseException) -> None:
+        while not self.cancelled.is_set():
+            try:
+                self.chunks.put(item, timeout=0.2)
+                return
+            except queue.Full:
+                continue
+        raise Aborted("export cancelled by the client", reason="CANCELLED")
+
+    def write(self, data: bytes) -> int:
+        if data:
+            self.put(bytes(data))
+        return len(data)
+
+    def flush(self) -> None:
+        pass
+
+
+def _export_chunks(
+    store: Store, batch_id: str, export_format: int, offset: dt.timedelta, context: grpc.ServicerContext
+) -> Iterator[admin_pb2.ExportChunk]:
+    content_type, write = _EXPORTS[export_format]
+    cancelled = threading.Event()
+    context.add_callback(cancelled.set)  # the call ended (done, cancelled, deadline): stop writing
+    pipe = _ChunkPipe(cancelled)
+
+    def produce() -> None:
+        try:
+            pipe.put(write(store, batch_id, cast(BinaryIO, pipe), offset))
+        except BaseException as exc:  # handed to the RPC thread, which raises it to the caller
+            if not cancelled.is_set():
+                pipe.put(exc)
+
+    writer = threading.Thread(target=produce, name=f"linecode-export-{batch_id}", daemon=True)
+    writer.start()
+    first = True
+    try:
+        while True:
+            item = pipe.chunks.get()
+            if isinstance(item, BaseException):
+                raise item
+            if isinstance(item, ExportSummary):
+                yield admin_pb2.ExportChunk(
+                    content_type=content_type if first else "", summary=_summary(item)
+                )
+                return
+            yield admin_pb2.ExportChunk(data=item, content_type=content_type if first else "")
+            first = False
+    finally:
+        cancelled.set()
+        writer.join(timeout=5)
+
+
+def _summary(summary: ExportSummary) -> admin_pb2.ExportSummary:
+    return admin_pb2.ExportSummary(
+        batch_id=summary.batch_id,
+        format=summary.format,
+        bytes_written=summary.bytes_written,
+        codes=summary.codes,
+        relations=summary.relations,
+        events=summary.events,
+        last_event_seq=summary.last_event_seq,
+    )
 
 
 def _target(request: admin_pb2.SetLockRequest | admin_pb2.SetStatusRequest) -> dict[str, object]:
@@ -112,3 +209,16 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> common_pb2.Change:
         self.store.import_lease(request.text, actor=request.origin.actor)
         return common_pb2.Change(event_seq=self.store.last_event_seq())
+
+    def ExportBatch(
+        self, request: admin_pb2.ExportBatchRequest, context: grpc.ServicerContext
+    ) -> Iterator[admin_pb2.ExportChunk]:
+        if request.format not in _EXPORTS:
+            raise InvalidArgument(
+                f"export format {request.format}: expected EXPORT_FORMAT_EPCIS, EXPORT_FORMAT_NMPA_JSON "
+                "or EXPORT_FORMAT_NMPA_XML",
+                reason="BAD_EXPORT_FORMAT",
+            )
+        self.store.batch(request.batch_id)  # NotFound before the stream starts, not in the middle
+        offset = dt.timedelta(minutes=request.utc_offset_minutes)
+        return _export_chunks(self.store, request.batch_id, request.format, offset, context)

@@ -1,11 +1,23 @@
 from linecode.v1 import common_pb2 as _common_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ExportFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    EXPORT_FORMAT_UNSPECIFIED: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_EPCIS: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_NMPA_JSON: _ClassVar[ExportFormat]
+    EXPORT_FORMAT_NMPA_XML: _ClassVar[ExportFormat]
+EXPORT_FORMAT_UNSPECIFIED: ExportFormat
+EXPORT_FORMAT_EPCIS: ExportFormat
+EXPORT_FORMAT_NMPA_JSON: ExportFormat
+EXPORT_FORMAT_NMPA_XML: ExportFormat
 
 class Level(_message.Message):
     __slots__ = ("name", "rule", "identifier", "pack_ratio", "serial_alphabet", "serial_length")
@@ -212,3 +224,48 @@ class LeaseMessage(_message.Message):
     text: str
     origin: _common_pb2.Origin
     def __init__(self, text: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ...) -> None: ...
+
+class ExportBatchRequest(_message.Message):
+    __slots__ = ("batch_id", "format", "utc_offset_minutes")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    UTC_OFFSET_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    format: ExportFormat
+    utc_offset_minutes: int
+    def __init__(self, batch_id: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., utc_offset_minutes: _Optional[int] = ...) -> None: ...
+
+class ExportSummary(_message.Message):
+    __slots__ = ("batch_id", "format", "bytes_written", "codes", "relations", "events", "last_event_seq")
+    class EventsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    BYTES_WRITTEN_FIELD_NUMBER: _ClassVar[int]
+    CODES_FIELD_NUMBER: _ClassVar[int]
+    RELATIONS_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    format: str
+    bytes_written: int
+    codes: int
+    relations: int
+    events: _containers.ScalarMap[str, int]
+    last_event_seq: int
+    def __init__(self, batch_id: _Optional[str] = ..., format: _Optional[str] = ..., bytes_written: _Optional[int] = ..., codes: _Optional[int] = ..., relations: _Optional[int] = ..., events: _Optional[_Mapping[str, int]] = ..., last_event_seq: _Optional[int] = ...) -> None: ...
+
+class ExportChunk(_message.Message):
+    __slots__ = ("data", "content_type", "summary")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    content_type: str
+    summary: ExportSummary
+    def __init__(self, data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., summary: _Optional[_Union[ExportSummary, _Mapping]] = ...) -> None: ...

@@ -90,6 +90,11 @@ class AdminServiceStub:
                 request_serializer=linecode_dot_v1_dot_admin__pb2.LeaseMessage.SerializeToString,
                 response_deserializer=linecode_dot_v1_dot_common__pb2.Change.FromString,
                 _registered_method=True)
+        self.ExportBatch = channel.unary_stream(
+                '/linecode.v1.AdminService/ExportBatch',
+                request_serializer=linecode_dot_v1_dot_admin__pb2.ExportBatchRequest.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_admin__pb2.ExportChunk.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -163,6 +168,15 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportBatch(self, request, context):
+        """A batch as an EPCIS 2.0 JSON-LD document or the NMPA batch report (JSON, XML), streamed in
+        chunks as it is written (the server never holds the whole document); the last chunk carries
+        the summary. Concatenate every chunk's data for the document.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -220,6 +234,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ImportLease,
                     request_deserializer=linecode_dot_v1_dot_admin__pb2.LeaseMessage.FromString,
                     response_serializer=linecode_dot_v1_dot_common__pb2.Change.SerializeToString,
+            ),
+            'ExportBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportBatch,
+                    request_deserializer=linecode_dot_v1_dot_admin__pb2.ExportBatchRequest.FromString,
+                    response_serializer=linecode_dot_v1_dot_admin__pb2.ExportChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -519,6 +538,33 @@ class AdminService:
             '/linecode.v1.AdminService/ImportLease',
             linecode_dot_v1_dot_admin__pb2.LeaseMessage.SerializeToString,
             linecode_dot_v1_dot_common__pb2.Change.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/linecode.v1.AdminService/ExportBatch',
+            linecode_dot_v1_dot_admin__pb2.ExportBatchRequest.SerializeToString,
+            linecode_dot_v1_dot_admin__pb2.ExportChunk.FromString,
             options,
             channel_credentials,
             insecure,
