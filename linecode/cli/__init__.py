@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from linecode.errors import LinecodeError
 
-COMMANDS = ("demo", "serve", "certs", "qa", "render", "export", "inspect", "batch")
+COMMANDS = ("demo", "serve", "certs", "qa", "render", "export", "inspect", "verify", "batch")
 """Sub-command modules of ``linecode.cli``, in ``--help`` order."""
 
 

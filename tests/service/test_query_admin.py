@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import grpc
 
+from linecode.codes import GS
 from linecode.v1 import admin_pb2, common_pb2, line_pb2, query_pb2
 
 from .conftest import BATCH, GS1_PRODUCT, ORIGIN, PRODUCT, Client, refused
@@ -36,6 +37,41 @@ def test_verify_answers_for_every_scanned_form(client: Client) -> None:
     )
     locked = client.query.Verify(query_pb2.VerifyRequest(data=units[1]))
     assert locked.genuine and not locked.usable and locked.reason == "LOCKED"
+
+
+def test_verify_answers_for_scanned_gs1_strings(client: Client) -> None:
+    client.admin.CreateProduct(GS1_PRODUCT)
+    batch = admin_pb2.Batch(
+        batch_id="E1",
+        product_id="export",
+        batch_number="LOT7",
+        production_date="2026-01-05",
+        expiry_date="2028-01-31",
+        line="L1",
+        planned_quantity=10,
+    )
+    client.admin.CreateBatch(batch)
+    (block,) = client.allocate("unit", 2, batch="E1")
+    client.report(line_pb2.LINE_EVENT_PRINTED, list(block.codes))
+    client.report(line_pb2.LINE_EVENT_VERIFIED, list(block.codes))
+    key, raw = block.codes[0], block.symbols[0]  # raw: 01…21…<GS>17…10…, as a scanner hands it on
+    assert GS in raw
+    serial = key[len("(01)09501101530003(21)") :]
+    for scanned in (
+        raw,
+        "]d2" + raw,
+        GS + raw,  # FNC1 shown as a leading GS
+        f"(01)09501101530003(21){serial}(17)280131(10)LOT7",  # HRI
+        key,
+    ):
+        answer = client.query.Verify(query_pb2.VerifyRequest(data=scanned))
+        assert answer.genuine and answer.usable and answer.reason == "OK", (scanned, answer)
+        assert (answer.info.code, answer.info.batch_id, answer.expired) == (key, "E1", False)
+    other_lot = raw.replace("10LOT7", "10LOT8")
+    mismatch = client.query.Verify(query_pb2.VerifyRequest(data="]d2" + other_lot))
+    assert not mismatch.genuine and mismatch.reason == "DATA_MISMATCH"
+    not_ours = client.query.Verify(query_pb2.VerifyRequest(data=f"]d20109501101530003{GS}21X"))
+    assert not not_ours.genuine and not not_ours.info.code
 
 
 def test_hierarchy_queries(client: Client) -> None:
