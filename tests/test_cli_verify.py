@@ -56,30 +56,14 @@ def line(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
             "export", "Export vaccine", "Demo Bio", (Level("unit", CodeRule.GS1, "09501101530003"),)
         )
         made = dt.date(2026, 1, 5)
-        store.create_batch(
-            "vaccine",
-            "B1",
-            production_date=made,
-            expiry_date=dt.date(2099, 1, 1),
-            line="L1",
-            planned_quantity=100,
-        )
-        store.create_batch(
-            "vaccine",
-            "OLD",
-            production_date=dt.date(2020, 1, 1),
-            expiry_date=dt.date(2021, 1, 1),
-            line="L1",
-            planned_quantity=10,
-        )
-        store.create_batch(
-            "export",
-            "LOT7",
-            production_date=made,
-            expiry_date=dt.date(2099, 12, 31),
-            line="L1",
-            planned_quantity=10,
-        )
+        for product, batch, start, expiry in (
+            ("vaccine", "B1", made, dt.date(2099, 1, 1)),
+            ("vaccine", "OLD", dt.date(2020, 1, 1), dt.date(2021, 1, 1)),
+            ("export", "LOT7", made, dt.date(2099, 12, 31)),
+        ):
+            store.create_batch(
+                product, batch, production_date=start, expiry_date=expiry, line="L1", planned_quantity=100
+            )
         units = commissioned(store, "B1", "unit", 6)
         (bundle,) = commissioned(store, "B1", "bundle", 1)
         store.aggregate(bundle, units[:5])
