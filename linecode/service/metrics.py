@@ -11,14 +11,17 @@
 
 from __future__ import annotations
 
+import threading
 from collections import Counter as Tally
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from linecode.errors import ConfigError
 from linecode.store import Store
 
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -66,6 +69,7 @@ class Metrics:
             "linecode_auth_refusals", "Callers refused, by why", ["why"], registry=self.registry
         )
         self.registry.register(_StoreCollector(store))
+        self._http: list[tuple[Any, threading.Thread]] = []
         store.on_commit(self.groups.observe)
 
     def observe(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
@@ -75,7 +79,24 @@ class Metrics:
         self.refusals.labels(why).inc()
 
     def serve(self, address: str) -> int:
-        """Start the /metrics HTTP endpoint; the port it listens on."""
+        """Start the /metrics HTTP endpoint on ``address`` (HOST:PORT, port 0: a free one); the port
+        it listens on. Raises :class:`ConfigError` ``PORT_UNAVAILABLE`` if it cannot listen there."""
         host, _, port = address.rpartition(":")
-        server, _thread = start_http_server(int(port), addr=host, registry=self.registry)
+        try:
+            server, thread = start_http_server(int(port), addr=host.strip("[]"), registry=self.registry)
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot serve metrics on {address}: {exc.strerror or exc}",
+                reason="PORT_UNAVAILABLE",
+                hint="pick another [metrics] listen / --metrics HOST:PORT, or port 0 for any free port",
+            ) from None
+        self._http.append((server, thread))
         return int(server.server_port)
+
+    def close(self) -> None:
+        """Stop the /metrics endpoint (if serving) and free its port."""
+        for server, thread in self._http:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=5)
+        self._http.clear()

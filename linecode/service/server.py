@@ -10,7 +10,7 @@ import logging
 import os
 import signal
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
@@ -57,6 +57,8 @@ class Running:
     health: health.HealthServicer
     pools: list[ThreadPoolExecutor] = field(default_factory=list)
     metrics_port: int | None = None
+    on_stop: list[Callable[[], object]] = field(default_factory=list)
+    """Called after the server stopped (e.g. closing the metrics endpoint)."""
 
     def stop(self, grace: float | None = 5.0) -> None:
         """Refuse new calls, let in-flight ones finish for ``grace`` seconds, then release pools."""
@@ -64,6 +66,8 @@ class Running:
         self.server.stop(grace).wait()
         for pool in self.pools:
             pool.shutdown(wait=False, cancel_futures=True)
+        for close in self.on_stop:
+            close()
 
 
 def create_server(
@@ -149,7 +153,12 @@ def start(store: Store, config: ServeConfig) -> tuple[Running, Metrics]:
         observe=metrics.observe,
     )
     if config.metrics_listen:
-        running.metrics_port = metrics.serve(config.metrics_listen)
+        try:
+            running.metrics_port = metrics.serve(config.metrics_listen)
+        except ConfigError:
+            running.stop(0)
+            raise
+        running.on_stop.append(metrics.close)
     return running, metrics
 
 
