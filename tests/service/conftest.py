@@ -101,10 +101,8 @@ def connect(running: Running, store: Store, channel: grpc.Channel | None = None)
     )
 
 
-@pytest.fixture
-def client(tmp_path: Path, master: MasterKey) -> Iterator[Client]:
-    store = Store.open(tmp_path / "data", master_key=master)
-    running = create_server(store, "127.0.0.1:0", workers=8)
+def serving(running: Running, store: Store) -> Iterator[Client]:
+    """A client of ``running`` with PRODUCT and BATCH created; stops the server, closes the store."""
     c = connect(running, store)
     c.admin.CreateProduct(PRODUCT)
     c.admin.CreateBatch(BATCH)
@@ -112,6 +110,12 @@ def client(tmp_path: Path, master: MasterKey) -> Iterator[Client]:
     c.channel.close()
     running.stop(1)
     store.close()
+
+
+@pytest.fixture
+def client(tmp_path: Path, master: MasterKey) -> Iterator[Client]:
+    store = Store.open(tmp_path / "data", master_key=master)
+    yield from serving(create_server(store, "127.0.0.1:0", workers=8), store)
 
 
 def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str) -> grpc.RpcError:

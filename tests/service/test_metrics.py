@@ -25,7 +25,7 @@ from linecode.service.server import start
 from linecode.store import Store
 from linecode.v1 import line_pb2, query_pb2, query_pb2_grpc
 
-from .conftest import BATCH, PRODUCT, Client, connect, refused
+from .conftest import Client, refused, serving
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -49,13 +49,7 @@ def value(samples: Samples, name: str, **labels: str) -> float:
 def served(tmp_path: Path, master: MasterKey) -> Iterator[Client]:
     store = Store.open(tmp_path / "data", master_key=master)
     running, _ = start(store, ServeConfig(listen="127.0.0.1:0", metrics_listen="127.0.0.1:0", workers=8))
-    c = connect(running, store)
-    c.admin.CreateProduct(PRODUCT)
-    c.admin.CreateBatch(BATCH)
-    yield c
-    c.channel.close()
-    running.stop(1)
-    store.close()
+    yield from serving(running, store)
 
 
 def test_metrics_endpoint_after_real_calls(served: Client) -> None:
