@@ -24,7 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "data", metavar="DATA", help="the scanned data (quote it: GS1 strings hold GS, '(' and ')')"
     )
     cmd.add_argument(
-        "--data", dest="data_dir", type=Path, required=True, help="the store's data dir (opened read-only)"
+        "--data",
+        dest="data_dir",
+        metavar="DIR",
+        type=Path,
+        required=True,
+        help="the store's data dir (opened read-only)",
     )
     cmd.add_argument("--json", action="store_true", help="print one JSON object instead of text")
     cmd.set_defaults(handler=run)
