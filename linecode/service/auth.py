@@ -68,9 +68,9 @@ def _lines_of_request(store: Store, method: str, request: Any) -> set[str]:
     codes = {
         "ReportEvents": lambda r: list(r.codes),
         "Aggregate": lambda r: [r.parent, *r.children],
-        "Disaggregate": lambda r: [r.parent],
+        "Disaggregate": lambda r: [r.parent, *r.children],
         "Reparent": lambda r: [r.new_parent, *r.children],
-        "Replace": lambda r: [r.parent, r.new_child],
+        "Replace": lambda r: [r.parent, r.old_child, r.new_child],
         "RenderImage": lambda r: [r.code],
     }[name](request)
     return store.lines_of(codes)

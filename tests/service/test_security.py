@@ -264,6 +264,15 @@ def test_a_line_touches_only_its_own_line(mtls: Served) -> None:
     denied(lambda: l2.line.Aggregate(line_pb2.AggregateRequest(parent=bundle_b2, children=units_b1)))
     denied(lambda: l1.line.Aggregate(line_pb2.AggregateRequest(parent=bundle_b2, children=units_b1)))
     denied(lambda: l2.line.Disaggregate(line_pb2.DisaggregateRequest(parent=units_b1[0])))
+    # Every code a request names counts, also the one taken out.
+    denied(
+        lambda: l1.line.Replace(
+            line_pb2.ReplaceRequest(parent=units_b1[0], old_child=bundle_b2, new_child=units_b1[1])
+        )
+    )
+    denied(
+        lambda: l1.line.Disaggregate(line_pb2.DisaggregateRequest(parent=units_b1[0], children=[bundle_b2]))
+    )
     assert mtls.store.info(units_b1[0]).parent is None
 
 
