@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -55,6 +56,12 @@ def _line(group_commit: bool) -> tuple[Store, list[str], list[str]]:
     return store, parents, units
 
 
+def _discard(store: Store) -> None:
+    """Close a bench store and delete its data dir (each round makes a fresh one of a few MB)."""
+    store.close()
+    shutil.rmtree(store.path, ignore_errors=True)
+
+
 def _aggregate_all(store: Store, parents: list[str], units: list[str]) -> None:
     """CALLERS threads, each a PLC sending its share of the bundles one after the other."""
     errors: list[BaseException] = []
@@ -91,7 +98,7 @@ def _bench_links(benchmark, group_commit: bool) -> None:  # type: ignore[no-unty
     benchmark.extra_info["requests_per_commit"] = round(PARENTS / (store.commits - store.commits_before), 1)  # type: ignore[attr-defined]
     for store, parents, _ in lines:
         assert all(store.record(p).children == RATIO for p in parents[-10:])
-        store.close()
+        _discard(store)
 
 
 def test_linecode_group_commit_links(benchmark) -> None:  # type: ignore[no-untyped-def]
@@ -107,7 +114,7 @@ def packed() -> Iterator[tuple[Store, list[str]]]:
     store, parents, units = _line(group_commit=True)
     _aggregate_all(store, parents, units)
     yield store, units[:LOOKUPS]
-    store.close()
+    _discard(store)
 
 
 def test_linecode_parent_lookups(benchmark, packed) -> None:  # type: ignore[no-untyped-def]
