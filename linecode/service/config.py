@@ -132,6 +132,13 @@ class ServeConfig:
             raise ConfigError("[tls] needs both cert and key", reason="BAD_CONFIG")
         if config.tls_client_ca is not None and config.tls_cert is None:
             raise ConfigError("[tls] client_ca needs cert and key too", reason="BAD_CONFIG")
+        if config.auth_clients and config.tls_client_ca is None:
+            raise ConfigError(
+                "[auth] clients without [tls] client_ca: no client certificate would ever be asked for, "
+                "so these clients could never be recognised",
+                reason="BAD_CONFIG",
+                hint="set [tls] client_ca to the CA that signs the client certificates",
+            )
         if config.auth and not config.tls:
             raise ConfigError(
                 "[auth] without [tls]: identities and tokens would travel in plain text",

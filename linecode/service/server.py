@@ -139,6 +139,12 @@ def server_credentials(config: ServeConfig) -> grpc.ServerCredentials | None:
 def start(store: Store, config: ServeConfig) -> tuple[Running, Metrics]:
     """A server as ``config`` says: TLS, roles, metrics endpoint."""
     metrics = Metrics(store)
+    if not config.auth:
+        log.warning(
+            "no [auth] configured: every caller may do everything (fine on a closed line network or for "
+            "trials; configure [tls] and [auth] for roles)",
+            extra={"listen": config.listen},
+        )
     access = (
         Access(store, clients=config.auth_clients, tokens=config.auth_tokens, on_refusal=metrics.refused)
         if config.auth
