@@ -66,7 +66,7 @@ def _lines_of_request(store: Store, method: str, request: Any) -> set[str]:
             return {store.batch(request.range.batch_id).line}
         return store.lines_of(list(request.codes.codes))
     codes = {
-        "ReportEvents": lambda r: list(r.codes),
+        "ReportEvents": lambda r: [*r.codes, *(c for g in r.groups for c in g.codes)],
         "Aggregate": lambda r: [r.parent, *r.children],
         "Disaggregate": lambda r: [r.parent, *r.children],
         "Reparent": lambda r: [r.new_parent, *r.children],

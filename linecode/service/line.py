@@ -63,10 +63,13 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
     def ReportEvents(
         self, request: line_pb2.ReportEventsRequest, context: grpc.ServicerContext
     ) -> common_pb2.Change:
+        groups = [(convert.line_event(request.kind), request.codes)] if request.codes else []
+        groups += [(convert.line_event(g.kind), g.codes) for g in request.groups]
+        if not groups:
+            raise InvalidArgument("no codes to report: set kind and codes, or groups", reason="NO_CODES")
         return convert.change(
-            self.store.report_events(
-                convert.line_event(request.kind),
-                request.codes,
+            self.store.report_many(
+                groups,
                 time_us=convert.time_arg(request.time_us),
                 idempotency_key=request.idempotency_key or None,
                 **origin(request.origin),

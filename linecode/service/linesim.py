@@ -93,7 +93,8 @@ class _Level:
     def __init__(self, sim: _Line, name: str, block: int) -> None:
         self.sim, self.name, self.block = sim, name, block
         self.codes: list[str] = []
-        self.streams: deque[AsyncIterator[print_pb2.Image]] = deque()
+        self.streams: deque[AsyncIterator[print_pb2.ImageBlock]] = deque()
+        self.buffered: deque[print_pb2.Image] = deque()
         self.calls: list[Any] = []
 
     async def take(self, n: int) -> list[str]:
@@ -108,11 +109,12 @@ class _Level:
         return taken
 
     async def _next_image(self) -> print_pb2.Image:
-        while True:
+        while not self.buffered:
             try:
-                return await self.streams[0].__anext__()
+                self.buffered.extend((await self.streams[0].__anext__()).images)
             except StopAsyncIteration:
                 self.streams.popleft()
+        return self.buffered.popleft()
 
     async def _refill(self) -> None:
         request = line_pb2.AllocateRequest(
@@ -152,9 +154,15 @@ class _Level:
 
 class _Line:
     def __init__(
-        self, channel: aio.Channel, plan: LinePlan, seed: int, on_image: Callable[[Any], None]
+        self,
+        channel: aio.Channel,
+        plan: LinePlan,
+        seed: int,
+        on_image: Callable[[Any], None],
+        measure_from: float = 0.0,
     ) -> None:
         self.plan = plan
+        self.measure_from = measure_from
         self.line = line_pb2_grpc.LineServiceStub(channel)
         self.printer = print_pb2_grpc.PrintServiceStub(channel)
         self.origin = common_pb2.Origin(line=plan.line, actor=f"plc-{plan.line}")
@@ -173,32 +181,34 @@ class _Line:
         return self.keys
 
     def record(self, method: str, started: float) -> None:
-        self.stats.latencies_ms[method].append((time.perf_counter() - started) * 1000)
+        if started >= self.measure_from:
+            self.stats.latencies_ms[method].append((time.perf_counter() - started) * 1000)
 
-    async def report(self, kind: line_pb2.LineEventKind, codes: list[str]) -> None:
-        if not codes:
+    async def report(self, *groups: tuple[line_pb2.LineEventKind, list[str]]) -> None:
+        request = line_pb2.ReportEventsRequest(
+            groups=[line_pb2.EventGroup(kind=kind, codes=codes) for kind, codes in groups if codes],
+            origin=self.origin,
+            idempotency_key=f"{self.plan.batch_id}/r{self.next_key()}",
+        )
+        if not request.groups:
             return
         started = time.perf_counter()
-        await self.line.ReportEvents(
-            line_pb2.ReportEventsRequest(
-                kind=kind,
-                codes=codes,
-                origin=self.origin,
-                idempotency_key=f"{self.plan.batch_id}/r{self.next_key()}",
-            )
-        )
+        await self.line.ReportEvents(request)
         self.record("ReportEvents", started)
 
     async def commissioned(self, level: str, n: int) -> list[str]:
-        """n codes of ``level`` printed and read back by the camera (failures replaced)."""
+        """n codes of ``level`` printed and read back by the camera (failures replaced); one
+        ReportEvents per machine cycle: printed, verified and verify-failed together."""
         good: list[str] = []
         while len(good) < n:
             codes = await self.levels[level].take(n - len(good))
-            await self.report(line_pb2.LINE_EVENT_PRINTED, codes)
             failed = [c for c in codes if self.rng.random() < self.plan.fail_rate] if level == "unit" else []
             read = [c for c in codes if c not in failed]
-            await self.report(line_pb2.LINE_EVENT_VERIFIED, read)
-            await self.report(line_pb2.LINE_EVENT_VERIFY_FAILED, failed)
+            await self.report(
+                (line_pb2.LINE_EVENT_PRINTED, codes),
+                (line_pb2.LINE_EVENT_VERIFIED, read),
+                (line_pb2.LINE_EVENT_VERIFY_FAILED, failed),
+            )
             self.stats.scrapped += len(failed)
             good += read
         return good
@@ -221,7 +231,7 @@ class _Line:
         """n commissioned units, paced to the line speed; QA samples a few, which are replaced."""
         units = await self.commissioned("unit", n)
         sampled = [u for u in units if self.rng.randrange(self.plan.sample_every) == 0]
-        await self.report(line_pb2.LINE_EVENT_SAMPLED, sampled)
+        await self.report((line_pb2.LINE_EVENT_SAMPLED, sampled))
         self.stats.sampled += len(sampled)
         if sampled:
             units = [u for u in units if u not in sampled] + await self.commissioned("unit", len(sampled))
@@ -254,6 +264,11 @@ class _Line:
             await asyncio.sleep(delay)
 
     async def run(self) -> LineStats:
+        if self.plan.speed_ppm > 0:
+            # Lines on a site are not in step: each starts at a random point of its first bundle's
+            # cycle, so their calls spread over time instead of arriving in bursts.
+            units_per_bundle = self.plan.levels[min(1, len(self.plan.levels) - 1)][1]
+            await asyncio.sleep(self.rng.random() * units_per_bundle * 60.0 / self.plan.speed_ppm)
         deadline = [time.perf_counter()]
         top = len(self.plan.levels) - 1
         below_top: list[str] = []
@@ -283,14 +298,21 @@ async def run_lines(
     *,
     on_image: Callable[[Any], None] = lambda image: None,
     credentials: grpc.ChannelCredentials | None = None,
+    warmup_s: float = 0.0,
 ) -> LineStats:
-    """Run every plan at once against the server at ``target``; the merged statistics."""
+    """Run every plan at once against the server at ``target``; the merged statistics.
+
+    Calls started in the first ``warmup_s`` seconds (every line starting up at once: first
+    allocations, pools' round tables) are not counted in the latencies."""
     total = LineStats()
     async with (
         aio.secure_channel(target, credentials) if credentials else aio.insecure_channel(target)
     ) as channel:
         results = await asyncio.gather(
-            *(_Line(channel, plan, seed, on_image).run() for seed, plan in enumerate(plans))
+            *(
+                _Line(channel, plan, seed, on_image, time.perf_counter() + warmup_s).run()
+                for seed, plan in enumerate(plans)
+            )
         )
     for stats in results:
         total.merge(stats)

@@ -19,8 +19,9 @@ from linecode.service import convert
 from linecode.store import Store
 from linecode.v1 import print_pb2, print_pb2_grpc
 
-CHUNK = 32
-"""Images rendered per task of a stream: small, so rendering follows the printer's pace (flow control)."""
+DEFAULT_BLOCK = 16
+"""Images per streamed message (and per render task): rendering stays just ahead of the printer."""
+MAX_BLOCK = 256
 MAX_STREAM = 1_000_000
 
 _FORMATS: dict[int, render.Format | None] = {
@@ -97,22 +98,27 @@ class PrintServicer(print_pb2_grpc.PrintServiceServicer):
 
     def StreamImages(
         self, request: print_pb2.StreamImagesRequest, context: grpc.ServicerContext
-    ) -> Iterator[print_pb2.Image]:
+    ) -> Iterator[print_pb2.ImageBlock]:
         layout = Layout(request.options)
+        block = request.images_per_message or DEFAULT_BLOCK
+        if block > MAX_BLOCK:
+            raise InvalidArgument(
+                f"images_per_message {block}: expected at most {MAX_BLOCK}", reason="BAD_BLOCK_SIZE"
+            )
         codes, symbols, gs1 = self._source(request)
         pending: Future[list[print_pb2.Image]] | None = None
-        for first in range(0, len(codes), CHUNK):
+        for first in range(0, len(codes), block):
             task = self.pool.submit(
-                layout.images, codes[first : first + CHUNK], symbols[first : first + CHUNK], gs1, first
+                layout.images, codes[first : first + block], symbols[first : first + block], gs1, first
             )
             if pending is not None:
-                yield from pending.result()
+                yield print_pb2.ImageBlock(images=pending.result())
             pending = task
             if not context.is_active():
                 task.cancel()
                 return
         if pending is not None:
-            yield from pending.result()
+            yield print_pb2.ImageBlock(images=pending.result())
 
     def _source(self, request: print_pb2.StreamImagesRequest) -> tuple[list[str], list[str], bool]:
         which = request.WhichOneof("source")

@@ -389,13 +389,37 @@ class Store:
         fails the whole call with :class:`Precondition` reason ``ILLEGAL_TRANSITION`` naming each
         offending code and its current state.
         """
-        kind = _line_event(event)
-        codes = list(codes)
+        return self.report_many(
+            [(event, codes)], time_us=time_us, idempotency_key=idempotency_key, actor=actor, line=line
+        )
+
+    def report_many(
+        self,
+        groups: Sequence[tuple[LineEvent | str, Sequence[str]]],
+        *,
+        time_us: int | None = None,
+        idempotency_key: str | None = None,
+        actor: str = "",
+        line: str = "",
+    ) -> Change:
+        """Several line events in one atomic write, applied in order — e.g. one machine cycle's
+        ``printed``, ``verified`` and ``verify_failed`` codes. All or nothing, one event per group
+        (empty groups are skipped); the answer names the last event and every code."""
+        parsed = [(_line_event(event), list(codes)) for event, codes in groups]
+        parsed = [(kind, codes) for kind, codes in parsed if codes] or parsed[:1]
+        every = [code for _, codes in parsed for code in codes]
+
+        def run(tx: Tx, t: int) -> Change:
+            changes = [
+                lifecycle.report(tx, kind, codes, time_us=t, actor=actor, line=line) for kind, codes in parsed
+            ]
+            return Change(changes[-1].event_seq, tuple(k for c in changes for k in c.codes))
+
         return self._write_change(
-            ["report", kind.value, codes, time_us],
+            ["report", [[kind.value, codes] for kind, codes in parsed], time_us],
             idempotency_key,
-            codes,
-            lambda tx, t: lifecycle.report(tx, kind, codes, time_us=t, actor=actor, line=line),
+            every,
+            run,
         )
 
     def set_status(

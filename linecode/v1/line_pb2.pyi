@@ -62,18 +62,28 @@ class CodeBlock(_message.Message):
     def __init__(self, batch_id: _Optional[str] = ..., level: _Optional[int] = ..., pool: _Optional[str] = ..., first_index: _Optional[int] = ..., codes: _Optional[_Iterable[str]] = ..., symbols: _Optional[_Iterable[str]] = ..., event_seq: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
 
 class ReportEventsRequest(_message.Message):
-    __slots__ = ("kind", "codes", "time_us", "idempotency_key", "origin")
+    __slots__ = ("kind", "codes", "time_us", "idempotency_key", "origin", "groups")
     KIND_FIELD_NUMBER: _ClassVar[int]
     CODES_FIELD_NUMBER: _ClassVar[int]
     TIME_US_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    GROUPS_FIELD_NUMBER: _ClassVar[int]
     kind: LineEventKind
     codes: _containers.RepeatedScalarFieldContainer[str]
     time_us: int
     idempotency_key: str
     origin: _common_pb2.Origin
-    def __init__(self, kind: _Optional[_Union[LineEventKind, str]] = ..., codes: _Optional[_Iterable[str]] = ..., time_us: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ...) -> None: ...
+    groups: _containers.RepeatedCompositeFieldContainer[EventGroup]
+    def __init__(self, kind: _Optional[_Union[LineEventKind, str]] = ..., codes: _Optional[_Iterable[str]] = ..., time_us: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ..., groups: _Optional[_Iterable[_Union[EventGroup, _Mapping]]] = ...) -> None: ...
+
+class EventGroup(_message.Message):
+    __slots__ = ("kind", "codes")
+    KIND_FIELD_NUMBER: _ClassVar[int]
+    CODES_FIELD_NUMBER: _ClassVar[int]
+    kind: LineEventKind
+    codes: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, kind: _Optional[_Union[LineEventKind, str]] = ..., codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class AggregateRequest(_message.Message):
     __slots__ = ("parent", "children", "partial", "time_us", "idempotency_key", "origin")

@@ -24,17 +24,17 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linecode/v1/print.proto\x12\x0blinecode.v1\"\xb8\x01\n\x0cImageOptions\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.linecode.v1.ImageFormat\x12\x11\n\tmodule_px\x18\x02 \x01(\r\x12\x17\n\nquiet_zone\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x0c\n\x04rows\x18\x04 \x01(\r\x12\x0c\n\x04\x63ols\x18\x05 \x01(\r\x12\'\n\x05shape\x18\x06 \x01(\x0e\x32\x18.linecode.v1.SymbolShapeB\r\n\x0b_quiet_zone\"N\n\x12RenderImageRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\x07options\x18\x02 \x01(\x0b\x32\x19.linecode.v1.ImageOptions\"d\n\x05Image\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x01(\r\x12\x0c\n\x04\x63ols\x18\x06 \x01(\r\"\xa3\x01\n\x13StreamImagesRequest\x12.\n\x05range\x18\x01 \x01(\x0b\x32\x1d.linecode.v1.IndexRangeSourceH\x00\x12&\n\x05\x63odes\x18\x02 \x01(\x0b\x32\x15.linecode.v1.CodeListH\x00\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.linecode.v1.ImageOptionsB\x08\n\x06source\"W\n\x10IndexRangeSource\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\x13\n\x0b\x66irst_index\x18\x03 \x01(\x04\x12\r\n\x05\x63ount\x18\x04 \x01(\r\"\x19\n\x08\x43odeList\x12\r\n\x05\x63odes\x18\x01 \x03(\t*h\n\x0bImageFormat\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x00\x12\x14\n\x10IMAGE_FORMAT_SVG\x10\x01\x12\x14\n\x10IMAGE_FORMAT_PBM\x10\x02\x12\x17\n\x13IMAGE_FORMAT_MATRIX\x10\x03*X\n\x0bSymbolShape\x12\x14\n\x10SYMBOL_SHAPE_ANY\x10\x00\x12\x17\n\x13SYMBOL_SHAPE_SQUARE\x10\x01\x12\x1a\n\x16SYMBOL_SHAPE_RECTANGLE\x10\x02\x32\x9a\x01\n\x0cPrintService\x12\x42\n\x0bRenderImage\x12\x1f.linecode.v1.RenderImageRequest\x1a\x12.linecode.v1.Image\x12\x46\n\x0cStreamImages\x12 .linecode.v1.StreamImagesRequest\x1a\x12.linecode.v1.Image0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linecode/v1/print.proto\x12\x0blinecode.v1\"\xb8\x01\n\x0cImageOptions\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.linecode.v1.ImageFormat\x12\x11\n\tmodule_px\x18\x02 \x01(\r\x12\x17\n\nquiet_zone\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x0c\n\x04rows\x18\x04 \x01(\r\x12\x0c\n\x04\x63ols\x18\x05 \x01(\r\x12\'\n\x05shape\x18\x06 \x01(\x0e\x32\x18.linecode.v1.SymbolShapeB\r\n\x0b_quiet_zone\"N\n\x12RenderImageRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\x07options\x18\x02 \x01(\x0b\x32\x19.linecode.v1.ImageOptions\"d\n\x05Image\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x01(\r\x12\x0c\n\x04\x63ols\x18\x06 \x01(\r\"\xbf\x01\n\x13StreamImagesRequest\x12.\n\x05range\x18\x01 \x01(\x0b\x32\x1d.linecode.v1.IndexRangeSourceH\x00\x12&\n\x05\x63odes\x18\x02 \x01(\x0b\x32\x15.linecode.v1.CodeListH\x00\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.linecode.v1.ImageOptions\x12\x1a\n\x12images_per_message\x18\x04 \x01(\rB\x08\n\x06source\"0\n\nImageBlock\x12\"\n\x06images\x18\x01 \x03(\x0b\x32\x12.linecode.v1.Image\"W\n\x10IndexRangeSource\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\x13\n\x0b\x66irst_index\x18\x03 \x01(\x04\x12\r\n\x05\x63ount\x18\x04 \x01(\r\"\x19\n\x08\x43odeList\x12\r\n\x05\x63odes\x18\x01 \x03(\t*h\n\x0bImageFormat\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x00\x12\x14\n\x10IMAGE_FORMAT_SVG\x10\x01\x12\x14\n\x10IMAGE_FORMAT_PBM\x10\x02\x12\x17\n\x13IMAGE_FORMAT_MATRIX\x10\x03*X\n\x0bSymbolShape\x12\x14\n\x10SYMBOL_SHAPE_ANY\x10\x00\x12\x17\n\x13SYMBOL_SHAPE_SQUARE\x10\x01\x12\x1a\n\x16SYMBOL_SHAPE_RECTANGLE\x10\x02\x32\x9f\x01\n\x0cPrintService\x12\x42\n\x0bRenderImage\x12\x1f.linecode.v1.RenderImageRequest\x1a\x12.linecode.v1.Image\x12K\n\x0cStreamImages\x12 .linecode.v1.StreamImagesRequest\x1a\x17.linecode.v1.ImageBlock0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'linecode.v1.print_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMAGEFORMAT']._serialized_start=691
-  _globals['_IMAGEFORMAT']._serialized_end=795
-  _globals['_SYMBOLSHAPE']._serialized_start=797
-  _globals['_SYMBOLSHAPE']._serialized_end=885
+  _globals['_IMAGEFORMAT']._serialized_start=769
+  _globals['_IMAGEFORMAT']._serialized_end=873
+  _globals['_SYMBOLSHAPE']._serialized_start=875
+  _globals['_SYMBOLSHAPE']._serialized_end=963
   _globals['_IMAGEOPTIONS']._serialized_start=41
   _globals['_IMAGEOPTIONS']._serialized_end=225
   _globals['_RENDERIMAGEREQUEST']._serialized_start=227
@@ -42,11 +42,13 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_IMAGE']._serialized_start=307
   _globals['_IMAGE']._serialized_end=407
   _globals['_STREAMIMAGESREQUEST']._serialized_start=410
-  _globals['_STREAMIMAGESREQUEST']._serialized_end=573
-  _globals['_INDEXRANGESOURCE']._serialized_start=575
-  _globals['_INDEXRANGESOURCE']._serialized_end=662
-  _globals['_CODELIST']._serialized_start=664
-  _globals['_CODELIST']._serialized_end=689
-  _globals['_PRINTSERVICE']._serialized_start=888
-  _globals['_PRINTSERVICE']._serialized_end=1042
+  _globals['_STREAMIMAGESREQUEST']._serialized_end=601
+  _globals['_IMAGEBLOCK']._serialized_start=603
+  _globals['_IMAGEBLOCK']._serialized_end=651
+  _globals['_INDEXRANGESOURCE']._serialized_start=653
+  _globals['_INDEXRANGESOURCE']._serialized_end=740
+  _globals['_CODELIST']._serialized_start=742
+  _globals['_CODELIST']._serialized_end=767
+  _globals['_PRINTSERVICE']._serialized_start=966
+  _globals['_PRINTSERVICE']._serialized_end=1125
 # @@protoc_insertion_point(module_scope)

@@ -68,14 +68,22 @@ class Image(_message.Message):
     def __init__(self, code: _Optional[str] = ..., index: _Optional[int] = ..., data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., rows: _Optional[int] = ..., cols: _Optional[int] = ...) -> None: ...
 
 class StreamImagesRequest(_message.Message):
-    __slots__ = ("range", "codes", "options")
+    __slots__ = ("range", "codes", "options", "images_per_message")
     RANGE_FIELD_NUMBER: _ClassVar[int]
     CODES_FIELD_NUMBER: _ClassVar[int]
     OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_PER_MESSAGE_FIELD_NUMBER: _ClassVar[int]
     range: IndexRangeSource
     codes: CodeList
     options: ImageOptions
-    def __init__(self, range: _Optional[_Union[IndexRangeSource, _Mapping]] = ..., codes: _Optional[_Union[CodeList, _Mapping]] = ..., options: _Optional[_Union[ImageOptions, _Mapping]] = ...) -> None: ...
+    images_per_message: int
+    def __init__(self, range: _Optional[_Union[IndexRangeSource, _Mapping]] = ..., codes: _Optional[_Union[CodeList, _Mapping]] = ..., options: _Optional[_Union[ImageOptions, _Mapping]] = ..., images_per_message: _Optional[int] = ...) -> None: ...
+
+class ImageBlock(_message.Message):
+    __slots__ = ("images",)
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    images: _containers.RepeatedCompositeFieldContainer[Image]
+    def __init__(self, images: _Optional[_Iterable[_Union[Image, _Mapping]]] = ...) -> None: ...
 
 class IndexRangeSource(_message.Message):
     __slots__ = ("batch_id", "level", "first_index", "count")

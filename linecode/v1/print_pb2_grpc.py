@@ -42,7 +42,7 @@ class PrintServiceStub:
         self.StreamImages = channel.unary_stream(
                 '/linecode.v1.PrintService/StreamImages',
                 request_serializer=linecode_dot_v1_dot_print__pb2.StreamImagesRequest.SerializeToString,
-                response_deserializer=linecode_dot_v1_dot_print__pb2.Image.FromString,
+                response_deserializer=linecode_dot_v1_dot_print__pb2.ImageBlock.FromString,
                 _registered_method=True)
 
 
@@ -56,7 +56,7 @@ class PrintServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def StreamImages(self, request, context):
-        """Images in print order; flow-controlled by the client's reads.
+        """Images in print order, in blocks; flow-controlled by the client's reads.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -73,7 +73,7 @@ def add_PrintServiceServicer_to_server(servicer, server):
             'StreamImages': grpc.unary_stream_rpc_method_handler(
                     servicer.StreamImages,
                     request_deserializer=linecode_dot_v1_dot_print__pb2.StreamImagesRequest.FromString,
-                    response_serializer=linecode_dot_v1_dot_print__pb2.Image.SerializeToString,
+                    response_serializer=linecode_dot_v1_dot_print__pb2.ImageBlock.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -129,7 +129,7 @@ class PrintService:
             target,
             '/linecode.v1.PrintService/StreamImages',
             linecode_dot_v1_dot_print__pb2.StreamImagesRequest.SerializeToString,
-            linecode_dot_v1_dot_print__pb2.Image.FromString,
+            linecode_dot_v1_dot_print__pb2.ImageBlock.FromString,
             options,
             channel_credentials,
             insecure,

@@ -121,3 +121,32 @@ def test_disaggregate_reparent_replace(client: Client) -> None:
         grpc.StatusCode.FAILED_PRECONDITION,
         "NOT_A_CHILD",
     )
+
+
+def test_report_events_groups_are_one_atomic_write(client: Client) -> None:
+    codes = client.codes("unit", 6)
+    cycle = line_pb2.ReportEventsRequest(
+        groups=[
+            line_pb2.EventGroup(kind=line_pb2.LINE_EVENT_PRINTED, codes=codes[:5]),
+            line_pb2.EventGroup(kind=line_pb2.LINE_EVENT_VERIFIED, codes=codes[:4]),
+            line_pb2.EventGroup(kind=line_pb2.LINE_EVENT_VERIFY_FAILED, codes=codes[4:5]),
+        ],
+        origin=ORIGIN,
+    )
+    change = client.line.ReportEvents(cycle)
+    assert len(change.codes) == 10
+    assert [client.store.info(c).state.label for c in codes[3:]] == ["commissioned", "scrapped", "allocated"]
+    before = client.store.last_event_seq()
+    bad = line_pb2.ReportEventsRequest(
+        groups=[
+            line_pb2.EventGroup(kind=line_pb2.LINE_EVENT_PRINTED, codes=codes[5:]),
+            line_pb2.EventGroup(kind=line_pb2.LINE_EVENT_SAMPLED, codes=codes[4:5]),  # scrapped: refused
+        ]
+    )
+    refused(lambda: client.line.ReportEvents(bad), grpc.StatusCode.FAILED_PRECONDITION, "ILLEGAL_TRANSITION")
+    assert client.store.last_event_seq() == before and client.store.info(codes[5]).state.label == "allocated"
+    refused(
+        lambda: client.line.ReportEvents(line_pb2.ReportEventsRequest()),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "NO_CODES",
+    )

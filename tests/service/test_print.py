@@ -80,7 +80,9 @@ def test_stream_images_in_print_order(client: Client) -> None:
             options=print_pb2.ImageOptions(format=print_pb2.IMAGE_FORMAT_PBM, module_px=2),
         )
     )
-    images = list(stream)
+    blocks = list(stream)
+    assert [len(b.images) for b in blocks] == [16] * 37 + [8]
+    images = [image for b in blocks for image in b.images]
     assert [i.code for i in images] == codes and [i.index for i in images] == list(range(600))
     for image in images[::97]:
         zx, dmtx = decoded(formats.read_pbm(image.data))
