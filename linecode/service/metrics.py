@@ -5,8 +5,11 @@
 * ``linecode_rpc_seconds{method, code}``: a latency histogram per RPC and outcome (its ``_count``
   is the number of allocations, aggregations, ... per outcome);
 * ``linecode_commit_group_size``: requests sharing one durable commit (group commit at work);
+* ``linecode_allocations_total``, ``linecode_aggregations_total``: successful Allocate calls and
+  packing calls (Aggregate, Reparent, Replace);
 * ``linecode_auth_refusals_total{why}``: refused callers;
-* ``linecode_store_bytes``: size of the LMDB data file.
+* ``linecode_store_bytes``: size of the LMDB data file; ``linecode_store_used_bytes``: the part of
+  it in use.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from prometheus_client.registry import Collector
 from linecode.errors import ConfigError
 from linecode.store import Store
 
+_PACKING = frozenset({"Aggregate", "Reparent", "Replace"})
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 
 
@@ -45,6 +49,9 @@ class _StoreCollector(Collector):
         data = self.store.path / "data.mdb"
         size.add_metric([], data.stat().st_size if data.exists() else 0)
         yield size
+        used = GaugeMetricFamily("linecode_store_used_bytes", "Bytes of the LMDB data file in use")
+        used.add_metric([], self.store.used_bytes())
+        yield used
 
 
 class Metrics:
@@ -65,6 +72,14 @@ class Metrics:
             buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
             registry=self.registry,
         )
+        self.allocations = Counter(
+            "linecode_allocations", "Successful Allocate calls", registry=self.registry
+        )
+        self.aggregations = Counter(
+            "linecode_aggregations",
+            "Successful packing calls (Aggregate, Reparent, Replace)",
+            registry=self.registry,
+        )
         self.refusals = Counter(
             "linecode_auth_refusals", "Callers refused, by why", ["why"], registry=self.registry
         )
@@ -73,7 +88,13 @@ class Metrics:
         store.on_commit(self.groups.observe)
 
     def observe(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
-        self.rpc.labels(method.rsplit("/", 1)[-1], code.name).observe(seconds)
+        name = method.rsplit("/", 1)[-1]
+        self.rpc.labels(name, code.name).observe(seconds)
+        if code is grpc.StatusCode.OK:
+            if name == "Allocate":
+                self.allocations.inc()
+            elif name in _PACKING:
+                self.aggregations.inc()
 
     def refused(self, why: str) -> None:
         self.refusals.labels(why).inc()

@@ -68,6 +68,7 @@ class Store:
         self._key_file = key_file
         self._products: dict[str, Product] = {}
         self._batch_ids: dict[int, str] = {}
+        self._checks_cache: tuple[tuple[str, ...], KeyedChecks] | None = None
 
     # --- opening ----------------------------------------------------------------------------------
 
@@ -761,7 +762,7 @@ class Store:
             candidates = coderules.candidate_keys(data)
             if len(candidates[0]) == 20:  # nmpa20: the keyed check rejects forgeries without a lookup
                 code = Nmpa20Code.parse(candidates[0])
-                checks = KeyedChecks(self.master, self._nmpa20_identifiers())
+                checks = self._checks()
                 if checks.expected_check(code.identifier, code.serial) is not None or len(candidates) == 1:
                     code.verify(checks)
             info = self.info(data)
@@ -805,6 +806,11 @@ class Store:
 
         return self._db.read(run)
 
+    def used_bytes(self) -> int:
+        """Bytes of the data file in use: LMDB pages up to the last one written."""
+        env = self._db.env
+        return int((env.info()["last_pgno"] + 1) * env.stat()["psize"])
+
     def on_commit(self, listener: Callable[[int], object]) -> None:
         """Call ``listener`` with the number of write requests in every durable commit."""
         self._db.commit_listeners.append(listener)
@@ -834,8 +840,15 @@ class Store:
         self._db.read(run)
         return keys, symbols, spec.rule is not CodeRule.NMPA20
 
-    def _nmpa20_identifiers(self) -> list[str]:
-        return [lv.identifier for p in self.products() for lv in p.levels if lv.rule is CodeRule.NMPA20]
+    def _checks(self) -> KeyedChecks:
+        """The keyed checks of every nmpa20 identifier here, derived again only when they change."""
+        identifiers = tuple(
+            lv.identifier for p in self.products() for lv in p.levels if lv.rule is CodeRule.NMPA20
+        )
+        cached = self._checks_cache
+        if cached is None or cached[0] != identifiers:
+            cached = self._checks_cache = (identifiers, KeyedChecks(self.master, identifiers))
+        return cached[1]
 
 
 def _read_events(tx: Tx, *, since: int, ref: int | None) -> tuple[list[Event], int]:

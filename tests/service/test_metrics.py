@@ -89,6 +89,9 @@ def test_metrics_endpoint_after_real_calls(served: Client) -> None:
     assert 1 <= groups <= requests and requests >= 10
     data_file = served.store.path / "data.mdb"
     assert value(samples, "linecode_store_bytes") == data_file.stat().st_size > 0
+    assert 0 < value(samples, "linecode_store_used_bytes") <= value(samples, "linecode_store_bytes")
+    assert value(samples, "linecode_allocations_total") == 3
+    assert value(samples, "linecode_aggregations_total") == 1
 
     # Counts follow the store at scrape time.
     served.report(line_pb2.LINE_EVENT_SAMPLED, units[5:6])

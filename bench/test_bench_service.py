@@ -1,0 +1,154 @@
+"""The gRPC service under load: how many lines one server carries, raw Allocate and Verify rates.
+
+The server runs as its own process (``linecode serve``), as on a line; the load comes from this
+process over loopback, one asyncio coroutine per simulated line (``linecode.service.linesim``).
+Each line runs at 600 packs/min: allocation in blocks, a printer image stream, printed/verified
+reports, a camera failing 1 %, QA samples, aggregation into bundles, cases and a pallet.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from grpc import aio
+
+from linecode.service import linesim
+from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc, query_pb2, query_pb2_grpc
+
+LINES = [int(n) for n in os.environ.get("LINECODE_BENCH_LINES", "25,50,75,100").split(",")]
+UNITS_PER_LINE = int(os.environ.get("LINECODE_BENCH_UNITS", "250"))  # 25 s at 600 packs/min
+WARMUP_S = 3.0  # every line starting at once (first allocations, pool tables) is not steady state
+SPEED = 600.0
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    data = tmp_path_factory.mktemp("serve") / "data"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "linecode",
+            "serve",
+            "--data",
+            str(data),
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "64",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, "LINECODE_MASTER_KEY": "22" * 32},
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    port = int(line.split(" on ")[1].split()[0].rsplit(":", 1)[1])
+    yield f"127.0.0.1:{port}"
+    proc.terminate()
+    proc.wait(timeout=30)
+
+
+def _batches(target: str, lines: int, prefix: str) -> list[str]:
+    with grpc.insecure_channel(target) as channel:
+        return linesim.setup_batches(
+            admin_pb2_grpc.AdminServiceStub(channel), linesim.demo_product(), lines, UNITS_PER_LINE, prefix
+        )
+
+
+@pytest.mark.parametrize("lines", LINES)
+def test_lines_at_600_packs_per_minute(benchmark, server: str, lines: int) -> None:  # type: ignore[no-untyped-def]
+    product = linesim.demo_product()
+    batch_ids = _batches(server, lines, f"N{lines}-")
+    plans = [
+        linesim.LinePlan(b, f"L{i + 1}", linesim.levels_of(product), UNITS_PER_LINE, SPEED)
+        for i, b in enumerate(batch_ids)
+    ]
+    stats = benchmark.pedantic(
+        lambda: asyncio.run(linesim.run_lines(server, plans, warmup_s=WARMUP_S)), rounds=1
+    )
+    latencies = stats.all_latencies()
+    p50, p99 = linesim.percentile(latencies, 0.5), linesim.percentile(latencies, 0.99)
+    per_method = {m: linesim.percentile(sorted(v), 0.99) for m, v in stats.latencies_ms.items()}
+    benchmark.extra_info.update(
+        lines=lines, calls=len(latencies), p50_ms=round(p50, 2), p99_ms=round(p99, 2), images=stats.images
+    )
+    print(
+        f"\n{lines} lines: {len(latencies)} calls, p50 {p50:.1f} ms, p99 {p99:.1f} ms, {stats.images} images"
+    )
+    assert stats.images >= lines * UNITS_PER_LINE
+    SUMMARY.append((lines, len(latencies), p50, p99, per_method))
+    if lines == LINES[-1]:
+        print_summary()
+
+
+SUMMARY: list[tuple[int, int, float, float, dict[str, float]]] = []
+
+
+def print_summary() -> None:
+    """The sweep as a table, and the largest N whose p99 stays under 20 ms."""
+    for lines, calls, p50, p99, per_method in SUMMARY:
+        methods = ", ".join(f"{m} {v:.1f}" for m, v in sorted(per_method.items()))
+        print(f"\n{lines:4d} lines: {calls:6d} calls  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  (p99: {methods})")
+    fitting = [lines for lines, _, _, p99, _ in SUMMARY if p99 < 20.0]
+    print(f"\nlargest N with p99 < 20 ms: {max(fitting) if fitting else 'none'} (target 100)")
+
+
+def test_allocate_stream_codes_per_second(benchmark, server: str) -> None:  # type: ignore[no-untyped-def]
+    (batch,) = _batches(server, 1, "A-")
+    counter = iter(range(10**6))
+
+    def one() -> int:
+        with grpc.insecure_channel(server) as channel:
+            stub = line_pb2_grpc.LineServiceStub(channel)
+            request = line_pb2.AllocateRequest(
+                batch_id=batch,
+                level="unit",
+                count=100_000,
+                block_size=10_000,
+                idempotency_key=f"a{next(counter)}",
+            )
+            return sum(len(b.codes) for b in stub.Allocate(request))
+
+    n = benchmark.pedantic(one, rounds=5)
+    benchmark.extra_info["codes_per_s"] = round(n / benchmark.stats.stats.median)
+    print(f"\nAllocate: {n / benchmark.stats.stats.median:,.0f} codes/s to one client")
+
+
+def test_verify_calls_per_second(benchmark, server: str) -> None:  # type: ignore[no-untyped-def]
+    (batch,) = _batches(server, 1, "V-")
+    with grpc.insecure_channel(server) as channel:
+        stub = line_pb2_grpc.LineServiceStub(channel)
+        codes = [
+            c
+            for b in stub.Allocate(line_pb2.AllocateRequest(batch_id=batch, level="unit", count=1000))
+            for c in b.codes
+        ]
+    calls, in_flight = 20_000, 64
+
+    async def hammer() -> None:
+        async with aio.insecure_channel(server) as channel:
+            query = query_pb2_grpc.QueryServiceStub(channel)
+            queue = iter(range(calls))
+
+            async def worker() -> None:
+                for k in queue:
+                    answer = await query.Verify(query_pb2.VerifyRequest(data=codes[k % len(codes)]))
+                    assert answer.genuine
+
+            await asyncio.gather(*(worker() for _ in range(in_flight)))
+
+    started = time.perf_counter()
+    benchmark.pedantic(lambda: asyncio.run(hammer()), rounds=3)
+    rate = calls / benchmark.stats.stats.median
+    benchmark.extra_info["calls_per_s"] = round(rate)
+    took = time.perf_counter() - started
+    print(f"\nVerify: {rate:,.0f} calls/s ({in_flight} in flight), run took {took:.1f} s")
