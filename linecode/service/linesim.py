@@ -33,8 +33,11 @@ from linecode.v1 import (
     print_pb2_grpc,
 )
 
-BLOCK = 200
-"""Unit codes per Allocate call of a line; a level above gets as many as it needs for that many units."""
+BLOCK = 50
+"""Unit codes per Allocate call of a line (5 s ahead at 600 packs/min); a level above gets as many as
+it needs for that many units. Small blocks on purpose: an allocation writes one record per code in
+one durable commit, and a large one holds every other write of the site back while it syncs
+(measured: 75 lines, p99 28 ms with 50, 131 ms with 200, 830 ms with 1,000)."""
 
 
 @dataclass
