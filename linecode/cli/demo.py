@@ -96,13 +96,13 @@ def run(args: argparse.Namespace) -> int:
             reports = []
             with grpc.insecure_channel(target) as channel:
                 admin = admin_pb2_grpc.AdminServiceStub(channel)
-                for batch_id in batch_ids:
+                for plan in plans:
                     admin.CloseBatch(
                         admin_pb2.CloseBatchRequest(
-                            batch_id=batch_id, origin=common_pb2.Origin(line="L1", actor="qa-demo")
+                            batch_id=plan.batch_id, origin=common_pb2.Origin(line=plan.line, actor="qa-demo")
                         )
                     )
-                    reports.append(store.reconcile(batch_id))
+                    reports.append(store.reconcile(plan.batch_id))
         finally:
             running.stop(2)
         master = store.master

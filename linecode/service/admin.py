@@ -6,7 +6,7 @@ import datetime as dt
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, cast
+from typing import Any, BinaryIO, cast
 
 import grpc
 
@@ -80,7 +80,12 @@ def _export_chunks(
     first = True
     try:
         while True:
-            item = pipe.chunks.get()
+            try:
+                item = pipe.chunks.get(timeout=0.2)
+            except queue.Empty:
+                if cancelled.is_set():  # the call ended and the writer stopped without a last item
+                    return
+                continue
             if isinstance(item, BaseException):
                 raise item
             if isinstance(item, ExportSummary):
@@ -114,6 +119,16 @@ def _target(request: admin_pb2.SetLockRequest | admin_pb2.SetStatusRequest) -> d
     if which == "codes":
         return {"codes": list(request.codes.codes)}
     raise InvalidArgument("set a batch_id or codes: nothing to change was named", reason="NO_TARGET")
+
+
+def _enum(cls: Any, value: int, what: str) -> Any:
+    try:
+        return cls(value)
+    except ValueError:
+        names = ", ".join(f"{m.value} {m.name}" for m in cls)
+        raise InvalidArgument(
+            f"{what} {value}: expected one of {names}", reason=f"BAD_{what.upper()}"
+        ) from None
 
 
 class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
@@ -160,7 +175,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def SetLock(self, request: admin_pb2.SetLockRequest, context: grpc.ServicerContext) -> common_pb2.Change:
         return convert.change(
             self.store.set_lock(
-                Lock(request.lock),
+                _enum(Lock, request.lock, "lock"),
                 reason=request.reason,
                 actor=request.origin.actor,
                 line=request.origin.line,
@@ -173,7 +188,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> common_pb2.Change:
         return convert.change(
             self.store.set_status(
-                RegulatoryStatus(request.status),
+                _enum(RegulatoryStatus, request.status, "status"),
                 reason=request.reason,
                 actor=request.origin.actor,
                 line=request.origin.line,

@@ -31,6 +31,7 @@ Relative paths are relative to the config file.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -47,6 +48,30 @@ _SECTIONS = {
     "metrics": {"listen": "metrics_listen"},
 }
 _PATHS = ("data", "tls_cert", "tls_key", "tls_client_ca")
+_TYPES: dict[str, type | tuple[type, ...]] = {
+    "workers": int,
+    "grace_s": (int, float),
+    "map_size_mb": int,
+    "log_json": bool,
+    "auth_clients": dict,
+    "auth_tokens": dict,
+}
+
+
+def _as_tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
+    return t if isinstance(t, tuple) else (t,)
+
+
+def _describe(t: type | tuple[type, ...]) -> str:
+    names = {
+        "int": "a whole number",
+        "float": "a number",
+        "bool": "true or false",
+        "str": "a string",
+        "dict": "a table of strings",
+        "Path": "a path",
+    }
+    return " or ".join(dict.fromkeys(names[c.__name__] for c in _as_tuple(t)))
 
 
 @dataclass(frozen=True)
@@ -109,15 +134,32 @@ class ServeConfig:
 
     def override(self, **values: Any) -> ServeConfig:
         """A copy with ``values`` (None values are ignored), checked and converted."""
-        types = {f.name: f.type for f in fields(self)}
+        names = {f.name for f in fields(self)}
         clean: dict[str, Any] = {}
         for name, value in values.items():
             if value is None:
                 continue
-            if name not in types:
+            if name not in names:
                 raise ConfigError(f"unknown setting {name!r}", reason="BAD_CONFIG")
-            clean[name] = Path(value) if name in _PATHS else value
+            expected = _TYPES.get(name, str)
+            if name in _PATHS:
+                expected = (str, Path)
+            ok = isinstance(value, expected) and not (
+                isinstance(value, bool) and bool not in _as_tuple(expected)
+            )
+            if name in ("auth_clients", "auth_tokens") and ok:
+                ok = all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
+            if not ok:
+                raise ConfigError(
+                    f"setting {name} = {value!r}: expected {_describe(expected)}", reason="BAD_CONFIG"
+                )
+            clean[name] = Path(value) if name in _PATHS else float(value) if name == "grace_s" else value
         config = replace(self, **clean)
+        if config.log_level.upper() not in logging.getLevelNamesMapping():
+            raise ConfigError(
+                f"[log] level = {config.log_level!r}: expected DEBUG, INFO, WARNING or ERROR",
+                reason="BAD_CONFIG",
+            )
         if config.workers < 1:
             raise ConfigError(f"workers = {config.workers}: expected at least 1", reason="BAD_CONFIG")
         for what, address in (("listen", config.listen), ("metrics listen", config.metrics_listen)):

@@ -44,7 +44,7 @@ def level_arg(text: str) -> int | str:
         raise InvalidArgument(
             "level is empty: expected a level name such as 'unit' or a number", reason="NO_LEVEL"
         )
-    return int(text) if text.isdigit() else text
+    return int(text) if text.isascii() and text.isdigit() else text
 
 
 def time_arg(time_us: int) -> int | None:

@@ -17,6 +17,9 @@ from linecode import errors
 from linecode.v1 import common_pb2
 
 DOMAIN = "linecode"
+MAX_DETAIL_CODES = 50
+"""Offending codes named in the status details: they travel in trailers, which gRPC caps at
+16 KiB; the count of all of them goes along (``codes_total``)."""
 
 STATUS_OF: dict[type[errors.LinecodeError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -44,12 +47,19 @@ def to_status(exc: errors.LinecodeError) -> grpc.Status:
     """The rich gRPC status for ``exc``."""
     code = status_code_of(exc)
     info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
+    codes = exc.codes[:MAX_DETAIL_CODES]
     if exc.codes:
-        info.metadata["codes"] = ",".join(exc.codes)
+        info.metadata["codes"] = ",".join(codes)
+        info.metadata["codes_total"] = str(len(exc.codes))
     if exc.hint:
         info.metadata["hint"] = exc.hint
     details = []
-    for message in (info, common_pb2.ErrorDetail(reason=exc.reason, codes=exc.codes, hint=exc.hint or "")):
+    for message in (
+        info,
+        common_pb2.ErrorDetail(
+            reason=exc.reason, codes=codes, hint=exc.hint or "", codes_total=len(exc.codes)
+        ),
+    ):
         packed = any_pb2.Any()
         packed.Pack(message)
         details.append(packed)

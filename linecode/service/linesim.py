@@ -130,22 +130,22 @@ class _Level:
         started = time.perf_counter()
         blocks = [b async for b in self.sim.line.Allocate(request)]
         self.sim.record("Allocate", started)
-        fresh = [c for b in blocks for c in b.codes]
-        self.sim.stats.codes += len(fresh)
-        stream = self.sim.printer.StreamImages(
-            print_pb2.StreamImagesRequest(
-                range=print_pb2.IndexRangeSource(
-                    batch_id=self.sim.plan.batch_id,
-                    level=self.name,
-                    first_index=blocks[0].first_index,
-                    count=len(fresh),
-                ),
-                options=print_pb2.ImageOptions(format=self.sim.plan.image_format, module_px=4),
+        for block in blocks:  # one image stream per block: a block is one contiguous index range
+            stream = self.sim.printer.StreamImages(
+                print_pb2.StreamImagesRequest(
+                    range=print_pb2.IndexRangeSource(
+                        batch_id=self.sim.plan.batch_id,
+                        level=self.name,
+                        first_index=block.first_index,
+                        count=len(block.codes),
+                    ),
+                    options=print_pb2.ImageOptions(format=self.sim.plan.image_format, module_px=4),
+                )
             )
-        )
-        self.codes += fresh
-        self.calls.append(stream)
-        self.streams.append(aiter(stream))
+            self.sim.stats.codes += len(block.codes)
+            self.codes += block.codes
+            self.calls.append(stream)
+            self.streams.append(aiter(stream))
 
     async def close(self) -> None:
         """Cancel the streams of codes never printed (they stay allocated: unused)."""
@@ -287,9 +287,11 @@ class _Line:
                 used += n
         if top > 0:
             name, ratio = self.plan.levels[top]
-            (pallet,) = await self.commissioned(name, 1)
-            await self.aggregate(pallet, below_top, partial=len(below_top) < ratio)
-            self.stats.top.append(pallet)
+            for first in range(0, len(below_top), ratio):  # as many pallets as the ratio needs
+                children = below_top[first : first + ratio]
+                (pallet,) = await self.commissioned(name, 1)
+                await self.aggregate(pallet, children, partial=len(children) < ratio)
+                self.stats.top.append(pallet)
         for level in self.levels.values():
             await level.close()
         return self.stats

@@ -23,7 +23,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         response = query_pb2.VerifyResponse(
             genuine=answer.genuine, usable=answer.usable, reason=answer.reason, message=answer.message
         )
-        if answer.info is not None:
+        if answer.info is not None and answer.genuine:  # a forged scan learns nothing of the real code
             response.info.CopyFrom(convert.code_info(answer.info))
             response.expired = answer.info.expiry_date < dt.date.today()
         return response

@@ -56,16 +56,20 @@ class Running:
     port: int
     health: health.HealthServicer
     pools: list[ThreadPoolExecutor] = field(default_factory=list)
+    rpc_pool: ThreadPoolExecutor | None = None
     metrics_port: int | None = None
     on_stop: list[Callable[[], object]] = field(default_factory=list)
     """Called after the server stopped (e.g. closing the metrics endpoint)."""
 
     def stop(self, grace: float | None = 5.0) -> None:
-        """Refuse new calls, let in-flight ones finish for ``grace`` seconds, then release pools."""
+        """Refuse new calls, let in-flight ones finish for ``grace`` seconds, wait for the handler
+        threads (so the caller may close the store after this), then release the pools."""
         self.health.enter_graceful_shutdown()
         self.server.stop(grace).wait()
         for pool in self.pools:
             pool.shutdown(wait=False, cancel_futures=True)
+        if self.rpc_pool is not None:
+            self.rpc_pool.shutdown(wait=True)
         for close in self.on_stop:
             close()
 
@@ -86,8 +90,9 @@ def create_server(
     from linecode.service.query import QueryServicer
 
     render_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="linecode-render")
+    rpc_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="linecode-rpc")
     server = grpc.server(
-        ThreadPoolExecutor(max_workers=workers, thread_name_prefix="linecode-rpc"),
+        rpc_pool,
         interceptors=[CallGuard(authorize=authorize, observe=observe)],
         options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)],
     )
@@ -112,6 +117,7 @@ def create_server(
         port = 0
     if port == 0:
         render_pool.shutdown(wait=False)
+        rpc_pool.shutdown(wait=False)
         raise ConfigError(
             f"cannot listen on {address}: the port is in use or the address is not this machine's",
             reason="PORT_UNAVAILABLE",
@@ -119,7 +125,7 @@ def create_server(
         )
     server.start()
     log.info("serving", extra={"address": address, "port": port})
-    return Running(server, port, health_servicer, [render_pool])
+    return Running(server, port, health_servicer, [render_pool], rpc_pool=rpc_pool)
 
 
 def server_credentials(config: ServeConfig) -> grpc.ServerCredentials | None:

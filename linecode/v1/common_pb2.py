@@ -24,7 +24,7 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18linecode/v1/common.proto\x12\x0blinecode.v1\":\n\x0b\x45rrorDetail\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63odes\x18\x02 \x03(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\"%\n\x06Origin\x12\x0c\n\x04line\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\"\xda\x02\n\x08\x43odeInfo\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\x12\x12\n\nlevel_name\x18\x03 \x01(\t\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x05 \x01(\t\x12\x14\n\x0c\x62\x61tch_number\x18\x06 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x07 \x01(\t\x12!\n\x05state\x18\x08 \x01(\x0e\x32\x12.linecode.v1.State\x12-\n\x06status\x18\t \x01(\x0e\x32\x1d.linecode.v1.RegulatoryStatus\x12\x1f\n\x04lock\x18\n \x01(\x0e\x32\x11.linecode.v1.Lock\x12\x0e\n\x06parent\x18\x0b \x01(\t\x12\x0c\n\x04path\x18\x0c \x03(\t\x12\x10\n\x08\x63hildren\x18\r \x01(\x05\x12\r\n\x05units\x18\x0e \x01(\x03\x12\x1a\n\x12last_event_time_us\x18\x0f \x01(\x03\"s\n\x08TreeNode\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.linecode.v1.State\x12\'\n\x08\x63hildren\x18\x04 \x03(\x0b\x32\x15.linecode.v1.TreeNode\"L\n\x06\x43hange\x12\x11\n\tevent_seq\x18\x01 \x01(\x04\x12\r\n\x05\x63odes\x18\x02 \x03(\t\x12\x0e\n\x06parent\x18\x03 \x01(\t\x12\x10\n\x08replayed\x18\x04 \x01(\x08*\xde\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTATE_ALLOCATED\x10\x01\x12\x11\n\rSTATE_ENCODED\x10\x02\x12\x16\n\x12STATE_COMMISSIONED\x10\x03\x12\x14\n\x10STATE_AGGREGATED\x10\x04\x12\x12\n\x0eSTATE_RELEASED\x10\x05\x12\x12\n\x0eSTATE_SCRAPPED\x10\x06\x12\x11\n\rSTATE_SAMPLED\x10\x07\x12\x13\n\x0fSTATE_DESTROYED\x10\x08\x12\x18\n\x14STATE_DECOMMISSIONED\x10\t*\xf2\x02\n\x10RegulatoryStatus\x12\x1a\n\x16REGULATORY_STATUS_NONE\x10\x00\x12\"\n\x1eREGULATORY_STATUS_SELF_CHECKED\x10\x01\x12\"\n\x1eREGULATORY_STATUS_LOT_RELEASED\x10\x02\x12\x1d\n\x19REGULATORY_STATUS_EXPIRED\x10\x03\x12\x1d\n\x19REGULATORY_STATUS_DAMAGED\x10\x04\x12\x1f\n\x1bREGULATORY_STATUS_DESTROYED\x10\x05\x12\x1f\n\x1bREGULATORY_STATUS_RECALLING\x10\x06\x12\x1e\n\x1aREGULATORY_STATUS_RECALLED\x10\x07\x12\x1a\n\x16REGULATORY_STATUS_USED\x10\x08\x12!\n\x1dREGULATORY_STATUS_DEACTIVATED\x10\t\x12\x1b\n\x17REGULATORY_STATUS_OTHER\x10\n*U\n\x04Lock\x12\x0f\n\x0bLOCK_NORMAL\x10\x00\x12\x10\n\x0cLOCK_PENDING\x10\x01\x12\x17\n\x13LOCK_TO_BE_RECALLED\x10\x02\x12\x11\n\rLOCK_ABNORMAL\x10\x03*q\n\nBatchState\x12\x1b\n\x17\x42\x41TCH_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x42\x41TCH_STATE_OPEN\x10\x01\x12\x16\n\x12\x42\x41TCH_STATE_CLOSED\x10\x02\x12\x18\n\x14\x42\x41TCH_STATE_EXPORTED\x10\x03\x42\x02P\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x18linecode/v1/common.proto\x12\x0blinecode.v1\"O\n\x0b\x45rrorDetail\x12\x0e\n\x06reason\x18\x01 \x01(\t\x12\r\n\x05\x63odes\x18\x02 \x03(\t\x12\x0c\n\x04hint\x18\x03 \x01(\t\x12\x13\n\x0b\x63odes_total\x18\x04 \x01(\r\"%\n\x06Origin\x12\x0c\n\x04line\x18\x01 \x01(\t\x12\r\n\x05\x61\x63tor\x18\x02 \x01(\t\"\xda\x02\n\x08\x43odeInfo\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\x12\x12\n\nlevel_name\x18\x03 \x01(\t\x12\x12\n\nproduct_id\x18\x04 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x05 \x01(\t\x12\x14\n\x0c\x62\x61tch_number\x18\x06 \x01(\t\x12\x13\n\x0b\x65xpiry_date\x18\x07 \x01(\t\x12!\n\x05state\x18\x08 \x01(\x0e\x32\x12.linecode.v1.State\x12-\n\x06status\x18\t \x01(\x0e\x32\x1d.linecode.v1.RegulatoryStatus\x12\x1f\n\x04lock\x18\n \x01(\x0e\x32\x11.linecode.v1.Lock\x12\x0e\n\x06parent\x18\x0b \x01(\t\x12\x0c\n\x04path\x18\x0c \x03(\t\x12\x10\n\x08\x63hildren\x18\r \x01(\x05\x12\r\n\x05units\x18\x0e \x01(\x03\x12\x1a\n\x12last_event_time_us\x18\x0f \x01(\x03\"s\n\x08TreeNode\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.linecode.v1.State\x12\'\n\x08\x63hildren\x18\x04 \x03(\x0b\x32\x15.linecode.v1.TreeNode\"L\n\x06\x43hange\x12\x11\n\tevent_seq\x18\x01 \x01(\x04\x12\r\n\x05\x63odes\x18\x02 \x03(\t\x12\x0e\n\x06parent\x18\x03 \x01(\t\x12\x10\n\x08replayed\x18\x04 \x01(\x08*\xde\x01\n\x05State\x12\x15\n\x11STATE_UNSPECIFIED\x10\x00\x12\x13\n\x0fSTATE_ALLOCATED\x10\x01\x12\x11\n\rSTATE_ENCODED\x10\x02\x12\x16\n\x12STATE_COMMISSIONED\x10\x03\x12\x14\n\x10STATE_AGGREGATED\x10\x04\x12\x12\n\x0eSTATE_RELEASED\x10\x05\x12\x12\n\x0eSTATE_SCRAPPED\x10\x06\x12\x11\n\rSTATE_SAMPLED\x10\x07\x12\x13\n\x0fSTATE_DESTROYED\x10\x08\x12\x18\n\x14STATE_DECOMMISSIONED\x10\t*\xf2\x02\n\x10RegulatoryStatus\x12\x1a\n\x16REGULATORY_STATUS_NONE\x10\x00\x12\"\n\x1eREGULATORY_STATUS_SELF_CHECKED\x10\x01\x12\"\n\x1eREGULATORY_STATUS_LOT_RELEASED\x10\x02\x12\x1d\n\x19REGULATORY_STATUS_EXPIRED\x10\x03\x12\x1d\n\x19REGULATORY_STATUS_DAMAGED\x10\x04\x12\x1f\n\x1bREGULATORY_STATUS_DESTROYED\x10\x05\x12\x1f\n\x1bREGULATORY_STATUS_RECALLING\x10\x06\x12\x1e\n\x1aREGULATORY_STATUS_RECALLED\x10\x07\x12\x1a\n\x16REGULATORY_STATUS_USED\x10\x08\x12!\n\x1dREGULATORY_STATUS_DEACTIVATED\x10\t\x12\x1b\n\x17REGULATORY_STATUS_OTHER\x10\n*U\n\x04Lock\x12\x0f\n\x0bLOCK_NORMAL\x10\x00\x12\x10\n\x0cLOCK_PENDING\x10\x01\x12\x17\n\x13LOCK_TO_BE_RECALLED\x10\x02\x12\x11\n\rLOCK_ABNORMAL\x10\x03*q\n\nBatchState\x12\x1b\n\x17\x42\x41TCH_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10\x42\x41TCH_STATE_OPEN\x10\x01\x12\x16\n\x12\x42\x41TCH_STATE_CLOSED\x10\x02\x12\x18\n\x14\x42\x41TCH_STATE_EXPORTED\x10\x03\x42\x02P\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -32,22 +32,22 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'linecode.v1.common_pb2', _g
 if not _descriptor._USE_C_DESCRIPTORS:
   _globals['DESCRIPTOR']._loaded_options = None
   _globals['DESCRIPTOR']._serialized_options = b'P\001'
-  _globals['_STATE']._serialized_start=685
-  _globals['_STATE']._serialized_end=907
-  _globals['_REGULATORYSTATUS']._serialized_start=910
-  _globals['_REGULATORYSTATUS']._serialized_end=1280
-  _globals['_LOCK']._serialized_start=1282
-  _globals['_LOCK']._serialized_end=1367
-  _globals['_BATCHSTATE']._serialized_start=1369
-  _globals['_BATCHSTATE']._serialized_end=1482
+  _globals['_STATE']._serialized_start=706
+  _globals['_STATE']._serialized_end=928
+  _globals['_REGULATORYSTATUS']._serialized_start=931
+  _globals['_REGULATORYSTATUS']._serialized_end=1301
+  _globals['_LOCK']._serialized_start=1303
+  _globals['_LOCK']._serialized_end=1388
+  _globals['_BATCHSTATE']._serialized_start=1390
+  _globals['_BATCHSTATE']._serialized_end=1503
   _globals['_ERRORDETAIL']._serialized_start=41
-  _globals['_ERRORDETAIL']._serialized_end=99
-  _globals['_ORIGIN']._serialized_start=101
-  _globals['_ORIGIN']._serialized_end=138
-  _globals['_CODEINFO']._serialized_start=141
-  _globals['_CODEINFO']._serialized_end=487
-  _globals['_TREENODE']._serialized_start=489
-  _globals['_TREENODE']._serialized_end=604
-  _globals['_CHANGE']._serialized_start=606
-  _globals['_CHANGE']._serialized_end=682
+  _globals['_ERRORDETAIL']._serialized_end=120
+  _globals['_ORIGIN']._serialized_start=122
+  _globals['_ORIGIN']._serialized_end=159
+  _globals['_CODEINFO']._serialized_start=162
+  _globals['_CODEINFO']._serialized_end=508
+  _globals['_TREENODE']._serialized_start=510
+  _globals['_TREENODE']._serialized_end=625
+  _globals['_CHANGE']._serialized_start=627
+  _globals['_CHANGE']._serialized_end=703
 # @@protoc_insertion_point(module_scope)

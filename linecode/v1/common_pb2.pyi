@@ -78,14 +78,16 @@ BATCH_STATE_CLOSED: BatchState
 BATCH_STATE_EXPORTED: BatchState
 
 class ErrorDetail(_message.Message):
-    __slots__ = ("reason", "codes", "hint")
+    __slots__ = ("reason", "codes", "hint", "codes_total")
     REASON_FIELD_NUMBER: _ClassVar[int]
     CODES_FIELD_NUMBER: _ClassVar[int]
     HINT_FIELD_NUMBER: _ClassVar[int]
+    CODES_TOTAL_FIELD_NUMBER: _ClassVar[int]
     reason: str
     codes: _containers.RepeatedScalarFieldContainer[str]
     hint: str
-    def __init__(self, reason: _Optional[str] = ..., codes: _Optional[_Iterable[str]] = ..., hint: _Optional[str] = ...) -> None: ...
+    codes_total: int
+    def __init__(self, reason: _Optional[str] = ..., codes: _Optional[_Iterable[str]] = ..., hint: _Optional[str] = ..., codes_total: _Optional[int] = ...) -> None: ...
 
 class Origin(_message.Message):
     __slots__ = ("line", "actor")

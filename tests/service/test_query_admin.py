@@ -195,3 +195,30 @@ def test_lease_export_and_import(client: Client, tmp_path, master) -> None:  # t
     finally:
         other.stop(1)
         other_store.close()
+
+
+def test_bad_enum_values_and_levels_are_invalid_arguments(client: Client) -> None:
+    refused(
+        lambda: client.admin.SetLock(admin_pb2.SetLockRequest(batch_id="B1", lock=7)),  # type: ignore[arg-type]
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "BAD_LOCK",
+    )
+    refused(
+        lambda: client.admin.SetStatus(admin_pb2.SetStatusRequest(batch_id="B1", status=42)),  # type: ignore[arg-type]
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "BAD_STATUS",
+    )
+    refused(lambda: client.allocate("\u00b2", 1), grpc.StatusCode.INVALID_ARGUMENT, "UNKNOWN_LEVEL")
+
+
+def test_errors_naming_thousands_of_codes_fit_the_status(client: Client) -> None:
+    from linecode.service.errors import error_detail
+
+    codes = client.codes("unit", 2000)
+    error = refused(
+        lambda: client.report(line_pb2.LINE_EVENT_VERIFIED, codes),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        "ILLEGAL_TRANSITION",
+    )
+    detail = error_detail(error)
+    assert detail is not None and len(detail.codes) == 50 and detail.codes_total == 2000
