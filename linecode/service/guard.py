@@ -96,6 +96,9 @@ class CallGuard(grpc.ServerInterceptor):
                 if self._authorize is not None:
                     self._authorize(method, request, context)
                 yield from behavior(request, context)
+            except GeneratorExit:  # the client went away (cancelled, deadline) mid-stream
+                self._done(method, grpc.StatusCode.CANCELLED, started)
+                raise
             except Exception as exc:
                 self._fail(method, context, exc, started)
                 raise
