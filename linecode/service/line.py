@@ -12,7 +12,9 @@ from linecode.store import Store
 from linecode.v1 import common_pb2, line_pb2, line_pb2_grpc
 
 DEFAULT_BLOCK = 10_000
-MAX_BLOCK = 100_000
+MAX_BLOCK = 20_000
+"""Codes per CodeBlock at most: 20,000 GS1 codes with their symbols stay under the 4 MiB a gRPC
+client accepts by default."""
 
 
 def origin(msg: common_pb2.Origin) -> dict[str, str]:
