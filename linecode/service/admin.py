@@ -216,7 +216,12 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def ExportLease(
         self, request: admin_pb2.ExportLeaseRequest, context: grpc.ServicerContext
     ) -> admin_pb2.LeaseMessage:
-        lease = self.store.export_lease(request.pool, request.count, actor=request.origin.actor)
+        lease = self.store.export_lease(
+            request.pool,
+            request.count,
+            actor=request.origin.actor,
+            idempotency_key=request.idempotency_key or None,
+        )
         return admin_pb2.LeaseMessage(text=lease.as_text())
 
     def ImportLease(

@@ -328,13 +328,27 @@ class Store:
             symbols += s
         return keys, symbols
 
-    def export_lease(self, pool: str, count: int, *, actor: str = "") -> Lease:
+    def export_lease(
+        self, pool: str, count: int, *, actor: str = "", idempotency_key: str | None = None
+    ) -> Lease:
         """Carve ``count`` indices off this server's part of ``pool`` for another server (SPEC §7).
 
         They are never issued here afterwards. Give the returned lease (``Lease.as_text()``) to the
         other server's :meth:`import_lease`. Raises :class:`Exhausted` if this server owns fewer.
+        A retry with the same ``idempotency_key`` returns the same lease (a lease lost in transit
+        would otherwise leave its indices unusable everywhere).
         """
-        return self._db.write(lambda tx: leases.export_lease(tx, pool, count, time_us=now_us(), actor=actor))
+        body = json.dumps(["export_lease", pool, count])
+
+        def run(tx: Tx) -> Lease:
+            stored = tx.recall(idempotency_key, body)
+            if stored is not None:
+                return Lease.parse(stored["lease"])
+            lease = leases.export_lease(tx, pool, count, time_us=now_us(), actor=actor)
+            tx.remember(idempotency_key, body, {"lease": lease.as_text()})
+            return lease
+
+        return self._db.write(run)
 
     def import_lease(self, lease: Lease | str, *, actor: str = "") -> None:
         """Add a lease exported by the pool's owner to this server's part of the pool.

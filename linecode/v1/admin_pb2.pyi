@@ -208,14 +208,16 @@ class ReconciliationReport(_message.Message):
     def __init__(self, batch_id: _Optional[str] = ..., product_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.BatchState, str]] = ..., levels: _Optional[_Iterable[_Union[LevelReconciliation, _Mapping]]] = ..., discrepancies: _Optional[_Iterable[str]] = ..., loose_units: _Optional[_Iterable[str]] = ..., undeclared_partial: _Optional[_Iterable[str]] = ..., override_reason: _Optional[str] = ..., closed_event_seq: _Optional[int] = ..., ok: _Optional[bool] = ...) -> None: ...
 
 class ExportLeaseRequest(_message.Message):
-    __slots__ = ("pool", "count", "origin")
+    __slots__ = ("pool", "count", "origin", "idempotency_key")
     POOL_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     pool: str
     count: int
     origin: _common_pb2.Origin
-    def __init__(self, pool: _Optional[str] = ..., count: _Optional[int] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ...) -> None: ...
+    idempotency_key: str
+    def __init__(self, pool: _Optional[str] = ..., count: _Optional[int] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ..., idempotency_key: _Optional[str] = ...) -> None: ...
 
 class LeaseMessage(_message.Message):
     __slots__ = ("text", "origin")

@@ -175,8 +175,10 @@ def test_lease_export_and_import(client: Client, tmp_path, master) -> None:  # t
 
     from .conftest import connect
 
-    lease = client.admin.ExportLease(admin_pb2.ExportLeaseRequest(pool="nmpa20/8600001", count=1000))
+    request = admin_pb2.ExportLeaseRequest(pool="nmpa20/8600001", count=1000, idempotency_key="lease-1")
+    lease = client.admin.ExportLease(request)
     assert lease.text.startswith("nmpa20/8600001 ")
+    assert client.admin.ExportLease(request).text == lease.text  # a retry gets the same lease
     other_store = Store.open(tmp_path / "other", master_key=master)
     other = create_server(other_store, "127.0.0.1:0")
     try:
