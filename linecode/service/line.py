@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import grpc
 
@@ -17,9 +18,15 @@ MAX_BLOCK = 20_000
 client accepts by default."""
 
 
-def origin(msg: common_pb2.Origin) -> dict[str, str]:
-    """The actor and line keyword arguments of a store write."""
-    return {"actor": msg.actor, "line": msg.line}
+def write_args(request: Any) -> dict[str, Any]:
+    """The keyword arguments every event-appending store write takes from its request: the
+    idempotency key, the event time (0 = now), the actor and the line."""
+    return {
+        "idempotency_key": request.idempotency_key or None,
+        "time_us": convert.time_arg(request.time_us),
+        "actor": request.origin.actor,
+        "line": request.origin.line,
+    }
 
 
 class LineServicer(line_pb2_grpc.LineServiceServicer):
@@ -72,9 +79,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
         return convert.change(
             self.store.report_many(
                 groups,
-                time_us=convert.time_arg(request.time_us),
-                idempotency_key=request.idempotency_key or None,
-                **origin(request.origin),
+                **write_args(request),
             )
         )
 
@@ -86,9 +91,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
                 request.parent,
                 request.children,
                 partial=request.partial,
-                idempotency_key=request.idempotency_key or None,
-                time_us=convert.time_arg(request.time_us),
-                **origin(request.origin),
+                **write_args(request),
             )
         )
 
@@ -99,9 +102,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
             self.store.disaggregate(
                 request.parent,
                 list(request.children) or None,
-                idempotency_key=request.idempotency_key or None,
-                time_us=convert.time_arg(request.time_us),
-                **origin(request.origin),
+                **write_args(request),
             )
         )
 
@@ -111,9 +112,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
                 request.new_parent,
                 request.children,
                 partial=request.partial,
-                idempotency_key=request.idempotency_key or None,
-                time_us=convert.time_arg(request.time_us),
-                **origin(request.origin),
+                **write_args(request),
             )
         )
 
@@ -123,9 +122,6 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
                 request.parent,
                 request.old_child,
                 request.new_child,
-                idempotency_key=request.idempotency_key or None,
-                time_us=convert.time_arg(request.time_us),
-                actor=request.origin.actor,
-                line=request.origin.line,
+                **write_args(request),
             )
         )
