@@ -12,7 +12,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument("--data", type=Path, help="data dir (LMDB and master.key); or [server] data")
     serve.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:50051)")
     serve.add_argument("--config", type=Path, help="TOML config file (see linecode.service.config)")
-    serve.add_argument("--workers", type=int, help="gRPC worker threads")
+    serve.add_argument("--workers", type=int, help="gRPC worker threads (per process)")
+    serve.add_argument(
+        "--processes",
+        type=int,
+        help="server processes sharing the port and the store (0: one per core; default 1). "
+        "Several lines' calls then no longer queue for one Python process",
+    )
     serve.add_argument("--metrics", dest="metrics_listen", help="HOST:PORT of the Prometheus endpoint")
     serve.set_defaults(handler=run)
 
@@ -20,33 +26,48 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def run(args: argparse.Namespace) -> int:
     from linecode.errors import ConfigError
     from linecode.logs import setup_logging
+    from linecode.service import processes
     from linecode.service.config import ServeConfig
     from linecode.service.server import start, wait_for_signal
     from linecode.store import Store
 
     config = ServeConfig.load(args.config).override(
-        data=args.data, listen=args.listen, workers=args.workers, metrics_listen=args.metrics_listen
+        data=args.data,
+        listen=args.listen,
+        workers=args.workers,
+        processes=args.processes,
+        metrics_listen=args.metrics_listen,
     )
     if config.data is None:
         raise ConfigError(
             "no data dir: pass --data DIR or set [server] data in --config", reason="NO_DATA_DIR"
         )
     setup_logging(json_lines=config.log_json, level=config.log_level)
-    store = Store.open(config.data, map_size=config.map_size_mb << 20)
-    try:
-        running, _ = start(store, config)
+    count = config.process_count
+
+    def announce(port: int, metrics_port: int | None) -> None:
         host = config.listen.rpartition(":")[0]
         extras = " with TLS" if config.tls else ""
         extras += " and client certificates" if config.tls_client_ca else ""
-        if running.metrics_port and config.metrics_listen:
+        if metrics_port and config.metrics_listen:
             metrics_host = config.metrics_listen.rpartition(":")[0]
-            extras += f", metrics on http://{metrics_host}:{running.metrics_port}/metrics"
+            extras += f", metrics on http://{metrics_host}:{metrics_port}/metrics"
+        if count > 1:
+            extras += f", {count} processes"
         print(
-            f"linecode serving {config.data} on {host}:{running.port}{extras} (SIGTERM or Ctrl-C to stop)",
+            f"linecode serving {config.data} on {host}:{port}{extras} (SIGTERM or Ctrl-C to stop)",
             flush=True,
         )
-        wait_for_signal(running, config.grace_s)
-    finally:
-        store.close()
+
+    if count > 1:
+        processes.run(config, count, announce)
+    else:
+        store = Store.open(config.data, map_size=config.map_size_mb << 20)
+        try:
+            running, _ = start(store, config)
+            announce(running.port, running.metrics_port)
+            wait_for_signal(running, config.grace_s)
+        finally:
+            store.close()
     logging.getLogger("linecode").info("stopped")
     return 0

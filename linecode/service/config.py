@@ -4,7 +4,8 @@
 [server]
 listen = "127.0.0.1:50051"   # HOST:PORT; port 0 picks a free one
 data = "/var/lib/linecode"   # data dir: LMDB environment and (by default) master.key
-workers = 32                 # gRPC worker threads
+workers = 32                 # gRPC worker threads (per process)
+processes = 1                # server processes sharing the port and the store; 0: one per core
 grace_s = 10                 # in-flight calls get this long to finish on SIGTERM/SIGINT
 
 [store]
@@ -32,6 +33,7 @@ Relative paths are relative to the config file.
 from __future__ import annotations
 
 import logging
+import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -39,8 +41,15 @@ from typing import Any
 
 from linecode.errors import ConfigError
 
+MAX_PROCESSES = 64
 _SECTIONS = {
-    "server": {"listen": "listen", "data": "data", "workers": "workers", "grace_s": "grace_s"},
+    "server": {
+        "listen": "listen",
+        "data": "data",
+        "workers": "workers",
+        "processes": "processes",
+        "grace_s": "grace_s",
+    },
     "store": {"map_size_mb": "map_size_mb"},
     "log": {"json": "log_json", "level": "log_level"},
     "tls": {"cert": "tls_cert", "key": "tls_key", "client_ca": "tls_client_ca"},
@@ -50,6 +59,7 @@ _SECTIONS = {
 _PATHS = ("data", "tls_cert", "tls_key", "tls_client_ca")
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "workers": int,
+    "processes": int,
     "grace_s": (int, float),
     "map_size_mb": int,
     "log_json": bool,
@@ -79,6 +89,7 @@ class ServeConfig:
     listen: str = "127.0.0.1:50051"
     data: Path | None = None
     workers: int = 32
+    processes: int = 1
     grace_s: float = 10.0
     map_size_mb: int = 1024
     log_json: bool = False
@@ -89,6 +100,11 @@ class ServeConfig:
     auth_clients: dict[str, str] = field(default_factory=dict)
     auth_tokens: dict[str, str] = field(default_factory=dict)
     metrics_listen: str | None = None
+
+    @property
+    def process_count(self) -> int:
+        """How many server processes to run (``processes``, 0 meaning one per core)."""
+        return self.processes or min(os.cpu_count() or 1, MAX_PROCESSES)
 
     @property
     def tls(self) -> bool:
@@ -162,6 +178,11 @@ class ServeConfig:
             )
         if config.workers < 1:
             raise ConfigError(f"workers = {config.workers}: expected at least 1", reason="BAD_CONFIG")
+        if not 0 <= config.processes <= MAX_PROCESSES:
+            raise ConfigError(
+                f"processes = {config.processes}: expected 1 to {MAX_PROCESSES}, or 0 for one per core",
+                reason="BAD_CONFIG",
+            )
         for what, address in (("listen", config.listen), ("metrics listen", config.metrics_listen)):
             if address is None:
                 continue

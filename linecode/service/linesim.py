@@ -1,8 +1,8 @@
 """A simulated packaging line: real gRPC clients doing what a line's PLC, printer, camera and QA do.
 
-One coroutine per line, all on one asyncio event loop (cheap enough to drive a hundred lines from
-one process). Per bundle of units the line: takes unit codes from its allocation (``Allocate`` in
-blocks), pulls their images from a ``StreamImages`` stream as the printer would, reports them
+One coroutine and one connection per line, all on one asyncio event loop (cheap enough to drive a
+hundred lines from one process). Per bundle of units the line: takes unit codes from its allocation
+(``Allocate`` in blocks), pulls their images from a ``StreamImages`` stream as the printer would, reports them
 ``printed``, has the camera verify them (a few fail and are ``scrapped``, a few are ``sampled`` by
 QA and replaced), allocates, prints and verifies the bundle code and aggregates the units into it;
 every full case likewise, and at the end one pallet (SSCC) takes the cases. Every unary call's
@@ -310,15 +310,26 @@ async def run_lines(
     Calls started in the first ``warmup_s`` seconds (every line starting up at once: first
     allocations, pools' round tables) are not counted in the latencies."""
     total = LineStats()
-    async with (
-        aio.secure_channel(target, credentials) if credentials else aio.insecure_channel(target)
-    ) as channel:
+    # Every line its own connection, as every PLC on a site has: a server of several processes
+    # then spreads the lines over its processes (a local subchannel pool stops grpc from sharing one
+    # connection between channels to the same target).
+    options = [("grpc.use_local_subchannel_pool", 1)]
+    channels = [
+        aio.secure_channel(target, credentials, options=options)
+        if credentials
+        else aio.insecure_channel(target, options=options)
+        for _ in plans
+    ]
+    try:
         results = await asyncio.gather(
             *(
                 _Line(channel, plan, seed, on_image, time.perf_counter() + warmup_s).run()
-                for seed, plan in enumerate(plans)
+                for seed, (channel, plan) in enumerate(zip(channels, plans, strict=True))
             )
         )
+    finally:
+        for channel in channels:
+            await channel.close()
     for stats in results:
         total.merge(stats)
     return total

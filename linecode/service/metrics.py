@@ -10,17 +10,20 @@
 * ``linecode_auth_refusals_total{why}``: refused callers;
 * ``linecode_store_bytes``: size of the LMDB data file; ``linecode_store_used_bytes``: the part of
   it in use.
+
+A server of several processes (``processes = N``) records in each worker through prometheus_client's
+multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set before the workers start) and its supervisor
+serves :func:`summed_registry`: every worker's counters and histograms summed, the store's gauges
+read once.
 """
 
 from __future__ import annotations
 
-import threading
 from collections import Counter as Tally
 from collections.abc import Iterator
-from typing import Any
 
 import grpc
-from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Histogram, multiprocess, start_http_server
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -84,7 +87,7 @@ class Metrics:
             "linecode_auth_refusals", "Callers refused, by why", ["why"], registry=self.registry
         )
         self.registry.register(_StoreCollector(store))
-        self._http: list[tuple[Any, threading.Thread]] = []
+        self._http: list[Endpoint] = []
         store.on_commit(self.groups.observe)
 
     def observe(self, method: str, code: grpc.StatusCode, seconds: float) -> None:
@@ -100,24 +103,46 @@ class Metrics:
         self.refusals.labels(why).inc()
 
     def serve(self, address: str) -> int:
-        """Start the /metrics HTTP endpoint on ``address`` (HOST:PORT, port 0: a free one); the port
-        it listens on. Raises :class:`ConfigError` ``PORT_UNAVAILABLE`` if it cannot listen there."""
+        """Start the /metrics HTTP endpoint on ``address``; the port it listens on (see :class:`Endpoint`)."""
+        endpoint = Endpoint(self.registry, address)
+        self._http.append(endpoint)
+        return endpoint.port
+
+    def close(self) -> None:
+        """Stop the /metrics endpoint (if serving) and free its port."""
+        for endpoint in self._http:
+            endpoint.close()
+        self._http.clear()
+
+
+class Endpoint:
+    """``registry`` served over HTTP at /metrics on ``address`` (HOST:PORT, port 0: a free one).
+    Raises :class:`ConfigError` ``PORT_UNAVAILABLE`` if it cannot listen there."""
+
+    def __init__(self, registry: CollectorRegistry, address: str) -> None:
         host, _, port = address.rpartition(":")
         try:
-            server, thread = start_http_server(int(port), addr=host.strip("[]"), registry=self.registry)
+            self._server, self._thread = start_http_server(
+                int(port), addr=host.strip("[]"), registry=registry
+            )
         except OSError as exc:
             raise ConfigError(
                 f"cannot serve metrics on {address}: {exc.strerror or exc}",
                 reason="PORT_UNAVAILABLE",
                 hint="pick another [metrics] listen / --metrics HOST:PORT, or port 0 for any free port",
             ) from None
-        self._http.append((server, thread))
-        return int(server.server_port)
+        self.port = int(self._server.server_port)
 
     def close(self) -> None:
-        """Stop the /metrics endpoint (if serving) and free its port."""
-        for server, thread in self._http:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=5)
-        self._http.clear()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+
+def summed_registry(store: Store, directory: str) -> CollectorRegistry:
+    """The metrics of a server of several processes: the workers' (multiprocess files in
+    ``directory``) summed, and the store's gauges."""
+    registry = CollectorRegistry()
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    registry.register(_StoreCollector(store))
+    return registry

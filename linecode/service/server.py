@@ -82,8 +82,12 @@ def create_server(
     credentials: grpc.ServerCredentials | None = None,
     authorize: Authorize | None = None,
     observe: Observe | None = None,
+    reuse_port: bool = False,
 ) -> Running:
-    """A started server on ``address`` (port 0: a free one) serving ``store``."""
+    """A started server on ``address`` (port 0: a free one) serving ``store``.
+
+    ``reuse_port`` lets it share the port with the other worker processes of one server
+    (``SO_REUSEPORT``); otherwise a port somebody listens on already is refused."""
     from linecode.service.admin import AdminServicer
     from linecode.service.line import LineServicer
     from linecode.service.printing import PrintServicer
@@ -94,7 +98,7 @@ def create_server(
     server = grpc.server(
         rpc_pool,
         interceptors=[CallGuard(authorize=authorize, observe=observe)],
-        options=[("grpc.so_reuseport", 0), ("grpc.max_receive_message_length", 64 << 20)],
+        options=[("grpc.so_reuseport", int(reuse_port)), ("grpc.max_receive_message_length", 64 << 20)],
     )
     line_pb2_grpc.add_LineServiceServicer_to_server(LineServicer(store), server)
     print_pb2_grpc.add_PrintServiceServicer_to_server(PrintServicer(store, render_pool), server)
@@ -142,8 +146,8 @@ def server_credentials(config: ServeConfig) -> grpc.ServerCredentials | None:
     )
 
 
-def start(store: Store, config: ServeConfig) -> tuple[Running, Metrics]:
-    """A server as ``config`` says: TLS, roles, metrics endpoint."""
+def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tuple[Running, Metrics]:
+    """A server as ``config`` says: TLS, roles, metrics endpoint (none without ``metrics_listen``)."""
     metrics = Metrics(store)
     if not config.auth:
         log.warning(
@@ -163,6 +167,7 @@ def start(store: Store, config: ServeConfig) -> tuple[Running, Metrics]:
         credentials=server_credentials(config),
         authorize=access,
         observe=metrics.observe,
+        reuse_port=reuse_port,
     )
     if config.metrics_listen:
         try:

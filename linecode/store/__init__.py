@@ -5,6 +5,7 @@ Use :class:`Store` (``store.py``); the other modules are its parts: ``model`` (t
 ``leases``, ``lifecycle``, ``aggregation``, ``reconcile`` and ``replay`` (rebuilding state from events).
 """
 
+from linecode.store.db import WriterLock
 from linecode.store.model import (
     Allocation,
     Batch,
@@ -57,6 +58,7 @@ __all__ = [
     "Store",
     "TreeNode",
     "Verification",
+    "WriterLock",
     "format_time",
     "now_us",
 ]

@@ -14,9 +14,16 @@ before the failed one as before, the failed one not at all (its error is its ans
 after it each in a savepoint. Functions must therefore be re-runnable (they already are: a full map
 re-runs the whole group after growing it).
 
-The data dir holds ``data.mdb`` and ``lock.mdb`` (LMDB's), ``writer.lock`` (ours: one writer per
-data dir, also inside one process) and usually ``master.key``. Read-only opens take no writer lock,
-so the inspection CLI works beside a running server.
+The data dir holds ``data.mdb`` and ``lock.mdb`` (LMDB's), ``writer.lock`` (ours: one writing
+server per data dir, also inside one process) and usually ``master.key``. Read-only opens take no
+writer lock, so the inspection CLI works beside a running server.
+
+A server may write from several processes (``linecode serve --processes N``): its supervising
+process holds the :class:`WriterLock`, and each worker opens the environment ``shared``. LMDB
+serialises the processes' write transactions (its lock file holds a robust cross-process mutex), so
+every rule still sees all earlier writes; each process groups its own callers' writes. A shared open
+reserves the whole ``max_map_size`` up front (address space only: the file grows as data is
+written), so no process ever has to adopt a size another one grew to.
 """
 
 from __future__ import annotations
@@ -74,12 +81,16 @@ class Database:
         readonly: bool = False,
         group_commit: bool = True,
         sync: bool = True,
+        shared: bool = False,
     ) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self.max_map_size = max_map_size
         self._lock_fd: int | None = None
-        if readonly:
+        if shared:
+            _require_writer_lock_held(self.path / LOCK_FILE)
+            map_size = max_map_size
+        elif readonly:
             if not (self.path / "data.mdb").exists():
                 raise NotFound(
                     f"no linecode store in {self.path}: data.mdb is missing",
@@ -347,6 +358,43 @@ def _run(fn: Callable[[Tx], Any], txn: lmdb.Transaction, db: Database) -> Any:
     result = fn(tx)
     tx.flush_counts()
     return result
+
+
+class WriterLock:
+    """The writer lock of a data dir, held by a server that writes from several processes (each
+    opens the store ``shared``). Raises :class:`~linecode.errors.ConfigError` ``STORE_IN_USE`` if
+    another writer has the data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir)
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._fd: int | None = _take_writer_lock(self.path / LOCK_FILE)
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> WriterLock:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+
+def _require_writer_lock_held(path: Path) -> None:
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return  # held, as a shared open requires
+    finally:
+        os.close(fd)  # also drops the lock if this open just took it
+    raise ConfigError(
+        f"a shared open of {path.parent} needs its writer lock held by the serving process; nobody holds it",
+        reason="STORE_NOT_LOCKED",
+        hint="open the store without shared, or take WriterLock(data_dir) first",
+    )
 
 
 def _take_writer_lock(path: Path) -> int:

@@ -82,6 +82,7 @@ class Store:
         readonly: bool = False,
         group_commit: bool = True,
         sync: bool = True,
+        shared: bool = False,
         master_key: MasterKey | None = None,
     ) -> Store:
         """Open (or create) the store in ``data_dir``.
@@ -91,6 +92,9 @@ class Store:
         stored). ``readonly`` opens without the writer lock, e.g. for inspection while a server runs.
         ``group_commit=False`` commits each write on its own (only for comparison in benchmarks);
         ``sync=False`` skips fsync (tests only: a crash may then lose acknowledged writes).
+        ``shared`` opens it as one of several writing processes of one server, whose supervisor holds
+        the data dir's :class:`~linecode.store.db.WriterLock` (else ``STORE_NOT_LOCKED``); the map is
+        then reserved at ``max_map_size`` from the start.
         The master key comes from ``master_key``, else ``LINECODE_MASTER_KEY`` or
         ``<data_dir>/master.key`` (created on first writable open). Raises
         :class:`~linecode.errors.ConfigError` with reason ``STORE_IN_USE`` if another writer has the
@@ -104,6 +108,7 @@ class Store:
             readonly=readonly,
             group_commit=group_commit,
             sync=sync,
+            shared=shared,
         )
         try:
             master = master_key or (None if readonly else MasterKey.load(path / KEY_FILE_NAME))

@@ -1,0 +1,243 @@
+"""One server, several processes (``linecode serve --processes N``).
+
+In one Python process every gRPC handler, the store's writer and the renderer share one GIL: on a
+busy site (dozens of lines) calls queue for it long before the cores are busy. With ``processes =
+N`` a supervisor holds the data dir's writer lock and the port and starts N worker processes. Each
+worker is a whole server (gRPC threads, renderer, group-commit writer) listening on the same port
+(``SO_REUSEPORT``: the kernel spreads new connections over the workers) with the store opened
+``shared`` (LMDB serialises the workers' write transactions). A connection stays with its worker,
+so one PLC's calls are answered by one process; rules, idempotency keys and serial leases live in
+the store and hold across workers.
+
+The supervisor serves /metrics (every worker's counters summed, the store's gauges), stops the
+workers gracefully on SIGTERM/SIGINT, and starts a new worker in place of one that dies (what the
+dead one acknowledged is durable; what it had not, its callers never saw succeed).
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from multiprocessing.connection import Connection
+from typing import Any
+
+from linecode.errors import ConfigError, LinecodeError
+from linecode.service.config import ServeConfig
+from linecode.store import Store, WriterLock
+
+log = logging.getLogger("linecode.service")
+
+_SPAWN = multiprocessing.get_context("spawn")  # never fork a process that has an LMDB env open
+READY_TIMEOUT_S = 60.0
+MAX_RESTARTS_PER_MINUTE = 5
+
+
+@dataclass
+class _Worker:
+    process: Any  # multiprocessing's SpawnProcess
+    conn: Connection
+
+
+class Supervisor:
+    """The started worker processes of one server; :meth:`stop` ends them gracefully."""
+
+    def __init__(self, config: ServeConfig, count: int) -> None:
+        if config.data is None:
+            raise ConfigError("no data dir for the server", reason="NO_DATA_DIR")
+        self.config = config
+        self.count = count
+        self._lock = WriterLock(config.data)
+        self._workers: list[_Worker] = []
+        self._restarts: list[float] = []
+        self._metrics_dir: str | None = None
+        self._endpoint: Any = None
+        self._store: Store | None = None
+        self._reservation: socket.socket | None = None
+        try:
+            # One shared open first: creates the store and its master key before any worker races to.
+            self._store = Store.open(config.data, shared=True, map_size=config.map_size_mb << 20)
+            self._reservation, self.port = _reserve_port(config.listen)
+            self.address = f"{config.listen.rpartition(':')[0]}:{self.port}"
+            if config.metrics_listen:
+                self._metrics_dir = tempfile.mkdtemp(prefix="linecode-metrics-")
+                os.environ["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir  # the workers inherit it
+            for index in range(count):
+                self._workers.append(self._start_worker(index))
+            self.metrics_port = self._serve_metrics()
+        except BaseException:
+            self.stop(0)
+            raise
+
+    def _start_worker(self, index: int) -> _Worker:
+        ours, theirs = _SPAWN.Pipe(duplex=False)
+        worker_config = replace(self.config, listen=self.address, metrics_listen=None)
+        process = _SPAWN.Process(
+            target=_worker_main,
+            args=(worker_config, theirs),
+            name=f"linecode-worker-{index}",
+            daemon=True,
+        )
+        process.start()
+        theirs.close()
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        while not ours.poll(0.1):
+            if not process.is_alive() or time.monotonic() > deadline:
+                process.kill()
+                process.join()
+                raise ConfigError(
+                    f"server worker {index} did not start (exit code {process.exitcode})",
+                    reason="WORKER_FAILED",
+                    hint="see its log lines above",
+                )
+        message = ours.recv()
+        if message[0] != "ready":
+            process.join()
+            _, text, reason, hint = message
+            raise ConfigError(text, reason=reason, hint=hint)
+        log.info("worker started", extra={"worker": index, "pid": process.pid})
+        return _Worker(process, ours)
+
+    def _serve_metrics(self) -> int | None:
+        if not self.config.metrics_listen or self._store is None or self._metrics_dir is None:
+            return None
+        from linecode.service.metrics import Endpoint, summed_registry
+
+        self._endpoint = Endpoint(summed_registry(self._store, self._metrics_dir), self.config.metrics_listen)
+        return int(self._endpoint.port)
+
+    @property
+    def pids(self) -> list[int]:
+        """The workers' process ids."""
+        return [worker.process.pid for worker in self._workers]
+
+    def watch(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+        """Until ``stop`` is set: start a new worker in place of any that died (at most
+        ``MAX_RESTARTS_PER_MINUTE``; beyond that the server gives up with an error)."""
+        while not stop.wait(poll_s):
+            for index, worker in enumerate(self._workers):
+                if worker.process.is_alive():
+                    continue
+                log.error(
+                    "worker died; starting another",
+                    extra={"worker": index, "pid": worker.process.pid, "exit_code": worker.process.exitcode},
+                )
+                now = time.monotonic()
+                self._restarts = [t for t in self._restarts if now - t < 60] + [now]
+                if len(self._restarts) > MAX_RESTARTS_PER_MINUTE:
+                    raise ConfigError(
+                        f"server workers died {len(self._restarts)} times within a minute; giving up",
+                        reason="WORKER_FAILED",
+                        hint="see the log lines above for why",
+                    )
+                self._workers[index] = self._start_worker(index)
+
+    def stop(self, grace: float) -> None:
+        """Stop every worker gracefully (in-flight calls get ``grace`` seconds), then release the
+        port, the metrics endpoint and the data dir."""
+        for worker in self._workers:
+            if worker.process.is_alive():
+                worker.process.terminate()  # SIGTERM: the worker's graceful stop
+        for worker in self._workers:
+            worker.process.join(grace + 10)
+            if worker.process.is_alive():
+                log.error("worker did not stop in time; killing it", extra={"pid": worker.process.pid})
+                worker.process.kill()
+                worker.process.join()
+            worker.conn.close()
+        self._workers.clear()
+        if self._endpoint is not None:
+            self._endpoint.close()
+            self._endpoint = None
+        if self._metrics_dir is not None:
+            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            shutil.rmtree(self._metrics_dir, ignore_errors=True)
+            self._metrics_dir = None
+        if self._reservation is not None:
+            self._reservation.close()
+            self._reservation = None
+        if self._store is not None:
+            self._store.close()
+            self._store = None
+        self._lock.release()
+
+
+def run(
+    config: ServeConfig,
+    count: int,
+    announce: Callable[[int, int | None], None],
+    signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT),
+) -> None:
+    """Serve ``config`` from ``count`` worker processes until SIGTERM/SIGINT; ``announce(port,
+    metrics_port)`` once every worker is listening."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+    try:
+        supervisor = Supervisor(config, count)
+        try:
+            announce(supervisor.port, supervisor.metrics_port)
+            supervisor.watch(stop)
+        finally:
+            log.info("shutting down", extra={"grace_s": config.grace_s, "workers": count})
+            supervisor.stop(config.grace_s)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def _reserve_port(address: str) -> tuple[socket.socket, int]:
+    """A socket bound to ``address`` with ``SO_REUSEPORT`` (not listening: it only keeps the port,
+    so port 0 is resolved once and a restarted worker finds it again), and the port. A port that
+    somebody else listens on is refused, not shared."""
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0]
+        probe = socket.socket(family, kind, proto)  # without SO_REUSEPORT: fails if the port is taken
+        try:
+            probe.bind(sockaddr)
+        finally:
+            probe.close()
+        reservation = socket.socket(family, kind, proto)
+        reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        reservation.bind(sockaddr)
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot listen on {address}: {exc.strerror or exc}",
+            reason="PORT_UNAVAILABLE",
+            hint="pick another --listen HOST:PORT, or port 0 for any free port",
+        ) from None
+    return reservation, int(reservation.getsockname()[1])
+
+
+def _worker_main(config: ServeConfig, conn: Connection) -> None:
+    """A worker process: a whole server on the shared port and the shared store, until SIGTERM."""
+    from linecode.logs import setup_logging
+    from linecode.service.server import start, wait_for_signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which stops us
+    setup_logging(json_lines=config.log_json, level=config.log_level)
+    assert config.data is not None
+    try:
+        store = Store.open(config.data, shared=True, map_size=config.map_size_mb << 20)
+    except LinecodeError as exc:
+        conn.send(("error", str(exc), exc.reason, exc.hint))
+        return
+    try:
+        try:
+            running, _ = start(store, config, reuse_port=True)
+        except LinecodeError as exc:
+            conn.send(("error", str(exc), exc.reason, exc.hint))
+            return
+        conn.send(("ready", os.getpid()))
+        wait_for_signal(running, config.grace_s, signals=(signal.SIGTERM,))
+    finally:
+        store.close()
