@@ -20,6 +20,7 @@ import pytest
 from grpc import aio
 
 from linecode.service import linesim
+from linecode.service.server import announced_port
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc, query_pb2, query_pb2_grpc
 
 LINES = [int(n) for n in os.environ.get("LINECODE_BENCH_LINES", "25,50,75,100").split(",")]
@@ -51,7 +52,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     )
     assert proc.stdout is not None
     line = proc.stdout.readline()
-    port = int(line.split(" on ")[1].split()[0].rsplit(":", 1)[1])
+    port = announced_port(line)
     yield f"127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)

@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from linecode.logs import setup_logging
     from linecode.service import processes
     from linecode.service.config import ServeConfig
-    from linecode.service.server import start, wait_for_signal
+    from linecode.service.server import announcement, start, wait_for_signal
     from linecode.store import Store
 
     config = ServeConfig.load(args.config).override(
@@ -54,10 +54,7 @@ def run(args: argparse.Namespace) -> int:
             extras += f", metrics on http://{metrics_host}:{metrics_port}/metrics"
         if count > 1:
             extras += f", {count} processes"
-        print(
-            f"linecode serving {config.data} on {host}:{port}{extras} (SIGTERM or Ctrl-C to stop)",
-            flush=True,
-        )
+        print(announcement(config.data, f"{host}:{port}", extras), flush=True)
 
     if count > 1:
         processes.run(config, count, announce)

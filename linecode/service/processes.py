@@ -16,6 +16,7 @@ dead one acknowledged is durable; what it had not, its callers never saw succeed
 
 from __future__ import annotations
 
+import ctypes
 import logging
 import multiprocessing
 import os
@@ -39,6 +40,7 @@ log = logging.getLogger("linecode.service")
 _SPAWN = multiprocessing.get_context("spawn")  # never fork a process that has an LMDB env open
 READY_TIMEOUT_S = 60.0
 MAX_RESTARTS_PER_MINUTE = 5
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 @dataclass
@@ -82,7 +84,7 @@ class Supervisor:
         worker_config = replace(self.config, listen=self.address, metrics_listen=None)
         process = _SPAWN.Process(
             target=_worker_main,
-            args=(worker_config, theirs),
+            args=(worker_config, os.getpid(), theirs),
             name=f"linecode-worker-{index}",
             daemon=True,
         )
@@ -218,12 +220,23 @@ def _reserve_port(address: str) -> tuple[socket.socket, int]:
     return reservation, int(reservation.getsockname()[1])
 
 
-def _worker_main(config: ServeConfig, conn: Connection) -> None:
+def _stop_with_parent(parent: int) -> None:
+    """Get SIGTERM when the supervisor dies, however it dies: a worker left behind would go on
+    writing while the data dir's lock is free for a new server."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if os.getppid() != parent:  # it died before we asked
+        os.kill(os.getpid(), signal.SIGTERM)
+
+
+def _worker_main(config: ServeConfig, supervisor: int, conn: Connection) -> None:
     """A worker process: a whole server on the shared port and the shared store, until SIGTERM."""
     from linecode.logs import setup_logging
     from linecode.service.server import start, wait_for_signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which stops us
+    _stop_with_parent(supervisor)
     setup_logging(json_lines=config.log_json, level=config.log_level)
     assert config.data is not None
     try:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import signal
 import threading
 from collections.abc import Callable, Sequence
@@ -177,6 +178,19 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
             raise
         running.on_stop.append(metrics.close)
     return running, metrics
+
+
+def announcement(data: object, address: str, extras: str = "") -> str:
+    """The line ``linecode serve`` prints once it listens (scripts read the port from it)."""
+    return f"linecode serving {data} on {address}{extras} (SIGTERM or Ctrl-C to stop)"
+
+
+def announced_port(line: str) -> int:
+    """The port in an :func:`announcement` line. Raises ValueError if ``line`` is not one."""
+    found = re.search(r" on (?:\[[^\]]*\]|[^\s:]+):(\d+)", line)
+    if not line.startswith("linecode serving") or found is None:
+        raise ValueError(f"not a linecode serving line: {line!r}")
+    return int(found.group(1))
 
 
 def wait_for_signal(

@@ -383,13 +383,17 @@ class WriterLock:
 
 
 def _require_writer_lock_held(path: Path) -> None:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return  # held, as a shared open requires
-    finally:
-        os.close(fd)  # also drops the lock if this open just took it
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        fd = None  # no lock file: nobody holds it
+    if fd is not None:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return  # held, as a shared open requires
+        finally:
+            os.close(fd)  # also drops the lock if this check just took it
     raise ConfigError(
         f"a shared open of {path.parent} needs its writer lock held by the serving process; nobody holds it",
         reason="STORE_NOT_LOCKED",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,3 +133,25 @@ def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str) -> grpc
     detail = error_detail(error)
     assert detail is not None and detail.reason == reason, (detail, error.details())  # type: ignore[attr-defined]
     return error
+
+
+@contextmanager
+def serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """``linecode serve ARGS`` as its own process (a test master key in its environment) and the line
+    it announced once listening; killed on the way out if still running."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linecode", "serve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "LINECODE_MASTER_KEY": "11" * 32},
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "serving" in line, line + (proc.stderr.read() if proc.stderr else "")
+        yield proc, line
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()

@@ -21,7 +21,7 @@ from linecode.certs import issue, make_ca
 from linecode.errors import ConfigError
 from linecode.serials import MasterKey
 from linecode.service.config import ServeConfig
-from linecode.service.server import start
+from linecode.service.server import announced_port, start
 from linecode.store import Store
 from linecode.v1 import line_pb2, query_pb2, query_pb2_grpc
 
@@ -149,7 +149,7 @@ tokens = { "a-token" = "qa" }
         assert proc.stdout is not None
         line = proc.stdout.readline()
         assert "serving" in line and "with TLS" in line, line
-        port = int(line.split(" on ")[1].split()[0].rsplit(":", 1)[1])
+        port = announced_port(line)
         credentials = grpc.ssl_channel_credentials(root_certificates=ca.cert)
         with grpc.secure_channel(f"localhost:{port}", credentials) as channel:
             query = query_pb2_grpc.QueryServiceStub(channel)

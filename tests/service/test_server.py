@@ -15,10 +15,10 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from linecode.errors import ConfigError
-from linecode.service.server import SERVICE_NAMES, create_server
+from linecode.service.server import SERVICE_NAMES, announced_port, create_server
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
 
-from .conftest import BATCH, PRODUCT, Client
+from .conftest import BATCH, PRODUCT, Client, serve_process
 
 
 def test_health_and_reflection(client: Client) -> None:
@@ -43,25 +43,15 @@ def test_busy_port_is_a_clear_error(client: Client) -> None:
     assert f"127.0.0.1:{client.running.port}" in str(info.value)
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+@pytest.fixture(params=[1, 2], ids=["1-process", "2-processes"])
+def served(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[tuple[subprocess.Popen[str], int, Path]]:
+    """``linecode serve`` as its own process (as one process, and as a supervisor of two)."""
     data = tmp_path / "data"
-    env = {**os.environ, "LINECODE_MASTER_KEY": "11" * 32}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "linecode", "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=env,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert "serving" in line, line + (proc.stderr.read() if proc.stderr else "")
-    port = int(line.split(" on ")[1].split()[0].rsplit(":", 1)[1])
-    yield proc, port, data
-    if proc.poll() is None:
-        proc.kill()
-        proc.wait()
+    args = ("--data", str(data), "--listen", "127.0.0.1:0", "--processes", str(request.param))
+    with serve_process(*args, "--metrics", "127.0.0.1:0") as (proc, line):
+        yield proc, announced_port(line), data
 
 
 def test_serve_refuses_a_data_dir_in_use(served: tuple[subprocess.Popen[str], int, Path]) -> None:

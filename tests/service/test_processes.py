@@ -1,0 +1,180 @@
+"""``linecode serve --processes N``: connections spread over the workers, one store behind them,
+metrics summed, a dead worker replaced, a busy port refused, Ctrl-C stops everything."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from linecode.service.server import announced_port
+from linecode.store import Store
+from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
+
+from .conftest import BATCH, ORIGIN, PRODUCT, serve_process
+
+ENV = {**os.environ, "LINECODE_MASTER_KEY": "11" * 32}
+SERVE = ("--processes", "2", "--listen", "127.0.0.1:0")
+CHANNELS = 16  # all on one of two workers by chance: 2 in 65,536
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[str]
+    port: int
+    metrics_port: int
+    data: Path
+
+    def workers(self) -> list[int]:
+        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+
+    def channel(self) -> grpc.Channel:
+        """A channel with a connection of its own (not shared with the test's other channels)."""
+        options = [("grpc.use_local_subchannel_pool", 1)]
+        return grpc.insecure_channel(f"127.0.0.1:{self.port}", options=options)
+
+    def metric(self, name: str) -> float:
+        text = urllib.request.urlopen(f"http://127.0.0.1:{self.metrics_port}/metrics", timeout=10).read()
+        found = re.search(rf"^{name} (\S+)$", text.decode(), re.M)
+        assert found, f"{name} not in the metrics"
+        return float(found.group(1))
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Served]:
+    data = tmp_path / "data"
+    with serve_process(*SERVE, "--data", str(data), "--metrics", "127.0.0.1:0") as (proc, line):
+        assert "2 processes" in line, line
+        metrics_port = int(re.search(r"metrics on http://[^ ]+:(\d+)/metrics", line).group(1))  # type: ignore[union-attr]
+        served = Served(proc, announced_port(line), metrics_port, data)
+        with served.channel() as channel:
+            admin = admin_pb2_grpc.AdminServiceStub(channel)
+            admin.CreateProduct(PRODUCT)
+            admin.CreateBatch(BATCH)
+        yield served
+
+
+def _worker_of_each_connection(served: Served) -> dict[int, int]:
+    """Established connections to the server's port per worker pid (from /proc)."""
+    inodes: set[str] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for row in Path(table).read_text().splitlines()[1:]:
+            fields = row.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == served.port and fields[3] == "01":
+                inodes.add(fields[9])
+    per_worker = {}
+    for pid in served.workers():
+        links = (os.readlink(fd) for fd in Path(f"/proc/{pid}/fd").iterdir() if fd.is_symlink())
+        per_worker[pid] = sum(1 for link in links if link.startswith("socket:[") and link[8:-1] in inodes)
+    return per_worker
+
+
+def _allocate(channel: grpc.Channel, key: str) -> list[str]:
+    request = line_pb2.AllocateRequest(
+        batch_id="B1", level="unit", count=10, idempotency_key=key, origin=ORIGIN
+    )
+    blocks = line_pb2_grpc.LineServiceStub(channel).Allocate(request)
+    return [code for block in blocks for code in block.codes]
+
+
+def test_connections_spread_over_the_workers_of_one_store(served: Served) -> None:
+    assert len(served.workers()) == 2
+    channels = [served.channel() for _ in range(CHANNELS)]
+    try:
+        codes = [_allocate(channel, f"k{i}") for i, channel in enumerate(channels)]
+        per_worker = _worker_of_each_connection(served)
+        assert sorted(per_worker) == sorted(served.workers())
+        assert sum(per_worker.values()) == CHANNELS
+        assert all(per_worker.values()), f"every connection went to one worker: {per_worker}"
+        issued = [code for block in codes for code in block]
+        assert len(set(issued)) == len(issued) == 10 * CHANNELS
+        # A retry on another connection (likely another worker) gets the same codes, not new ones.
+        assert [_allocate(channels[-1 - i], f"k{i}") for i in range(CHANNELS)] == codes
+        assert served.metric("linecode_allocations_total") == 2 * CHANNELS  # summed over workers
+        assert served.metric('linecode_codes{level="unit",state="allocated"}') == 10 * CHANNELS
+    finally:
+        for channel in channels:
+            channel.close()
+
+
+def test_a_dead_worker_is_replaced_and_nothing_acknowledged_is_lost(served: Served) -> None:
+    with served.channel() as channel:
+        before = _allocate(channel, "before")
+    victim = served.workers()[0]
+    os.kill(victim, signal.SIGKILL)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        workers = served.workers()
+        if len(workers) == 2 and victim not in workers:
+            break
+        time.sleep(0.2)
+    else:
+        pytest.fail(f"worker {victim} was not replaced: {served.workers()}")
+    for i in range(8):  # new connections, whichever worker takes them
+        with served.channel() as channel:
+            health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest())
+            assert health.status == health_pb2.HealthCheckResponse.SERVING
+            assert _allocate(channel, "before") == before
+            assert len(_allocate(channel, f"after-{i}")) == 10
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(timeout=60) == 0
+    with Store.open(served.data, readonly=True) as store:
+        assert all(store.info(code).state.label == "allocated" for code in before)
+
+
+def test_ctrl_c_stops_every_worker(served: Served) -> None:
+    workers = served.workers()
+    served.proc.send_signal(signal.SIGINT)
+    assert served.proc.wait(timeout=60) == 0
+    assert not any(_running(pid) for pid in workers)
+
+
+def test_workers_do_not_outlive_a_killed_supervisor(served: Served) -> None:
+    workers = served.workers()
+    served.proc.kill()
+    served.proc.wait()
+    deadline = time.monotonic() + 30
+    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(_running(pid) for pid in workers)
+    # The data dir is free again: no orphan keeps writing behind a new server's back.
+    Store.open(served.data).close()
+
+
+def _running(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(")")[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def test_a_port_somebody_listens_on_is_refused(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        args = (*SERVE[:2], "--data", str(tmp_path / "data"), "--listen", f"127.0.0.1:{port}")
+        run = subprocess.run(
+            [sys.executable, "-m", "linecode", "serve", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=ENV,
+        )
+    assert run.returncode == 2
+    assert "PORT_UNAVAILABLE" in run.stderr
+    # Nothing held on: the data dir is free for the next server.
+    Store.open(tmp_path / "data").close()
