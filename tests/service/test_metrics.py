@@ -4,11 +4,8 @@ real ``linecode serve`` process."""
 from __future__ import annotations
 
 import json
-import os
 import signal
 import socket
-import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,7 +22,7 @@ from linecode.service.server import announced_port, start
 from linecode.store import Store
 from linecode.v1 import line_pb2, query_pb2, query_pb2_grpc
 
-from .conftest import Client, refused, serving
+from .conftest import Client, refused, serve_process, serving
 
 Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
 
@@ -119,7 +116,8 @@ def test_stopping_the_server_frees_the_metrics_port(tmp_path: Path, master: Mast
         store.close()
 
 
-def test_serve_logs_one_json_object_per_line(tmp_path: Path) -> None:
+@pytest.mark.parametrize("processes", ["1", "2"])
+def test_serve_logs_one_json_object_per_line(tmp_path: Path, processes: str) -> None:
     ca = make_ca()
     ca.write(tmp_path, "ca")
     issue(ca, "localhost", server=True).write(tmp_path, "server")
@@ -138,17 +136,8 @@ key = "server.key"
 tokens = { "a-token" = "qa" }
 """
     )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "linecode", "serve", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "LINECODE_MASTER_KEY": "11" * 32},
-    )
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        assert "serving" in line and "with TLS" in line, line
+    with serve_process("--config", str(config), "--processes", processes) as (proc, line):
+        assert "with TLS" in line, line
         port = announced_port(line)
         credentials = grpc.ssl_channel_credentials(root_certificates=ca.cert)
         with grpc.secure_channel(f"localhost:{port}", credentials) as channel:
@@ -160,10 +149,6 @@ tokens = { "a-token" = "qa" }
             )
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
     assert proc.returncode == 0, stderr
     entries = [json.loads(line) for line in stderr.splitlines() if line.strip()]  # every line is JSON
     for entry in entries:
