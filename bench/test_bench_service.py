@@ -1,7 +1,9 @@
 """The gRPC service under load: how many lines one server carries, raw Allocate and Verify rates.
 
-The server runs as its own process (``linecode serve``), as on a line; the load comes from this
-process over loopback, one asyncio coroutine per simulated line (``linecode.service.linesim``).
+The server runs as its own process (``linecode serve``), as on a line: once as one process and once
+with ``--processes 2`` (a supervisor and two workers sharing port and store); the load comes from
+this process over loopback, one asyncio coroutine and one connection per simulated line
+(``linecode.service.linesim``).
 Each line runs at 600 packs/min: allocation in blocks, a printer image stream, printed/verified
 reports, a camera failing 1 %, QA samples, aggregation into bundles, cases and a pallet.
 """
@@ -29,22 +31,16 @@ WARMUP_S = 3.0  # every line starting at once (first allocations, pool tables) i
 SPEED = 600.0
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+PROCESSES = [int(n) for n in os.environ.get("LINECODE_BENCH_PROCESSES", "1,2").split(",")]
+
+
+@pytest.fixture(scope="module", params=PROCESSES, ids=lambda n: f"{n}proc")
+def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest) -> Iterator[str]:
     data = tmp_path_factory.mktemp("serve") / "data"
+    args = ("--data", str(data), "--listen", "127.0.0.1:0", "--workers", "64")
+    args += ("--processes", str(request.param))
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "linecode",
-            "serve",
-            "--data",
-            str(data),
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "64",
-        ],
+        [sys.executable, "-m", "linecode", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -53,6 +49,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     assert proc.stdout is not None
     line = proc.stdout.readline()
     port = announced_port(line)
+    SUMMARY.clear()
     yield f"127.0.0.1:{port}"
     proc.terminate()
     proc.wait(timeout=30)
@@ -66,7 +63,7 @@ def _batches(target: str, lines: int, prefix: str) -> list[str]:
 
 
 @pytest.mark.parametrize("lines", LINES)
-def test_lines_at_600_packs_per_minute(benchmark, server: str, lines: int) -> None:  # type: ignore[no-untyped-def]
+def test_lines_at_600_packs_per_minute(benchmark, server: str, lines: int, request) -> None:  # type: ignore[no-untyped-def]
     product = linesim.demo_product()
     batch_ids = _batches(server, lines, f"N{lines}-")
     plans = [
@@ -88,14 +85,15 @@ def test_lines_at_600_packs_per_minute(benchmark, server: str, lines: int) -> No
     assert stats.images >= lines * UNITS_PER_LINE
     SUMMARY.append((lines, len(latencies), p50, p99, per_method))
     if lines == LINES[-1]:
-        print_summary()
+        print_summary(request.node.callspec.params["server"])
 
 
 SUMMARY: list[tuple[int, int, float, float, dict[str, float]]] = []
 
 
-def print_summary() -> None:
+def print_summary(processes: int) -> None:
     """The sweep as a table, and the largest N whose p99 stays under 20 ms."""
+    print(f"\n--- server of {processes} process(es)")
     for lines, calls, p50, p99, per_method in SUMMARY:
         methods = ", ".join(f"{m} {v:.1f}" for m, v in sorted(per_method.items()))
         print(f"\n{lines:4d} lines: {calls:6d} calls  p50 {p50:6.1f} ms  p99 {p99:6.1f} ms  (p99: {methods})")
@@ -136,16 +134,21 @@ def test_verify_calls_per_second(benchmark, server: str) -> None:  # type: ignor
     calls, in_flight = 20_000, 64
 
     async def hammer() -> None:
-        async with aio.insecure_channel(server) as channel:
-            query = query_pb2_grpc.QueryServiceStub(channel)
-            queue = iter(range(calls))
+        # A few connections, as a few QA scanners would have (a server of several processes
+        # answers each connection from one of them).
+        options = [("grpc.use_local_subchannel_pool", 1)]
+        channels = [aio.insecure_channel(server, options=options) for _ in range(4)]
+        queue = iter(range(calls))
 
-            async def worker() -> None:
-                for k in queue:
-                    answer = await query.Verify(query_pb2.VerifyRequest(data=codes[k % len(codes)]))
-                    assert answer.genuine
+        async def worker(query: query_pb2_grpc.QueryServiceStub) -> None:
+            for k in queue:
+                answer = await query.Verify(query_pb2.VerifyRequest(data=codes[k % len(codes)]))
+                assert answer.genuine
 
-            await asyncio.gather(*(worker() for _ in range(in_flight)))
+        stubs = [query_pb2_grpc.QueryServiceStub(channel) for channel in channels]
+        await asyncio.gather(*(worker(stubs[i % len(stubs)]) for i in range(in_flight)))
+        for channel in channels:
+            await channel.close()
 
     started = time.perf_counter()
     benchmark.pedantic(lambda: asyncio.run(hammer()), rounds=3)
