@@ -391,18 +391,26 @@ class Tx:
 
     def rows(self, codes: Sequence[str]) -> list[Row | None]:
         """The records of many codes (None for each one not stored)."""
+        unpack = Row.unpack
+        return [None if raw is None else unpack(raw) for raw in self.packed_rows(codes)]
+
+    def packed_rows(self, codes: Sequence[str]) -> list[records.Buffer | None]:
+        """The stored bytes of many codes' records (None for each one not stored)."""
         get = self.txn.get
         db = self.db.dbs["codes"]
-        unpack = Row.unpack
-        return [None if (raw := get(code.encode(), db=db)) is None else unpack(raw) for code in codes]
+        return [get(code.encode(), None, db) for code in codes]
 
     def put_row(self, code: str, row: Row) -> None:
         self.txn.put(code.encode(), row.pack(), db=self.db.dbs["codes"])
 
     def put_rows(self, codes: Sequence[str], rows: Sequence[Row]) -> None:
         """Store many records with one call into LMDB."""
+        self.put_packed_rows(codes, [row.pack() for row in rows])
+
+    def put_packed_rows(self, codes: Sequence[str], packed: Sequence[bytes]) -> None:
+        """Store many packed records (see :func:`records.packed_into`) with one call into LMDB."""
         cursor = self.txn.cursor(db=self.db.dbs["codes"])
-        cursor.putmulti([(code.encode(), row.pack()) for code, row in zip(codes, rows, strict=True)])
+        cursor.putmulti(list(zip([code.encode() for code in codes], packed, strict=True)))
 
     def insert_row(self, code: str, row: Row) -> bool:
         """Store a new code's record; False (and nothing written) if the code exists."""
@@ -410,12 +418,16 @@ class Tx:
 
     def set_state(self, code: str, row: Row, state: State) -> None:
         """Move ``row`` to ``state`` and count it (does not store the row)."""
-        counts = self._counts
-        old = (row.batch_ref, row.level, row.state)
-        new = (row.batch_ref, row.level, state)
-        counts[old] = counts.get(old, 0) - 1
-        counts[new] = counts.get(new, 0) + 1
+        self.count_moved(row.batch_ref, row.level, row.state, state, 1)
         row.state = state
+
+    def count_moved(self, batch_ref: int, level: int, old: State, new: State, n: int) -> None:
+        """Count ``n`` codes of a batch's level moving from state ``old`` to ``new``."""
+        counts = self._counts
+        was = (batch_ref, level, old)
+        now = (batch_ref, level, new)
+        counts[was] = counts.get(was, 0) - n
+        counts[now] = counts.get(now, 0) + n
 
     def count_new(self, batch_ref: int, level: int, state: State, n: int) -> None:
         key = (batch_ref, level, state)

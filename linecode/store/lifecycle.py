@@ -73,13 +73,17 @@ def find(tx: Tx, text: str) -> tuple[str, Row | None]:
     return candidates[0], None
 
 
+def plain_keys(texts: Sequence[str]) -> bool:
+    """True when every text is an nmpa20 key as stored, which is how the line sends codes: 20 digits,
+    their own first candidate key (see ``coderules.candidate_keys``), so their records can be read
+    by the text itself; a code not found that way still takes the general path (:func:`find`)."""
+    return all(len(text) == 20 and text.isdigit() for text in texts)
+
+
 def require(tx: Tx, texts: Iterable[str], role: str = "code") -> tuple[list[str], list[Row]]:
     """Keys and records of ``texts``; raises :class:`NotFound` naming every unknown one."""
     texts = list(texts)
-    # The line sends keys as they are stored: 20 digits, their own first candidate key (see
-    # coderules.candidate_keys). Those are read with one batched look-up; anything else, or a code
-    # not found that way, takes the general path below.
-    if all(len(text) == 20 and text.isdigit() for text in texts):
+    if plain_keys(texts):  # one batched look-up
         found = tx.rows(texts)
         if all(row is not None for row in found):
             return texts, found  # type: ignore[return-value]

@@ -14,6 +14,7 @@ import struct
 from dataclasses import dataclass
 from typing import Any
 
+from linecode import _records
 from linecode.store.model import (
     Batch,
     BatchState,
@@ -97,6 +98,54 @@ class Row:
             children,
             bytes(raw[_size:]).decode() or None,
         )
+
+
+def packed_into(
+    raws: list[Buffer | None], parent: str, level: int, batch_ref: int, time_us: int
+) -> list[bytes] | None:
+    """The stored records ``raws`` of loose children as they are once packed into ``parent`` at
+    ``time_us``, or None unless every child passes the usual case of the per-child rules here: a
+    stored, commissioned, unlocked code of ``level`` and of batch ``batch_ref`` in no parent, whose
+    last event is not after ``time_us`` (anything else is for the rule-by-rule checks to decide).
+    The Cython copy of :func:`packed_into_reference`; no ``Row`` is made. It reads ``bytes``
+    records (what write transactions hand back); anything else also gives None."""
+    return _records.packed_into(
+        raws, parent.encode(), level, batch_ref, time_us, State.COMMISSIONED, State.AGGREGATED, Lock.NORMAL
+    )
+
+
+def packed_into_reference(
+    raws: list[Buffer | None],
+    parent: bytes,
+    level: int,
+    batch_ref: int,
+    time_us: int,
+    loose_state: int,
+    packed_state: int,
+    unlocked: int,
+) -> list[bytes] | None:
+    """What ``linecode._records.packed_into`` computes, spelled with :class:`Row` (the kernel reads
+    bytes records only: anything else gives None)."""
+    rows = [Row.unpack(raw) if isinstance(raw, bytes) and len(raw) >= _CODE.size else None for raw in raws]
+    for row in rows:
+        if (
+            row is None
+            or row.level != level
+            or row.state != loose_state
+            or row.lock != unlocked
+            or row.batch_ref != batch_ref
+            or row.parent is not None
+            or row.last_event_us > time_us
+        ):
+            return None
+    packed = []
+    for row in rows:
+        assert row is not None
+        row.state = State(packed_state)
+        row.parent = parent.decode()
+        row.last_event_us = time_us
+        packed.append(row.pack())
+    return packed
 
 
 def new_row(level: int, batch_ref: int, time_us: int) -> Row:
