@@ -1,12 +1,17 @@
 """Stub of the Cython code record kernel (ext/_records.pyx)."""
 
-def packed_into(
-    raws: list[bytes | memoryview | None],
-    parent: bytes,
+from collections.abc import Callable
+from typing import Any
+
+def pack_children(
+    get: Callable[[bytes, None, Any], bytes | memoryview | None],
+    db: Any,
+    children: list[str],
+    parent: str,
     level: int,
     batch_ref: int,
     time_us: int,
     loose_state: int,
     packed_state: int,
     unlocked: int,
-) -> list[bytes] | None: ...
+) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None: ...

@@ -12,14 +12,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from linecode.errors import InvalidArgument, NotFound, Precondition
-from linecode.store import records
 from linecode.store.db import Tx
 from linecode.store.lifecycle import (
     Batches,
     find,
     listing,
     no_duplicates,
-    plain_keys,
     require,
     require_time,
     require_unlocked,
@@ -181,10 +179,11 @@ def aggregate(
         )
     pkey, prow = _one(tx, parent, "parent")
     batches = Batches(tx)
-    # The usual case first: the children's new records straight from their stored bytes.
+    # The usual case first: loose children of the parent's (open, unlocked) batch and product, read,
+    # checked and repacked from their stored bytes.
     packed = None
-    if not move and plain_keys(children) and _parent_fits(batches, prow):
-        packed = records.packed_into(tx.packed_rows(children), pkey, prow.level - 1, prow.batch_ref, time_us)
+    if not move and _parent_fits(batches, prow):
+        packed = tx.pack_children(list(children), pkey, prow.level - 1, prow.batch_ref, time_us)
     if packed is None:
         keys, rows = require(tx, children, "child code")
         no_duplicates(keys, "child")  # the same code spelled two ways
@@ -224,7 +223,7 @@ def aggregate(
     if packed is None:
         require_time([pkey, *keys], [prow, *rows], time_us)
     else:
-        require_time([pkey], [prow], time_us)  # packed_into has checked the children's times
+        require_time([pkey], [prow], time_us)  # pack_children has checked the children's times
     if move:
         _unpack_from_old_parents(tx, keys, rows, time_us=time_us, actor=actor, line=line)
     if packed is None:
@@ -233,10 +232,9 @@ def aggregate(
             row.parent = pkey
             row.last_event_us = time_us
         tx.put_rows(keys, rows)
+        tx.link_all(pkey, keys)
     else:
-        tx.count_moved(prow.batch_ref, prow.level - 1, State.COMMISSIONED, State.AGGREGATED, len(keys))
-        tx.put_packed_rows(keys, packed)
-    tx.link_all(pkey, keys)
+        tx.put_packed_children(packed, prow.batch_ref, prow.level - 1)
     prow.children = total
     prow.partial = (prow.partial if keep_partial else partial) and total < ratio
     prow.last_event_us = time_us

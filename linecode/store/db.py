@@ -24,6 +24,7 @@ from __future__ import annotations
 import _thread
 import fcntl
 import hashlib
+import json
 import os
 import queue
 import threading
@@ -34,9 +35,10 @@ from typing import Any, TypeVar
 
 import lmdb
 
+from linecode import _records
 from linecode.errors import AlreadyExists, ConfigError, Exhausted, NotFound
 from linecode.store import records
-from linecode.store.model import Batch, EventKind, Product, State
+from linecode.store.model import Batch, EventKind, Lock, Product, State
 from linecode.store.records import Row
 
 T = TypeVar("T")
@@ -391,26 +393,46 @@ class Tx:
 
     def rows(self, codes: Sequence[str]) -> list[Row | None]:
         """The records of many codes (None for each one not stored)."""
-        unpack = Row.unpack
-        return [None if raw is None else unpack(raw) for raw in self.packed_rows(codes)]
-
-    def packed_rows(self, codes: Sequence[str]) -> list[records.Buffer | None]:
-        """The stored bytes of many codes' records (None for each one not stored)."""
         get = self.txn.get
         db = self.db.dbs["codes"]
-        return [get(code.encode(), None, db) for code in codes]
+        unpack = Row.unpack
+        return [None if (raw := get(code.encode(), None, db)) is None else unpack(raw) for code in codes]
 
     def put_row(self, code: str, row: Row) -> None:
         self.txn.put(code.encode(), row.pack(), db=self.db.dbs["codes"])
 
     def put_rows(self, codes: Sequence[str], rows: Sequence[Row]) -> None:
         """Store many records with one call into LMDB."""
-        self.put_packed_rows(codes, [row.pack() for row in rows])
-
-    def put_packed_rows(self, codes: Sequence[str], packed: Sequence[bytes]) -> None:
-        """Store many packed records (see :func:`records.packed_into`) with one call into LMDB."""
         cursor = self.txn.cursor(db=self.db.dbs["codes"])
-        cursor.putmulti(list(zip([code.encode() for code in codes], packed, strict=True)))
+        cursor.putmulti([(code.encode(), row.pack()) for code, row in zip(codes, rows, strict=True)])
+
+    def pack_children(
+        self, children: list[str], parent: str, level: int, batch_ref: int, time_us: int
+    ) -> records.PackedChildren | None:
+        """Aggregation's usual case, read and checked in one go (writes nothing): the records and
+        links :meth:`put_packed_children` stores for loose ``children`` put into ``parent`` at
+        ``time_us``, or None unless they are plain keys of commissioned, unlocked codes of ``level``
+        and batch ``batch_ref`` in no parent, none with an event after ``time_us`` (see
+        ``records.pack_children_reference``)."""
+        return _records.pack_children(
+            self.txn.get,
+            self.db.dbs["codes"],
+            children,
+            parent,
+            level,
+            batch_ref,
+            time_us,
+            State.COMMISSIONED,
+            State.AGGREGATED,
+            Lock.NORMAL,
+        )
+
+    def put_packed_children(self, packed: records.PackedChildren, batch_ref: int, level: int) -> None:
+        """Store what :meth:`pack_children` made, and count the children as aggregated."""
+        rows, links = packed
+        self.txn.cursor(db=self.db.dbs["codes"]).putmulti(rows)
+        self._put_links(links)
+        self.count_moved(batch_ref, level, State.COMMISSIONED, State.AGGREGATED, len(rows))
 
     def insert_row(self, code: str, row: Row) -> bool:
         """Store a new code's record; False (and nothing written) if the code exists."""
@@ -434,12 +456,13 @@ class Tx:
         self._counts[key] = self._counts.get(key, 0) + n
 
     def flush_counts(self) -> None:
-        counts = self.db.dbs["counts"]
+        db = self.db.dbs["counts"]
+        get = self.txn.get
+        put = self.txn.put
         for (batch_ref, level, state), delta in self._counts.items():
             if delta:
                 key = records.count_key(batch_ref, level, state)
-                now = records.unpack_count(self.txn.get(key, db=counts)) + delta
-                self.txn.put(key, records.pack_count(now), db=counts)
+                put(key, records.pack_count(records.unpack_count(get(key, None, db)) + delta), db=db)
         self._counts.clear()
 
     # hierarchy
@@ -455,8 +478,10 @@ class Tx:
     def link_all(self, parent: str, children: Sequence[str]) -> None:
         """Put many children into ``parent`` with one call into LMDB."""
         key = parent.encode()
-        cursor = self.txn.cursor(db=self.db.dbs["children"])
-        cursor.putmulti([(key, child.encode()) for child in children], dupdata=True)
+        self._put_links([(key, child.encode()) for child in children])
+
+    def _put_links(self, links: list[tuple[bytes, bytes]]) -> None:
+        self.txn.cursor(db=self.db.dbs["children"]).putmulti(links, dupdata=True)
 
     def unlink(self, parent: str, child: str) -> None:
         self.txn.delete(parent.encode(), child.encode(), db=self.db.dbs["children"])
@@ -592,16 +617,16 @@ class Tx:
         return records.seq_of(cursor.key()) if cursor.last() else 0
 
     # idempotency
-    def recall(self, key: str | None, body: str) -> dict[str, Any] | None:
-        """The stored answer to ``key`` if this exact request was done before; raises if the key
-        was used for a different request."""
+    def recall(self, key: str | None, digest: str) -> dict[str, Any] | None:
+        """The stored answer to ``key`` if this exact request (its :func:`request_digest`) was done
+        before; raises if the key was used for a different request."""
         if key is None:
             return None
         raw = self.txn.get(key.encode(), db=self.db.dbs["idempotency"])
         if raw is None:
             return None
         stored = records.load_json(raw)
-        if stored["body"] != _digest(body):
+        if stored["body"] != digest:
             raise AlreadyExists(
                 f"idempotency key {key!r} was already used for a different request; "
                 "expected the same key only for an exact retry",
@@ -610,14 +635,16 @@ class Tx:
             )
         return stored["result"]  # type: ignore[no-any-return]
 
-    def remember(self, key: str | None, body: str, result: dict[str, Any]) -> None:
+    def remember(self, key: str | None, digest: str, result: dict[str, Any]) -> None:
         if key is not None:
             self.txn.put(
                 key.encode(),
-                records.dump_json({"body": _digest(body), "result": result}),
+                records.dump_json({"body": digest, "result": result}),
                 db=self.db.dbs["idempotency"],
             )
 
 
-def _digest(body: str) -> str:
-    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+def request_digest(body: list[Any]) -> str:
+    """What an idempotency record keeps of its request, to tell a retry from a reuse of the key.
+    The caller computes it before queueing the write, so the writer thread does not."""
+    return hashlib.blake2b(json.dumps(body).encode(), digest_size=16).hexdigest()

@@ -24,7 +24,7 @@ from linecode.store.model import (
     RegulatoryStatus,
     State,
 )
-from linecode.store.records import Row
+from linecode.store.records import Row, plain_key
 
 SHOWN = 10
 """How many offending codes an error message spells out (all of them are in ``error.codes``)."""
@@ -73,17 +73,10 @@ def find(tx: Tx, text: str) -> tuple[str, Row | None]:
     return candidates[0], None
 
 
-def plain_keys(texts: Sequence[str]) -> bool:
-    """True when every text is an nmpa20 key as stored, which is how the line sends codes: 20 digits,
-    their own first candidate key (see ``coderules.candidate_keys``), so their records can be read
-    by the text itself; a code not found that way still takes the general path (:func:`find`)."""
-    return all(len(text) == 20 and text.isdigit() for text in texts)
-
-
 def require(tx: Tx, texts: Iterable[str], role: str = "code") -> tuple[list[str], list[Row]]:
     """Keys and records of ``texts``; raises :class:`NotFound` naming every unknown one."""
     texts = list(texts)
-    if plain_keys(texts):  # one batched look-up
+    if all(map(plain_key, texts)):  # one batched look-up
         found = tx.rows(texts)
         if all(row is not None for row in found):
             return texts, found  # type: ignore[return-value]

@@ -11,10 +11,10 @@ from __future__ import annotations
 import datetime as dt
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from linecode import _records
 from linecode.store.model import (
     Batch,
     BatchState,
@@ -38,6 +38,8 @@ _BATCH_LEVEL = struct.Struct(">IB")
 _COUNT = struct.Struct("<q")
 Buffer = bytes | memoryview
 """What LMDB hands back: bytes, or a memoryview with ``buffers=True``."""
+PackedChildren = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
+"""An aggregation's children as stored: (child key, record) pairs and (parent key, child key) links."""
 CODE_SEPARATOR = "\n"
 """Between codes inside an event record; no code key can contain it."""
 
@@ -100,34 +102,41 @@ class Row:
         )
 
 
-def packed_into(
-    raws: list[Buffer | None], parent: str, level: int, batch_ref: int, time_us: int
-) -> list[bytes] | None:
-    """The stored records ``raws`` of loose children as they are once packed into ``parent`` at
-    ``time_us``, or None unless every child passes the usual case of the per-child rules here: a
-    stored, commissioned, unlocked code of ``level`` and of batch ``batch_ref`` in no parent, whose
-    last event is not after ``time_us`` (anything else is for the rule-by-rule checks to decide).
-    The Cython copy of :func:`packed_into_reference`; no ``Row`` is made. It reads ``bytes``
-    records (what write transactions hand back); anything else also gives None."""
-    return _records.packed_into(
-        raws, parent.encode(), level, batch_ref, time_us, State.COMMISSIONED, State.AGGREGATED, Lock.NORMAL
-    )
+def plain_key(text: str) -> bool:
+    """True for an nmpa20 key as stored (20 ASCII digits), which is how the line sends codes: such a
+    text is its own first candidate key (see ``coderules.candidate_keys``), so its record can be read
+    by the text itself (a code not found that way still takes the general path, ``lifecycle.find``)."""
+    return len(text) == 20 and text.isascii() and text.isdigit()
 
 
-def packed_into_reference(
-    raws: list[Buffer | None],
-    parent: bytes,
+def pack_children_reference(
+    get: Callable[[bytes, None, Any], Buffer | None],
+    db: Any,
+    children: list[str],
+    parent: str,
     level: int,
     batch_ref: int,
     time_us: int,
     loose_state: int,
     packed_state: int,
     unlocked: int,
-) -> list[bytes] | None:
-    """What ``linecode._records.packed_into`` computes, spelled with :class:`Row` (the kernel reads
-    bytes records only: anything else gives None)."""
-    rows = [Row.unpack(raw) if isinstance(raw, bytes) and len(raw) >= _CODE.size else None for raw in raws]
-    for row in rows:
+) -> PackedChildren | None:
+    """The usual case of an aggregation's children, read (``get(key, None, db)``), checked and
+    repacked: the ``(key, record)`` pairs to store once they are in ``parent`` (state
+    ``packed_state``, last event ``time_us``) and the ``(parent, key)`` links; or None unless every
+    child is a :func:`plain_key` with a stored record of ``level`` and batch ``batch_ref``, in state
+    ``loose_state``, lock ``unlocked``, in no parent, and with its last event not after ``time_us``
+    (anything else is for the rule-by-rule checks to decide).
+
+    ``linecode._records.pack_children`` is the fast copy (it makes no ``Row``); it reads ``bytes``
+    records only (what write transactions hand back): anything else also gives None."""
+    if not all(isinstance(c, str) and plain_key(c) for c in children):
+        return None
+    keys = [c.encode() for c in children]
+    rows = []
+    for key in keys:
+        raw = get(key, None, db)
+        row = Row.unpack(raw) if isinstance(raw, bytes) and len(raw) >= _CODE.size else None
         if (
             row is None
             or row.level != level
@@ -138,14 +147,13 @@ def packed_into_reference(
             or row.last_event_us > time_us
         ):
             return None
-    packed = []
+        rows.append(row)
     for row in rows:
-        assert row is not None
         row.state = State(packed_state)
-        row.parent = parent.decode()
+        row.parent = parent
         row.last_event_us = time_us
-        packed.append(row.pack())
-    return packed
+    pkey = parent.encode()
+    return [(k, r.pack()) for k, r in zip(keys, rows, strict=True)], [(pkey, k) for k in keys]
 
 
 def new_row(level: int, batch_ref: int, time_us: int) -> Row:
@@ -162,9 +170,17 @@ def pack_event(
     codes: tuple[str, ...] | list[str],
     parent: str | None,
     detail: str,
+    _head: Any = _EVENT.pack,
 ) -> bytes:
-    fields = [s.encode() for s in (actor, line, parent or "", detail, CODE_SEPARATOR.join(codes))]
-    return _EVENT.pack(time_us, kind, batch_ref, *(len(f) for f in fields)) + b"".join(fields)
+    # One per write: spelled out (no generators) and with the struct bound once.
+    a, b, c, d, e = fields = (
+        actor.encode(),
+        line.encode(),
+        (parent or "").encode(),
+        detail.encode(),
+        CODE_SEPARATOR.join(codes).encode(),
+    )
+    return b"".join((_head(time_us, kind, batch_ref, len(a), len(b), len(c), len(d), len(e)), *fields))
 
 
 def unpack_event(seq: int, raw: Buffer, batch_id_of: dict[int, str]) -> Event:
