@@ -22,7 +22,7 @@ from linecode.store.lifecycle import (
     require_time,
     require_unlocked,
 )
-from linecode.store.model import Batch, BatchState, Change, EventKind, Lock, Product, State, TreeNode
+from linecode.store.model import BatchState, Change, EventKind, Lock, Product, State, TreeNode
 from linecode.store.records import Row
 
 _OUT_OF_SERVICE = {
@@ -60,16 +60,13 @@ def check_children(
     *,
     ignore_parent: bool = False,
 ) -> Product:
-    """The per-child rules of SPEC §4 (state, lock, level, batch); returns the parent's product."""
+    """The per-child rules of SPEC §4 (state, lock, level, batch), one by one, in that order: raises
+    on the first one broken, naming every code breaking it; returns the parent's product.
+
+    The usual case (loose commissioned children of the parent's batch) is decided without these by
+    ``records.packed_into``; this runs when that declines (to explain a refusal, or for a move or a
+    pallet of mixed batches)."""
     parent_batch = batches(prow.batch_ref)
-    if _children_fit(batches, prow, parent_batch, rows, ignore_parent=ignore_parent):
-        product = tx.product(parent_batch.product_id)
-        if product.product_id == parent_batch.product_id and (
-            (prow.level == product.top and product.mixed_pallets)
-            or all(r.batch_ref == prow.batch_ref for r in rows)
-        ):
-            return product
-    # Some rule is broken: find the first one, in the order of SPEC §4, and name every code breaking it.
     in_parent = [
         (k, r.parent) for k, r in zip(keys, rows, strict=True) if r.parent is not None and not ignore_parent
     ]
@@ -132,36 +129,20 @@ def check_children(
     return product
 
 
-def _children_fit(
-    batches: Batches, prow: Row, parent_batch: Batch, rows: Sequence[Row], *, ignore_parent: bool
-) -> bool:
-    """True when no child breaks a rule of :func:`check_children` up to the batch rule (one pass
-    over the children: the usual case, so the rule-by-rule checks only run to explain a refusal)."""
-    wanted = (State.COMMISSIONED, State.AGGREGATED) if ignore_parent else (State.COMMISSIONED,)
-    want = prow.level - 1
-    for r in rows:
-        batch = parent_batch if r.batch_ref == prow.batch_ref else batches(r.batch_ref)
-        if (
-            (r.parent is not None and not ignore_parent)
-            or r.state not in wanted
-            or r.lock is not Lock.NORMAL
-            or batch.lock is not Lock.NORMAL
-            or r.level != want
-            or batch.product_id != parent_batch.product_id  # the caller checks that this is the product
-        ):
-            return False
-    return True
-
-
-def _check_parent(tx: Tx, batches: Batches, pkey: str, prow: Row) -> None:
+def _parent_fits(batches: Batches, prow: Row) -> bool:
+    """True when the parent breaks none of the rules :func:`_check_parent` explains."""
     batch = batches(prow.batch_ref)
-    if (
+    return (
         batch.state is BatchState.OPEN
         and prow.state in PARENT_STATES
         and prow.lock is Lock.NORMAL
         and batch.lock is Lock.NORMAL
         and prow.level != 1
-    ):
+    )
+
+
+def _check_parent(tx: Tx, batches: Batches, pkey: str, prow: Row) -> None:
+    if _parent_fits(batches, prow):
         return  # the usual case; otherwise find the rule it breaks
     batches.require_open([pkey], [prow])
     if prow.state not in PARENT_STATES:
@@ -197,20 +178,31 @@ def aggregate(
             f"code {parent} is given as its own child", reason="PARENT_IN_CHILDREN", codes=[parent]
         )
     pkey, prow = _one(tx, parent, "parent")
-    keys, rows = require(tx, children, "child code")
-    no_duplicates(keys, "child")  # the same code spelled two ways
     batches = Batches(tx)
-    _check_parent(tx, batches, pkey, prow)
-    batches.require_open(keys, rows)
-    if move:
-        here = [k for k, r in zip(keys, rows, strict=True) if r.parent == pkey]
-        if here:
-            raise _fail(
-                "CHILD_ALREADY_AGGREGATED",
-                f"code(s) {listing(here)} are already in parent {pkey}; expected children of other parents",
-                here,
-            )
-    product = check_children(tx, batches, pkey, prow, keys, rows, ignore_parent=move)
+    # The usual case first: loose children of the parent's (open, unlocked) batch and product, read,
+    # checked and repacked from their stored bytes.
+    packed = None
+    if not move and _parent_fits(batches, prow):
+        packed = tx.pack_children(list(children), pkey, prow.level - 1, prow.batch_ref, time_us)
+    if packed is None:
+        keys, rows = require(tx, children, "child code")
+        no_duplicates(keys, "child")  # the same code spelled two ways
+        _check_parent(tx, batches, pkey, prow)
+        batches.require_open(keys, rows)
+        if move:
+            here = [k for k, r in zip(keys, rows, strict=True) if r.parent == pkey]
+            if here:
+                raise _fail(
+                    "CHILD_ALREADY_AGGREGATED",
+                    f"code(s) {listing(here)} are already in parent {pkey}; "
+                    "expected children of other parents",
+                    here,
+                )
+        product = check_children(tx, batches, pkey, prow, keys, rows, ignore_parent=move)
+    else:
+        # Same batch as the parent, so the same (open, unlocked) batch and product.
+        keys, rows = list(children), []
+        product = tx.product(batches(prow.batch_ref).product_id)
     ratio = product.spec(prow.level).pack_ratio
     total = prow.children + len(keys)
     if total > ratio:
@@ -228,15 +220,21 @@ def aggregate(
             [pkey],
             "pass partial=True if this parent is meant to stay partial",
         )
-    require_time([pkey, *keys], [prow, *rows], time_us)
+    if packed is None:
+        require_time([pkey, *keys], [prow, *rows], time_us)
+    else:
+        require_time([pkey], [prow], time_us)  # pack_children has checked the children's times
     if move:
         _unpack_from_old_parents(tx, keys, rows, time_us=time_us, actor=actor, line=line)
-    for key, row in zip(keys, rows, strict=True):
-        tx.set_state(key, row, State.AGGREGATED)
-        row.parent = pkey
-        row.last_event_us = time_us
-    tx.put_rows(keys, rows)
-    tx.link_all(pkey, keys)
+    if packed is None:
+        for key, row in zip(keys, rows, strict=True):
+            tx.set_state(key, row, State.AGGREGATED)
+            row.parent = pkey
+            row.last_event_us = time_us
+        tx.put_rows(keys, rows)
+        tx.link_all(pkey, keys)
+    else:
+        tx.put_packed_children(packed, prow.batch_ref, prow.level - 1)
     prow.children = total
     prow.partial = (prow.partial if keep_partial else partial) and total < ratio
     prow.last_event_us = time_us

@@ -31,6 +31,7 @@ from __future__ import annotations
 import _thread
 import fcntl
 import hashlib
+import json
 import os
 import queue
 import threading
@@ -41,9 +42,10 @@ from typing import Any, TypeVar
 
 import lmdb
 
+from linecode import _records
 from linecode.errors import AlreadyExists, ConfigError, Exhausted, NotFound
 from linecode.store import records
-from linecode.store.model import Batch, EventKind, Product, State
+from linecode.store.model import Batch, EventKind, Lock, Product, State
 from linecode.store.records import Row
 
 T = TypeVar("T")
@@ -446,7 +448,7 @@ class Tx:
         get = self.txn.get
         db = self.db.dbs["codes"]
         unpack = Row.unpack
-        return [None if (raw := get(code.encode(), db=db)) is None else unpack(raw) for code in codes]
+        return [None if (raw := get(code.encode(), None, db)) is None else unpack(raw) for code in codes]
 
     def put_row(self, code: str, row: Row) -> None:
         self.txn.put(code.encode(), row.pack(), db=self.db.dbs["codes"])
@@ -456,30 +458,63 @@ class Tx:
         cursor = self.txn.cursor(db=self.db.dbs["codes"])
         cursor.putmulti([(code.encode(), row.pack()) for code, row in zip(codes, rows, strict=True)])
 
+    def pack_children(
+        self, children: list[str], parent: str, level: int, batch_ref: int, time_us: int
+    ) -> records.PackedChildren | None:
+        """Aggregation's usual case, read and checked in one go (writes nothing): the records and
+        links :meth:`put_packed_children` stores for loose ``children`` put into ``parent`` at
+        ``time_us``, or None unless they are plain keys of commissioned, unlocked codes of ``level``
+        and batch ``batch_ref`` in no parent, none with an event after ``time_us`` (see
+        ``records.pack_children_reference``)."""
+        return _records.pack_children(
+            self.txn.get,
+            self.db.dbs["codes"],
+            children,
+            parent,
+            level,
+            batch_ref,
+            time_us,
+            State.COMMISSIONED,
+            State.AGGREGATED,
+            Lock.NORMAL,
+        )
+
+    def put_packed_children(self, packed: records.PackedChildren, batch_ref: int, level: int) -> None:
+        """Store what :meth:`pack_children` made, and count the children as aggregated."""
+        rows, links = packed
+        self.txn.cursor(db=self.db.dbs["codes"]).putmulti(rows)
+        self._put_links(links)
+        self.count_moved(batch_ref, level, State.COMMISSIONED, State.AGGREGATED, len(rows))
+
     def insert_row(self, code: str, row: Row) -> bool:
         """Store a new code's record; False (and nothing written) if the code exists."""
         return bool(self.txn.put(code.encode(), row.pack(), db=self.db.dbs["codes"], overwrite=False))
 
     def set_state(self, code: str, row: Row, state: State) -> None:
         """Move ``row`` to ``state`` and count it (does not store the row)."""
-        counts = self._counts
-        old = (row.batch_ref, row.level, row.state)
-        new = (row.batch_ref, row.level, state)
-        counts[old] = counts.get(old, 0) - 1
-        counts[new] = counts.get(new, 0) + 1
+        self.count_moved(row.batch_ref, row.level, row.state, state, 1)
         row.state = state
+
+    def count_moved(self, batch_ref: int, level: int, old: State, new: State, n: int) -> None:
+        """Count ``n`` codes of a batch's level moving from state ``old`` to ``new``."""
+        counts = self._counts
+        was = (batch_ref, level, old)
+        now = (batch_ref, level, new)
+        counts[was] = counts.get(was, 0) - n
+        counts[now] = counts.get(now, 0) + n
 
     def count_new(self, batch_ref: int, level: int, state: State, n: int) -> None:
         key = (batch_ref, level, state)
         self._counts[key] = self._counts.get(key, 0) + n
 
     def flush_counts(self) -> None:
-        counts = self.db.dbs["counts"]
+        db = self.db.dbs["counts"]
+        get = self.txn.get
+        put = self.txn.put
         for (batch_ref, level, state), delta in self._counts.items():
             if delta:
                 key = records.count_key(batch_ref, level, state)
-                now = records.unpack_count(self.txn.get(key, db=counts)) + delta
-                self.txn.put(key, records.pack_count(now), db=counts)
+                put(key, records.pack_count(records.unpack_count(get(key, None, db)) + delta), db=db)
         self._counts.clear()
 
     # hierarchy
@@ -495,8 +530,10 @@ class Tx:
     def link_all(self, parent: str, children: Sequence[str]) -> None:
         """Put many children into ``parent`` with one call into LMDB."""
         key = parent.encode()
-        cursor = self.txn.cursor(db=self.db.dbs["children"])
-        cursor.putmulti([(key, child.encode()) for child in children], dupdata=True)
+        self._put_links([(key, child.encode()) for child in children])
+
+    def _put_links(self, links: list[tuple[bytes, bytes]]) -> None:
+        self.txn.cursor(db=self.db.dbs["children"]).putmulti(links, dupdata=True)
 
     def unlink(self, parent: str, child: str) -> None:
         self.txn.delete(parent.encode(), child.encode(), db=self.db.dbs["children"])
@@ -632,16 +669,16 @@ class Tx:
         return records.seq_of(cursor.key()) if cursor.last() else 0
 
     # idempotency
-    def recall(self, key: str | None, body: str) -> dict[str, Any] | None:
-        """The stored answer to ``key`` if this exact request was done before; raises if the key
-        was used for a different request."""
+    def recall(self, key: str | None, digest: str) -> dict[str, Any] | None:
+        """The stored answer to ``key`` if this exact request (its :func:`request_digest`) was done
+        before; raises if the key was used for a different request."""
         if key is None:
             return None
         raw = self.txn.get(key.encode(), db=self.db.dbs["idempotency"])
         if raw is None:
             return None
         stored = records.load_json(raw)
-        if stored["body"] != _digest(body):
+        if stored["body"] != digest:
             raise AlreadyExists(
                 f"idempotency key {key!r} was already used for a different request; "
                 "expected the same key only for an exact retry",
@@ -650,14 +687,16 @@ class Tx:
             )
         return stored["result"]  # type: ignore[no-any-return]
 
-    def remember(self, key: str | None, body: str, result: dict[str, Any]) -> None:
+    def remember(self, key: str | None, digest: str, result: dict[str, Any]) -> None:
         if key is not None:
             self.txn.put(
                 key.encode(),
-                records.dump_json({"body": _digest(body), "result": result}),
+                records.dump_json({"body": digest, "result": result}),
                 db=self.db.dbs["idempotency"],
             )
 
 
-def _digest(body: str) -> str:
-    return hashlib.blake2b(body.encode(), digest_size=16).hexdigest()
+def request_digest(body: list[Any]) -> str:
+    """What an idempotency record keeps of its request, to tell a retry from a reuse of the key.
+    The caller computes it before queueing the write, so the writer thread does not."""
+    return hashlib.blake2b(json.dumps(body).encode(), digest_size=16).hexdigest()

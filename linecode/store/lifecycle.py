@@ -24,7 +24,7 @@ from linecode.store.model import (
     RegulatoryStatus,
     State,
 )
-from linecode.store.records import Row
+from linecode.store.records import Row, plain_key
 
 SHOWN = 10
 """How many offending codes an error message spells out (all of them are in ``error.codes``)."""
@@ -76,10 +76,7 @@ def find(tx: Tx, text: str) -> tuple[str, Row | None]:
 def require(tx: Tx, texts: Iterable[str], role: str = "code") -> tuple[list[str], list[Row]]:
     """Keys and records of ``texts``; raises :class:`NotFound` naming every unknown one."""
     texts = list(texts)
-    # The line sends keys as they are stored: 20 digits, their own first candidate key (see
-    # coderules.candidate_keys). Those are read with one batched look-up; anything else, or a code
-    # not found that way, takes the general path below.
-    if all(len(text) == 20 and text.isdigit() for text in texts):
+    if all(map(plain_key, texts)):  # one batched look-up
         found = tx.rows(texts)
         if all(row is not None for row in found):
             return texts, found  # type: ignore[return-value]

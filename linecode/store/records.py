@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,6 +38,8 @@ _BATCH_LEVEL = struct.Struct(">IB")
 _COUNT = struct.Struct("<q")
 Buffer = bytes | memoryview
 """What LMDB hands back: bytes, or a memoryview with ``buffers=True``."""
+PackedChildren = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
+"""An aggregation's children as stored: (child key, record) pairs and (parent key, child key) links."""
 CODE_SEPARATOR = "\n"
 """Between codes inside an event record; no code key can contain it."""
 
@@ -99,6 +102,60 @@ class Row:
         )
 
 
+def plain_key(text: str) -> bool:
+    """True for an nmpa20 key as stored (20 ASCII digits), which is how the line sends codes: such a
+    text is its own first candidate key (see ``coderules.candidate_keys``), so its record can be read
+    by the text itself (a code not found that way still takes the general path, ``lifecycle.find``)."""
+    return len(text) == 20 and text.isascii() and text.isdigit()
+
+
+def pack_children_reference(
+    get: Callable[[bytes, None, Any], Buffer | None],
+    db: Any,
+    children: list[str],
+    parent: str,
+    level: int,
+    batch_ref: int,
+    time_us: int,
+    loose_state: int,
+    packed_state: int,
+    unlocked: int,
+) -> PackedChildren | None:
+    """The usual case of an aggregation's children, read (``get(key, None, db)``), checked and
+    repacked: the ``(key, record)`` pairs to store once they are in ``parent`` (state
+    ``packed_state``, last event ``time_us``) and the ``(parent, key)`` links; or None unless every
+    child is a :func:`plain_key` with a stored record of ``level`` and batch ``batch_ref``, in state
+    ``loose_state``, lock ``unlocked``, in no parent, and with its last event not after ``time_us``
+    (anything else is for the rule-by-rule checks to decide).
+
+    ``linecode._records.pack_children`` is the fast copy (it makes no ``Row``); it reads ``bytes``
+    records only (what write transactions hand back): anything else also gives None."""
+    if not all(isinstance(c, str) and plain_key(c) for c in children):
+        return None
+    keys = [c.encode() for c in children]
+    rows = []
+    for key in keys:
+        raw = get(key, None, db)
+        row = Row.unpack(raw) if isinstance(raw, bytes) and len(raw) >= _CODE.size else None
+        if (
+            row is None
+            or row.level != level
+            or row.state != loose_state
+            or row.lock != unlocked
+            or row.batch_ref != batch_ref
+            or row.parent is not None
+            or row.last_event_us > time_us
+        ):
+            return None
+        rows.append(row)
+    for row in rows:
+        row.state = State(packed_state)
+        row.parent = parent
+        row.last_event_us = time_us
+    pkey = parent.encode()
+    return [(k, r.pack()) for k, r in zip(keys, rows, strict=True)], [(pkey, k) for k in keys]
+
+
 def new_row(level: int, batch_ref: int, time_us: int) -> Row:
     """The record of a freshly allocated code."""
     return Row(level, State.ALLOCATED, RegulatoryStatus.NONE, Lock.NORMAL, False, batch_ref, time_us, 0, None)
@@ -113,9 +170,17 @@ def pack_event(
     codes: tuple[str, ...] | list[str],
     parent: str | None,
     detail: str,
+    _head: Any = _EVENT.pack,
 ) -> bytes:
-    fields = [s.encode() for s in (actor, line, parent or "", detail, CODE_SEPARATOR.join(codes))]
-    return _EVENT.pack(time_us, kind, batch_ref, *(len(f) for f in fields)) + b"".join(fields)
+    # One per write: spelled out (no generators) and with the struct bound once.
+    a, b, c, d, e = fields = (
+        actor.encode(),
+        line.encode(),
+        (parent or "").encode(),
+        detail.encode(),
+        CODE_SEPARATOR.join(codes).encode(),
+    )
+    return b"".join((_head(time_us, kind, batch_ref, len(a), len(b), len(c), len(d), len(e)), *fields))
 
 
 def unpack_event(seq: int, raw: Buffer, batch_id_of: dict[int, str]) -> Event:

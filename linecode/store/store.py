@@ -10,7 +10,6 @@ moment the writer runs it, so default times never go backwards.
 from __future__ import annotations
 
 import datetime as dt
-import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
@@ -22,7 +21,7 @@ from linecode.errors import AlreadyExists, InvalidArgument, LinecodeError, NotFo
 from linecode.serials import KeyedChecks, MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
 from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records
-from linecode.store.db import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, Database, Tx
+from linecode.store.db import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, Database, Tx, request_digest
 from linecode.store.model import (
     Allocation,
     Batch,
@@ -283,10 +282,10 @@ class Store:
         product = self.product(batch.product_id)
         number = product.level(level)
         spec = product.spec(number)
-        body = json.dumps(["allocate", batch_id, number, count])
+        digest = request_digest(["allocate", batch_id, number, count])
 
         def run(tx: Tx) -> Allocation:
-            stored = tx.recall(idempotency_key, body)
+            stored = tx.recall(idempotency_key, digest)
             if stored is not None:
                 ranges = tuple(records.ranges_from_json(stored["ranges"]))
                 keys, symbols = self._generate(spec, batch, ranges)
@@ -315,7 +314,7 @@ class Store:
             pool = coderules.pool_name(spec)
             tx.remember(
                 idempotency_key,
-                body,
+                digest,
                 {"ranges": records.ranges_to_json(taken), "pool": pool, "event_seq": seq},
             )
             return Allocation(
@@ -343,14 +342,14 @@ class Store:
         A retry with the same ``idempotency_key`` returns the same lease (a lease lost in transit
         would otherwise leave its indices unusable everywhere).
         """
-        body = json.dumps(["export_lease", pool, count])
+        digest = request_digest(["export_lease", pool, count])
 
         def run(tx: Tx) -> Lease:
-            stored = tx.recall(idempotency_key, body)
+            stored = tx.recall(idempotency_key, digest)
             if stored is not None:
                 return Lease.parse(stored["lease"])
             lease = leases.export_lease(tx, pool, count, time_us=now_us(), actor=actor)
-            tx.remember(idempotency_key, body, {"lease": lease.as_text()})
+            tx.remember(idempotency_key, digest, {"lease": lease.as_text()})
             return lease
 
         return self._db.write(run)
@@ -378,16 +377,16 @@ class Store:
         run: Callable[[Tx, int], Change],
     ) -> Change:
         """Run an event-appending write once per idempotency key (a retry gets the first answer)."""
-        text = json.dumps(body)
+        digest = request_digest(body)
 
         def fn(tx: Tx) -> Change:
-            stored = tx.recall(idempotency_key, text)
+            stored = tx.recall(idempotency_key, digest)
             if stored is not None:
                 keys = tuple(lifecycle.find(tx, t)[0] for t in texts)
                 return Change(stored["event_seq"], keys, stored["parent"], replayed=True)
             time_us = body[-1] if body[-1] is not None else now_us()
             change = run(tx, time_us)
-            tx.remember(idempotency_key, text, {"event_seq": change.event_seq, "parent": change.parent})
+            tx.remember(idempotency_key, digest, {"event_seq": change.event_seq, "parent": change.parent})
             return change
 
         return self._db.write(fn)

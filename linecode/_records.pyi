@@ -1,0 +1,17 @@
+"""Stub of the Cython code record kernel (ext/_records.pyx)."""
+
+from collections.abc import Callable
+from typing import Any
+
+def pack_children(
+    get: Callable[[bytes, None, Any], bytes | memoryview | None],
+    db: Any,
+    children: list[str],
+    parent: str,
+    level: int,
+    batch_ref: int,
+    time_us: int,
+    loose_state: int,
+    packed_state: int,
+    unlocked: int,
+) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None: ...
