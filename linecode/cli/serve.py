@@ -16,8 +16,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument(
         "--processes",
         type=int,
-        help="server processes sharing the port and the store (0: one per core; default 1). "
-        "Several lines' calls then no longer queue for one Python process",
+        help="server processes sharing the port and the store (default 0: one per core; 1: a "
+        "single process). With several, many lines' calls no longer queue for one Python process",
     )
     serve.add_argument("--metrics", dest="metrics_listen", help="HOST:PORT of the Prometheus endpoint")
     serve.set_defaults(handler=run)

@@ -5,7 +5,7 @@
 listen = "127.0.0.1:50051"   # HOST:PORT; port 0 picks a free one
 data = "/var/lib/linecode"   # data dir: LMDB environment and (by default) master.key
 workers = 32                 # gRPC worker threads (per process)
-processes = 1                # server processes sharing the port and the store; 0: one per core
+processes = 0                # server processes sharing the port and the store; 0: one per core
 grace_s = 10                 # in-flight calls get this long to finish on SIGTERM/SIGINT
 
 [store]
@@ -89,7 +89,7 @@ class ServeConfig:
     listen: str = "127.0.0.1:50051"
     data: Path | None = None
     workers: int = 32
-    processes: int = 1
+    processes: int = 0
     grace_s: float = 10.0
     map_size_mb: int = 1024
     log_json: bool = False
