@@ -5,11 +5,13 @@
 listen = "127.0.0.1:50051"   # HOST:PORT; port 0 picks a free one
 data = "/var/lib/linecode"   # data dir: LMDB environment and (by default) master.key
 workers = 32                 # gRPC worker threads (per process)
-processes = 0                # server processes sharing the port and the store; 0: one per core
+processes = 0                # server processes sharing the port and the store; 0: one per
+                             # core this process may run on
 grace_s = 10                 # in-flight calls get this long to finish on SIGTERM/SIGINT
 
 [store]
-map_size_mb = 1024           # initial LMDB map size; it grows when full
+map_size_mb = 1024           # initial LMDB map size; it grows when full (one process; with
+                             # several, the map is reserved at its maximum from the start)
 
 [log]
 json = false                 # one JSON object per log line
@@ -104,7 +106,7 @@ class ServeConfig:
     @property
     def process_count(self) -> int:
         """How many server processes to run (``processes``, 0 meaning one per core)."""
-        return self.processes or min(os.cpu_count() or 1, MAX_PROCESSES)
+        return self.processes or min(len(os.sched_getaffinity(0)) or 1, MAX_PROCESSES)
 
     @property
     def tls(self) -> bool:

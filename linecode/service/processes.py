@@ -34,6 +34,7 @@ from typing import Any
 from linecode.errors import ConfigError, LinecodeError
 from linecode.service.config import ServeConfig
 from linecode.store import Store, WriterLock
+from linecode.store.db import DEFAULT_MAX_READERS
 
 log = logging.getLogger("linecode.service")
 
@@ -41,6 +42,14 @@ _SPAWN = multiprocessing.get_context("spawn")  # never fork a process that has a
 READY_TIMEOUT_S = 60.0
 MAX_RESTARTS_PER_MINUTE = 5
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
+_METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+_SPARE_READERS = 24  # py-lmdb's spare read transactions (16) and a margin, per process
+
+
+def reader_slots(config: ServeConfig, count: int) -> int:
+    """LMDB reader slots for ``count`` worker processes and the supervisor: each may have a read
+    open in every gRPC worker thread and keeps spare ones."""
+    return max(DEFAULT_MAX_READERS, (count + 1) * (config.workers + _SPARE_READERS))
 
 
 @dataclass
@@ -61,17 +70,22 @@ class Supervisor:
         self._workers: list[_Worker] = []
         self._restarts: list[float] = []
         self._metrics_dir: str | None = None
+        self._metrics_env: str | None = None
         self._endpoint: Any = None
         self._store: Store | None = None
         self._reservation: socket.socket | None = None
+        self._readers = DEFAULT_MAX_READERS
         try:
             # One shared open first: creates the store and its master key before any worker races to.
-            self._store = Store.open(config.data, shared=True, map_size=config.map_size_mb << 20)
+            self._readers = reader_slots(config, count)
+            self._store = Store.open(config.data, shared=True, max_readers=self._readers)
+            self._store.clear_stale_readers()  # left by a server that was killed mid-read
             self._reservation, self.port = _reserve_port(config.listen)
             self.address = f"{config.listen.rpartition(':')[0]}:{self.port}"
             if config.metrics_listen:
                 self._metrics_dir = tempfile.mkdtemp(prefix="linecode-metrics-")
-                os.environ["PROMETHEUS_MULTIPROC_DIR"] = self._metrics_dir  # the workers inherit it
+                self._metrics_env = os.environ.get(_METRICS_ENV)
+                os.environ[_METRICS_ENV] = self._metrics_dir  # the workers inherit it
             for index in range(count):
                 self._workers.append(self._start_worker(index))
             self.metrics_port = self._serve_metrics()
@@ -84,7 +98,7 @@ class Supervisor:
         worker_config = replace(self.config, listen=self.address, metrics_listen=None)
         process = _SPAWN.Process(
             target=_worker_main,
-            args=(worker_config, os.getpid(), theirs),
+            args=(worker_config, os.getpid(), self._readers, theirs),
             name=f"linecode-worker-{index}",
             daemon=True,
         )
@@ -95,6 +109,7 @@ class Supervisor:
             if not process.is_alive() or time.monotonic() > deadline:
                 process.kill()
                 process.join()
+                ours.close()
                 raise ConfigError(
                     f"server worker {index} did not start (exit code {process.exitcode})",
                     reason="WORKER_FAILED",
@@ -103,6 +118,7 @@ class Supervisor:
         message = ours.recv()
         if message[0] != "ready":
             process.join()
+            ours.close()
             _, text, reason, hint = message
             raise ConfigError(text, reason=reason, hint=hint)
         log.info("worker started", extra={"worker": index, "pid": process.pid})
@@ -132,6 +148,9 @@ class Supervisor:
                     "worker died; starting another",
                     extra={"worker": index, "pid": worker.process.pid, "exit_code": worker.process.exitcode},
                 )
+                worker.conn.close()
+                if self._store is not None:
+                    self._store.clear_stale_readers()  # it may have died inside a read
                 now = time.monotonic()
                 self._restarts = [t for t in self._restarts if now - t < 60] + [now]
                 if len(self._restarts) > MAX_RESTARTS_PER_MINUTE:
@@ -140,7 +159,10 @@ class Supervisor:
                         reason="WORKER_FAILED",
                         hint="see the log lines above for why",
                     )
-                self._workers[index] = self._start_worker(index)
+                try:
+                    self._workers[index] = self._start_worker(index)
+                except ConfigError as exc:  # counted as another restart on the next round
+                    log.error("worker did not start", extra={"worker": index, "error": str(exc)})
 
     def stop(self, grace: float) -> None:
         """Stop every worker gracefully (in-flight calls get ``grace`` seconds), then release the
@@ -160,7 +182,10 @@ class Supervisor:
             self._endpoint.close()
             self._endpoint = None
         if self._metrics_dir is not None:
-            os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+            if self._metrics_env is None:
+                os.environ.pop(_METRICS_ENV, None)
+            else:
+                os.environ[_METRICS_ENV] = self._metrics_env
             shutil.rmtree(self._metrics_dir, ignore_errors=True)
             self._metrics_dir = None
         if self._reservation is not None:
@@ -203,12 +228,16 @@ def _reserve_port(address: str) -> tuple[socket.socket, int]:
     host = host.strip("[]")
     try:
         family, kind, proto, _, sockaddr = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0]
-        probe = socket.socket(family, kind, proto)  # without SO_REUSEPORT: fails if the port is taken
+        # Without SO_REUSEPORT the probe fails if somebody listens there; with SO_REUSEADDR (as gRPC
+        # binds) the connections of a server that just stopped, in TIME_WAIT, do not count.
+        probe = socket.socket(family, kind, proto)
         try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             probe.bind(sockaddr)
         finally:
             probe.close()
         reservation = socket.socket(family, kind, proto)
+        reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         reservation.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         reservation.bind(sockaddr)
     except OSError as exc:
@@ -230,7 +259,7 @@ def _stop_with_parent(parent: int) -> None:
         os.kill(os.getpid(), signal.SIGTERM)
 
 
-def _worker_main(config: ServeConfig, supervisor: int, conn: Connection) -> None:
+def _worker_main(config: ServeConfig, supervisor: int, readers: int, conn: Connection) -> None:
     """A worker process: a whole server on the shared port and the shared store, until SIGTERM."""
     from linecode.logs import setup_logging
     from linecode.service.server import start, wait_for_signal
@@ -240,7 +269,7 @@ def _worker_main(config: ServeConfig, supervisor: int, conn: Connection) -> None
     setup_logging(json_lines=config.log_json, level=config.log_level)
     assert config.data is not None
     try:
-        store = Store.open(config.data, shared=True, map_size=config.map_size_mb << 20)
+        store = Store.open(config.data, shared=True, max_readers=readers)
     except LinecodeError as exc:
         conn.send(("error", str(exc), exc.reason, exc.hint))
         return

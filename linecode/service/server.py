@@ -196,13 +196,15 @@ def announced_port(line: str) -> int:
 def wait_for_signal(
     running: Running, grace: float, signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
 ) -> None:
-    """Block until SIGTERM or SIGINT, then stop gracefully (in-flight calls finish)."""
+    """Block until SIGTERM or SIGINT, then stop gracefully (in-flight calls finish). A second signal
+    during the drain changes nothing (systemd, for one, signals every process of the service, and a
+    supervisor passes the signal on as well)."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
         stop.wait()
+        log.info("shutting down", extra={"grace_s": grace})
+        running.stop(grace)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-    log.info("shutting down", extra={"grace_s": grace})
-    running.stop(grace)

@@ -56,6 +56,9 @@ DEFAULT_MAX_MAP_SIZE = 1 << 40
 MAX_GROUP = 512
 """Most requests one group commit takes (bounds how long a caller waits behind others)."""
 LOCK_FILE = "writer.lock"
+DEFAULT_MAX_READERS = 512
+"""LMDB reader slots, shared by every process that has the environment open (the first opener sets
+it): a read transaction holds one, and so does each spare one py-lmdb keeps for reuse."""
 _DBS = (
     "products",  # product id -> JSON
     "batches",  # batch id -> JSON
@@ -84,13 +87,14 @@ class Database:
         group_commit: bool = True,
         sync: bool = True,
         shared: bool = False,
+        max_readers: int = DEFAULT_MAX_READERS,
     ) -> None:
         self.path = Path(path)
         self.readonly = readonly
         self.max_map_size = max_map_size
         self._lock_fd: int | None = None
         if shared:
-            _require_writer_lock_held(self.path / LOCK_FILE)
+            self._lock_fd = _join_writer_lock(self.path / LOCK_FILE)
             map_size = max_map_size
         elif readonly:
             if not (self.path / "data.mdb").exists():
@@ -110,7 +114,7 @@ class Database:
                 readonly=readonly,
                 sync=sync,
                 metasync=sync,
-                max_readers=512,
+                max_readers=max_readers,
                 max_spare_txns=16,
             )
             self.dbs: dict[str, Any] = {}
@@ -325,6 +329,11 @@ class Database:
                 self._resizing = False
                 self._guard.notify_all()
 
+    def clear_stale_readers(self) -> int:
+        """Free the reader slots of processes that died inside a read transaction (a slot left behind
+        pins its snapshot, so the file grows instead of reusing pages); how many were freed."""
+        return int(self.env.reader_check())
+
     def close(self) -> None:
         """Finish queued writes, stop the writer and close the environment."""
         if self._writer is not None:
@@ -365,12 +374,21 @@ def _run(fn: Callable[[Tx], Any], txn: lmdb.Transaction, db: Database) -> Any:
 class WriterLock:
     """The writer lock of a data dir, held by a server that writes from several processes (each
     opens the store ``shared``). Raises :class:`~linecode.errors.ConfigError` ``STORE_IN_USE`` if
-    another writer has the data dir."""
+    another writer has the data dir.
+
+    It is taken exclusively (so nobody else holds it) and then held shared, like every shared open
+    holds it: the data dir stays locked against another server until the last of the server's
+    processes has exited, also when the supervisor dies before its workers."""
 
     def __init__(self, data_dir: Path) -> None:
         self.path = Path(data_dir)
         self.path.mkdir(parents=True, exist_ok=True)
         self._fd: int | None = _take_writer_lock(self.path / LOCK_FILE)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:  # another server took it in the instant the lock changed mode
+            self.release()
+            raise _in_use(self.path / LOCK_FILE, "?") from None
 
     def release(self) -> None:
         if self._fd is not None:
@@ -384,7 +402,9 @@ class WriterLock:
         self.release()
 
 
-def _require_writer_lock_held(path: Path) -> None:
+def _join_writer_lock(path: Path) -> int:
+    """Hold the data dir's writer lock shared beside the server's :class:`WriterLock` (a shared
+    open); refused when nobody holds it."""
     try:
         fd = os.open(path, os.O_RDWR)
     except FileNotFoundError:
@@ -393,13 +413,27 @@ def _require_writer_lock_held(path: Path) -> None:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            return  # held, as a shared open requires
-        finally:
-            os.close(fd)  # also drops the lock if this check just took it
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:  # held exclusively: a single-process server has it
+                holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
+                os.close(fd)
+                raise _in_use(path, holder) from None
+            return fd
+        os.close(fd)  # this check took it, so nobody held it; closing drops it again
     raise ConfigError(
         f"a shared open of {path.parent} needs its writer lock held by the serving process; nobody holds it",
         reason="STORE_NOT_LOCKED",
         hint="open the store without shared, or take WriterLock(data_dir) first",
+    )
+
+
+def _in_use(path: Path, holder: str) -> ConfigError:
+    return ConfigError(
+        f"the data dir {path.parent} is already open for writing (by process {holder}); "
+        "expected one writer per data dir",
+        reason="STORE_IN_USE",
+        hint="stop the other server, use another --data, or open read-only",
     )
 
 
@@ -412,12 +446,7 @@ def _take_writer_lock(path: Path) -> int:
     except BlockingIOError:
         holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "?"
         os.close(fd)
-        raise ConfigError(
-            f"the data dir {path.parent} is already open for writing (by process {holder}); "
-            "expected one writer per data dir",
-            reason="STORE_IN_USE",
-            hint="stop the other server, use another --data, or open read-only",
-        ) from None
+        raise _in_use(path, holder) from None
     os.ftruncate(fd, 0)
     os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
     return fd

@@ -21,7 +21,14 @@ from linecode.errors import AlreadyExists, InvalidArgument, LinecodeError, NotFo
 from linecode.serials import KeyedChecks, MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
 from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records
-from linecode.store.db import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, Database, Tx, request_digest
+from linecode.store.db import (
+    DEFAULT_MAP_SIZE,
+    DEFAULT_MAX_MAP_SIZE,
+    DEFAULT_MAX_READERS,
+    Database,
+    Tx,
+    request_digest,
+)
 from linecode.store.model import (
     Allocation,
     Batch,
@@ -57,8 +64,9 @@ _CODE_CHUNK = 2_000
 class Store:
     """A packaging line's codes, hierarchy and events in one LMDB data dir.
 
-    Open with :meth:`open`; use as a context manager or call :meth:`close`. One process may open
-    a data dir for writing at a time; any number may open it read-only beside it.
+    Open with :meth:`open`; use as a context manager or call :meth:`close`. One server writes to a
+    data dir at a time (one process, or the worker processes of one supervisor, each opened
+    ``shared``); any number may open it read-only beside it.
     """
 
     def __init__(self, db: Database, master: MasterKey | None, key_file: Path) -> None:
@@ -82,6 +90,7 @@ class Store:
         group_commit: bool = True,
         sync: bool = True,
         shared: bool = False,
+        max_readers: int = DEFAULT_MAX_READERS,
         master_key: MasterKey | None = None,
     ) -> Store:
         """Open (or create) the store in ``data_dir``.
@@ -93,7 +102,9 @@ class Store:
         ``sync=False`` skips fsync (tests only: a crash may then lose acknowledged writes).
         ``shared`` opens it as one of several writing processes of one server, whose supervisor holds
         the data dir's :class:`~linecode.store.db.WriterLock` (else ``STORE_NOT_LOCKED``); the map is
-        then reserved at ``max_map_size`` from the start.
+        then reserved at ``max_map_size`` from the start, and the lock stays held (shared) until
+        :meth:`close`. ``max_readers``: LMDB reader slots for all processes together (the first
+        opener's value counts).
         The master key comes from ``master_key``, else ``LINECODE_MASTER_KEY`` or
         ``<data_dir>/master.key`` (created on first writable open). Raises
         :class:`~linecode.errors.ConfigError` with reason ``STORE_IN_USE`` if another writer has the
@@ -108,6 +119,7 @@ class Store:
             group_commit=group_commit,
             sync=sync,
             shared=shared,
+            max_readers=max_readers,
         )
         try:
             master = master_key or (None if readonly else MasterKey.load(path / KEY_FILE_NAME))
@@ -828,6 +840,10 @@ class Store:
         """Bytes of the data file in use: LMDB pages up to the last one written."""
         env = self._db.env
         return int((env.info()["last_pgno"] + 1) * env.stat()["psize"])
+
+    def clear_stale_readers(self) -> int:
+        """Free the LMDB reader slots of processes that died mid-read; how many (see ``Database``)."""
+        return self._db.clear_stale_readers()
 
     def on_commit(self, listener: Callable[[int], object]) -> None:
         """Call ``listener`` with the number of write requests in every durable commit."""

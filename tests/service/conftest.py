@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -145,9 +146,12 @@ def serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "LINECODE_MASTER_KEY": "11" * 32},
+        start_new_session=True,  # its own process group, as under a service manager
     )
     try:
         assert proc.stdout is not None
+        ready, _, _ = select.select([proc.stdout], [], [], 60)
+        assert ready, "the server did not announce itself within 60 s"
         line = proc.stdout.readline()
         assert "serving" in line, line + (proc.stderr.read() if proc.stderr else "")
         yield proc, line

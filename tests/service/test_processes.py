@@ -19,6 +19,7 @@ import grpc
 import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from linecode.errors import ConfigError
 from linecode.service.server import announced_port
 from linecode.store import Store
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
@@ -38,8 +39,11 @@ class Served:
     data: Path
 
     def workers(self) -> list[int]:
-        children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
-        return [int(pid) for pid in children if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()]
+        try:
+            children = Path(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children").read_text().split()
+        except FileNotFoundError:  # the supervisor is gone
+            return []
+        return [int(pid) for pid in children if b"spawn_main" in _read(Path(f"/proc/{pid}/cmdline"))]
 
     def channel(self) -> grpc.Channel:
         """A channel with a connection of its own (not shared with the test's other channels)."""
@@ -65,6 +69,13 @@ def served(tmp_path: Path) -> Iterator[Served]:
             admin.CreateProduct(PRODUCT)
             admin.CreateBatch(BATCH)
         yield served
+
+
+def _read(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:  # the process has just ended
+        return b""
 
 
 def _worker_of_each_connection(served: Served) -> dict[int, int]:
@@ -142,16 +153,51 @@ def test_ctrl_c_stops_every_worker(served: Served) -> None:
     assert not any(_running(pid) for pid in workers)
 
 
-def test_workers_do_not_outlive_a_killed_supervisor(served: Served) -> None:
+def test_workers_of_a_killed_supervisor_hold_the_data_dir_until_they_end(served: Served) -> None:
     workers = served.workers()
-    served.proc.kill()
-    served.proc.wait()
+    with served.channel() as channel:
+        request = line_pb2.AllocateRequest(batch_id="B1", level="unit", count=1_000_000, block_size=20_000)
+        stream = line_pb2_grpc.LineServiceStub(channel).Allocate(request)
+        next(stream)  # in flight (20 MB of codes), and not read on: its worker keeps draining it for a while
+        served.proc.kill()
+        served.proc.wait()
+        time.sleep(0.5)
+        assert any(_running(pid) for pid in workers)
+        with pytest.raises(ConfigError) as info:  # no second server beside a worker still writing
+            Store.open(served.data)
+        assert info.value.reason == "STORE_IN_USE"
+        stream.cancel()
     deadline = time.monotonic() + 30
     while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.1)
     assert not any(_running(pid) for pid in workers)
-    # The data dir is free again: no orphan keeps writing behind a new server's back.
-    Store.open(served.data).close()
+    Store.open(served.data).close()  # the last of them gone, the data dir is free
+
+
+def test_a_signal_to_the_whole_group_lets_in_flight_calls_finish(served: Served) -> None:
+    with served.channel() as channel:
+        request = line_pb2.AllocateRequest(batch_id="B1", level="unit", count=50_000, block_size=500)
+        stream = line_pb2_grpc.LineServiceStub(channel).Allocate(request)
+        first = next(stream)
+        os.killpg(served.proc.pid, signal.SIGTERM)  # as systemd stops a service: every process
+        rest = list(stream)
+    assert sum(len(block.codes) for block in [first, *rest]) == 50_000
+    assert served.proc.wait(timeout=60) == 0
+
+
+def test_a_restart_on_the_same_port_right_away(served: Served) -> None:
+    channels = [served.channel() for _ in range(4)]
+    for i, channel in enumerate(channels):  # connections the server closes: TIME_WAIT on its side
+        _allocate(channel, f"r{i}")
+    served.proc.send_signal(signal.SIGTERM)
+    assert served.proc.wait(timeout=60) == 0
+    for channel in channels:
+        channel.close()
+    listen = ("--listen", f"127.0.0.1:{served.port}", "--data", str(served.data))
+    with serve_process(*SERVE[:2], *listen) as (proc, line):
+        assert announced_port(line) == served.port
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=60) == 0
 
 
 def _running(pid: int) -> bool:

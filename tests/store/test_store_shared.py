@@ -71,3 +71,17 @@ def test_processes_share_one_store_without_repeating_a_serial(tmp_path: Path, ma
             assert not differences(store)
         finally:
             store.close()
+
+
+def test_the_reader_slot_of_a_process_killed_mid_read_is_freed(tmp_path: Path, master: MasterKey) -> None:
+    path = tmp_path / "data"
+    with open_store(path, master) as store:
+        die_reading = (
+            "import os, signal, sys; from linecode.store import Store; "
+            "s = Store.open(sys.argv[1], readonly=True); txn = s._db.env.begin(); "
+            "os.kill(os.getpid(), signal.SIGKILL)"
+        )
+        child = subprocess.run([sys.executable, "-c", die_reading, str(path)], timeout=60)
+        assert child.returncode == -9
+        assert store.clear_stale_readers() == 1
+        assert store.clear_stale_readers() == 0
