@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import math
 import random
 import time
 from collections import defaultdict, deque
@@ -57,6 +58,19 @@ class LinePlan:
     sample_every: int = 250
     """QA pulls one unit in this many."""
     image_format: print_pb2.ImageFormat = print_pb2.IMAGE_FORMAT_PNG
+    in_step: bool = False
+    """True: every line's cases fill in the same second (start phases spread over one bundle's
+    cycle only), a worst case; False: independent lines, start phases spread over a whole cycle
+    of the level below the top (a case)."""
+
+    @property
+    def start_spread_s(self) -> float:
+        """How late after the others this line may start (seconds)."""
+        below_top = self.levels[1:-1] if len(self.levels) > 2 else self.levels[1:2]
+        if self.in_step:
+            below_top = below_top[:1]
+        units = math.prod(ratio for _, ratio in below_top) if below_top else 1
+        return units * 60.0 / self.speed_ppm if self.speed_ppm > 0 else 0.0
 
 
 @dataclass
@@ -163,9 +177,11 @@ class _Line:
         seed: int,
         on_image: Callable[[Any], None],
         measure_from: float = 0.0,
+        measure_until: float = float("inf"),
     ) -> None:
         self.plan = plan
         self.measure_from = measure_from
+        self.measure_until = measure_until
         self.line = line_pb2_grpc.LineServiceStub(channel)
         self.printer = print_pb2_grpc.PrintServiceStub(channel)
         self.origin = common_pb2.Origin(line=plan.line, actor=f"plc-{plan.line}")
@@ -184,7 +200,7 @@ class _Line:
         return self.keys
 
     def record(self, method: str, started: float) -> None:
-        if started >= self.measure_from:
+        if self.measure_from <= started < self.measure_until:
             self.stats.latencies_ms[method].append((time.perf_counter() - started) * 1000)
 
     async def report(self, *groups: tuple[line_pb2.LineEventKind, list[str]]) -> None:
@@ -266,12 +282,11 @@ class _Line:
         if delay > 0:
             await asyncio.sleep(delay)
 
-    async def run(self) -> LineStats:
-        if self.plan.speed_ppm > 0:
-            # Lines on a site are not in step: each starts at a random point of its first bundle's
-            # cycle, so their calls spread over time instead of arriving in bursts.
-            units_per_bundle = self.plan.levels[min(1, len(self.plan.levels) - 1)][1]
-            await asyncio.sleep(self.rng.random() * units_per_bundle * 60.0 / self.plan.speed_ppm)
+    async def run(self, alone: bool = False) -> LineStats:
+        if not alone:
+            # Lines on a site are not in step: each starts at a random point of its cycle, so their
+            # calls spread over time instead of arriving in bursts.
+            await asyncio.sleep(self.rng.random() * self.plan.start_spread_s)
         deadline = [time.perf_counter()]
         top = len(self.plan.levels) - 1
         below_top: list[str] = []
@@ -304,12 +319,17 @@ async def run_lines(
     on_image: Callable[[Any], None] = lambda image: None,
     credentials: grpc.ChannelCredentials | None = None,
     warmup_s: float = 0.0,
+    measure_s: float | None = None,
 ) -> LineStats:
     """Run every plan at once against the server at ``target``; the merged statistics.
 
     Calls started in the first ``warmup_s`` seconds (every line starting up at once: first
-    allocations, pools' round tables) are not counted in the latencies."""
+    allocations, pools' round tables) are not counted in the latencies, nor those started more than
+    ``measure_s`` seconds after that (e.g. once the first lines finish)."""
     total = LineStats()
+    start = time.perf_counter()
+    measure_from = start + warmup_s
+    measure_until = measure_from + measure_s if measure_s is not None else float("inf")
     # Every line its own connection, as every PLC on a site has: a server of several processes
     # then spreads the lines over its processes (a local subchannel pool stops grpc from sharing one
     # connection between channels to the same target).
@@ -323,7 +343,7 @@ async def run_lines(
     try:
         results = await asyncio.gather(
             *(
-                _Line(channel, plan, seed, on_image, time.perf_counter() + warmup_s).run()
+                _Line(channel, plan, seed, on_image, measure_from, measure_until).run(alone=len(plans) == 1)
                 for seed, (channel, plan) in enumerate(zip(channels, plans, strict=True))
             )
         )
