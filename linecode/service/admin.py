@@ -227,8 +227,8 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     def ImportLease(
         self, request: admin_pb2.LeaseMessage, context: grpc.ServicerContext
     ) -> common_pb2.Change:
-        self.store.import_lease(request.text, actor=request.origin.actor)
-        return common_pb2.Change(event_seq=self.store.last_event_seq())
+        seq = self.store.import_lease(request.text, actor=request.origin.actor)
+        return common_pb2.Change(event_seq=seq)  # its own event, whatever another process wrote since
 
     def ExportBatch(
         self, request: admin_pb2.ExportBatchRequest, context: grpc.ServicerContext

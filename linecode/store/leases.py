@@ -158,7 +158,7 @@ def export_lease(tx: Tx, name: str, count: int, *, time_us: int, actor: str) -> 
     return lease
 
 
-def import_lease(tx: Tx, lease: Lease, *, time_us: int, actor: str) -> None:
+def import_lease(tx: Tx, lease: Lease, *, time_us: int, actor: str) -> int:
     """Take over a lease exported by another server; refuses ranges overlapping anything known here."""
     pool = _pool(tx, lease.pool)
     free = records.ranges_from_json(pool["free"])
@@ -181,7 +181,7 @@ def import_lease(tx: Tx, lease: Lease, *, time_us: int, actor: str) -> None:
     if _overlapping(lease.ranges):
         raise InvalidArgument(f"lease {lease.as_text()!r} has overlapping ranges", reason="BAD_LEASE")
     tx.put_pool(lease.pool, {**pool, "free": records.ranges_to_json(_merge(free + list(lease.ranges)))})
-    tx.append_event(time_us, EventKind.LEASE_IMPORTED, 0, actor=actor, line="", detail=lease.as_text())
+    return tx.append_event(time_us, EventKind.LEASE_IMPORTED, 0, actor=actor, line="", detail=lease.as_text())
 
 
 def _overlapping(ranges: tuple[IndexRange, ...]) -> bool:

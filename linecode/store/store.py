@@ -366,14 +366,15 @@ class Store:
 
         return self._db.write(run)
 
-    def import_lease(self, lease: Lease | str, *, actor: str = "") -> None:
-        """Add a lease exported by the pool's owner to this server's part of the pool.
+    def import_lease(self, lease: Lease | str, *, actor: str = "") -> int:
+        """Add a lease exported by the pool's owner to this server's part of the pool; the sequence
+        number of the event recording it.
 
         The pool must exist here (create the product with ``claim_pools=False``). Raises
         :class:`AlreadyExists` if a range overlaps anything this server owns or has used.
         """
         parsed = Lease.parse(lease) if isinstance(lease, str) else lease
-        self._db.write(lambda tx: leases.import_lease(tx, parsed, time_us=now_us(), actor=actor))
+        return self._db.write(lambda tx: leases.import_lease(tx, parsed, time_us=now_us(), actor=actor))
 
     def pools(self) -> dict[str, dict[str, Any]]:
         """Each pool's size, free ranges (still issuable here) and used ranges (issued or exported)."""

@@ -171,7 +171,7 @@ def test_close_batch_reconciles_and_refuses_discrepancies(client: Client) -> Non
 
 def test_lease_export_and_import(client: Client, tmp_path, master) -> None:  # type: ignore[no-untyped-def]
     from linecode.service.server import create_server
-    from linecode.store import Store
+    from linecode.store import EventKind, Store
 
     from .conftest import connect
 
@@ -187,7 +187,9 @@ def test_lease_export_and_import(client: Client, tmp_path, master) -> None:  # t
             "vaccine", "Demo vaccine", "Demo Bio", client.store.product("vaccine").levels, claim_pools=False
         )
         second.admin.CreateBatch(BATCH)
-        second.admin.ImportLease(lease)
+        imported = second.admin.ImportLease(lease)
+        (event,) = [e for e in second.store.events() if e.seq == imported.event_seq]
+        assert event.kind is EventKind.LEASE_IMPORTED
         theirs = set(second.codes("unit", 1000))
         ours = set(client.codes("unit", 1000))
         assert len(theirs) == 1000 and not theirs & ours
