@@ -1,9 +1,10 @@
 """Aggregation (SPEC §4): packing children into parents, unpacking, moving, rework; hierarchy queries.
 
 Each write validates every rule against the transaction's current state before touching anything,
-and raises on the first rule broken, naming all codes that break it. The group-commit writer runs
-each request in its own savepoint, so a refused request writes nothing even when it was half way
-through a compound change (re-parent, replace).
+and raises on the first rule broken, naming all codes that break it. A refused request writes nothing,
+even half way through a compound change (re-parent, replace): the group-commit writer then runs
+its group again without it (see ``linecode.store.db``). The usual aggregation is checked and
+repacked by the ``_records`` kernel; the rule-by-rule checks here decide whenever it declines.
 """
 
 from __future__ import annotations
