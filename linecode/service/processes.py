@@ -102,7 +102,14 @@ class Supervisor:
             name=f"linecode-worker-{index}",
             daemon=True,
         )
-        process.start()
+        # Started with SIGINT blocked (the mask is inherited), so a Ctrl-C while the worker is still
+        # starting up reaches the supervisor, not the half-started worker; the worker ignores it
+        # before unblocking it.
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        try:
+            process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
         theirs.close()
         deadline = time.monotonic() + READY_TIMEOUT_S
         while not ours.poll(0.1):
@@ -115,7 +122,10 @@ class Supervisor:
                     reason="WORKER_FAILED",
                     hint="see its log lines above",
                 )
-        message = ours.recv()
+        try:
+            message = ours.recv()
+        except EOFError:  # it died before saying anything
+            message = ("error", f"server worker {index} did not start", "WORKER_FAILED", "see its log above")
         if message[0] != "ready":
             process.join()
             ours.close()
@@ -265,6 +275,7 @@ def _worker_main(config: ServeConfig, supervisor: int, readers: int, conn: Conne
     from linecode.service.server import start, wait_for_signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which stops us
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the supervisor until here
     _stop_with_parent(supervisor)
     setup_logging(json_lines=config.log_json, level=config.log_level)
     assert config.data is not None

@@ -224,3 +224,28 @@ def test_a_port_somebody_listens_on_is_refused(tmp_path: Path) -> None:
     assert "PORT_UNAVAILABLE" in run.stderr
     # Nothing held on: the data dir is free for the next server.
     Store.open(tmp_path / "data").close()
+
+
+
+def test_ctrl_c_while_a_worker_starts_is_a_clean_stop(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linecode", "serve", *SERVE, "--data", str(tmp_path / "data")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=ENV,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "worker started" in line:
+                break
+        time.sleep(0.15)  # the second worker is starting up (its interpreter is importing)
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole foreground group
+        _, stderr = proc.communicate(timeout=60)
+        assert proc.returncode == 0, stderr
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
