@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import socket
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -43,6 +42,8 @@ READY_TIMEOUT_S = 60.0
 MAX_RESTARTS_PER_MINUTE = 5
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _METRICS_ENV = "PROMETHEUS_MULTIPROC_DIR"
+METRICS_DIR = "metrics.workers"
+"""The workers' metric files (prometheus_client multiprocess mode), in the data dir while serving."""
 _SPARE_READERS = 24  # py-lmdb's spare read transactions (16) and a margin, per process
 
 
@@ -83,7 +84,11 @@ class Supervisor:
             self._reservation, self.port = _reserve_port(config.listen)
             self.address = f"{config.listen.rpartition(':')[0]}:{self.port}"
             if config.metrics_listen:
-                self._metrics_dir = tempfile.mkdtemp(prefix="linecode-metrics-")
+                # In the data dir, whose lock we hold: whatever a killed server left there is stale.
+                metrics_dir = config.data / METRICS_DIR
+                shutil.rmtree(metrics_dir, ignore_errors=True)
+                metrics_dir.mkdir()
+                self._metrics_dir = str(metrics_dir)
                 self._metrics_env = os.environ.get(_METRICS_ENV)
                 os.environ[_METRICS_ENV] = self._metrics_dir  # the workers inherit it
             for index in range(count):

@@ -15,7 +15,8 @@ after it each in a savepoint. Functions must therefore be re-runnable (they alre
 re-runs the whole group after growing it).
 
 The data dir holds ``data.mdb`` and ``lock.mdb`` (LMDB's), ``writer.lock`` (ours: one writing
-server per data dir, also inside one process) and usually ``master.key``. Read-only opens take no
+server per data dir, also inside one process), usually ``master.key``, and while a server of
+several processes runs with metrics, its workers' metric files (``metrics.workers/``). Read-only opens take no
 writer lock, so the inspection CLI works beside a running server.
 
 A server may write from several processes (``linecode serve --processes N``): its supervising

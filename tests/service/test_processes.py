@@ -20,6 +20,7 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from linecode.errors import ConfigError
+from linecode.service.processes import METRICS_DIR
 from linecode.service.server import announced_port
 from linecode.store import Store
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
@@ -142,6 +143,7 @@ def test_a_dead_worker_is_replaced_and_nothing_acknowledged_is_lost(served: Serv
             assert len(_allocate(channel, f"after-{i}")) == 10
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(timeout=60) == 0
+    assert not (served.data / METRICS_DIR).exists()  # the workers' metric files go with them
     with Store.open(served.data, readonly=True) as store:
         assert all(store.info(code).state.label == "allocated" for code in before)
 
