@@ -32,6 +32,7 @@ from typing import Any
 
 from linecode.errors import ConfigError, LinecodeError
 from linecode.service.config import ServeConfig
+from linecode.service.server import start, stop_on_signals, wait_for_signal
 from linecode.store import Store, WriterLock
 from linecode.store.db import DEFAULT_MAX_READERS
 
@@ -220,9 +221,7 @@ def run(
 ) -> None:
     """Serve ``config`` from ``count`` worker processes until SIGTERM/SIGINT; ``announce(port,
     metrics_port)`` once every worker is listening."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
-    try:
+    with stop_on_signals(signals) as stop:
         supervisor = Supervisor(config, count)
         try:
             announce(supervisor.port, supervisor.metrics_port)
@@ -230,9 +229,6 @@ def run(
         finally:
             log.info("shutting down", extra={"grace_s": config.grace_s, "workers": count})
             supervisor.stop(config.grace_s)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def _reserve_port(address: str) -> tuple[socket.socket, int]:
@@ -277,7 +273,6 @@ def _stop_with_parent(parent: int) -> None:
 def _worker_main(config: ServeConfig, supervisor: int, readers: int, conn: Connection) -> None:
     """A worker process: a whole server on the shared port and the shared store, until SIGTERM."""
     from linecode.logs import setup_logging
-    from linecode.service.server import start, wait_for_signal
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the supervisor, which stops us
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})  # blocked by the supervisor until here

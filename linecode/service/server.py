@@ -11,8 +11,9 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import grpc
@@ -193,18 +194,26 @@ def announced_port(line: str) -> int:
     return int(found.group(1))
 
 
+@contextmanager
+def stop_on_signals(signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[threading.Event]:
+    """An event that ``signals`` set, for as long as the block runs (a repeated signal sets it again
+    and does nothing else); the previous handlers come back afterwards."""
+    stop = threading.Event()
+    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+    try:
+        yield stop
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
 def wait_for_signal(
     running: Running, grace: float, signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
 ) -> None:
     """Block until SIGTERM or SIGINT, then stop gracefully (in-flight calls finish). A second signal
     during the drain changes nothing (systemd, for one, signals every process of the service, and a
     supervisor passes the signal on as well)."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
-    try:
+    with stop_on_signals(signals) as stop:
         stop.wait()
         log.info("shutting down", extra={"grace_s": grace})
         running.stop(grace)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
