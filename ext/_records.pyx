@@ -22,6 +22,7 @@ cdef enum:
     LAST_EVENT = 9
     HEAD = 21
     KEY = 20  # an nmpa20 key: 20 ASCII digits
+    SLOT = 8  # a record's slot: u64 big-endian
 
 
 cdef inline uint64_t little(const uint8_t* p, int n) noexcept nogil:
@@ -46,11 +47,11 @@ cdef inline bint plain_key(object text):
     return True
 
 
-def pack_children(get, db, list children, str parent, int level, uint32_t batch_ref, int64_t time_us,
-                  int loose_state, int packed_state, int unlocked):
+def pack_children(get, slots, codes, list children, str parent, int level, uint32_t batch_ref,
+                  int64_t time_us, int loose_state, int packed_state, int unlocked):
     """See ``records.pack_children_reference``."""
     cdef Py_ssize_t n = len(children), i, plen
-    cdef object raw
+    cdef object raw, slot
     cdef const uint8_t* p
     cdef uint8_t* q
     cdef uint64_t stamp = <uint64_t>time_us
@@ -59,9 +60,13 @@ def pack_children(get, db, list children, str parent, int level, uint32_t batch_
         if not plain_key(children[i]):
             return None
     keys = [PyUnicode_AsUTF8String(children[i]) for i in range(n)]
+    places = [None] * n
     raws = [None] * n
     for i in range(n):
-        raw = get(keys[i], None, db)
+        slot = get(keys[i], None, slots)
+        if type(slot) is not bytes or PyBytes_GET_SIZE(slot) != SLOT:
+            return None
+        raw = get(slot, None, codes)
         if type(raw) is not bytes or PyBytes_GET_SIZE(raw) != HEAD:
             return None
         p = <const uint8_t*>PyBytes_AS_STRING(raw)
@@ -73,6 +78,7 @@ def pack_children(get, db, list children, str parent, int level, uint32_t batch_
             or <int64_t>little(p + LAST_EVENT, 8) > time_us
         ):
             return None
+        places[i] = slot
         raws[i] = raw
     pkey = PyUnicode_AsUTF8String(parent)
     plen = PyBytes_GET_SIZE(pkey)
@@ -86,6 +92,6 @@ def pack_children(get, db, list children, str parent, int level, uint32_t batch_
         q[STATE] = <uint8_t>packed_state
         for k in range(8):
             q[LAST_EVENT + k] = <uint8_t>(stamp >> (8 * k))
-        rows[i] = (keys[i], new)
+        rows[i] = (places[i], new)
         links[i] = (pkey, keys[i])
     return rows, links

@@ -65,7 +65,8 @@ _DBS = (
     "batches",  # batch id -> JSON
     "batch_refs",  # u32 ref -> batch id
     "pools",  # pool name -> JSON: free and used index ranges
-    "codes",  # code key -> packed Row
+    "code_slots",  # code key -> u64 slot (allocation order)
+    "code_records",  # u64 slot -> packed Row
     "children",  # parent key -> child keys (dupsort)
     "by_batch",  # u32 batch ref + u8 level -> code keys (dupsort)
     "events",  # u64 sequence -> packed event
@@ -118,12 +119,17 @@ class Database:
                 max_readers=max_readers,
                 max_spare_txns=16,
             )
+            _check_format(self.env, self.path)
             self.dbs: dict[str, Any] = {}
             for name in _DBS:
                 if readonly:
                     self.dbs[name] = self.env.open_db(name.encode(), create=False, dupsort=name in _DUPSORT)
                 else:
                     self.dbs[name] = self.env.open_db(name.encode(), dupsort=name in _DUPSORT)
+        except ConfigError:
+            self.env.close()
+            self._release_lock()
+            raise
         except lmdb.Error as exc:
             self._release_lock()
             raise ConfigError(
@@ -350,6 +356,20 @@ class Database:
             self._lock_fd = None
 
 
+def _check_format(env: lmdb.Environment, path: Path) -> None:
+    """Refuse a store written by linecode before code records were filed by slot (its records sit
+    in one database named ``codes``, keyed by code)."""
+    with env.begin() as txn:
+        old = txn.get(b"codes") is not None and txn.get(b"code_slots") is None
+    if old:
+        raise ConfigError(
+            f"the store in {path} was written by an earlier linecode (code records filed by code; "
+            "this version files them by slot in allocation order) and cannot be read by this one",
+            reason="STORE_FORMAT",
+            hint="finish its batches with the linecode that wrote it, or start a new data dir",
+        )
+
+
 class _Request:
     """A queued write and, once the writer has committed it, its outcome (result or exception).
 
@@ -366,7 +386,7 @@ class _Request:
 
 
 def _run(fn: Callable[[Tx], Any], txn: lmdb.Transaction, db: Database) -> Any:
-    tx = Tx(txn, db)
+    tx = Tx(txn, db, writing=True)
     result = fn(tx)
     tx.flush_counts()
     return result
@@ -461,32 +481,83 @@ record, so this saves a JSON decode per request without ever serving a stale or 
 class Tx:
     """A transaction as the store's modules see it: typed reads and writes of the named databases."""
 
-    __slots__ = ("_counts", "db", "txn")
+    __slots__ = ("_counts", "_slots", "db", "txn")
 
-    def __init__(self, txn: lmdb.Transaction, db: Database) -> None:
+    def __init__(self, txn: lmdb.Transaction, db: Database, *, writing: bool = False) -> None:
         self.txn = txn
         self.db = db
         self._counts: dict[tuple[int, int, State], int] = {}
+        self._slots: dict[str, bytes] | None = {} if writing else None
+        """Writing: the slots of the codes read so far, so storing their records looks none up
+        again. Reading keeps none (an export reads millions of records in one transaction)."""
 
-    # codes
+    # codes: ``code_slots`` files each code key under its slot and ``code_records`` holds the records
+    # by slot (see ``records.slot_key``). Slots count up in allocation order, so the records of codes
+    # allocated together (and so, on a line, usually packed together) share pages, and a commit
+    # writes a page per few aggregations instead of one per child code.
+    def _slot(self, code: str) -> bytes | None:
+        known = self._slots
+        if known is not None and code in known:
+            return known[code]
+        slot = self.txn.get(code.encode(), None, self.db.dbs["code_slots"])
+        if known is not None and slot is not None:
+            known[code] = slot
+        return slot
+
     def row(self, code: str) -> Row | None:
-        raw = self.txn.get(code.encode(), db=self.db.dbs["codes"])
-        return Row.unpack(raw) if raw is not None else None
+        slot = self._slot(code)
+        if slot is None:
+            return None
+        return Row.unpack(self.txn.get(slot, None, self.db.dbs["code_records"]))
 
     def rows(self, codes: Sequence[str]) -> list[Row | None]:
         """The records of many codes (None for each one not stored)."""
         get = self.txn.get
-        db = self.db.dbs["codes"]
+        index = self.db.dbs["code_slots"]
+        store = self.db.dbs["code_records"]
+        known = self._slots
         unpack = Row.unpack
-        return [None if (raw := get(code.encode(), None, db)) is None else unpack(raw) for code in codes]
+        found: list[Row | None] = []
+        for code in codes:
+            slot = get(code.encode(), None, index)
+            if slot is None:
+                found.append(None)
+            else:
+                if known is not None:
+                    known[code] = slot
+                found.append(unpack(get(slot, None, store)))
+        return found
+
+    def _known_slot(self, code: str) -> bytes:
+        slot = self._slot(code)
+        if slot is None:
+            raise LookupError(f"no record of {code!r} to update: codes are stored by allocating them")
+        return slot
 
     def put_row(self, code: str, row: Row) -> None:
-        self.txn.put(code.encode(), row.pack(), db=self.db.dbs["codes"])
+        self.txn.put(self._known_slot(code), row.pack(), db=self.db.dbs["code_records"])
 
     def put_rows(self, codes: Sequence[str], rows: Sequence[Row]) -> None:
         """Store many records with one call into LMDB."""
-        cursor = self.txn.cursor(db=self.db.dbs["codes"])
-        cursor.putmulti([(code.encode(), row.pack()) for code, row in zip(codes, rows, strict=True)])
+        slot = self._known_slot
+        cursor = self.txn.cursor(db=self.db.dbs["code_records"])
+        cursor.putmulti([(slot(code), row.pack()) for code, row in zip(codes, rows, strict=True)])
+
+    def insert_rows(self, codes: Sequence[str], record: bytes) -> list[str]:
+        """File new codes, each with the packed ``record``, in the next slots; the codes that exist
+        already (nothing is stored then: the caller must fail its request)."""
+        cursor = self.txn.cursor(db=self.db.dbs["code_records"])
+        first = records.slot_of(cursor.key()) + 1 if cursor.last() else 0
+        slots = [records.slot_key(first + i) for i in range(len(codes))]
+        keys = [code.encode() for code in codes]
+        _, added = self.txn.cursor(db=self.db.dbs["code_slots"]).putmulti(
+            list(zip(keys, slots, strict=True)), overwrite=False
+        )
+        if added != len(keys):
+            get, index = self.txn.get, self.db.dbs["code_slots"]
+            return [code for code, key in zip(codes, keys, strict=True) if records.slot_of(get(key, None, index)) < first]
+        cursor.putmulti([(slot, record) for slot in slots], append=True)
+        return []
 
     def pack_children(
         self, children: list[str], parent: str, level: int, batch_ref: int, time_us: int
@@ -498,7 +569,8 @@ class Tx:
         ``records.pack_children_reference``)."""
         return _records.pack_children(
             self.txn.get,
-            self.db.dbs["codes"],
+            self.db.dbs["code_slots"],
+            self.db.dbs["code_records"],
             children,
             parent,
             level,
@@ -512,13 +584,9 @@ class Tx:
     def put_packed_children(self, packed: records.PackedChildren, batch_ref: int, level: int) -> None:
         """Store what :meth:`pack_children` made, and count the children as aggregated."""
         rows, links = packed
-        self.txn.cursor(db=self.db.dbs["codes"]).putmulti(rows)
+        self.txn.cursor(db=self.db.dbs["code_records"]).putmulti(rows)
         self._put_links(links)
         self.count_moved(batch_ref, level, State.COMMISSIONED, State.AGGREGATED, len(rows))
-
-    def insert_row(self, code: str, row: Row) -> bool:
-        """Store a new code's record; False (and nothing written) if the code exists."""
-        return bool(self.txn.put(code.encode(), row.pack(), db=self.db.dbs["codes"], overwrite=False))
 
     def set_state(self, code: str, row: Row, state: State) -> None:
         """Move ``row`` to ``state`` and count it (does not store the row)."""

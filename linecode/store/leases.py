@@ -127,17 +127,13 @@ def allocate(
         k, s = coderules.generate(master, spec, batch, r.start, r.count)
         keys += k
         symbols += s
-    template = records.new_row(level, batch.ref, time_us).pack()
-    pairs = [(k.encode(), template) for k in keys]
-    cursor = tx.txn.cursor(db=tx.db.dbs["codes"])
-    _, added = cursor.putmulti(pairs, overwrite=False)
-    if added != len(pairs):
+    clash = tx.insert_rows(keys, records.new_row(level, batch.ref, time_us).pack())
+    if clash:
         # Only possible if two pools produced the same key (e.g. a GTIN reused across products).
-        clash = [k for k, _ in pairs if tx.row(k.decode()) is not None][:10]
         raise AlreadyExists(
-            f"allocated codes already exist in the store: {', '.join(c.decode() for c in clash)}",
+            f"allocated codes already exist in the store: {', '.join(clash[:10])}",
             reason="CODE_EXISTS",
-            codes=[c.decode() for c in clash],
+            codes=clash[:10],
             hint="two levels share an identifier: give each product level its own identifier",
         )
     tx.add_to_batch(batch.ref, level, keys)

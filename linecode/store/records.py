@@ -39,7 +39,7 @@ _COUNT = struct.Struct("<q")
 Buffer = bytes | memoryview
 """What LMDB hands back: bytes, or a memoryview with ``buffers=True``."""
 PackedChildren = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
-"""An aggregation's children as stored: (child key, record) pairs and (parent key, child key) links."""
+"""An aggregation's children as stored: (child slot, record) pairs and (parent key, child key) links."""
 CODE_SEPARATOR = "\n"
 """Between codes inside an event record; no code key can contain it."""
 
@@ -111,7 +111,8 @@ def plain_key(text: str) -> bool:
 
 def pack_children_reference(
     get: Callable[[bytes, None, Any], Buffer | None],
-    db: Any,
+    slots: Any,
+    codes: Any,
     children: list[str],
     parent: str,
     level: int,
@@ -121,21 +122,24 @@ def pack_children_reference(
     packed_state: int,
     unlocked: int,
 ) -> PackedChildren | None:
-    """The usual case of an aggregation's children, read (``get(key, None, db)``), checked and
-    repacked: the ``(key, record)`` pairs to store once they are in ``parent`` (state
-    ``packed_state``, last event ``time_us``) and the ``(parent, key)`` links; or None unless every
-    child is a :func:`plain_key` with a stored record of ``level`` and batch ``batch_ref``, in state
-    ``loose_state``, lock ``unlocked``, in no parent, and with its last event not after ``time_us``
-    (anything else is for the rule-by-rule checks to decide).
+    """The usual case of an aggregation's children, read (``get(key, None, slots)`` gives a code's
+    slot, ``get(slot, None, codes)`` its record), checked and repacked: the ``(slot, record)`` pairs
+    to store once they are in ``parent`` (state ``packed_state``, last event ``time_us``) and the
+    ``(parent, key)`` links; or None unless every child is a :func:`plain_key` with a stored record
+    of ``level`` and batch ``batch_ref``, in state ``loose_state``, lock ``unlocked``, in no parent,
+    and with its last event not after ``time_us`` (anything else is for the rule-by-rule checks to
+    decide).
 
     ``linecode._records.pack_children`` is the fast copy (it makes no ``Row``); it reads ``bytes``
-    records only (what write transactions hand back): anything else also gives None."""
+    only (what write transactions hand back): anything else also gives None."""
     if not all(isinstance(c, str) and plain_key(c) for c in children):
         return None
     keys = [c.encode() for c in children]
+    places = []
     rows = []
     for key in keys:
-        raw = get(key, None, db)
+        slot = get(key, None, slots)
+        raw = get(slot, None, codes) if isinstance(slot, bytes) and len(slot) == _SEQ.size else None
         row = Row.unpack(raw) if isinstance(raw, bytes) and len(raw) >= _CODE.size else None
         if (
             row is None
@@ -147,13 +151,14 @@ def pack_children_reference(
             or row.last_event_us > time_us
         ):
             return None
+        places.append(slot)
         rows.append(row)
     for row in rows:
         row.state = State(packed_state)
         row.parent = parent
         row.last_event_us = time_us
     pkey = parent.encode()
-    return [(k, r.pack()) for k, r in zip(keys, rows, strict=True)], [(pkey, k) for k in keys]
+    return [(s, r.pack()) for s, r in zip(places, rows, strict=True)], [(pkey, k) for k in keys]
 
 
 def new_row(level: int, batch_ref: int, time_us: int) -> Row:
@@ -207,6 +212,16 @@ def unpack_event(seq: int, raw: Buffer, batch_id_of: dict[int, str]) -> Event:
 def event_batch_ref(raw: Buffer) -> int:
     """The batch ref of a packed event without unpacking the rest."""
     return int(_EVENT.unpack_from(raw)[2])
+
+
+def slot_key(slot: int) -> bytes:
+    """The key of a code's record: its slot, counted up from 0 in allocation order (big-endian, so
+    keys sort like slots and every allocation appends)."""
+    return seq_key(slot)
+
+
+def slot_of(key: Buffer) -> int:
+    return seq_of(key)
 
 
 def seq_key(seq: int) -> bytes:

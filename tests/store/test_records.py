@@ -13,7 +13,7 @@ import pytest
 
 from linecode import _records
 from linecode.store import Lock, RegulatoryStatus, State
-from linecode.store.records import PackedChildren, Row, pack_children_reference
+from linecode.store.records import PackedChildren, Row, pack_children_reference, slot_key
 
 LOOSE, PACKED, UNLOCKED = State.COMMISSIONED, State.AGGREGATED, Lock.NORMAL
 PARENT = "86000021234567890123"
@@ -21,13 +21,17 @@ NOT_PLAIN = ["8600 0012 3456 7890 123", "".join(chr(0xFF10 + int(d)) for d in PA
 """Codes that are not stored keys: HRI with spaces, full-width digits (str.isdigit() is true), SSCC."""
 
 
+Codes = tuple[lmdb.Transaction, Any, Any]
+"""A write transaction of a real LMDB, its code-to-slot database and its slot-to-record database."""
+
+
 @pytest.fixture
-def codes(tmp_path: Path) -> Iterator[tuple[lmdb.Transaction, Any]]:
-    """A write transaction of a real LMDB and its code database (aborted at the end)."""
-    env = lmdb.open(str(tmp_path / "records"), max_dbs=1, sync=False)
-    db = env.open_db(b"codes")
+def codes(tmp_path: Path) -> Iterator[Codes]:
+    """:data:`Codes`, the transaction aborted at the end."""
+    env = lmdb.open(str(tmp_path / "records"), max_dbs=2, sync=False)
+    slots, records = env.open_db(b"code_slots"), env.open_db(b"code_records")
     txn = env.begin(write=True)
-    yield txn, db
+    yield txn, slots, records
     txn.abort()
     env.close()
 
@@ -51,21 +55,26 @@ def _row(rng: random.Random, *, usual: bool) -> Row:
     )
 
 
-def _both(codes: tuple[lmdb.Transaction, Any], children: list[str], time_us: int) -> PackedChildren | None:
-    txn, db = codes
-    args = (txn.get, db, children, PARENT, 1, 7, time_us, LOOSE, PACKED, UNLOCKED)
+def _both(codes: Codes, children: list[str], time_us: int) -> PackedChildren | None:
+    txn, slots, records = codes
+    args = (txn.get, slots, records, children, PARENT, 1, 7, time_us, LOOSE, PACKED, UNLOCKED)
     fast = _records.pack_children(*args)
     assert fast == pack_children_reference(*args)
     return fast
 
 
-def _store(codes: tuple[lmdb.Transaction, Any], key: str, raw: bytes) -> str:
-    txn, db = codes
-    txn.put(key.encode(), raw, db=db)
+def _store(codes: Codes, key: str, raw: bytes) -> str:
+    """File ``key`` with record ``raw`` (in a new slot; a key stored again keeps its slot)."""
+    txn, slots, records = codes
+    slot = txn.get(key.encode(), None, slots)
+    if slot is None:
+        slot = slot_key(txn.stat(records)["entries"])
+        txn.put(key.encode(), slot, db=slots)
+    txn.put(slot, raw, db=records)
     return key
 
 
-def test_kernel_equals_reference_on_random_records(codes: tuple[lmdb.Transaction, Any]) -> None:
+def test_kernel_equals_reference_on_random_records(codes: Codes) -> None:
     rng = random.Random(2026)
     accepted = 0
     for i in range(3000):
@@ -81,12 +90,15 @@ def test_kernel_equals_reference_on_random_records(codes: tuple[lmdb.Transaction
             _store(codes, children[pick], b"\x01\x03")  # truncated
         elif spoil < 0.09:
             children[pick] = rng.choice(NOT_PLAIN)
+        elif spoil < 0.11:
+            codes[0].put(children[pick].encode(), rng.choice([b"\x00" * 4, slot_key(1 << 40)]), db=codes[1])
+            # a slot of the wrong size, or one with no record
         time_us = rng.choice([1000, 1 << 40, -(1 << 63), (1 << 63) - 1])
         accepted += _both(codes, children, time_us) is not None
     assert accepted > 100  # the accepting branch is exercised too
 
 
-def test_each_check_declines_on_its_own(codes: tuple[lmdb.Transaction, Any]) -> None:
+def test_each_check_declines_on_its_own(codes: Codes) -> None:
     base = Row(1, LOOSE, RegulatoryStatus.NONE, UNLOCKED, False, 7, 1000, 0, None)
     good = _store(codes, "86000010000000000001", base.pack())
     assert _both(codes, [good], 1000) is not None  # a last event at the very time is fine
@@ -107,13 +119,14 @@ def test_each_check_declines_on_its_own(codes: tuple[lmdb.Transaction, Any]) -> 
     assert _both(codes, [good, "86000019999999999999"], 1000) is None  # not stored
 
 
-def test_packed_records_read_back_as_packed_rows(codes: tuple[lmdb.Transaction, Any]) -> None:
+def test_packed_records_read_back_as_packed_rows(codes: Codes) -> None:
     row = Row(1, LOOSE, RegulatoryStatus.SELF_CHECKED, UNLOCKED, True, 7, 5, 3, None)
     children = [_store(codes, f"8600001000000000000{j}", row.pack()) for j in range(3)]
     packed = _both(codes, children, 9)
     assert packed is not None
-    records, links = packed
-    assert [k.decode() for k, _ in records] == children
+    stored, links = packed
+    txn, slots, _ = codes
+    assert [slot for slot, _ in stored] == [txn.get(c.encode(), None, slots) for c in children]
     assert links == [(PARENT.encode(), c.encode()) for c in children]
-    for _, raw in records:
+    for _, raw in stored:
         assert Row.unpack(raw) == dataclasses.replace(row, state=PACKED, last_event_us=9, parent=PARENT)
