@@ -47,8 +47,8 @@ cdef inline bint plain_key(object text):
     return True
 
 
-def pack_children(get, slots, codes, list children, str parent, int level, uint32_t batch_ref,
-                  int64_t time_us, int loose_state, int packed_state, int unlocked):
+def pack_children(get, slots, codes, list children, str parent, bytes parent_slot, int level,
+                  uint32_t batch_ref, int64_t time_us, int loose_state, int packed_state, int unlocked):
     """See ``records.pack_children_reference``."""
     cdef Py_ssize_t n = len(children), i, plen
     cdef object raw, slot
@@ -93,5 +93,5 @@ def pack_children(get, slots, codes, list children, str parent, int level, uint3
         for k in range(8):
             q[LAST_EVENT + k] = <uint8_t>(stamp >> (8 * k))
         rows[i] = (places[i], new)
-        links[i] = (pkey, keys[i])
+        links[i] = (parent_slot, keys[i])
     return rows, links

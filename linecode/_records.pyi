@@ -5,9 +5,11 @@ from typing import Any
 
 def pack_children(
     get: Callable[[bytes, None, Any], bytes | memoryview | None],
-    db: Any,
+    slots: Any,
+    codes: Any,
     children: list[str],
     parent: str,
+    parent_slot: bytes,
     level: int,
     batch_ref: int,
     time_us: int,

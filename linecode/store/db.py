@@ -39,7 +39,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import lmdb
 
@@ -67,7 +67,7 @@ _DBS = (
     "pools",  # pool name -> JSON: free and used index ranges
     "code_slots",  # code key -> u64 slot (allocation order)
     "code_records",  # u64 slot -> packed Row
-    "children",  # parent key -> child keys (dupsort)
+    "children",  # parent's slot -> child keys (dupsort)
     "by_batch",  # u32 batch ref + u8 level -> code keys (dupsort)
     "events",  # u64 sequence -> packed event
     "counts",  # u32 batch ref + u8 level + u8 state -> i64
@@ -492,14 +492,19 @@ class Tx:
         again. Reading keeps none (an export reads millions of records in one transaction)."""
 
     # codes: ``code_slots`` files each code key under its slot and ``code_records`` holds the records
-    # by slot (see ``records.slot_key``). Slots count up in allocation order, so the records of codes
-    # allocated together (and so, on a line, usually packed together) share pages, and a commit
-    # writes a page per few aggregations instead of one per child code.
+    # by slot (see ``records.slot_key``), as ``children`` holds each parent's child keys. Slots count
+    # up in allocation order, so the records of codes allocated together (and so, on a line, usually
+    # packed together) share pages, and so do the children of parents allocated together: a commit
+    # writes a page per few aggregations instead of one per child code and one per parent.
+    def _get(self) -> Callable[[bytes, None, Any], bytes | None]:
+        """``txn.get`` as it is here: the environment hands out ``bytes`` (``buffers=False``)."""
+        return cast(Callable[[bytes, None, Any], "bytes | None"], self.txn.get)
+
     def _slot(self, code: str) -> bytes | None:
         known = self._slots
         if known is not None and code in known:
             return known[code]
-        slot = self.txn.get(code.encode(), None, self.db.dbs["code_slots"])
+        slot = self._get()(code.encode(), None, self.db.dbs["code_slots"])
         if known is not None and slot is not None:
             known[code] = slot
         return slot
@@ -508,11 +513,11 @@ class Tx:
         slot = self._slot(code)
         if slot is None:
             return None
-        return Row.unpack(self.txn.get(slot, None, self.db.dbs["code_records"]))
+        return Row.unpack(self.txn.get(slot, None, self.db.dbs["code_records"]))  # type: ignore[arg-type]
 
     def rows(self, codes: Sequence[str]) -> list[Row | None]:
         """The records of many codes (None for each one not stored)."""
-        get = self.txn.get
+        get = self._get()
         index = self.db.dbs["code_slots"]
         store = self.db.dbs["code_records"]
         known = self._slots
@@ -525,7 +530,7 @@ class Tx:
             else:
                 if known is not None:
                     known[code] = slot
-                found.append(unpack(get(slot, None, store)))
+                found.append(unpack(get(slot, None, store)))  # type: ignore[arg-type]
         return found
 
     def _known_slot(self, code: str) -> bytes:
@@ -554,8 +559,10 @@ class Tx:
             list(zip(keys, slots, strict=True)), overwrite=False
         )
         if added != len(keys):
-            get, index = self.txn.get, self.db.dbs["code_slots"]
-            return [code for code, key in zip(codes, keys, strict=True) if records.slot_of(get(key, None, index)) < first]
+            # every key is filed now: under a slot of this call, or (the clashes) under an older one
+            get, index = self._get(), self.db.dbs["code_slots"]
+            older = [c for c, k in zip(codes, keys, strict=True) if get(k, None, index) < slots[0]]  # type: ignore[operator]
+            return older
         cursor.putmulti([(slot, record) for slot in slots], append=True)
         return []
 
@@ -573,6 +580,7 @@ class Tx:
             self.db.dbs["code_records"],
             children,
             parent,
+            self._known_slot(parent),
             level,
             batch_ref,
             time_us,
@@ -617,24 +625,25 @@ class Tx:
 
     # hierarchy
     def children(self, parent: str) -> list[str]:
+        slot = self._slot(parent)
         cursor = self.txn.cursor(db=self.db.dbs["children"])
-        if not cursor.set_key(parent.encode()):
+        if slot is None or not cursor.set_key(slot):
             return []
         return [bytes(v).decode() for v in cursor.iternext_dup()]
 
     def link(self, parent: str, child: str) -> None:
-        self.txn.put(parent.encode(), child.encode(), db=self.db.dbs["children"], dupdata=True)
+        self.txn.put(self._known_slot(parent), child.encode(), db=self.db.dbs["children"], dupdata=True)
 
     def link_all(self, parent: str, children: Sequence[str]) -> None:
         """Put many children into ``parent`` with one call into LMDB."""
-        key = parent.encode()
-        self._put_links([(key, child.encode()) for child in children])
+        slot = self._known_slot(parent)
+        self._put_links([(slot, child.encode()) for child in children])
 
     def _put_links(self, links: list[tuple[bytes, bytes]]) -> None:
         self.txn.cursor(db=self.db.dbs["children"]).putmulti(links, dupdata=True)
 
     def unlink(self, parent: str, child: str) -> None:
-        self.txn.delete(parent.encode(), child.encode(), db=self.db.dbs["children"])
+        self.txn.delete(self._known_slot(parent), child.encode(), db=self.db.dbs["children"])
 
     def batch_codes(self, batch_ref: int, level: int) -> Iterator[str]:
         cursor = self.txn.cursor(db=self.db.dbs["by_batch"])

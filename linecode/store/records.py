@@ -39,7 +39,7 @@ _COUNT = struct.Struct("<q")
 Buffer = bytes | memoryview
 """What LMDB hands back: bytes, or a memoryview with ``buffers=True``."""
 PackedChildren = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
-"""An aggregation's children as stored: (child slot, record) pairs and (parent key, child key) links."""
+"""An aggregation's children as stored: (child slot, record) pairs and (parent slot, child key) links."""
 CODE_SEPARATOR = "\n"
 """Between codes inside an event record; no code key can contain it."""
 
@@ -115,6 +115,7 @@ def pack_children_reference(
     codes: Any,
     children: list[str],
     parent: str,
+    parent_slot: bytes,
     level: int,
     batch_ref: int,
     time_us: int,
@@ -125,7 +126,7 @@ def pack_children_reference(
     """The usual case of an aggregation's children, read (``get(key, None, slots)`` gives a code's
     slot, ``get(slot, None, codes)`` its record), checked and repacked: the ``(slot, record)`` pairs
     to store once they are in ``parent`` (state ``packed_state``, last event ``time_us``) and the
-    ``(parent, key)`` links; or None unless every child is a :func:`plain_key` with a stored record
+    ``(parent_slot, key)`` links; or None unless every child is a :func:`plain_key` with a stored record
     of ``level`` and batch ``batch_ref``, in state ``loose_state``, lock ``unlocked``, in no parent,
     and with its last event not after ``time_us`` (anything else is for the rule-by-rule checks to
     decide).
@@ -135,11 +136,13 @@ def pack_children_reference(
     if not all(isinstance(c, str) and plain_key(c) for c in children):
         return None
     keys = [c.encode() for c in children]
-    places = []
+    places: list[bytes] = []
     rows = []
     for key in keys:
         slot = get(key, None, slots)
-        raw = get(slot, None, codes) if isinstance(slot, bytes) and len(slot) == _SEQ.size else None
+        if not (isinstance(slot, bytes) and len(slot) == _SEQ.size):
+            return None
+        raw = get(slot, None, codes)
         row = Row.unpack(raw) if isinstance(raw, bytes) and len(raw) >= _CODE.size else None
         if (
             row is None
@@ -157,8 +160,7 @@ def pack_children_reference(
         row.state = State(packed_state)
         row.parent = parent
         row.last_event_us = time_us
-    pkey = parent.encode()
-    return [(s, r.pack()) for s, r in zip(places, rows, strict=True)], [(pkey, k) for k in keys]
+    return [(s, r.pack()) for s, r in zip(places, rows, strict=True)], [(parent_slot, k) for k in keys]
 
 
 def new_row(level: int, batch_ref: int, time_us: int) -> Row:

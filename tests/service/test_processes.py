@@ -228,7 +228,6 @@ def test_a_port_somebody_listens_on_is_refused(tmp_path: Path) -> None:
     Store.open(tmp_path / "data").close()
 
 
-
 def test_ctrl_c_while_a_worker_starts_is_a_clean_stop(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "linecode", "serve", *SERVE, "--data", str(tmp_path / "data")],

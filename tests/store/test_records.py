@@ -17,6 +17,7 @@ from linecode.store.records import PackedChildren, Row, pack_children_reference,
 
 LOOSE, PACKED, UNLOCKED = State.COMMISSIONED, State.AGGREGATED, Lock.NORMAL
 PARENT = "86000021234567890123"
+PARENT_SLOT = b"\x00\x00\x00\x00\x00\x01\x02\x03"
 NOT_PLAIN = ["8600 0012 3456 7890 123", "".join(chr(0xFF10 + int(d)) for d in PARENT), "(00)1"]
 """Codes that are not stored keys: HRI with spaces, full-width digits (str.isdigit() is true), SSCC."""
 
@@ -57,7 +58,7 @@ def _row(rng: random.Random, *, usual: bool) -> Row:
 
 def _both(codes: Codes, children: list[str], time_us: int) -> PackedChildren | None:
     txn, slots, records = codes
-    args = (txn.get, slots, records, children, PARENT, 1, 7, time_us, LOOSE, PACKED, UNLOCKED)
+    args = (txn.get, slots, records, children, PARENT, PARENT_SLOT, 1, 7, time_us, LOOSE, PACKED, UNLOCKED)
     fast = _records.pack_children(*args)
     assert fast == pack_children_reference(*args)
     return fast
@@ -127,6 +128,6 @@ def test_packed_records_read_back_as_packed_rows(codes: Codes) -> None:
     stored, links = packed
     txn, slots, _ = codes
     assert [slot for slot, _ in stored] == [txn.get(c.encode(), None, slots) for c in children]
-    assert links == [(PARENT.encode(), c.encode()) for c in children]
+    assert links == [(PARENT_SLOT, c.encode()) for c in children]
     for _, raw in stored:
         assert Row.unpack(raw) == dataclasses.replace(row, state=PACKED, last_event_us=9, parent=PARENT)

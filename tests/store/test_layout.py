@@ -1,0 +1,85 @@
+"""How code records are laid out in LMDB: by slot in allocation order, and what that promises."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import lmdb
+import pytest
+
+from linecode.errors import ConfigError
+from linecode.serials import MasterKey
+from linecode.store import Store
+from linecode.store.db import Database
+from linecode.store.records import new_row
+
+from .conftest import Line, open_store
+
+_READ_SLOTS = """
+import json, struct, sys
+import lmdb
+env = lmdb.open(sys.argv[1], readonly=True, max_dbs=16)
+db = env.open_db(b"code_slots", create=False)
+with env.begin() as txn:
+    print(json.dumps([struct.unpack(">Q", txn.get(c.encode(), db=db))[0] for c in sys.argv[2:]]))
+"""
+
+
+def _slots(path: Path, codes: list[str]) -> list[int]:
+    """The slots the data dir files ``codes`` under, read with plain LMDB by another process."""
+    out = subprocess.run(
+        [sys.executable, "-c", _READ_SLOTS, str(path), *codes], capture_output=True, text=True, check=True
+    )
+    return json.loads(out.stdout)  # type: ignore[no-any-return]
+
+
+def test_codes_allocated_together_take_consecutive_slots(line: Line) -> None:
+    bundles = line.commissioned("bundle", 3)
+    units = line.commissioned("unit", 15)
+    slots = _slots(line.store.path, bundles + units)
+    assert slots == list(range(slots[0], slots[0] + 18))  # so a bundle's units share a page
+    line.store.aggregate(bundles[0], units[:5])
+    assert _slots(line.store.path, units[:5]) == slots[3:8]  # packing moves no record
+    assert sorted(line.store.children_of(bundles[0])) == sorted(units[:5])
+    assert all(line.store.parent_of(u) == bundles[0] for u in units[:5])
+
+
+def test_filing_a_code_twice_names_the_clash_and_files_nothing(tmp_path: Path) -> None:
+    db = Database(tmp_path / "data", sync=False)
+    try:
+        record = new_row(1, 1, 0).pack()
+        assert db.write(lambda tx: tx.insert_rows(["A", "B"], record)) == []
+
+        def again(tx):  # type: ignore[no-untyped-def]
+            clash = tx.insert_rows(["C", "A", "D"], record)
+            if clash:
+                raise ValueError(clash)
+
+        with pytest.raises(ValueError) as info:
+            db.write(again)
+        assert info.value.args[0] == ["A"]
+        assert db.read(lambda tx: [tx.row(c) is not None for c in "ABCD"]) == [True, True, False, False]
+        assert db.write(lambda tx: tx.insert_rows(["C"], record)) == []  # the next slot is free again
+    finally:
+        db.close()
+
+
+def test_a_store_of_the_earlier_layout_is_refused_and_left_alone(tmp_path: Path, master: MasterKey) -> None:
+    data = tmp_path / "data"
+    env = lmdb.open(str(data), max_dbs=4)
+    with env.begin(write=True) as txn:
+        txn.put(b"86000011234567890123", b"old record", db=env.open_db(b"codes", txn=txn))
+    env.close()
+    before = (data / "data.mdb").read_bytes()
+    for readonly in (False, True):
+        with pytest.raises(ConfigError) as info:
+            open_store(data, master, readonly=readonly)
+        assert info.value.reason == "STORE_FORMAT"
+        assert "earlier linecode" in str(info.value)
+    assert (data / "data.mdb").read_bytes() == before
+    with pytest.raises(ConfigError) as info:
+        Store.open(data, master_key=master)
+    assert info.value.reason == "STORE_FORMAT"  # not STORE_IN_USE: the refusal gave the writer lock back
