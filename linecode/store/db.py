@@ -478,6 +478,9 @@ _DECODED: dict[tuple[str, bytes], Any] = {}
 record, so this saves a JSON decode per request without ever serving a stale or uncommitted one."""
 
 
+_Get = Callable[[bytes, None, Any], "bytes | None"]
+
+
 class Tx:
     """A transaction as the store's modules see it: typed reads and writes of the named databases."""
 
@@ -496,9 +499,9 @@ class Tx:
     # up in allocation order, so the records of codes allocated together (and so, on a line, usually
     # packed together) share pages, and so do the children of parents allocated together: a commit
     # writes a page per few aggregations instead of one per child code and one per parent.
-    def _get(self) -> Callable[[bytes, None, Any], bytes | None]:
+    def _get(self) -> _Get:
         """``txn.get`` as it is here: the environment hands out ``bytes`` (``buffers=False``)."""
-        return cast(Callable[[bytes, None, Any], "bytes | None"], self.txn.get)
+        return cast(_Get, self.txn.get)
 
     def _slot(self, code: str) -> bytes | None:
         known = self._slots
