@@ -71,7 +71,7 @@ _DBS = (
     "by_batch",  # u32 batch ref + u8 level -> code keys (dupsort)
     "events",  # u64 sequence -> packed event
     "counts",  # u32 batch ref + u8 level + u8 state -> i64
-    "idempotency",  # idempotency key -> JSON: request digest and answer
+    "idempotency",  # idempotency key -> request digest and answer (records.pack_answer)
 )
 _DUPSORT = {"children", "by_batch"}
 
@@ -787,23 +787,19 @@ class Tx:
         raw = self.txn.get(key.encode(), db=self.db.dbs["idempotency"])
         if raw is None:
             return None
-        stored = records.load_json(raw)
-        if stored["body"] != digest:
+        body, result = records.unpack_answer(raw)
+        if body != digest:
             raise AlreadyExists(
                 f"idempotency key {key!r} was already used for a different request; "
                 "expected the same key only for an exact retry",
                 reason="IDEMPOTENCY_KEY_REUSED",
                 hint="use a new idempotency key for a new request",
             )
-        return stored["result"]  # type: ignore[no-any-return]
+        return result
 
     def remember(self, key: str | None, digest: str, result: dict[str, Any]) -> None:
         if key is not None:
-            self.txn.put(
-                key.encode(),
-                records.dump_json({"body": digest, "result": result}),
-                db=self.db.dbs["idempotency"],
-            )
+            self.txn.put(key.encode(), records.pack_answer(digest, result), db=self.db.dbs["idempotency"])
 
 
 def request_digest(body: list[Any]) -> str:

@@ -1,9 +1,10 @@
 """Byte layouts of everything the store keeps in LMDB.
 
 Hot records (codes, events, counters) are packed with ``struct``: a code record is 21 bytes plus
-its parent's key. Rare, small records (products, batches, pools, idempotency answers) are JSON so
-an engineer can read them with ``mdb_dump``. Nothing is pickled. Integer keys are big-endian so
-LMDB's byte order is numeric order.
+its parent's key, filed under its slot (see :func:`slot_key`). Rare, small records (products,
+batches, pools) are JSON so an engineer can read them with ``mdb_dump``; so are idempotency answers,
+except a change's, which is one short line of text (:func:`pack_answer`). Nothing is pickled.
+Integer keys are big-endian so LMDB's byte order is numeric order.
 """
 
 from __future__ import annotations
@@ -277,6 +278,29 @@ def dump_json(data: Any) -> bytes:
 
 def load_json(raw: Buffer) -> Any:
     return json.loads(bytes(raw))
+
+
+def pack_answer(digest: str, result: dict[str, Any]) -> bytes:
+    """An idempotency record: the request's :func:`~linecode.store.db.request_digest` and its answer.
+
+    A change's answer (``event_seq`` and ``parent``: nearly every request of a line) is written as
+    the text ``<digest> <event_seq> <parent>``, any other answer as JSON (which starts with ``{``).
+    Digests are hex and parent keys hold no space."""
+    if result.keys() == _CHANGE_ANSWER:
+        return f"{digest} {result['event_seq']} {result['parent'] or ''}".encode()
+    return dump_json({"body": digest, "result": result})
+
+
+def unpack_answer(raw: Buffer) -> tuple[str, dict[str, Any]]:
+    """The digest and the answer of a :func:`pack_answer` record."""
+    if raw[:1] == b"{":
+        stored = load_json(raw)
+        return stored["body"], stored["result"]
+    digest, seq, parent = bytes(raw).decode().split(" ", 2)
+    return digest, {"event_seq": int(seq), "parent": parent or None}
+
+
+_CHANGE_ANSWER = {"event_seq", "parent"}
 
 
 def product_to_json(product: Product) -> dict[str, Any]:

@@ -13,7 +13,14 @@ import pytest
 
 from linecode import _records
 from linecode.store import Lock, RegulatoryStatus, State
-from linecode.store.records import PackedChildren, Row, pack_children_reference, slot_key
+from linecode.store.records import (
+    PackedChildren,
+    Row,
+    pack_answer,
+    pack_children_reference,
+    slot_key,
+    unpack_answer,
+)
 
 LOOSE, PACKED, UNLOCKED = State.COMMISSIONED, State.AGGREGATED, Lock.NORMAL
 PARENT = "86000021234567890123"
@@ -131,3 +138,19 @@ def test_packed_records_read_back_as_packed_rows(codes: Codes) -> None:
     assert links == [(PARENT_SLOT, c.encode()) for c in children]
     for _, raw in stored:
         assert Row.unpack(raw) == dataclasses.replace(row, state=PACKED, last_event_us=9, parent=PARENT)
+
+
+@pytest.mark.parametrize(
+    "result",
+    [
+        {"event_seq": 7, "parent": PARENT},
+        {"event_seq": 8, "parent": None},
+        {"event_seq": 9, "parent": '(01)09501101530003(21)A"B%/x'},
+        {"event_seq": 10, "pool": "nmpa20/8600001", "ranges": [[0, 5]]},
+    ],
+)
+def test_idempotency_answers_read_back_as_written(result: dict[str, Any]) -> None:
+    digest = "0123456789abcdef0123456789abcdef"
+    raw = pack_answer(digest, result)
+    assert unpack_answer(raw) == (digest, result)
+    assert unpack_answer(memoryview(raw)) == (digest, result)
