@@ -27,7 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from linecode.errors import ConfigError
     from linecode.logs import setup_logging
     from linecode.service import processes
-    from linecode.service.config import ServeConfig
+    from linecode.service.config import Address, ServeConfig
     from linecode.service.server import announcement, start, wait_for_signal
     from linecode.store import Store
 
@@ -46,11 +46,11 @@ def run(args: argparse.Namespace) -> int:
     count = config.process_count
 
     def announce(port: int, metrics_port: int | None) -> None:
-        host = config.listen.rpartition(":")[0]
+        host = Address.parse(config.listen).host
         extras = " with TLS" if config.tls else ""
         extras += " and client certificates" if config.tls_client_ca else ""
         if metrics_port and config.metrics_listen:
-            metrics_host = config.metrics_listen.rpartition(":")[0]
+            metrics_host = Address.parse(config.metrics_listen, "metrics listen").host
             extras += f", metrics on http://{metrics_host}:{metrics_port}/metrics"
         if count > 1:
             extras += f", {count} processes"

@@ -39,7 +39,7 @@ import os
 import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from linecode.errors import ConfigError
 
@@ -68,6 +68,30 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "auth_clients": dict,
     "auth_tokens": dict,
 }
+
+
+class Address(NamedTuple):
+    """A ``HOST:PORT`` address as configured (an IPv6 host in brackets, ``[::1]:50051``)."""
+
+    host: str
+    """As written, brackets included: for showing the address."""
+    port: int
+
+    @property
+    def bind_host(self) -> str:
+        """The host as sockets take it (no brackets)."""
+        return self.host.strip("[]")
+
+    @classmethod
+    def parse(cls, address: str, what: str = "listen") -> Address:
+        """Raises :class:`ConfigError` ``BAD_CONFIG``, naming the setting ``what``, unless
+        ``address`` is HOST:PORT with a port of 0 to 65535."""
+        host, sep, port = address.rpartition(":")
+        if not sep or not host or not port.isdigit() or int(port) > 65535:
+            raise ConfigError(
+                f"{what} = {address!r}: expected HOST:PORT, e.g. 127.0.0.1:50051", reason="BAD_CONFIG"
+            )
+        return cls(host, int(port))
 
 
 def _as_tuple(t: type | tuple[type, ...]) -> tuple[type, ...]:
@@ -188,11 +212,7 @@ class ServeConfig:
         for what, address in (("listen", config.listen), ("metrics listen", config.metrics_listen)):
             if address is None:
                 continue
-            host, sep, port = address.rpartition(":")
-            if not sep or not host or not port.isdigit() or int(port) > 65535:
-                raise ConfigError(
-                    f"{what} = {address!r}: expected HOST:PORT, e.g. 127.0.0.1:50051", reason="BAD_CONFIG"
-                )
+            Address.parse(address, what)
         if (config.tls_cert is None) != (config.tls_key is None):
             raise ConfigError("[tls] needs both cert and key", reason="BAD_CONFIG")
         if config.tls_client_ca is not None and config.tls_cert is None:

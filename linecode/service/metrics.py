@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from linecode.errors import ConfigError
+from linecode.service.config import Address
 from linecode.store import Store
 
 _PACKING = frozenset({"Aggregate", "Reparent", "Replace"})
@@ -120,10 +121,10 @@ class Endpoint:
     Raises :class:`ConfigError` ``PORT_UNAVAILABLE`` if it cannot listen there."""
 
     def __init__(self, registry: CollectorRegistry, address: str) -> None:
-        host, _, port = address.rpartition(":")
+        where = Address.parse(address, "metrics listen")
         try:
             self._server, self._thread = start_http_server(
-                int(port), addr=host.strip("[]"), registry=registry
+                where.port, addr=where.bind_host, registry=registry
             )
         except OSError as exc:
             raise ConfigError(

@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from linecode.errors import ConfigError, LinecodeError
-from linecode.service.config import ServeConfig
+from linecode.service.config import Address, ServeConfig
 from linecode.service.server import start, stop_on_signals, wait_for_signal
 from linecode.store import Store, WriterLock
 from linecode.store.db import DEFAULT_MAX_READERS
@@ -235,10 +235,11 @@ def _reserve_port(address: str) -> tuple[socket.socket, int]:
     """A socket bound to ``address`` with ``SO_REUSEPORT`` (not listening: it only keeps the port,
     so port 0 is resolved once and a restarted worker finds it again), and the port. A port that
     somebody else listens on is refused, not shared."""
-    host, _, port = address.rpartition(":")
-    host = host.strip("[]")
+    where = Address.parse(address)
     try:
-        family, kind, proto, _, sockaddr = socket.getaddrinfo(host, int(port), type=socket.SOCK_STREAM)[0]
+        family, kind, proto, _, sockaddr = socket.getaddrinfo(
+            where.bind_host, where.port, type=socket.SOCK_STREAM
+        )[0]
         # Without SO_REUSEPORT the probe fails if somebody listens there; with SO_REUSEADDR (as gRPC
         # binds) the connections of a server that just stopped, in TIME_WAIT, do not count.
         probe = socket.socket(family, kind, proto)

@@ -1,0 +1,53 @@
+"""Listen addresses: one parser for every place that takes HOST:PORT, and its refusals."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from linecode.errors import ConfigError
+from linecode.service.config import Address
+
+
+@pytest.mark.parametrize(
+    ("text", "host", "bind_host", "port"),
+    [
+        ("127.0.0.1:50051", "127.0.0.1", "127.0.0.1", 50051),
+        ("localhost:0", "localhost", "localhost", 0),
+        ("[::1]:9100", "[::1]", "::1", 9100),
+        ("0.0.0.0:65535", "0.0.0.0", "0.0.0.0", 65535),
+    ],
+)
+def test_addresses_are_read_once_for_showing_and_binding(
+    text: str, host: str, bind_host: str, port: int
+) -> None:
+    where = Address.parse(text)
+    assert (where.host, where.bind_host, where.port) == (host, bind_host, port)
+
+
+@pytest.mark.parametrize(
+    "text", ["127.0.0.1", ":50051", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:65536", ""]
+)
+def test_a_malformed_address_is_refused_naming_the_setting(text: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        Address.parse(text, "metrics listen")
+    assert info.value.reason == "BAD_CONFIG"
+    assert str(info.value).startswith(f"metrics listen = {text!r}: expected HOST:PORT")
+
+
+def test_serve_refuses_a_malformed_listen_address_and_creates_nothing(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    done = subprocess.run(
+        [sys.executable, "-m", "linecode", "serve", "--data", str(data), "--listen", "127.0.0.1"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "LINECODE_MASTER_KEY": "11" * 32},
+    )
+    assert done.returncode == 2, done.stderr
+    assert "listen = '127.0.0.1': expected HOST:PORT" in done.stderr
+    assert not data.exists()
