@@ -136,16 +136,26 @@ def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str) -> grpc
     return error
 
 
+SERVE_COMMAND = [sys.executable, "-m", "linecode", "serve"]
+SERVE_ENV = {**os.environ, "LINECODE_MASTER_KEY": "11" * 32}
+"""``linecode serve`` as a command, and its environment (a test master key)."""
+
+
+def serve_refused(*args: str) -> subprocess.CompletedProcess[str]:
+    """``linecode serve ARGS`` expected to stop on its own (a refusal): how it ended."""
+    return subprocess.run([*SERVE_COMMAND, *args], capture_output=True, text=True, timeout=30, env=SERVE_ENV)
+
+
 @contextmanager
 def serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """``linecode serve ARGS`` as its own process (a test master key in its environment) and the line
-    it announced once listening; killed on the way out if still running."""
+    """``linecode serve ARGS`` as its own process and the line it announced once listening; killed
+    on the way out if still running."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "linecode", "serve", *args],
+        [*SERVE_COMMAND, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env={**os.environ, "LINECODE_MASTER_KEY": "11" * 32},
+        env=SERVE_ENV,
         start_new_session=True,  # its own process group, as under a service manager
     )
     try:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from linecode.errors import ConfigError
 from linecode.service.config import Address
+
+from .conftest import serve_refused
 
 
 @pytest.mark.parametrize(
@@ -41,13 +40,7 @@ def test_a_malformed_address_is_refused_naming_the_setting(text: str) -> None:
 
 def test_serve_refuses_a_malformed_listen_address_and_creates_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    done = subprocess.run(
-        [sys.executable, "-m", "linecode", "serve", "--data", str(data), "--listen", "127.0.0.1"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, "LINECODE_MASTER_KEY": "11" * 32},
-    )
+    done = serve_refused("--data", str(data), "--listen", "127.0.0.1")
     assert done.returncode == 2, done.stderr
     assert "listen = '127.0.0.1': expected HOST:PORT" in done.stderr
     assert not data.exists()

@@ -8,7 +8,6 @@ import re
 import signal
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -25,9 +24,8 @@ from linecode.service.server import announced_port
 from linecode.store import Store
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
 
-from .conftest import BATCH, ORIGIN, PRODUCT, serve_process
+from .conftest import BATCH, ORIGIN, PRODUCT, SERVE_COMMAND, SERVE_ENV, serve_process, serve_refused
 
-ENV = {**os.environ, "LINECODE_MASTER_KEY": "11" * 32}
 SERVE = ("--processes", "2", "--listen", "127.0.0.1:0")
 CHANNELS = 16  # all on one of two workers by chance: 2 in 65,536
 
@@ -215,13 +213,7 @@ def test_a_port_somebody_listens_on_is_refused(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         args = (*SERVE[:2], "--data", str(tmp_path / "data"), "--listen", f"127.0.0.1:{port}")
-        run = subprocess.run(
-            [sys.executable, "-m", "linecode", "serve", *args],
-            capture_output=True,
-            text=True,
-            timeout=60,
-            env=ENV,
-        )
+        run = serve_refused(*args)
     assert run.returncode == 2
     assert "PORT_UNAVAILABLE" in run.stderr
     # Nothing held on: the data dir is free for the next server.
@@ -230,11 +222,11 @@ def test_a_port_somebody_listens_on_is_refused(tmp_path: Path) -> None:
 
 def test_ctrl_c_while_a_worker_starts_is_a_clean_stop(tmp_path: Path) -> None:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "linecode", "serve", *SERVE, "--data", str(tmp_path / "data")],
+        [*SERVE_COMMAND, *SERVE, "--data", str(tmp_path / "data")],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=ENV,
+        env=SERVE_ENV,
         start_new_session=True,
     )
     try:

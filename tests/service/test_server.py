@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from linecode.errors import ConfigError
 from linecode.service.server import SERVICE_NAMES, announced_port, create_server
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
 
-from .conftest import BATCH, PRODUCT, Client, serve_process
+from .conftest import BATCH, PRODUCT, Client, serve_process, serve_refused
 
 
 def test_health_and_reflection(client: Client) -> None:
@@ -56,13 +54,7 @@ def served(
 
 def test_serve_refuses_a_data_dir_in_use(served: tuple[subprocess.Popen[str], int, Path]) -> None:
     _, _, data = served
-    second = subprocess.run(
-        [sys.executable, "-m", "linecode", "serve", "--data", str(data), "--listen", "127.0.0.1:0"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        env={**os.environ, "LINECODE_MASTER_KEY": "11" * 32},
-    )
+    second = serve_refused("--data", str(data), "--listen", "127.0.0.1:0")
     assert second.returncode == 2
     assert "STORE_IN_USE" in second.stderr
 
