@@ -87,7 +87,7 @@ class Address(NamedTuple):
         """Raises :class:`ConfigError` ``BAD_CONFIG``, naming the setting ``what``, unless
         ``address`` is HOST:PORT with a port of 0 to 65535."""
         host, sep, port = address.rpartition(":")
-        if not sep or not host or not port.isdigit() or int(port) > 65535:
+        if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
             raise ConfigError(
                 f"{what} = {address!r}: expected HOST:PORT, e.g. 127.0.0.1:50051", reason="BAD_CONFIG"
             )

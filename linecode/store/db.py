@@ -39,7 +39,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, NoReturn, TypeVar, cast
 
 import lmdb
 
@@ -57,6 +57,10 @@ DEFAULT_MAX_MAP_SIZE = 1 << 40
 MAX_GROUP = 512
 """Most requests one group commit takes (bounds how long a caller waits behind others)."""
 LOCK_FILE = "writer.lock"
+FORMAT = b"2"
+"""The store's layout, kept under :data:`_FORMAT_KEY` in LMDB's main database: 2 = code records
+filed by slot (``code_slots``, ``code_records``, ``children`` by the parent's slot)."""
+_FORMAT_KEY = b"linecode-format"
 DEFAULT_MAX_READERS = 512
 """LMDB reader slots, shared by every process that has the environment open (the first opener sets
 it): a read transaction holds one, and so does each spare one py-lmdb keeps for reuse."""
@@ -119,19 +123,19 @@ class Database:
                 max_readers=max_readers,
                 max_spare_txns=16,
             )
-            _check_format(self.env, self.path)
+            _check_format(self.env, self.path, readonly)
             self.dbs: dict[str, Any] = {}
             for name in _DBS:
                 if readonly:
                     self.dbs[name] = self.env.open_db(name.encode(), create=False, dupsort=name in _DUPSORT)
                 else:
                     self.dbs[name] = self.env.open_db(name.encode(), dupsort=name in _DUPSORT)
-        except ConfigError:
-            self.env.close()
+        except (ConfigError, lmdb.Error) as exc:
+            if hasattr(self, "env"):
+                self.env.close()
             self._release_lock()
-            raise
-        except lmdb.Error as exc:
-            self._release_lock()
+            if isinstance(exc, ConfigError):
+                raise
             raise ConfigError(
                 f"cannot open the LMDB store in {self.path}: {exc}", reason="STORE_UNREADABLE"
             ) from exc
@@ -356,15 +360,22 @@ class Database:
             self._lock_fd = None
 
 
-def _check_format(env: lmdb.Environment, path: Path) -> None:
-    """Refuse a store written by linecode before code records were filed by slot (its records sit
-    in one database named ``codes``, keyed by code)."""
-    with env.begin() as txn:
-        old = txn.get(b"codes") is not None and txn.get(b"code_slots") is None
-    if old:
+def _check_format(env: lmdb.Environment, path: Path, readonly: bool) -> None:
+    """Mark a new store with :data:`FORMAT`; refuse one written in another layout (every store
+    written since carries the mark, so one with data and without it is older than the mark)."""
+    with env.begin(write=not readonly) as txn:
+        found = txn.get(_FORMAT_KEY)
+        if found is None and not txn.cursor().first():
+            if not readonly:
+                txn.put(_FORMAT_KEY, FORMAT)
+            return
+    if found != FORMAT:
+        written = (
+            "an earlier layout" if found is None else f"layout {bytes(found).decode(errors='replace')!r}"
+        )
         raise ConfigError(
-            f"the store in {path} was written by an earlier linecode (code records filed by code; "
-            "this version files them by slot in allocation order) and cannot be read by this one",
+            f"the store in {path} is in {written}; this linecode reads layout {FORMAT.decode()!r} "
+            "(code records filed by slot in allocation order) only",
             reason="STORE_FORMAT",
             hint="finish its batches with the linecode that wrote it, or start a new data dir",
         )
@@ -481,6 +492,15 @@ record, so this saves a JSON decode per request without ever serving a stale or 
 _Get = Callable[[bytes, None, Any], "bytes | None"]
 
 
+def _no_record(code: str, slot: bytes) -> NoReturn:
+    raise NotFound(
+        f"code {code} is filed under slot {records.slot_of(slot)}, which holds no record: the store is "
+        "inconsistent",
+        reason="BAD_SLOT",
+        codes=[code],
+    )
+
+
 class Tx:
     """A transaction as the store's modules see it: typed reads and writes of the named databases."""
 
@@ -516,7 +536,8 @@ class Tx:
         slot = self._slot(code)
         if slot is None:
             return None
-        return Row.unpack(self.txn.get(slot, None, self.db.dbs["code_records"]))  # type: ignore[arg-type]
+        raw = self._get()(slot, None, self.db.dbs["code_records"])
+        return Row.unpack(raw) if raw is not None else _no_record(code, slot)
 
     def rows(self, codes: Sequence[str]) -> list[Row | None]:
         """The records of many codes (None for each one not stored)."""
@@ -533,7 +554,8 @@ class Tx:
             else:
                 if known is not None:
                     known[code] = slot
-                found.append(unpack(get(slot, None, store)))  # type: ignore[arg-type]
+                raw = get(slot, None, store)
+                found.append(unpack(raw) if raw is not None else _no_record(code, slot))
         return found
 
     def _known_slot(self, code: str) -> bytes:
@@ -552,8 +574,9 @@ class Tx:
         cursor.putmulti([(slot(code), row.pack()) for code, row in zip(codes, rows, strict=True)])
 
     def insert_rows(self, codes: Sequence[str], record: bytes) -> list[str]:
-        """File new codes, each with the packed ``record``, in the next slots; the codes that exist
-        already (nothing is stored then: the caller must fail its request)."""
+        """File new codes, each with the packed ``record``, in the next slots. Returns the codes that
+        could not be filed (stored already, or given twice); then the caller must fail its request,
+        so that its transaction, with whatever this call did write, is thrown away."""
         cursor = self.txn.cursor(db=self.db.dbs["code_records"])
         first = records.slot_of(cursor.key()) + 1 if cursor.last() else 0
         slots = [records.slot_key(first + i) for i in range(len(codes))]
@@ -562,10 +585,9 @@ class Tx:
             list(zip(keys, slots, strict=True)), overwrite=False
         )
         if added != len(keys):
-            # every key is filed now: under a slot of this call, or (the clashes) under an older one
+            # each key is filed now, but a clash under a slot this call did not give it
             get, index = self._get(), self.db.dbs["code_slots"]
-            older = [c for c, k in zip(codes, keys, strict=True) if get(k, None, index) < slots[0]]  # type: ignore[operator]
-            return older
+            return [c for c, k, s in zip(codes, keys, slots, strict=True) if get(k, None, index) != s]
         cursor.putmulti([(slot, record) for slot in slots], append=True)
         return []
 

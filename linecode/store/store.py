@@ -108,7 +108,7 @@ class Store:
         The master key comes from ``master_key``, else ``LINECODE_MASTER_KEY`` or
         ``<data_dir>/master.key`` (created on first writable open). Raises
         :class:`~linecode.errors.ConfigError` with reason ``STORE_IN_USE`` if another writer has the
-        data dir.
+        data dir, ``STORE_FORMAT`` if the store was written in another layout (left as it is).
         """
         path = Path(data_dir)
         db = Database(

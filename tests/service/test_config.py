@@ -29,7 +29,17 @@ def test_addresses_are_read_once_for_showing_and_binding(
 
 
 @pytest.mark.parametrize(
-    "text", ["127.0.0.1", ":50051", "127.0.0.1:", "127.0.0.1:http", "127.0.0.1:65536", ""]
+    "text",
+    [
+        "127.0.0.1",
+        ":50051",
+        "127.0.0.1:",
+        "127.0.0.1:http",
+        "127.0.0.1:65536",
+        "127.0.0.1:²",
+        "h:\uff15\uff10\uff10\uff15\uff11",  # full-width digits 50051
+        "",
+    ],
 )
 def test_a_malformed_address_is_refused_naming_the_setting(text: str) -> None:
     with pytest.raises(ConfigError) as info:

@@ -10,11 +10,10 @@ from pathlib import Path
 import lmdb
 import pytest
 
-from linecode.errors import ConfigError
+from linecode.errors import ConfigError, NotFound
 from linecode.serials import MasterKey
-from linecode.store import Store
 from linecode.store.db import Database
-from linecode.store.records import new_row
+from linecode.store.records import new_row, slot_key
 
 from .conftest import Line, open_store
 
@@ -63,23 +62,68 @@ def test_filing_a_code_twice_names_the_clash_and_files_nothing(tmp_path: Path) -
         assert info.value.args[0] == ["A"]
         assert db.read(lambda tx: [tx.row(c) is not None for c in "ABCD"]) == [True, True, False, False]
         assert db.write(lambda tx: tx.insert_rows(["C"], record)) == []  # the next slot is free again
+        with pytest.raises(ValueError) as info:
+            db.write(lambda tx: again_with(tx, ["E", "F", "E"]))
+        assert info.value.args[0] == ["E"]  # given twice: its second slot would hold nothing
+        assert db.read(lambda tx: [tx.row(c) is not None for c in "ABCEF"]) == [True] * 3 + [False] * 2
     finally:
         db.close()
 
 
-def test_a_store_of_the_earlier_layout_is_refused_and_left_alone(tmp_path: Path, master: MasterKey) -> None:
-    data = tmp_path / "data"
-    env = lmdb.open(str(data), max_dbs=4)
-    with env.begin(write=True) as txn:
-        txn.put(b"86000011234567890123", b"old record", db=env.open_db(b"codes", txn=txn))
-    env.close()
+def again_with(tx, codes: list[str]) -> None:  # type: ignore[no-untyped-def]
+    clash = tx.insert_rows(codes, new_row(1, 1, 0).pack())
+    if clash:
+        raise ValueError(clash)
+
+
+def test_a_slot_without_its_record_is_named_not_misread(tmp_path: Path) -> None:
+    db = Database(tmp_path / "data", sync=False)
+    try:
+        db.write(lambda tx: tx.insert_rows(["A", "B"], new_row(1, 1, 0).pack()))
+        db.write(lambda tx: tx.txn.delete(slot_key(0), db=tx.db.dbs["code_records"]))
+        for read in (lambda tx: tx.row("A"), lambda tx: tx.rows(["B", "A"])):
+            with pytest.raises(NotFound) as info:
+                db.read(read)
+            assert info.value.reason == "BAD_SLOT" and list(info.value.codes) == ["A"]
+    finally:
+        db.close()
+
+
+def _refused_as_another_layout(data: Path, master: MasterKey, says: str) -> None:
+    """Opening ``data`` (for writing, and read-only) is refused with STORE_FORMAT and changes nothing."""
     before = (data / "data.mdb").read_bytes()
-    for readonly in (False, True):
+    for readonly in (False, True, False):  # the last: the refusal gave the writer lock back
         with pytest.raises(ConfigError) as info:
             open_store(data, master, readonly=readonly)
         assert info.value.reason == "STORE_FORMAT"
-        assert "earlier linecode" in str(info.value)
+        assert says in str(info.value)
     assert (data / "data.mdb").read_bytes() == before
-    with pytest.raises(ConfigError) as info:
-        Store.open(data, master_key=master)
-    assert info.value.reason == "STORE_FORMAT"  # not STORE_IN_USE: the refusal gave the writer lock back
+
+
+@pytest.mark.parametrize("mark", [None, b"1", b"3"])
+def test_a_store_of_another_layout_is_refused_and_left_alone(
+    tmp_path: Path, master: MasterKey, mark: bytes | None
+) -> None:
+    data = tmp_path / "data"
+    open_store(data, master).close()  # a current store, then marked as another layout (or unmarked)
+    env = lmdb.open(str(data), max_dbs=16)
+    with env.begin(write=True) as txn:
+        if mark is None:
+            txn.delete(b"linecode-format")
+        else:
+            txn.put(b"linecode-format", mark)
+    env.close()
+    _refused_as_another_layout(
+        data, master, "an earlier layout" if mark is None else f"layout '{mark.decode()}'"
+    )
+
+
+def test_a_store_of_the_layout_before_slots_is_refused_and_left_alone(
+    tmp_path: Path, master: MasterKey
+) -> None:
+    data = tmp_path / "data"
+    env = lmdb.open(str(data), max_dbs=4)
+    with env.begin(write=True) as txn:  # records filed by code, in a database named "codes"
+        txn.put(b"86000011234567890123", b"old record", db=env.open_db(b"codes", txn=txn))
+    env.close()
+    _refused_as_another_layout(data, master, "an earlier layout")
