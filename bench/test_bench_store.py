@@ -14,8 +14,10 @@ from __future__ import annotations
 import datetime as dt
 import os
 import shutil
+import statistics
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -85,10 +87,23 @@ def _aggregate_all(store: Store, parents: list[str], units: list[str]) -> None:
         raise errors[0]
 
 
+def _cpu_probe() -> float:
+    """Seconds a fixed bit of pure Python takes right now: the VM's CPU speed drifts in phases of
+    tens of seconds, and group commit (CPU-bound) follows it while the naive way (fsync-bound)
+    hardly does, so each side's figure is printed with the probe taken before its rounds."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(200_000):
+        total += i & 7
+    return time.perf_counter() - start
+
+
 def _bench_links(benchmark, group_commit: bool) -> None:  # type: ignore[no-untyped-def]
     lines: list[tuple[Store, list[str], list[str]]] = []
+    probes: list[float] = []
 
     def setup() -> tuple[tuple[Store, list[str], list[str]], dict[str, object]]:
+        probes.append(_cpu_probe())
         lines.append(_line(group_commit))
         lines[-1][0].commits_before = lines[-1][0].commits  # type: ignore[attr-defined]
         return lines[-1], {}
@@ -99,6 +114,12 @@ def _bench_links(benchmark, group_commit: bool) -> None:  # type: ignore[no-unty
     benchmark.extra_info["ours"] = group_commit
     benchmark.extra_info["links_per_s"] = round(PARENTS * RATIO / benchmark.stats.stats.median)
     benchmark.extra_info["requests_per_commit"] = round(PARENTS / (store.commits - store.commits_before), 1)  # type: ignore[attr-defined]
+    benchmark.extra_info["cpu_probe_ms"] = round(statistics.median(probes) * 1e3, 2)
+    print(
+        f"\n{'group commit' if group_commit else 'naive'}: {benchmark.extra_info['links_per_s']:,} links/s, "
+        f"{benchmark.extra_info['requests_per_commit']} requests per commit, "
+        f"CPU probe {benchmark.extra_info['cpu_probe_ms']} ms (higher: a slower CPU phase)"
+    )
     for store, parents, _ in lines:
         assert all(store.record(p).children == RATIO for p in parents[-10:])
         _discard(store)
