@@ -1,7 +1,10 @@
-"""Stub of the Cython code record kernel (ext/_records.pyx)."""
+"""Stub of the Cython code record kernel (ext/_records.pyx); its parameters are those of
+``linecode.store.records.pack_children_reference``, which is its specification."""
 
 from collections.abc import Callable
 from typing import Any
+
+from linecode.store.records import PackedChildren
 
 def pack_children(
     get: Callable[[bytes, None, Any], bytes | memoryview | None],
@@ -16,4 +19,4 @@ def pack_children(
     loose_state: int,
     packed_state: int,
     unlocked: int,
-) -> tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]] | None: ...
+) -> PackedChildren | None: ...

@@ -65,7 +65,7 @@ def check_children(
     on the first one broken, naming every code breaking it; returns the parent's product.
 
     The usual case (loose commissioned children of the parent's batch) is decided without these by
-    ``records.packed_into``; this runs when that declines (to explain a refusal, or for a move or a
+    ``Tx.pack_children``; this runs when that declines (to explain a refusal, or for a move or a
     pallet of mixed batches)."""
     parent_batch = batches(prow.batch_ref)
     in_parent = [
@@ -228,11 +228,7 @@ def aggregate(
     if move:
         _unpack_from_old_parents(tx, keys, rows, time_us=time_us, actor=actor, line=line)
     if packed is None:
-        for key, row in zip(keys, rows, strict=True):
-            tx.set_state(key, row, State.AGGREGATED)
-            row.parent = pkey
-            row.last_event_us = time_us
-        tx.put_rows(keys, rows)
+        _store_children(tx, keys, rows, State.AGGREGATED, pkey, time_us)
         tx.link_all(pkey, keys)
     else:
         tx.put_packed_children(packed, prow.batch_ref, prow.level - 1)
@@ -253,6 +249,17 @@ def aggregate(
     return Change(seq, tuple(keys), pkey)
 
 
+def _store_children(
+    tx: Tx, keys: Sequence[str], rows: Sequence[Row], state: State, parent: str | None, time_us: int
+) -> None:
+    """Store children packed into ``parent`` (or unpacked: None) at ``time_us``, counted in ``state``."""
+    for key, row in zip(keys, rows, strict=True):
+        tx.set_state(key, row, state)
+        row.parent = parent
+        row.last_event_us = time_us
+    tx.put_rows(keys, rows)
+
+
 def partial_detail(prow: Row) -> str:
     """Aggregation events carry the parent's partial flag after the change (for ``replay``)."""
     return "partial" if prow.partial else ""
@@ -269,12 +276,9 @@ def _unpack(
     actor: str,
     line: str,
 ) -> int:
-    for key, row in zip(keys, rows, strict=True):
-        tx.set_state(key, row, State.COMMISSIONED)
-        row.parent = None
-        row.last_event_us = time_us
+    _store_children(tx, keys, rows, State.COMMISSIONED, None, time_us)
+    for key in keys:
         tx.unlink(pkey, key)
-    tx.put_rows(keys, rows)
     prow.children -= len(keys)
     prow.partial = prow.partial and prow.children > 0
     prow.last_event_us = time_us

@@ -49,28 +49,22 @@ def test_codes_allocated_together_take_consecutive_slots(line: Line) -> None:
 def test_filing_a_code_twice_names_the_clash_and_files_nothing(tmp_path: Path) -> None:
     db = Database(tmp_path / "data", sync=False)
     try:
-        record = new_row(1, 1, 0).pack()
-        assert db.write(lambda tx: tx.insert_rows(["A", "B"], record)) == []
-
-        def again(tx):  # type: ignore[no-untyped-def]
-            clash = tx.insert_rows(["C", "A", "D"], record)
-            if clash:
-                raise ValueError(clash)
-
+        db.write(lambda tx: _file(tx, ["A", "B"]))
         with pytest.raises(ValueError) as info:
-            db.write(again)
+            db.write(lambda tx: _file(tx, ["C", "A", "D"]))
         assert info.value.args[0] == ["A"]
         assert db.read(lambda tx: [tx.row(c) is not None for c in "ABCD"]) == [True, True, False, False]
-        assert db.write(lambda tx: tx.insert_rows(["C"], record)) == []  # the next slot is free again
+        db.write(lambda tx: _file(tx, ["C"]))  # the next slot is free again
         with pytest.raises(ValueError) as info:
-            db.write(lambda tx: again_with(tx, ["E", "F", "E"]))
+            db.write(lambda tx: _file(tx, ["E", "F", "E"]))
         assert info.value.args[0] == ["E"]  # given twice: its second slot would hold nothing
         assert db.read(lambda tx: [tx.row(c) is not None for c in "ABCEF"]) == [True] * 3 + [False] * 2
     finally:
         db.close()
 
 
-def again_with(tx, codes: list[str]) -> None:  # type: ignore[no-untyped-def]
+def _file(tx, codes: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """File new codes, or raise ValueError naming those that could not be filed (nothing stored)."""
     clash = tx.insert_rows(codes, new_row(1, 1, 0).pack())
     if clash:
         raise ValueError(clash)
@@ -79,7 +73,7 @@ def again_with(tx, codes: list[str]) -> None:  # type: ignore[no-untyped-def]
 def test_a_slot_without_its_record_is_named_not_misread(tmp_path: Path) -> None:
     db = Database(tmp_path / "data", sync=False)
     try:
-        db.write(lambda tx: tx.insert_rows(["A", "B"], new_row(1, 1, 0).pack()))
+        db.write(lambda tx: _file(tx, ["A", "B"]))
         db.write(lambda tx: tx.txn.delete(slot_key(0), db=tx.db.dbs["code_records"]))
         for read in (lambda tx: tx.row("A"), lambda tx: tx.rows(["B", "A"])):
             with pytest.raises(NotFound) as info:
