@@ -18,7 +18,8 @@ def extensions() -> list[Extension]:
         from Cython.Build import cythonize
     except ImportError:
         if not all(p.with_suffix(".c").exists() for p in sources):
-            raise SystemExit("building linecode from a checkout needs Cython 3 (pip install cython)") from None
+            needs = "building linecode from a checkout needs Cython 3 (pip install cython)"
+            raise SystemExit(needs) from None
         cythonize = None
     exts = [
         Extension(

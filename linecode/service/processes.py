@@ -32,7 +32,7 @@ from typing import Any
 
 from linecode.errors import ConfigError, LinecodeError
 from linecode.service.config import Address, ServeConfig
-from linecode.service.server import start, stop_on_signals, wait_for_signal
+from linecode.service.server import SIGNAL_POLL_S, start, stop_on_signals, wait_for_signal
 from linecode.store import Store, WriterLock
 from linecode.store.db import DEFAULT_MAX_READERS
 
@@ -153,7 +153,7 @@ class Supervisor:
         """The workers' process ids."""
         return [worker.process.pid for worker in self._workers]
 
-    def watch(self, stop: threading.Event, poll_s: float = 0.5) -> None:
+    def watch(self, stop: threading.Event, poll_s: float = SIGNAL_POLL_S) -> None:
         """Until ``stop`` is set: start a new worker in place of any that died (at most
         ``MAX_RESTARTS_PER_MINUTE``; beyond that the server gives up with an error)."""
         while not stop.wait(poll_s):

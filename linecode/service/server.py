@@ -194,10 +194,17 @@ def announced_port(line: str) -> int:
     return int(found.group(1))
 
 
+SIGNAL_POLL_S = 0.2
+"""How often a thread waiting for a stop signal wakes up. A signal sent to the process lands on any
+thread that does not block it (often one of gRPC's); Python runs the handler on the main thread only
+once that thread runs again, and a wait without a timeout would never end."""
+
+
 @contextmanager
 def stop_on_signals(signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[threading.Event]:
     """An event that ``signals`` set, for as long as the block runs (a repeated signal sets it again
-    and does nothing else); the previous handlers come back afterwards."""
+    and does nothing else); the previous handlers come back afterwards. Wait on it with a timeout
+    (:data:`SIGNAL_POLL_S`): the handler runs only when the main thread wakes."""
     stop = threading.Event()
     previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
     try:
@@ -214,6 +221,7 @@ def wait_for_signal(
     during the drain changes nothing (systemd, for one, signals every process of the service, and a
     supervisor passes the signal on as well)."""
     with stop_on_signals(signals) as stop:
-        stop.wait()
+        while not stop.wait(SIGNAL_POLL_S):
+            pass
         log.info("shutting down", extra={"grace_s": grace})
         running.stop(grace)

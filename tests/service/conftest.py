@@ -169,3 +169,10 @@ def serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def other_thread(pid: int) -> int:
+    """The id of a thread of process ``pid`` other than its main thread (``kill`` on it delivers a
+    process-wide signal to that thread, on Linux)."""
+    threads = sorted(int(tid) for tid in os.listdir(f"/proc/{pid}/task"))
+    return next(tid for tid in reversed(threads) if tid != pid)

@@ -24,7 +24,16 @@ from linecode.service.server import announced_port
 from linecode.store import Store
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
 
-from .conftest import BATCH, ORIGIN, PRODUCT, SERVE_COMMAND, SERVE_ENV, serve_process, serve_refused
+from .conftest import (
+    BATCH,
+    ORIGIN,
+    PRODUCT,
+    SERVE_COMMAND,
+    SERVE_ENV,
+    other_thread,
+    serve_process,
+    serve_refused,
+)
 
 SERVE = ("--processes", "2", "--listen", "127.0.0.1:0")
 CHANNELS = 16  # all on one of two workers by chance: 2 in 65,536
@@ -151,6 +160,17 @@ def test_ctrl_c_stops_every_worker(served: Served) -> None:
     served.proc.send_signal(signal.SIGINT)
     assert served.proc.wait(timeout=60) == 0
     assert not any(_running(pid) for pid in workers)
+
+
+def test_a_worker_stops_on_a_sigterm_that_lands_on_any_of_its_threads(served: Served) -> None:
+    """As when the supervisor dies: the worker's SIGTERM (its parent-death signal) goes to whichever
+    thread does not block it."""
+    victim = served.workers()[0]
+    os.kill(other_thread(victim), signal.SIGTERM)
+    deadline = time.monotonic() + 30
+    while _running(victim) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not _running(victim)
 
 
 def test_workers_of_a_killed_supervisor_hold_the_data_dir_until_they_end(served: Served) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 from collections.abc import Iterator
@@ -14,9 +15,10 @@ from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoRe
 
 from linecode.errors import ConfigError
 from linecode.service.server import SERVICE_NAMES, announced_port, create_server
+from linecode.store import Store
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
 
-from .conftest import BATCH, PRODUCT, Client, serve_process, serve_refused
+from .conftest import BATCH, PRODUCT, Client, other_thread, serve_process, serve_refused
 
 
 def test_health_and_reflection(client: Client) -> None:
@@ -74,10 +76,18 @@ def test_sigterm_lets_in_flight_calls_finish(served: tuple[subprocess.Popen[str]
     assert sum(len(b.codes) for b in [first, *rest]) == 50_000
     assert proc.wait(timeout=30) == 0
     # Closed cleanly: the data dir opens again and holds the allocation.
-    from linecode.store import Store
-
     store = Store.open(data, readonly=True)
     try:
         assert store.info(first.codes[0]).state.label == "allocated"
     finally:
         store.close()
+
+
+def test_a_sigterm_that_lands_on_another_thread_stops_it(
+    served: tuple[subprocess.Popen[str], int, Path],
+) -> None:
+    """A signal to a process goes to any of its threads that does not block it, here one of gRPC's;
+    Python runs the handler on its main thread only once that wakes up."""
+    proc, _, _ = served
+    os.kill(other_thread(proc.pid), signal.SIGTERM)
+    assert proc.wait(timeout=30) == 0
