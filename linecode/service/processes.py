@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import socket
-import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -32,7 +31,7 @@ from typing import Any
 
 from linecode.errors import ConfigError, LinecodeError
 from linecode.service.config import Address, ServeConfig
-from linecode.service.server import SIGNAL_POLL_S, start, stop_on_signals, wait_for_signal
+from linecode.service.server import StopSignals, start, stop_on_signals, wait_for_signal
 from linecode.store import Store, WriterLock
 from linecode.store.db import DEFAULT_MAX_READERS
 
@@ -153,8 +152,8 @@ class Supervisor:
         """The workers' process ids."""
         return [worker.process.pid for worker in self._workers]
 
-    def watch(self, stop: threading.Event, poll_s: float = SIGNAL_POLL_S) -> None:
-        """Until ``stop`` is set: start a new worker in place of any that died (at most
+    def watch(self, stop: StopSignals, poll_s: float = 0.5) -> None:
+        """Until a stop signal: start a new worker in place of any that died (at most
         ``MAX_RESTARTS_PER_MINUTE``; beyond that the server gives up with an error)."""
         while not stop.wait(poll_s):
             for index, worker in enumerate(self._workers):

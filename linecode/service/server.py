@@ -10,7 +10,7 @@ import logging
 import os
 import re
 import signal
-import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -195,18 +195,41 @@ def announced_port(line: str) -> int:
 
 
 SIGNAL_POLL_S = 0.2
-"""How often a thread waiting for a stop signal wakes up. A signal sent to the process lands on any
-thread that does not block it (often one of gRPC's); Python runs the handler on the main thread only
-once that thread runs again, and a wait without a timeout would never end."""
+"""How often a wait for a stop signal looks whether one came (see :class:`StopSignals`)."""
+
+
+class StopSignals:
+    """Whether a stop signal came, as the signal handler left it.
+
+    The handler only sets a flag: Python runs it on the main thread between two bytecodes, perhaps
+    while that thread holds a lock the handler would need (``threading.Event.set`` there deadlocks).
+    A wait sleeps in steps of :data:`SIGNAL_POLL_S`: a signal sent to the process lands on any
+    thread that does not block it, often one of gRPC's, and the handler then runs only once the main
+    thread wakes up."""
+
+    def __init__(self) -> None:
+        self.received = False
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Until a stop signal came (True) or ``timeout`` seconds passed (False)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while not self.received:
+            step = SIGNAL_POLL_S if deadline is None else min(SIGNAL_POLL_S, deadline - time.monotonic())
+            if step <= 0:
+                return False
+            time.sleep(step)
+        return True
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.received = True
 
 
 @contextmanager
-def stop_on_signals(signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[threading.Event]:
-    """An event that ``signals`` set, for as long as the block runs (a repeated signal sets it again
-    and does nothing else); the previous handlers come back afterwards. Wait on it with a timeout
-    (:data:`SIGNAL_POLL_S`): the handler runs only when the main thread wakes."""
-    stop = threading.Event()
-    previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in signals}
+def stop_on_signals(signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) -> Iterator[StopSignals]:
+    """What ``signals`` say, for as long as the block runs (a repeated signal changes nothing); the
+    previous handlers come back afterwards."""
+    stop = StopSignals()
+    previous = {sig: signal.signal(sig, stop._handle) for sig in signals}
     try:
         yield stop
     finally:
@@ -221,7 +244,6 @@ def wait_for_signal(
     during the drain changes nothing (systemd, for one, signals every process of the service, and a
     supervisor passes the signal on as well)."""
     with stop_on_signals(signals) as stop:
-        while not stop.wait(SIGNAL_POLL_S):
-            pass
+        stop.wait()
         log.info("shutting down", extra={"grace_s": grace})
         running.stop(grace)

@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
 from linecode.errors import ConfigError
-from linecode.service.server import SERVICE_NAMES, announced_port, create_server
+from linecode.service.server import SERVICE_NAMES, announced_port, create_server, stop_on_signals
 from linecode.store import Store
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
 
@@ -91,3 +91,13 @@ def test_a_sigterm_that_lands_on_another_thread_stops_it(
     proc, _, _ = served
     os.kill(other_thread(proc.pid), signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
+
+
+def test_stop_signals_come_through_and_the_previous_handler_comes_back() -> None:
+    before = signal.getsignal(signal.SIGUSR1)
+    with stop_on_signals((signal.SIGUSR1,)) as stop:
+        assert not stop.wait(0.01)
+        os.kill(os.getpid(), signal.SIGUSR1)
+        assert stop.wait(10)
+        assert stop.wait(0)  # and stays told
+    assert signal.getsignal(signal.SIGUSR1) == before
