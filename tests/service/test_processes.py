@@ -167,10 +167,7 @@ def test_a_worker_stops_on_a_sigterm_that_lands_on_any_of_its_threads(served: Se
     thread does not block it."""
     victim = served.workers()[0]
     os.kill(other_thread(victim), signal.SIGTERM)
-    deadline = time.monotonic() + 30
-    while _running(victim) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not _running(victim)
+    assert _still_running_after(30, [victim]) == []
 
 
 def test_workers_of_a_killed_supervisor_hold_the_data_dir_until_they_end(served: Served) -> None:
@@ -187,10 +184,7 @@ def test_workers_of_a_killed_supervisor_hold_the_data_dir_until_they_end(served:
             Store.open(served.data)
         assert info.value.reason == "STORE_IN_USE"
         stream.cancel()
-    deadline = time.monotonic() + 30
-    while any(_running(pid) for pid in workers) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert not any(_running(pid) for pid in workers)
+    assert _still_running_after(30, workers) == []
     Store.open(served.data).close()  # the last of them gone, the data dir is free
 
 
@@ -218,6 +212,18 @@ def test_a_restart_on_the_same_port_right_away(served: Served) -> None:
         assert announced_port(line) == served.port
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
+
+
+def _still_running_after(seconds: float, pids: list[int]) -> list[int]:
+    """Which of ``pids`` still run ``seconds`` from now (or once none does); those are killed, so a
+    failed test leaves no worker behind."""
+    deadline = time.monotonic() + seconds
+    while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    left = [pid for pid in pids if _running(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    return left
 
 
 def _running(pid: int) -> bool:
