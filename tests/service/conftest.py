@@ -171,8 +171,14 @@ def serve_process(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
             proc.wait()
 
 
-def other_thread(pid: int) -> int:
-    """The id of a thread of process ``pid`` other than its main thread (``kill`` on it delivers a
-    process-wide signal to that thread, on Linux)."""
-    threads = sorted(int(tid) for tid in os.listdir(f"/proc/{pid}/task"))
-    return next(tid for tid in reversed(threads) if tid != pid)
+def signal_another_thread(pid: int, signum: int) -> None:
+    """Send ``signum`` to process ``pid`` through one of its threads other than the main one (``kill``
+    on a thread id delivers a process-wide signal to that thread, on Linux)."""
+    for tid in sorted((int(tid) for tid in os.listdir(f"/proc/{pid}/task")), reverse=True):
+        if tid != pid:
+            try:
+                os.kill(tid, signum)
+                return
+            except ProcessLookupError:  # that thread has just ended
+                continue
+    raise AssertionError(f"process {pid} has no thread besides its main one")

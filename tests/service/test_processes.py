@@ -30,9 +30,9 @@ from .conftest import (
     PRODUCT,
     SERVE_COMMAND,
     SERVE_ENV,
-    other_thread,
     serve_process,
     serve_refused,
+    signal_another_thread,
 )
 
 SERVE = ("--processes", "2", "--listen", "127.0.0.1:0")
@@ -166,7 +166,7 @@ def test_a_worker_stops_on_a_sigterm_that_lands_on_any_of_its_threads(served: Se
     """As when the supervisor dies: the worker's SIGTERM (its parent-death signal) goes to whichever
     thread does not block it."""
     victim = served.workers()[0]
-    os.kill(other_thread(victim), signal.SIGTERM)
+    signal_another_thread(victim, signal.SIGTERM)
     assert _still_running_after(30, [victim]) == []
 
 

@@ -18,7 +18,7 @@ from linecode.service.server import SERVICE_NAMES, announced_port, create_server
 from linecode.store import Store
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
 
-from .conftest import BATCH, PRODUCT, Client, other_thread, serve_process, serve_refused
+from .conftest import BATCH, PRODUCT, Client, serve_process, serve_refused, signal_another_thread
 
 
 def test_health_and_reflection(client: Client) -> None:
@@ -89,7 +89,7 @@ def test_a_sigterm_that_lands_on_another_thread_stops_it(
     """A signal to a process goes to any of its threads that does not block it, here one of gRPC's;
     Python runs the handler on its main thread only once that wakes up."""
     proc, _, _ = served
-    os.kill(other_thread(proc.pid), signal.SIGTERM)
+    signal_another_thread(proc.pid, signal.SIGTERM)
     assert proc.wait(timeout=30) == 0
 
 
