@@ -28,7 +28,7 @@ def run(args: argparse.Namespace) -> int:
     from linecode.logs import setup_logging
     from linecode.service import processes
     from linecode.service.config import Address, ServeConfig
-    from linecode.service.server import announcement, start, wait_for_signal
+    from linecode.service.server import announcement, start, stop_on_signals, wait_for_signal
     from linecode.store import Store
 
     config = ServeConfig.load(args.config).override(
@@ -61,9 +61,10 @@ def run(args: argparse.Namespace) -> int:
     else:
         store = Store.open(config.data, map_size=config.map_size_mb << 20)
         try:
-            running, _ = start(store, config)
-            announce(running.port, running.metrics_port)
-            wait_for_signal(running, config.grace_s)
+            with stop_on_signals() as stop:  # taken before the server starts: no signal is lost
+                running, _ = start(store, config)
+                announce(running.port, running.metrics_port)
+                wait_for_signal(running, config.grace_s, stop)
         finally:
             store.close()
     logging.getLogger("linecode").info("stopped")

@@ -285,12 +285,13 @@ def _worker_main(config: ServeConfig, supervisor: int, readers: int, conn: Conne
         conn.send(("error", str(exc), exc.reason, exc.hint))
         return
     try:
-        try:
-            running, _ = start(store, config, reuse_port=True)
-        except LinecodeError as exc:
-            conn.send(("error", str(exc), exc.reason, exc.hint))
-            return
-        conn.send(("ready", os.getpid()))
-        wait_for_signal(running, config.grace_s, signals=(signal.SIGTERM,))
+        with stop_on_signals((signal.SIGTERM,)) as stop:  # taken before the server starts
+            try:
+                running, _ = start(store, config, reuse_port=True)
+            except LinecodeError as exc:
+                conn.send(("error", str(exc), exc.reason, exc.hint))
+                return
+            conn.send(("ready", os.getpid()))
+            wait_for_signal(running, config.grace_s, stop)
     finally:
         store.close()

@@ -237,13 +237,11 @@ def stop_on_signals(signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)) ->
             signal.signal(sig, handler)
 
 
-def wait_for_signal(
-    running: Running, grace: float, signals: Sequence[int] = (signal.SIGTERM, signal.SIGINT)
-) -> None:
-    """Block until SIGTERM or SIGINT, then stop gracefully (in-flight calls finish). A second signal
-    during the drain changes nothing (systemd, for one, signals every process of the service, and a
-    supervisor passes the signal on as well)."""
-    with stop_on_signals(signals) as stop:
-        stop.wait()
-        log.info("shutting down", extra={"grace_s": grace})
-        running.stop(grace)
+def wait_for_signal(running: Running, grace: float, stop: StopSignals) -> None:
+    """Block until ``stop`` tells of a stop signal, then stop gracefully (in-flight calls finish). A
+    second signal during the drain changes nothing (systemd, for one, signals every process of the
+    service, and a supervisor passes the signal on as well). Take ``stop`` before starting the
+    server, so a signal that comes while it starts is not lost."""
+    stop.wait()
+    log.info("shutting down", extra={"grace_s": grace})
+    running.stop(grace)
