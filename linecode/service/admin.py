@@ -177,8 +177,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             self.store.set_lock(
                 _enum(Lock, request.lock, "lock"),
                 reason=request.reason,
-                actor=request.origin.actor,
-                line=request.origin.line,
+                **convert.write_args(request),
                 **_target(request),  # type: ignore[arg-type]
             )
         )
@@ -190,8 +189,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             self.store.set_status(
                 _enum(RegulatoryStatus, request.status, "status"),
                 reason=request.reason,
-                actor=request.origin.actor,
-                line=request.origin.line,
+                **convert.write_args(request),
                 **_target(request),  # type: ignore[arg-type]
             )
         )
@@ -242,3 +240,10 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self.store.batch(request.batch_id)  # NotFound before the stream starts, not in the middle
         offset = dt.timedelta(minutes=request.utc_offset_minutes)
         return _export_chunks(self.store, request.batch_id, request.format, offset, context)
+
+    def MarkBatchExported(
+        self, request: admin_pb2.MarkBatchExportedRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.Batch:
+        return convert.batch(
+            self.store.mark_exported(request.batch_id, request.destination, **convert.write_args(request))
+        )

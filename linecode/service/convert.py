@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from linecode.errors import InvalidArgument
 from linecode.store import (
@@ -49,6 +50,17 @@ def level_arg(text: str) -> int | str:
 
 def time_arg(time_us: int) -> int | None:
     return time_us or None
+
+
+def write_args(request: Any) -> dict[str, Any]:
+    """The keyword arguments every event-appending store write takes from its request: the
+    idempotency key, the event time (0 = now), the actor and the line."""
+    return {
+        "idempotency_key": request.idempotency_key or None,
+        "time_us": time_arg(request.time_us),
+        "actor": request.origin.actor,
+        "line": request.origin.line,
+    }
 
 
 def date_arg(text: str, what: str) -> dt.date:

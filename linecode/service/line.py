@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
 import grpc
 
@@ -16,17 +15,6 @@ DEFAULT_BLOCK = 10_000
 MAX_BLOCK = 20_000
 """Codes per CodeBlock at most: 20,000 GS1 codes with their symbols stay under the 4 MiB a gRPC
 client accepts by default."""
-
-
-def write_args(request: Any) -> dict[str, Any]:
-    """The keyword arguments every event-appending store write takes from its request: the
-    idempotency key, the event time (0 = now), the actor and the line."""
-    return {
-        "idempotency_key": request.idempotency_key or None,
-        "time_us": convert.time_arg(request.time_us),
-        "actor": request.origin.actor,
-        "line": request.origin.line,
-    }
 
 
 class LineServicer(line_pb2_grpc.LineServiceServicer):
@@ -79,7 +67,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
         return convert.change(
             self.store.report_many(
                 groups,
-                **write_args(request),
+                **convert.write_args(request),
             )
         )
 
@@ -91,7 +79,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
                 request.parent,
                 request.children,
                 partial=request.partial,
-                **write_args(request),
+                **convert.write_args(request),
             )
         )
 
@@ -102,7 +90,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
             self.store.disaggregate(
                 request.parent,
                 list(request.children) or None,
-                **write_args(request),
+                **convert.write_args(request),
             )
         )
 
@@ -112,7 +100,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
                 request.new_parent,
                 request.children,
                 partial=request.partial,
-                **write_args(request),
+                **convert.write_args(request),
             )
         )
 
@@ -122,6 +110,6 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
                 request.parent,
                 request.old_child,
                 request.new_child,
-                **write_args(request),
+                **convert.write_args(request),
             )
         )

@@ -173,6 +173,8 @@ class EventKind(enum.IntEnum):
     BATCH_CLOSED = 17
     LEASE_EXPORTED = 18
     LEASE_IMPORTED = 19
+    BATCH_EXPORTED = 20
+    """A closed batch's data was delivered upstream (``detail``: where to); recorded on every delivery."""
 
     @property
     def label(self) -> str:

@@ -1,4 +1,4 @@
-"""Batch reconciliation and close (SPEC §4).
+"""Batch reconciliation and close (SPEC §4), and the batch's last step: exported (SPEC §2).
 
 Per packaging level: allocated = encoded + unused; encoded = commissioned + scrapped (+ printed but
 never verified); commissioned = aggregated + sampled + destroyed + decommissioned + loose (+ the
@@ -214,4 +214,23 @@ def close(
         undeclared_partial=before.undeclared_partial,
         override_reason=override_reason,
         closed_event_seq=seq,
+    )
+
+
+def mark_exported(tx: Tx, batch_id: str, destination: str, *, time_us: int, actor: str, line: str) -> int:
+    """Record that a closed batch's data went to ``destination``: the batch becomes EXPORTED (it was
+    closed already, so nothing else changes) and a BATCH_EXPORTED event names where it went. A batch
+    delivered again stays EXPORTED and gets one more event. The event's sequence number."""
+    batch = tx.batch(batch_id)
+    if batch.state is BatchState.OPEN:
+        raise Precondition(
+            f"batch {batch_id!r} is open; expected a closed batch to mark exported",
+            reason="BATCH_NOT_CLOSED",
+            hint="close the batch first (an export of an open batch is a preview, not the batch's data)",
+        )
+    if batch.state is not BatchState.EXPORTED:
+        tx.put_batch(replace(batch, state=BatchState.EXPORTED))
+    detail = json.dumps({"destination": destination}, ensure_ascii=False)
+    return tx.append_event(
+        time_us, EventKind.BATCH_EXPORTED, batch.ref, actor=actor, line=line, detail=detail
     )

@@ -1,4 +1,5 @@
-"""Rebuilding every code's state from the event log alone, and comparing it with the stored records.
+"""Rebuilding every code's and batch's state from the event log alone, and comparing it with the
+stored records.
 
 The event log is the truth the exports are made from; the code records are a fast index of it.
 ``differences(store)`` must be empty: tests check it after every scenario and after each crash.
@@ -10,7 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from linecode.store.model import Event, EventKind, Lock, RegulatoryStatus, State
+from linecode.store.model import BatchState, Event, EventKind, Lock, RegulatoryStatus, State
 from linecode.store.store import Store
 
 _STATE_OF = {
@@ -21,6 +22,11 @@ _STATE_OF = {
     EventKind.DESTROYED: State.DESTROYED,
     EventKind.DECOMMISSIONED: State.DECOMMISSIONED,
     EventKind.RELEASED: State.RELEASED,
+}
+_BATCH_STATE_OF = {
+    EventKind.BATCH_CREATED: BatchState.OPEN,
+    EventKind.BATCH_CLOSED: BatchState.CLOSED,
+    EventKind.BATCH_EXPORTED: BatchState.EXPORTED,
 }
 
 
@@ -73,6 +79,11 @@ def replay(events: Iterable[Event]) -> dict[str, CodeState]:
     return codes
 
 
+def replay_batches(events: Iterable[Event]) -> dict[str, BatchState]:
+    """Every batch's state after ``events`` (which must start at the first event)."""
+    return {e.batch_id: _BATCH_STATE_OF[e.kind] for e in events if e.kind in _BATCH_STATE_OF and e.batch_id}
+
+
 def stored(store: Store) -> dict[str, CodeState]:
     """The same view, read from the code records."""
     out: dict[str, CodeState] = {}
@@ -88,7 +99,11 @@ def differences(store: Store, limit: int = 20) -> list[str]:
     """Where the records disagree with the replayed event log (empty when they agree)."""
     from_events = replay(store.events())
     from_records = stored(store)
-    found = []
+    found = [
+        f"batch {b}: events say {state.label}, records say {store.batch(b).state.label}"
+        for b, state in sorted(replay_batches(store.events()).items())
+        if store.batch(b).state is not state
+    ]
     for code in sorted(from_events.keys() | from_records.keys()):
         a, b = from_events.get(code), from_records.get(code)
         if a != b:

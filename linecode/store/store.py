@@ -464,11 +464,13 @@ class Store:
         time_us: int | None = None,
         actor: str = "",
         line: str = "",
+        idempotency_key: str | None = None,
     ) -> Change:
         """Set the NMPAB/T 1004 regulatory status of some codes, or of a whole batch (exactly one of
-        ``codes`` and ``batch_id``). A batch status shows on every code of it that has none of its own."""
+        ``codes`` and ``batch_id``). A batch status shows on every code of it that has none of its own.
+        A retry with the same ``idempotency_key`` gets the first answer and writes nothing."""
         value = status if isinstance(status, RegulatoryStatus) else _enum(RegulatoryStatus, status, "status")
-        return self._set_marks(codes, batch_id, value, None, reason, time_us, actor, line)
+        return self._set_marks(codes, batch_id, value, None, reason, time_us, actor, line, idempotency_key)
 
     def set_lock(
         self,
@@ -480,11 +482,13 @@ class Store:
         time_us: int | None = None,
         actor: str = "",
         line: str = "",
+        idempotency_key: str | None = None,
     ) -> Change:
         """Lock (待定 pending, 待召回 to-be-recalled, 异常 abnormal) or unlock (正常 normal) some codes or a
-        whole batch. A locked code cannot be aggregated or released; a batch lock locks all its codes."""
+        whole batch. A locked code cannot be aggregated or released; a batch lock locks all its codes.
+        A retry with the same ``idempotency_key`` gets the first answer and writes nothing."""
         value = lock if isinstance(lock, Lock) else _enum(Lock, lock, "lock")
-        return self._set_marks(codes, batch_id, None, value, reason, time_us, actor, line)
+        return self._set_marks(codes, batch_id, None, value, reason, time_us, actor, line, idempotency_key)
 
     def _set_marks(
         self,
@@ -496,6 +500,7 @@ class Store:
         time_us: int | None,
         actor: str,
         line: str,
+        idempotency_key: str | None,
     ) -> Change:
         if (codes is None) == (batch_id is None):
             raise InvalidArgument("give either codes or batch_id, not both or neither", reason="BAD_TARGET")
@@ -503,7 +508,7 @@ class Store:
         if batch_id is not None:
             return self._write_change(
                 body,
-                None,
+                idempotency_key,
                 [],
                 lambda tx, t: lifecycle.set_batch_marks(
                     tx, batch_id, status=status, lock=lock, reason=reason, time_us=t, actor=actor, line=line
@@ -512,7 +517,7 @@ class Store:
         texts = list(codes or [])
         return self._write_change(
             body,
-            None,
+            idempotency_key,
             texts,
             lambda tx, t: lifecycle.set_code_marks(
                 tx, texts, status=status, lock=lock, reason=reason, time_us=t, actor=actor, line=line
@@ -763,6 +768,41 @@ class Store:
         def run(tx: Tx) -> ReconciliationReport:
             t = time_us if time_us is not None else now_us()
             return reconcile.close(tx, batch_id, override_reason, time_us=t, actor=actor, line=line)
+
+        return self._db.write(run)
+
+    def mark_exported(
+        self,
+        batch_id: str,
+        destination: str,
+        *,
+        time_us: int | None = None,
+        actor: str = "",
+        line: str = "",
+        idempotency_key: str | None = None,
+    ) -> Batch:
+        """Record that a closed batch's data was delivered to ``destination`` (e.g. the regulator's
+        platform and its receipt number): the batch becomes ``exported`` and a BATCH_EXPORTED event
+        says where its data went. Exporting a document does not do this by itself: only the caller
+        knows the delivery succeeded. Delivered again, the batch gets one more event; a retry with
+        the same ``idempotency_key`` gets the first answer and writes nothing.
+
+        Raises :class:`Precondition` ``BATCH_NOT_CLOSED`` for an open batch and
+        :class:`InvalidArgument` ``BAD_DESTINATION`` for a blank destination."""
+        if not destination.strip():
+            raise InvalidArgument(
+                "the destination of the export is blank; expected where the batch's data went",
+                reason="BAD_DESTINATION",
+                hint="e.g. the regulator's platform and the receipt number of the submission",
+            )
+        digest = request_digest(["mark_exported", batch_id, destination, time_us])
+
+        def run(tx: Tx) -> Batch:
+            if tx.recall(idempotency_key, digest) is None:
+                t = time_us if time_us is not None else now_us()
+                seq = reconcile.mark_exported(tx, batch_id, destination, time_us=t, actor=actor, line=line)
+                tx.remember(idempotency_key, digest, {"event_seq": seq})
+            return tx.batch(batch_id)
 
         return self._db.write(run)
 

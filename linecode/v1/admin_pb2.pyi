@@ -96,32 +96,40 @@ class GetBatchRequest(_message.Message):
     def __init__(self, batch_id: _Optional[str] = ...) -> None: ...
 
 class SetLockRequest(_message.Message):
-    __slots__ = ("batch_id", "codes", "lock", "reason", "origin")
+    __slots__ = ("batch_id", "codes", "lock", "reason", "origin", "idempotency_key", "time_us")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     CODES_FIELD_NUMBER: _ClassVar[int]
     LOCK_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    TIME_US_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     codes: CodeSet
     lock: _common_pb2.Lock
     reason: str
     origin: _common_pb2.Origin
-    def __init__(self, batch_id: _Optional[str] = ..., codes: _Optional[_Union[CodeSet, _Mapping]] = ..., lock: _Optional[_Union[_common_pb2.Lock, str]] = ..., reason: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ...) -> None: ...
+    idempotency_key: str
+    time_us: int
+    def __init__(self, batch_id: _Optional[str] = ..., codes: _Optional[_Union[CodeSet, _Mapping]] = ..., lock: _Optional[_Union[_common_pb2.Lock, str]] = ..., reason: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., time_us: _Optional[int] = ...) -> None: ...
 
 class SetStatusRequest(_message.Message):
-    __slots__ = ("batch_id", "codes", "status", "reason", "origin")
+    __slots__ = ("batch_id", "codes", "status", "reason", "origin", "idempotency_key", "time_us")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     CODES_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     REASON_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    TIME_US_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     codes: CodeSet
     status: _common_pb2.RegulatoryStatus
     reason: str
     origin: _common_pb2.Origin
-    def __init__(self, batch_id: _Optional[str] = ..., codes: _Optional[_Union[CodeSet, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.RegulatoryStatus, str]] = ..., reason: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ...) -> None: ...
+    idempotency_key: str
+    time_us: int
+    def __init__(self, batch_id: _Optional[str] = ..., codes: _Optional[_Union[CodeSet, _Mapping]] = ..., status: _Optional[_Union[_common_pb2.RegulatoryStatus, str]] = ..., reason: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., time_us: _Optional[int] = ...) -> None: ...
 
 class CodeSet(_message.Message):
     __slots__ = ("codes",)
@@ -236,6 +244,20 @@ class ExportBatchRequest(_message.Message):
     format: ExportFormat
     utc_offset_minutes: int
     def __init__(self, batch_id: _Optional[str] = ..., format: _Optional[_Union[ExportFormat, str]] = ..., utc_offset_minutes: _Optional[int] = ...) -> None: ...
+
+class MarkBatchExportedRequest(_message.Message):
+    __slots__ = ("batch_id", "destination", "origin", "idempotency_key", "time_us")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    DESTINATION_FIELD_NUMBER: _ClassVar[int]
+    ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    TIME_US_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    destination: str
+    origin: _common_pb2.Origin
+    idempotency_key: str
+    time_us: int
+    def __init__(self, batch_id: _Optional[str] = ..., destination: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., time_us: _Optional[int] = ...) -> None: ...
 
 class ExportSummary(_message.Message):
     __slots__ = ("batch_id", "format", "bytes_written", "codes", "relations", "events", "last_event_seq")

@@ -95,6 +95,11 @@ class AdminServiceStub:
                 request_serializer=linecode_dot_v1_dot_admin__pb2.ExportBatchRequest.SerializeToString,
                 response_deserializer=linecode_dot_v1_dot_admin__pb2.ExportChunk.FromString,
                 _registered_method=True)
+        self.MarkBatchExported = channel.unary_unary(
+                '/linecode.v1.AdminService/MarkBatchExported',
+                request_serializer=linecode_dot_v1_dot_admin__pb2.MarkBatchExportedRequest.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_admin__pb2.Batch.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -177,6 +182,15 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def MarkBatchExported(self, request, context):
+        """Record that a closed batch's data was delivered upstream: the batch becomes EXPORTED and an
+        event names the destination. Exporting alone does not do it: only the caller knows the delivery
+        succeeded. Refused (FAILED_PRECONDITION, BATCH_NOT_CLOSED) for an open batch.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -239,6 +253,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.ExportBatch,
                     request_deserializer=linecode_dot_v1_dot_admin__pb2.ExportBatchRequest.FromString,
                     response_serializer=linecode_dot_v1_dot_admin__pb2.ExportChunk.SerializeToString,
+            ),
+            'MarkBatchExported': grpc.unary_unary_rpc_method_handler(
+                    servicer.MarkBatchExported,
+                    request_deserializer=linecode_dot_v1_dot_admin__pb2.MarkBatchExportedRequest.FromString,
+                    response_serializer=linecode_dot_v1_dot_admin__pb2.Batch.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -565,6 +584,33 @@ class AdminService:
             '/linecode.v1.AdminService/ExportBatch',
             linecode_dot_v1_dot_admin__pb2.ExportBatchRequest.SerializeToString,
             linecode_dot_v1_dot_admin__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MarkBatchExported(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linecode.v1.AdminService/MarkBatchExported',
+            linecode_dot_v1_dot_admin__pb2.MarkBatchExportedRequest.SerializeToString,
+            linecode_dot_v1_dot_admin__pb2.Batch.FromString,
             options,
             channel_credentials,
             insecure,

@@ -124,14 +124,17 @@ def test_products_and_batches(client: Client) -> None:
 
 def test_status_and_lock(client: Client) -> None:
     units = client.commissioned("unit", 3)
-    client.admin.SetStatus(
-        admin_pb2.SetStatusRequest(
-            codes=admin_pb2.CodeSet(codes=units[:1]),
-            status=common_pb2.REGULATORY_STATUS_DAMAGED,
-            origin=ORIGIN,
-        )
+    damaged = admin_pb2.SetStatusRequest(
+        codes=admin_pb2.CodeSet(codes=units[:1]),
+        status=common_pb2.REGULATORY_STATUS_DAMAGED,
+        origin=ORIGIN,
+        idempotency_key="qa-damaged-1",
     )
+    first = client.admin.SetStatus(damaged)
     assert client.store.info(units[0]).status.label == "damaged"
+    retry = client.admin.SetStatus(damaged)  # the answer was lost: the same key writes nothing new
+    assert retry.replayed and retry.event_seq == first.event_seq
+    assert client.store.last_event_seq() == first.event_seq
     client.admin.SetLock(
         admin_pb2.SetLockRequest(codes=admin_pb2.CodeSet(codes=units[1:2]), lock=common_pb2.LOCK_ABNORMAL)
     )
@@ -167,6 +170,26 @@ def test_close_batch_reconciles_and_refuses_discrepancies(client: Client) -> Non
     )
     assert closed.state == common_pb2.BATCH_STATE_CLOSED and closed.override_reason
     refused(lambda: client.allocate("unit", 1), grpc.StatusCode.FAILED_PRECONDITION, "BATCH_NOT_OPEN")
+
+
+def test_a_closed_batch_is_marked_exported(client: Client) -> None:
+    def mark(batch_id: str, destination: str, key: str = "") -> admin_pb2.Batch:
+        request = admin_pb2.MarkBatchExportedRequest(
+            batch_id=batch_id, destination=destination, origin=ORIGIN, idempotency_key=key
+        )
+        return client.admin.MarkBatchExported(request)
+
+    refused(lambda: mark("B1", "NMPA"), grpc.StatusCode.FAILED_PRECONDITION, "BATCH_NOT_CLOSED")
+    client.admin.CloseBatch(admin_pb2.CloseBatchRequest(batch_id="B1", origin=ORIGIN))
+    refused(lambda: mark("B1", ""), grpc.StatusCode.INVALID_ARGUMENT, "BAD_DESTINATION")
+    refused(lambda: mark("B404", "NMPA"), grpc.StatusCode.NOT_FOUND, "UNKNOWN_BATCH")
+    assert mark("B1", "NMPA platform, receipt 42", "exp-1").state == common_pb2.BATCH_STATE_EXPORTED
+    assert mark("B1", "NMPA platform, receipt 42", "exp-1").state == common_pb2.BATCH_STATE_EXPORTED  # retry
+    refused(
+        lambda: mark("B1", "elsewhere", "exp-1"), grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED"
+    )
+    got = client.admin.GetBatch(admin_pb2.GetBatchRequest(batch_id="B1"))
+    assert got.state == common_pb2.BATCH_STATE_EXPORTED
 
 
 def test_lease_export_and_import(client: Client, tmp_path, master) -> None:  # type: ignore[no-untyped-def]

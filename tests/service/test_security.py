@@ -176,6 +176,12 @@ def _calls(served: Served, c: Client) -> dict[str, Callable[[], Any]]:
     def commissioned(level: str = "unit") -> str:
         return admin.commissioned(level, 1)[0]
 
+    def closed_batch() -> str:
+        batch_id = f"B{next(_batch_ids)}"
+        admin.admin.CreateBatch(admin_pb2.Batch(**{**_fields(BATCH), "batch_id": batch_id}), timeout=TIMEOUT)
+        admin.admin.CloseBatch(admin_pb2.CloseBatchRequest(batch_id=batch_id), timeout=TIMEOUT)
+        return batch_id
+
     return {
         "Line.Allocate": lambda: c.allocate("unit", 2),
         "Line.ReportEvents": lambda: c.report(line_pb2.LINE_EVENT_PRINTED, [fresh()]),
@@ -211,6 +217,10 @@ def _calls(served: Served, c: Client) -> dict[str, Callable[[], Any]]:
         ),
         "Admin.CreateBatch": lambda: c.admin.CreateBatch(
             admin_pb2.Batch(**{**_fields(BATCH), "batch_id": f"B{next(_batch_ids)}"}), timeout=TIMEOUT
+        ),
+        "Admin.MarkBatchExported": lambda: c.admin.MarkBatchExported(
+            admin_pb2.MarkBatchExportedRequest(batch_id=closed_batch(), destination="NMPA", origin=ORIGIN),
+            timeout=TIMEOUT,
         ),
         "Admin.SetLock": lambda: c.admin.SetLock(
             admin_pb2.SetLockRequest(

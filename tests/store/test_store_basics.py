@@ -162,6 +162,27 @@ def test_status_and_locks_per_code_and_per_batch(line: Line) -> None:
     assert not differences(store)
 
 
+def test_a_retried_lock_or_status_writes_nothing_new(line: Line) -> None:
+    store = line.store
+    units = line.commissioned("unit", 2)
+    first = store.set_lock("pending", codes=units, reason="QA hold", idempotency_key="hold-1")
+    store.set_lock("normal", codes=units[:1], reason="released by QA")
+    seq = store.last_event_seq()
+    again = store.set_lock("pending", codes=units, reason="QA hold", idempotency_key="hold-1")
+    assert again.replayed and again.event_seq == first.event_seq and store.last_event_seq() == seq
+    assert store.info(units[0]).lock is Lock.NORMAL  # the retry did not lock it again
+    refused(
+        store,
+        lambda: store.set_lock("abnormal", codes=units, idempotency_key="hold-1"),
+        AlreadyExists,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
+    status = store.set_status("damaged", batch_id="B1", idempotency_key="st-1")
+    assert store.set_status("damaged", batch_id="B1", idempotency_key="st-1").event_seq == status.event_seq
+    assert store.last_event_seq() == status.event_seq
+    assert not differences(store)
+
+
 def test_verify_tells_genuine_from_forged(line: Line) -> None:
     store = line.store
     (unit,) = line.commissioned("unit", 1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from linecode.errors import Precondition
+from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
 from linecode.store import BatchState, EventKind, Lock, State
 from linecode.store.replay import differences
 
@@ -79,3 +79,35 @@ def test_declared_partial_parent_is_fine_and_locked_codes_are_not_released(line:
     assert report.levels[1].partial_declared == 1 and report.levels[1].locked == 1
     assert store.record(full).state is State.AGGREGATED  # locked: stays where it is
     assert store.record(bundle).state is State.RELEASED
+
+
+def test_a_closed_batch_is_marked_exported_once_per_delivery_and_stays_closed_to_the_line(line: Line) -> None:
+    store = line.store
+    _, units = line.bundle()
+    refused(store, lambda: store.mark_exported("B1", "NMPA"), Precondition, "BATCH_NOT_CLOSED")
+    store.close_batch("B1", override_reason="test batch")
+    refused(store, lambda: store.mark_exported("B1", "  "), InvalidArgument, "BAD_DESTINATION")
+    refused(store, lambda: store.mark_exported("B9", "NMPA"), NotFound, "UNKNOWN_BATCH")
+    batch = store.mark_exported("B1", "药品追溯协同平台, receipt 42", actor="qa-li", idempotency_key="x1")
+    assert batch.state is BatchState.EXPORTED and store.batch("B1").state is BatchState.EXPORTED
+    event = list(store.events("B1"))[-1]
+    assert event.kind is EventKind.BATCH_EXPORTED and event.actor == "qa-li"
+    assert json.loads(event.detail) == {"destination": "药品追溯协同平台, receipt 42"}
+    seq = store.last_event_seq()
+    assert (
+        store.mark_exported("B1", "药品追溯协同平台, receipt 42", idempotency_key="x1").state
+        is BatchState.EXPORTED
+    )
+    assert store.last_event_seq() == seq  # a retry writes nothing
+    refused(
+        store,
+        lambda: store.mark_exported("B1", "somewhere else", idempotency_key="x1"),
+        AlreadyExists,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
+    store.mark_exported("B1", "MAH archive")  # delivered again: one more event, still exported
+    assert store.last_event_seq() == seq + 1 and store.batch("B1").state is BatchState.EXPORTED
+    refused(store, lambda: store.allocate("B1", "unit", 1), Precondition, "BATCH_NOT_OPEN")
+    refused(store, lambda: store.close_batch("B1"), Precondition, "BATCH_NOT_OPEN")
+    assert store.record(units[0]).state is State.RELEASED
+    assert not differences(store)
