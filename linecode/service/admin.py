@@ -199,10 +199,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.ReconciliationReport:
         return convert.report(
             self.store.close_batch(
-                request.batch_id,
-                request.override_reason or None,
-                actor=request.origin.actor,
-                line=request.origin.line,
+                request.batch_id, request.override_reason or None, **convert.write_args(request)
             )
         )
 
@@ -243,7 +240,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
 
     def MarkBatchExported(
         self, request: admin_pb2.MarkBatchExportedRequest, context: grpc.ServicerContext
-    ) -> admin_pb2.Batch:
-        return convert.batch(
+    ) -> common_pb2.Change:
+        return convert.change(
             self.store.mark_exported(request.batch_id, request.destination, **convert.write_args(request))
         )

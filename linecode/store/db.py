@@ -44,7 +44,7 @@ from typing import Any, NoReturn, TypeVar, cast
 import lmdb
 
 from linecode import _records
-from linecode.errors import AlreadyExists, ConfigError, Exhausted, NotFound
+from linecode.errors import AlreadyExists, ConfigError, Exhausted, InvalidArgument, NotFound
 from linecode.store import records
 from linecode.store.model import Batch, EventKind, Lock, Product, State
 from linecode.store.records import Row
@@ -62,6 +62,8 @@ FORMAT = b"2"
 filed by slot (``code_slots``, ``code_records``, ``children`` by the parent's slot)."""
 _FORMAT_KEY = b"linecode-format"
 DEFAULT_MAX_READERS = 512
+MAX_KEY_BYTES = 511
+"""LMDB's longest key (its default build): ids and idempotency keys longer than this are refused."""
 """LMDB reader slots, shared by every process that has the environment open (the first opener sets
 it): a read transaction holds one, and so does each spare one py-lmdb keeps for reuse."""
 _DBS = (
@@ -685,7 +687,10 @@ class Tx:
     # products and batches
     def _json_record(self, db: str, key: str, decode: Callable[[Any], T]) -> T | None:
         """The record under ``key`` in the JSON database ``db``, decoded (None if absent)."""
-        raw = self.txn.get(key.encode(), db=self.db.dbs[db])
+        encoded = key.encode()
+        if not 0 < len(encoded) <= MAX_KEY_BYTES:
+            return None  # LMDB cannot hold such a key, so no record has it
+        raw = self.txn.get(encoded, db=self.db.dbs[db])
         if raw is None:
             return None
         cache_key = (db, bytes(raw))
@@ -806,6 +811,12 @@ class Tx:
         before; raises if the key was used for a different request."""
         if key is None:
             return None
+        if not 0 < len(key.encode()) <= MAX_KEY_BYTES:
+            raise InvalidArgument(
+                f"idempotency key of {len(key.encode())} bytes; expected 1 to {MAX_KEY_BYTES} bytes",
+                reason="BAD_IDEMPOTENCY_KEY",
+                hint="a UUID or the line's own request number is plenty",
+            )
         raw = self.txn.get(key.encode(), db=self.db.dbs["idempotency"])
         if raw is None:
             return None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 
 from linecode.errors import InvalidArgument, NotFound, Precondition
 from linecode.store import coderules
@@ -23,6 +24,8 @@ from linecode.store.model import (
     Lock,
     RegulatoryStatus,
     State,
+    format_time,
+    now_us,
 )
 from linecode.store.records import Row, plain_key
 
@@ -168,6 +171,27 @@ def require_unlocked(keys: Sequence[str], rows: Sequence[Row], batches: Batches,
         )
 
 
+MAX_AHEAD_US = 10 * 60 * 1_000_000
+"""How far ahead of the server's clock a caller's event time may be (clocks of a line drift a little;
+a time hours ahead is a wrong clock, and once stored it would refuse every later event at the
+right time)."""
+
+
+def check_time(time_us: int | None) -> None:
+    """A caller's event time (None: the store takes its own) is after the epoch and not far ahead."""
+    if time_us is None:
+        return
+    now = now_us()
+    if time_us <= 0 or time_us > now + MAX_AHEAD_US:
+        what = "not after the epoch" if time_us <= 0 else "ahead of the server clock"
+        raise InvalidArgument(
+            f"event time {time_us} µs is {what} ({format_time(now)} now); "
+            f"expected microseconds since the epoch, at most {MAX_AHEAD_US // 60_000_000} min ahead",
+            reason="BAD_TIME",
+            hint="check the line controller's clock, or send no time to use the server's",
+        )
+
+
 def require_time(keys: Sequence[str], rows: Sequence[Row], time_us: int) -> None:
     """Event times never go backwards for a code."""
     late = [(k, r.last_event_us) for k, r in zip(keys, rows, strict=True) if r.last_event_us > time_us]
@@ -282,17 +306,30 @@ def set_batch_marks(
     line: str,
 ) -> Change:
     """Set the batch-wide status or lock: it applies to every code of the batch that has none of its own."""
-    from dataclasses import replace
-
     batch = tx.batch(batch_id)
     if status is not None:
         batch = replace(batch, status=status)
     if lock is not None:
         batch = replace(batch, lock=lock)
-    tx.put_batch(batch)
     kind = EventKind.BATCH_STATUS_SET if status is not None else EventKind.BATCH_LOCK_SET
     detail = mark_detail(status, lock, reason)
-    return Change(tx.append_event(time_us, kind, batch.ref, actor=actor, line=line, detail=detail), ())
+    return Change(batch_event(tx, batch, kind, time_us, actor=actor, line=line, detail=detail), ())
+
+
+def batch_event(
+    tx: Tx, batch: Batch, kind: EventKind, time_us: int, *, actor: str, line: str, detail: str
+) -> int:
+    """Store ``batch`` (as changed by the caller) and append its batch-wide event; its sequence
+    number. Batch-wide event times never go backwards either."""
+    if time_us < batch.last_event_us:
+        raise Precondition(
+            f"event time {time_us} µs is earlier than the last event of batch {batch.batch_id!r} "
+            f"({batch.last_event_us} µs); expected times that never go backwards for a batch",
+            reason="TIME_WENT_BACKWARDS",
+            hint="check the clock of whoever sent the time",
+        )
+    tx.put_batch(replace(batch, last_event_us=time_us))
+    return tx.append_event(time_us, kind, batch.ref, actor=actor, line=line, detail=detail)
 
 
 def mark_detail(status: RegulatoryStatus | None, lock: Lock | None, reason: str) -> str:

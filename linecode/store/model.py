@@ -291,6 +291,8 @@ class Batch:
     """Batch-wide lock; a non-normal lock here locks every code of the batch."""
     ref: int = 0
     """Compact number of the batch inside code records (assigned by the store)."""
+    last_event_us: int = 0
+    """Time of the batch's latest batch-wide event (created, status, lock, closed, exported)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 from linecode.errors import Precondition
 from linecode.store import records
 from linecode.store.db import Tx
-from linecode.store.lifecycle import effective_lock, listing, require_time
+from linecode.store.lifecycle import batch_event, effective_lock, listing, require_time
 from linecode.store.model import (
     Batch,
     BatchState,
@@ -194,7 +195,6 @@ def close(
     if released:
         tx.append_event(time_us, EventKind.RELEASED, batch.ref, actor=actor, line=line, codes=released)
     closed = replace(batch, state=BatchState.CLOSED)
-    tx.put_batch(closed)
     detail = json.dumps(
         {
             "override_reason": override_reason,
@@ -204,16 +204,39 @@ def close(
         ensure_ascii=False,
         sort_keys=True,
     )
-    seq = tx.append_event(time_us, EventKind.BATCH_CLOSED, batch.ref, actor=actor, line=line, detail=detail)
+    seq = batch_event(tx, closed, EventKind.BATCH_CLOSED, time_us, actor=actor, line=line, detail=detail)
     tx.flush_counts()
-    after = reconcile(tx, closed)
+    answer = {
+        "closed_event_seq": seq,
+        "override_reason": override_reason,
+        "discrepancies": before.discrepancies,
+        "loose_units": before.loose_units,
+        "undeclared_partial": before.undeclared_partial,
+    }
+    return as_closed(reconcile(tx, closed), answer)
+
+
+def close_answer(report: ReconciliationReport) -> dict[str, Any]:
+    """What an idempotency record keeps of a close: what the numbers alone do not say."""
+    return {
+        "closed_event_seq": report.closed_event_seq,
+        "override_reason": report.override_reason,
+        "discrepancies": list(report.discrepancies),
+        "loose_units": list(report.loose_units),
+        "undeclared_partial": list(report.undeclared_partial),
+    }
+
+
+def as_closed(report: ReconciliationReport, answer: dict[str, Any]) -> ReconciliationReport:
+    """The report of a close: the numbers after it (``report``), and what was found before it and
+    how it was closed (``answer``: :func:`close_answer`, kept for a retry)."""
     return replace(
-        after,
-        discrepancies=before.discrepancies,
-        loose_units=before.loose_units,
-        undeclared_partial=before.undeclared_partial,
-        override_reason=override_reason,
-        closed_event_seq=seq,
+        report,
+        discrepancies=tuple(answer["discrepancies"]),
+        loose_units=tuple(answer["loose_units"]),
+        undeclared_partial=tuple(answer["undeclared_partial"]),
+        override_reason=answer["override_reason"],
+        closed_event_seq=answer["closed_event_seq"],
     )
 
 
@@ -228,9 +251,6 @@ def mark_exported(tx: Tx, batch_id: str, destination: str, *, time_us: int, acto
             reason="BATCH_NOT_CLOSED",
             hint="close the batch first (an export of an open batch is a preview, not the batch's data)",
         )
-    if batch.state is not BatchState.EXPORTED:
-        tx.put_batch(replace(batch, state=BatchState.EXPORTED))
+    exported = replace(batch, state=BatchState.EXPORTED)
     detail = json.dumps({"destination": destination}, ensure_ascii=False)
-    return tx.append_event(
-        time_us, EventKind.BATCH_EXPORTED, batch.ref, actor=actor, line=line, detail=detail
-    )
+    return batch_event(tx, exported, EventKind.BATCH_EXPORTED, time_us, actor=actor, line=line, detail=detail)

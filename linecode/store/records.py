@@ -336,6 +336,7 @@ def batch_to_json(batch: Batch) -> dict[str, Any]:
         "status": int(batch.status),
         "lock": int(batch.lock),
         "ref": batch.ref,
+        "last_event_us": batch.last_event_us,
     }
 
 
@@ -352,6 +353,7 @@ def batch_from_json(data: dict[str, Any]) -> Batch:
         status=RegulatoryStatus(data["status"]),
         lock=Lock(data["lock"]),
         ref=data["ref"],
+        last_event_us=data.get("last_event_us", 0),  # not kept before 2026-12
     )
 
 

@@ -28,6 +28,7 @@ _BATCH_STATE_OF = {
     EventKind.BATCH_CLOSED: BatchState.CLOSED,
     EventKind.BATCH_EXPORTED: BatchState.EXPORTED,
 }
+_BATCH_EVENTS = frozenset({*_BATCH_STATE_OF, EventKind.BATCH_STATUS_SET, EventKind.BATCH_LOCK_SET})
 
 
 @dataclass
@@ -44,12 +45,33 @@ class CodeState:
     last_event_us: int = 0
 
 
-def replay(events: Iterable[Event]) -> dict[str, CodeState]:
-    """Every code's state after ``events`` (which must start at the first event)."""
+@dataclass
+class BatchView:
+    """The part of a batch record that events determine."""
+
+    state: BatchState = BatchState.OPEN
+    status: RegulatoryStatus = RegulatoryStatus.NONE
+    lock: Lock = Lock.NORMAL
+    last_event_us: int = 0
+
+
+def replay(events: Iterable[Event]) -> tuple[dict[str, CodeState], dict[str, BatchView]]:
+    """Every code's and batch's state after ``events`` (which must start at the first event)."""
     codes: dict[str, CodeState] = {}
+    batches: dict[str, BatchView] = {}
     for event in events:
         t = event.time_us
-        if event.kind is EventKind.ALLOCATED:
+        if event.kind in _BATCH_EVENTS:
+            assert event.batch_id is not None
+            batch = batches.setdefault(event.batch_id, BatchView())
+            batch.last_event_us = t
+            if event.kind in _BATCH_STATE_OF:
+                batch.state = _BATCH_STATE_OF[event.kind]
+            elif event.kind is EventKind.BATCH_STATUS_SET:
+                batch.status = RegulatoryStatus[json.loads(event.detail)["status"].upper()]
+            else:
+                batch.lock = Lock[json.loads(event.detail)["lock"].upper()]
+        elif event.kind is EventKind.ALLOCATED:
             for code in event.codes:
                 codes[code] = CodeState(event.batch_id, last_event_us=t)
         elif event.kind in _STATE_OF:
@@ -76,12 +98,7 @@ def replay(events: Iterable[Event]) -> dict[str, CodeState]:
                 else:
                     codes[code].lock = Lock[mark["lock"].upper()]
                 codes[code].last_event_us = t
-    return codes
-
-
-def replay_batches(events: Iterable[Event]) -> dict[str, BatchState]:
-    """Every batch's state after ``events`` (which must start at the first event)."""
-    return {e.batch_id: _BATCH_STATE_OF[e.kind] for e in events if e.kind in _BATCH_STATE_OF and e.batch_id}
+    return codes, batches
 
 
 def stored(store: Store) -> dict[str, CodeState]:
@@ -97,17 +114,17 @@ def stored(store: Store) -> dict[str, CodeState]:
 
 def differences(store: Store, limit: int = 20) -> list[str]:
     """Where the records disagree with the replayed event log (empty when they agree)."""
-    from_events = replay(store.events())
-    from_records = stored(store)
-    found = [
-        f"batch {b}: events say {state.label}, records say {store.batch(b).state.label}"
-        for b, state in sorted(replay_batches(store.events()).items())
-        if store.batch(b).state is not state
-    ]
-    for code in sorted(from_events.keys() | from_records.keys()):
-        a, b = from_events.get(code), from_records.get(code)
-        if a != b:
-            found.append(f"{code}: events say {a}, records say {b}")
-            if len(found) >= limit:
-                break
+    code_events, batch_events = replay(store.events())
+    batch_records = {
+        b.batch_id: BatchView(b.state, b.status, b.lock, b.last_event_us) for b in store.batches()
+    }
+    found = []
+    for sides, what in ((batch_events, batch_records), "batch "), ((code_events, stored(store)), ""):
+        from_events, from_records = sides
+        for key in sorted(from_events.keys() | from_records.keys()):
+            a, b = from_events.get(key), from_records.get(key)
+            if a != b:
+                found.append(f"{what}{key}: events say {a}, records say {b}")
+                if len(found) >= limit:
+                    return found
     return found

@@ -54,6 +54,8 @@ from linecode.store.model import (
 from linecode.store.records import Row
 
 T = TypeVar("T")
+MAX_DESTINATION = 1000
+"""Characters of an export's destination (``mark_exported``) at most."""
 _EVENT_CHUNK = 1000
 # Events of a bulk report carry thousands of codes: a chunk also ends once it holds this many codes,
 # so a reader (an export of a million-code batch) never holds more than about this many at a time.
@@ -174,8 +176,9 @@ class Store:
         serial domain of new pools, ``False`` leaves them empty until a lease is imported (a second
         server of a pool, SPEC §7). Raises :class:`AlreadyExists` for a known ``product_id``.
         """
-        if not product_id or not levels:
-            raise InvalidArgument("a product needs an id and at least one level", reason="BAD_PRODUCT")
+        _check_id("product id", product_id)
+        if not levels:
+            raise InvalidArgument("a product needs at least one level", reason="BAD_PRODUCT")
         if len({lv.name for lv in levels}) != len(levels):
             raise InvalidArgument(
                 f"product {product_id!r}: level names must be distinct", reason="BAD_PRODUCT"
@@ -221,6 +224,8 @@ class Store:
     ) -> Batch:
         """Open a batch of a product. ``batch_id`` defaults to the batch number and must be new."""
         batch_id = batch_id or batch_number
+        _check_id("batch number", batch_number)
+        _check_id("batch id", batch_id)
         if expiry_date <= production_date:
             raise InvalidArgument(
                 f"batch {batch_id!r}: expiry {expiry_date} is not after production {production_date}",
@@ -253,11 +258,12 @@ class Store:
                 line,
                 planned_quantity,
                 ref=tx.next_batch_ref(),
+                last_event_us=now_us(),
             )
             tx.put_batch(batch)
             detail = records.dump_json(records.batch_to_json(batch)).decode()
             tx.append_event(
-                now_us(), EventKind.BATCH_CREATED, batch.ref, actor=actor, line=line, detail=detail
+                batch.last_event_us, EventKind.BATCH_CREATED, batch.ref, actor=actor, line=line, detail=detail
             )
             return batch
 
@@ -389,7 +395,9 @@ class Store:
         texts: Sequence[str],
         run: Callable[[Tx, int], Change],
     ) -> Change:
-        """Run an event-appending write once per idempotency key (a retry gets the first answer)."""
+        """Run an event-appending write once per idempotency key (a retry gets the first answer).
+        ``body`` ends with the time the caller gave (None: now)."""
+        lifecycle.check_time(body[-1])
         digest = request_digest(body)
 
         def fn(tx: Tx) -> Change:
@@ -755,6 +763,7 @@ class Store:
         time_us: int | None = None,
         actor: str = "",
         line: str = "",
+        idempotency_key: str | None = None,
     ) -> ReconciliationReport:
         """Reconcile and close a batch; packed, unlocked codes become ``released``.
 
@@ -762,12 +771,20 @@ class Store:
         parents) it raises :class:`Precondition` ``BATCH_DISCREPANCY`` naming the codes, unless
         ``override_reason`` is given: then it closes and records the reason in the BATCH_CLOSED
         event. The report lists the discrepancies either way. Unused codes are reported, never
-        reissued.
+        reissued. A retry with the same ``idempotency_key`` writes nothing and gets the close's
+        report (its numbers as they stand at the retry).
         """
+        lifecycle.check_time(time_us)
+        digest = request_digest(["close_batch", batch_id, override_reason, time_us])
 
         def run(tx: Tx) -> ReconciliationReport:
+            stored = tx.recall(idempotency_key, digest)
+            if stored is not None:
+                return reconcile.as_closed(reconcile.reconcile(tx, tx.batch(batch_id)), stored)
             t = time_us if time_us is not None else now_us()
-            return reconcile.close(tx, batch_id, override_reason, time_us=t, actor=actor, line=line)
+            report = reconcile.close(tx, batch_id, override_reason, time_us=t, actor=actor, line=line)
+            tx.remember(idempotency_key, digest, reconcile.close_answer(report))
+            return report
 
         return self._db.write(run)
 
@@ -780,31 +797,32 @@ class Store:
         actor: str = "",
         line: str = "",
         idempotency_key: str | None = None,
-    ) -> Batch:
+    ) -> Change:
         """Record that a closed batch's data was delivered to ``destination`` (e.g. the regulator's
         platform and its receipt number): the batch becomes ``exported`` and a BATCH_EXPORTED event
         says where its data went. Exporting a document does not do this by itself: only the caller
         knows the delivery succeeded. Delivered again, the batch gets one more event; a retry with
-        the same ``idempotency_key`` gets the first answer and writes nothing.
+        the same ``idempotency_key`` gets the first answer (``replayed``) and writes nothing.
 
-        Raises :class:`Precondition` ``BATCH_NOT_CLOSED`` for an open batch and
-        :class:`InvalidArgument` ``BAD_DESTINATION`` for a blank destination."""
-        if not destination.strip():
+        Raises :class:`Precondition` ``BATCH_NOT_CLOSED`` (an open batch) or ``TIME_WENT_BACKWARDS``
+        (earlier than the batch's last event), :class:`NotFound` ``UNKNOWN_BATCH``,
+        :class:`InvalidArgument` ``BAD_DESTINATION`` (blank or over 1000 characters) and
+        :class:`AlreadyExists` ``IDEMPOTENCY_KEY_REUSED``."""
+        if not destination.strip() or len(destination) > MAX_DESTINATION:
             raise InvalidArgument(
-                "the destination of the export is blank; expected where the batch's data went",
+                f"the destination of the export is {'blank' if not destination.strip() else 'too long'}; "
+                f"expected where the batch's data went, at most {MAX_DESTINATION} characters",
                 reason="BAD_DESTINATION",
                 hint="e.g. the regulator's platform and the receipt number of the submission",
             )
-        digest = request_digest(["mark_exported", batch_id, destination, time_us])
-
-        def run(tx: Tx) -> Batch:
-            if tx.recall(idempotency_key, digest) is None:
-                t = time_us if time_us is not None else now_us()
-                seq = reconcile.mark_exported(tx, batch_id, destination, time_us=t, actor=actor, line=line)
-                tx.remember(idempotency_key, digest, {"event_seq": seq})
-            return tx.batch(batch_id)
-
-        return self._db.write(run)
+        return self._write_change(
+            ["mark_exported", batch_id, destination, time_us],
+            idempotency_key,
+            [],
+            lambda tx, t: Change(
+                reconcile.mark_exported(tx, batch_id, destination, time_us=t, actor=actor, line=line), ()
+            ),
+        )
 
     def events(self, batch_id: str | None = None, since: int = 0) -> Iterator[Event]:
         """Events with sequence number > ``since``, oldest first, optionally of one batch only.
@@ -972,6 +990,19 @@ def _line_event(event: LineEvent | str) -> LineEvent:
             f"unknown line event {event!r}; expected one of {', '.join(e.value for e in LineEvent)}",
             reason="UNKNOWN_EVENT",
         ) from None
+
+
+MAX_ID = 200
+"""Characters of a product id, batch id or batch number at most."""
+
+
+def _check_id(what: str, value: str) -> None:
+    if not value.strip() or len(value) > MAX_ID or not value.isprintable():
+        raise InvalidArgument(
+            f"{what} {value[:MAX_ID]!r}{'…' if len(value) > MAX_ID else ''}: expected 1 to {MAX_ID} "
+            "printable characters, not all spaces",
+            reason="BAD_ID",
+        )
 
 
 def _enum(cls: Any, value: str, what: str) -> Any:

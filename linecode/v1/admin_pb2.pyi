@@ -138,14 +138,18 @@ class CodeSet(_message.Message):
     def __init__(self, codes: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class CloseBatchRequest(_message.Message):
-    __slots__ = ("batch_id", "override_reason", "origin")
+    __slots__ = ("batch_id", "override_reason", "origin", "idempotency_key", "time_us")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     OVERRIDE_REASON_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
+    IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
+    TIME_US_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     override_reason: str
     origin: _common_pb2.Origin
-    def __init__(self, batch_id: _Optional[str] = ..., override_reason: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ...) -> None: ...
+    idempotency_key: str
+    time_us: int
+    def __init__(self, batch_id: _Optional[str] = ..., override_reason: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ..., idempotency_key: _Optional[str] = ..., time_us: _Optional[int] = ...) -> None: ...
 
 class LevelReconciliation(_message.Message):
     __slots__ = ("level", "level_name", "allocated", "encoded", "unused", "commissioned", "scrapped", "not_verified", "aggregated", "sampled", "destroyed", "decommissioned", "loose", "top", "empty_parents", "partial_declared", "partial_undeclared", "locked", "released", "balanced")

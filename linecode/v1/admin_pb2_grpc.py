@@ -98,7 +98,7 @@ class AdminServiceStub:
         self.MarkBatchExported = channel.unary_unary(
                 '/linecode.v1.AdminService/MarkBatchExported',
                 request_serializer=linecode_dot_v1_dot_admin__pb2.MarkBatchExportedRequest.SerializeToString,
-                response_deserializer=linecode_dot_v1_dot_admin__pb2.Batch.FromString,
+                response_deserializer=linecode_dot_v1_dot_common__pb2.Change.FromString,
                 _registered_method=True)
 
 
@@ -183,9 +183,11 @@ class AdminServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def MarkBatchExported(self, request, context):
-        """Record that a closed batch's data was delivered upstream: the batch becomes EXPORTED and an
-        event names the destination. Exporting alone does not do it: only the caller knows the delivery
-        succeeded. Refused (FAILED_PRECONDITION, BATCH_NOT_CLOSED) for an open batch.
+        """Record that a closed batch's data was delivered upstream: the batch becomes EXPORTED and a
+        BATCH_EXPORTED event (the Change's event_seq) names the destination. Exporting alone does not do
+        it: only the caller knows the delivery succeeded. Refused: FAILED_PRECONDITION BATCH_NOT_CLOSED
+        (an open batch) or TIME_WENT_BACKWARDS, INVALID_ARGUMENT BAD_DESTINATION, NOT_FOUND
+        UNKNOWN_BATCH, ALREADY_EXISTS IDEMPOTENCY_KEY_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -257,7 +259,7 @@ def add_AdminServiceServicer_to_server(servicer, server):
             'MarkBatchExported': grpc.unary_unary_rpc_method_handler(
                     servicer.MarkBatchExported,
                     request_deserializer=linecode_dot_v1_dot_admin__pb2.MarkBatchExportedRequest.FromString,
-                    response_serializer=linecode_dot_v1_dot_admin__pb2.Batch.SerializeToString,
+                    response_serializer=linecode_dot_v1_dot_common__pb2.Change.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -610,7 +612,7 @@ class AdminService:
             target,
             '/linecode.v1.AdminService/MarkBatchExported',
             linecode_dot_v1_dot_admin__pb2.MarkBatchExportedRequest.SerializeToString,
-            linecode_dot_v1_dot_admin__pb2.Batch.FromString,
+            linecode_dot_v1_dot_common__pb2.Change.FromString,
             options,
             channel_credentials,
             insecure,

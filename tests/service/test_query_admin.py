@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import grpc
 
 from linecode.codes import GS
@@ -173,18 +175,36 @@ def test_close_batch_reconciles_and_refuses_discrepancies(client: Client) -> Non
 
 
 def test_a_closed_batch_is_marked_exported(client: Client) -> None:
-    def mark(batch_id: str, destination: str, key: str = "") -> admin_pb2.Batch:
+    def mark(batch_id: str, destination: str, key: str = "", time_us: int = 0) -> common_pb2.Change:
         request = admin_pb2.MarkBatchExportedRequest(
-            batch_id=batch_id, destination=destination, origin=ORIGIN, idempotency_key=key
+            batch_id=batch_id, destination=destination, origin=ORIGIN, idempotency_key=key, time_us=time_us
         )
         return client.admin.MarkBatchExported(request)
 
     refused(lambda: mark("B1", "NMPA"), grpc.StatusCode.FAILED_PRECONDITION, "BATCH_NOT_CLOSED")
-    client.admin.CloseBatch(admin_pb2.CloseBatchRequest(batch_id="B1", origin=ORIGIN))
+    close = admin_pb2.CloseBatchRequest(batch_id="B1", origin=ORIGIN, idempotency_key="close-B1")
+    closed = client.admin.CloseBatch(close)
+    assert client.admin.CloseBatch(close) == closed  # a retry gets the report, not BATCH_NOT_OPEN
+    assert client.store.last_event_seq() == closed.closed_event_seq
     refused(lambda: mark("B1", ""), grpc.StatusCode.INVALID_ARGUMENT, "BAD_DESTINATION")
     refused(lambda: mark("B404", "NMPA"), grpc.StatusCode.NOT_FOUND, "UNKNOWN_BATCH")
-    assert mark("B1", "NMPA platform, receipt 42", "exp-1").state == common_pb2.BATCH_STATE_EXPORTED
-    assert mark("B1", "NMPA platform, receipt 42", "exp-1").state == common_pb2.BATCH_STATE_EXPORTED  # retry
+    refused(lambda: mark("", "NMPA"), grpc.StatusCode.NOT_FOUND, "UNKNOWN_BATCH")
+    refused(lambda: mark("B1", "NMPA", time_us=2**64 - 1), grpc.StatusCode.INVALID_ARGUMENT, "BAD_TIME")
+    refused(
+        lambda: mark("B1", "NMPA", key="k" * 600), grpc.StatusCode.INVALID_ARGUMENT, "BAD_IDEMPOTENCY_KEY"
+    )
+    at = client.store.batch("B1").last_event_us + 1_000
+    first = mark("B1", "NMPA platform, receipt 42", "exp-1", time_us=at)
+    event = list(client.store.events("B1"))[-1]
+    assert (event.seq, event.time_us, event.actor, event.line) == (
+        first.event_seq,
+        at,
+        ORIGIN.actor,
+        ORIGIN.line,
+    )
+    assert json.loads(event.detail) == {"destination": "NMPA platform, receipt 42"}
+    retry = mark("B1", "NMPA platform, receipt 42", "exp-1", time_us=at)
+    assert retry.replayed and retry.event_seq == first.event_seq == client.store.last_event_seq()
     refused(
         lambda: mark("B1", "elsewhere", "exp-1"), grpc.StatusCode.ALREADY_EXISTS, "IDEMPOTENCY_KEY_REUSED"
     )

@@ -6,6 +6,7 @@ import pytest
 
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
 from linecode.store import EventKind, Lock, State, Store
+from linecode.store.model import now_us
 from linecode.store.replay import differences
 
 from .conftest import LEVELS, Line, make_batch, refused
@@ -171,15 +172,19 @@ def test_event_time_never_goes_backwards(line: Line) -> None:
     (bundle,) = line.commissioned("bundle", 1)
     units = list(store.allocate("B1", "unit", 5).codes)
     store.report_events("printed", units)
-    store.report_events("verified", units, time_us=3_000_000_000_000_000)  # a line clock far ahead
+    ahead = now_us() + 120_000_000
+    store.report_events("verified", units, time_us=ahead)  # a line clock two minutes ahead
     refused(
         store,
-        lambda: store.aggregate(bundle, units, time_us=3_000_000_000_000_000 - 1),
+        lambda: store.aggregate(bundle, units, time_us=ahead - 1),
         Precondition,
         "TIME_WENT_BACKWARDS",
         units,
     )
-    store.aggregate(bundle, units, time_us=3_000_000_000_000_000)
+    refused(
+        store, lambda: store.aggregate(bundle, units), Precondition, "TIME_WENT_BACKWARDS", units
+    )  # server's now
+    store.aggregate(bundle, units, time_us=ahead)
 
 
 def test_closed_batch_takes_no_aggregation(line: Line) -> None:

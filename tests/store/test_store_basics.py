@@ -7,6 +7,9 @@ import pytest
 from linecode.codes import Gs1Code, Sscc
 from linecode.errors import AlreadyExists, InvalidArgument, InvalidCode, NotFound, Precondition
 from linecode.store import CodeRule, EventKind, Level, LineEvent, Lock, RegulatoryStatus, State, Store
+from linecode.store.db import MAX_KEY_BYTES
+from linecode.store.lifecycle import MAX_AHEAD_US
+from linecode.store.model import now_us
 from linecode.store.replay import differences
 
 from .conftest import LEVELS, PRODUCT, Line, make_batch, refused
@@ -136,14 +139,45 @@ def test_illegal_transitions_are_refused_with_the_current_state(line: Line) -> N
 def test_event_time_never_goes_backwards(line: Line) -> None:
     store = line.store
     codes = list(store.allocate("B1", "unit", 2).codes)
-    store.report_events("printed", codes, time_us=2_000_000_000_000_000)
+    printed = now_us() + 60_000_000  # a line clock a minute ahead
+    store.report_events("printed", codes, time_us=printed)
     refused(
         store,
-        lambda: store.report_events("verified", codes, time_us=1_999_999_999_999_999),
+        lambda: store.report_events("verified", codes, time_us=printed - 1),
         Precondition,
         "TIME_WENT_BACKWARDS",
         codes,
     )
+
+
+def test_event_times_far_ahead_or_before_the_epoch_are_refused(line: Line) -> None:
+    store = line.store
+    codes = list(store.allocate("B1", "unit", 2).codes)
+    for wrong in (now_us() + MAX_AHEAD_US + 60_000_000, 2**64 - 1, 0, -5):
+        refused(
+            store,
+            lambda t=wrong: store.report_events("printed", codes, time_us=t),
+            InvalidArgument,
+            "BAD_TIME",
+        )
+    store.report_events("printed", codes, time_us=now_us() + MAX_AHEAD_US - 60_000_000)  # a clock a bit ahead
+
+
+def test_ids_and_idempotency_keys_lmdb_cannot_hold_are_refused(line: Line) -> None:
+    store = line.store
+    (unit,) = line.commissioned("unit", 1)
+    for key in ("", "k" * (MAX_KEY_BYTES + 1)):
+        refused(
+            store,
+            lambda k=key: store.set_lock("pending", codes=[unit], idempotency_key=k),
+            InvalidArgument,
+            "BAD_IDEMPOTENCY_KEY",
+        )
+    for batch_id in ("", "   ", "b" * 201, "B\n1"):
+        refused(store, lambda b=batch_id: make_batch(store, b), InvalidArgument, "BAD_ID")
+    refused(store, lambda: store.create_product("", "n", "m", LEVELS), InvalidArgument, "BAD_ID")
+    for batch_id in ("", "b" * 600):
+        refused(store, lambda b=batch_id: store.batch(b), NotFound, "UNKNOWN_BATCH")
 
 
 def test_status_and_locks_per_code_and_per_batch(line: Line) -> None:

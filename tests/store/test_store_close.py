@@ -6,6 +6,7 @@ import json
 
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
 from linecode.store import BatchState, EventKind, Lock, State
+from linecode.store.model import now_us
 from linecode.store.replay import differences
 
 from .conftest import Line, refused
@@ -85,29 +86,62 @@ def test_a_closed_batch_is_marked_exported_once_per_delivery_and_stays_closed_to
     store = line.store
     _, units = line.bundle()
     refused(store, lambda: store.mark_exported("B1", "NMPA"), Precondition, "BATCH_NOT_CLOSED")
-    store.close_batch("B1", override_reason="test batch")
+    closed = store.close_batch("B1", override_reason="test batch")
     refused(store, lambda: store.mark_exported("B1", "  "), InvalidArgument, "BAD_DESTINATION")
+    refused(store, lambda: store.mark_exported("B1", "x" * 1001), InvalidArgument, "BAD_DESTINATION")
     refused(store, lambda: store.mark_exported("B9", "NMPA"), NotFound, "UNKNOWN_BATCH")
-    batch = store.mark_exported("B1", "药品追溯协同平台, receipt 42", actor="qa-li", idempotency_key="x1")
-    assert batch.state is BatchState.EXPORTED and store.batch("B1").state is BatchState.EXPORTED
-    event = list(store.events("B1"))[-1]
-    assert event.kind is EventKind.BATCH_EXPORTED and event.actor == "qa-li"
-    assert json.loads(event.detail) == {"destination": "药品追溯协同平台, receipt 42"}
-    seq = store.last_event_seq()
-    assert (
-        store.mark_exported("B1", "药品追溯协同平台, receipt 42", idempotency_key="x1").state
-        is BatchState.EXPORTED
+    closed_at = list(store.events("B1"))[-1].time_us
+    refused(
+        store,
+        lambda: store.mark_exported("B1", "NMPA", time_us=closed_at - 1),
+        Precondition,
+        "TIME_WENT_BACKWARDS",
     )
-    assert store.last_event_seq() == seq  # a retry writes nothing
+    change = store.mark_exported("B1", "药品追溯协同平台, receipt 42", actor="qa-li", idempotency_key="x1")
+    assert change.event_seq > closed.closed_event_seq and not change.replayed
+    assert store.batch("B1").state is BatchState.EXPORTED
+    event = list(store.events("B1"))[-1]
+    assert (event.seq, event.kind, event.actor) == (change.event_seq, EventKind.BATCH_EXPORTED, "qa-li")
+    assert json.loads(event.detail) == {"destination": "药品追溯协同平台, receipt 42"}
+    retry = store.mark_exported("B1", "药品追溯协同平台, receipt 42", idempotency_key="x1")
+    assert retry.replayed and retry.event_seq == change.event_seq
+    assert store.last_event_seq() == change.event_seq  # a retry writes nothing
     refused(
         store,
         lambda: store.mark_exported("B1", "somewhere else", idempotency_key="x1"),
         AlreadyExists,
         "IDEMPOTENCY_KEY_REUSED",
     )
-    store.mark_exported("B1", "MAH archive")  # delivered again: one more event, still exported
-    assert store.last_event_seq() == seq + 1 and store.batch("B1").state is BatchState.EXPORTED
+    again = store.mark_exported("B1", "MAH archive")  # delivered again: one more event, still exported
+    assert again.event_seq == change.event_seq + 1 and store.batch("B1").state is BatchState.EXPORTED
     refused(store, lambda: store.allocate("B1", "unit", 1), Precondition, "BATCH_NOT_OPEN")
     refused(store, lambda: store.close_batch("B1"), Precondition, "BATCH_NOT_OPEN")
     assert store.record(units[0]).state is State.RELEASED
+    assert not differences(store)
+
+
+def test_batch_wide_event_times_never_go_backwards(line: Line) -> None:
+    store = line.store
+    store.set_lock(Lock.PENDING, batch_id="B1", time_us=now_us() + 60_000_000)  # a clock a minute ahead
+    refused(
+        store, lambda: store.set_status("self_checked", batch_id="B1"), Precondition, "TIME_WENT_BACKWARDS"
+    )
+    refused(store, lambda: store.close_batch("B1", override_reason="x"), Precondition, "TIME_WENT_BACKWARDS")
+    assert not differences(store)
+
+
+def test_a_retried_close_gets_the_report_and_writes_nothing(line: Line) -> None:
+    store = line.store
+    line.commissioned("unit", 2)  # loose
+    first = store.close_batch("B1", override_reason="two loose units to rework", idempotency_key="close-1")
+    seq = store.last_event_seq()
+    retry = store.close_batch("B1", override_reason="two loose units to rework", idempotency_key="close-1")
+    assert store.last_event_seq() == seq
+    assert retry == first and retry.closed_event_seq == seq and len(retry.loose_units) == 2
+    refused(
+        store,
+        lambda: store.close_batch("B1", idempotency_key="close-1"),
+        AlreadyExists,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
     assert not differences(store)
