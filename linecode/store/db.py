@@ -99,7 +99,6 @@ class Database:
     ) -> None:
         self.path = Path(path)
         self.readonly = readonly
-        self.shared = shared
         self.max_map_size = max_map_size
         self._lock_fd: int | None = None
         if shared:
@@ -153,8 +152,6 @@ class Database:
         """Committed requests whose callers are still to be woken (see ``_answer``)."""
         self.commits = 0
         """Durable commits so far (for the benchmark's "requests per commit")."""
-        self.clock_us = 0 if readonly else self.read(lambda tx: tx.last_event_time())
-        """The latest event time this process has seen in the log (see :meth:`Tx.now`)."""
 
         self.commit_listeners: list[Callable[[int], object]] = []
         """Told the number of requests of every durable commit (metrics of group commit)."""
@@ -798,8 +795,6 @@ class Tx:
         detail: str = "",
     ) -> int:
         """Append one event; returns its sequence number."""
-        if time_us > self.db.clock_us:
-            self.db.clock_us = time_us
         events = self.db.dbs["events"]
         cursor = self.txn.cursor(db=events)
         seq = records.seq_of(cursor.key()) + 1 if cursor.last() else 1
@@ -811,11 +806,8 @@ class Tx:
         """The time the store gives an event whose caller sent none: the server's clock, but never
         earlier than the latest event written, by any process (a clock stepped back, or a line's
         clock a little ahead, must not make the store refuse its own times as going backwards).
-        Once the clock is past the latest event again, this is the clock. The latest event time
-        is kept in memory, read from the log only when other processes write too (``shared``)."""
-        latest = self.last_event_time() if self.db.shared else self.db.clock_us
-        now = now_us()
-        return now if now > latest else latest
+        Once the clock is past the latest event again, this is the clock."""
+        return max(now_us(), self.last_event_time())
 
     def last_event_time(self) -> int:
         """Time of the latest event (0 if none)."""
