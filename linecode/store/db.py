@@ -46,7 +46,7 @@ import lmdb
 from linecode import _records
 from linecode.errors import AlreadyExists, ConfigError, Exhausted, InvalidArgument, NotFound
 from linecode.store import records
-from linecode.store.model import Batch, EventKind, Lock, Product, State, now_us
+from linecode.store.model import Batch, EventKind, Lock, Product, State
 from linecode.store.records import Row
 
 T = TypeVar("T")
@@ -152,7 +152,6 @@ class Database:
         """Committed requests whose callers are still to be woken (see ``_answer``)."""
         self.commits = 0
         """Durable commits so far (for the benchmark's "requests per commit")."""
-
         self.commit_listeners: list[Callable[[int], object]] = []
         """Told the number of requests of every durable commit (metrics of group commit)."""
         if not readonly and group_commit:
@@ -801,18 +800,6 @@ class Tx:
         raw = records.pack_event(time_us, kind, batch_ref, actor, line, codes, parent, detail)
         self.txn.put(records.seq_key(seq), raw, db=events, append=True)
         return seq
-
-    def now(self) -> int:
-        """The time the store gives an event whose caller sent none: the server's clock, but never
-        earlier than the latest event written, by any process (a clock stepped back, or a line's
-        clock a little ahead, must not make the store refuse its own times as going backwards).
-        Once the clock is past the latest event again, this is the clock."""
-        return max(now_us(), self.last_event_time())
-
-    def last_event_time(self) -> int:
-        """Time of the latest event (0 if none)."""
-        cursor = self.txn.cursor(db=self.db.dbs["events"])
-        return records.event_time(cursor.value()) if cursor.last() else 0
 
     def last_seq(self) -> int:
         cursor = self.txn.cursor(db=self.db.dbs["events"])

@@ -191,11 +191,6 @@ def pack_event(
     return b"".join((_head(time_us, kind, batch_ref, len(a), len(b), len(c), len(d), len(e)), *fields))
 
 
-def event_time(raw: Buffer) -> int:
-    """The time of a packed event, without unpacking the rest."""
-    return int(_EVENT.unpack_from(raw)[0])
-
-
 def unpack_event(seq: int, raw: Buffer, batch_id_of: dict[int, str]) -> Event:
     time_us, kind, ref, *lengths = _EVENT.unpack_from(raw)
     pos = _EVENT.size

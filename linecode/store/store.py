@@ -49,6 +49,7 @@ from linecode.store.model import (
     State,
     TreeNode,
     Verification,
+    now_us,
 )
 from linecode.store.records import Row
 
@@ -194,7 +195,7 @@ class Store:
             for level in product.levels:
                 leases.create_pool(tx, level, claim=claim_pools)
             detail = records.dump_json(records.product_to_json(product)).decode()
-            tx.append_event(tx.now(), EventKind.PRODUCT_CREATED, 0, actor=actor, line="", detail=detail)
+            tx.append_event(now_us(), EventKind.PRODUCT_CREATED, 0, actor=actor, line="", detail=detail)
             return product
 
         return self._db.write(run)
@@ -257,7 +258,7 @@ class Store:
                 line,
                 planned_quantity,
                 ref=tx.next_batch_ref(),
-                last_event_us=tx.now(),
+                last_event_us=now_us(),
             )
             tx.put_batch(batch)
             detail = records.dump_json(records.batch_to_json(batch)).decode()
@@ -324,7 +325,7 @@ class Store:
                 current,
                 number,
                 count,
-                time_us=tx.now(),
+                time_us=now_us(),
                 actor=actor,
                 line=line or batch.line,
             )
@@ -365,7 +366,7 @@ class Store:
             stored = tx.recall(idempotency_key, digest)
             if stored is not None:
                 return Lease.parse(stored["lease"])
-            lease = leases.export_lease(tx, pool, count, time_us=tx.now(), actor=actor)
+            lease = leases.export_lease(tx, pool, count, time_us=now_us(), actor=actor)
             tx.remember(idempotency_key, digest, {"lease": lease.as_text()})
             return lease
 
@@ -379,7 +380,7 @@ class Store:
         :class:`AlreadyExists` if a range overlaps anything this server owns or has used.
         """
         parsed = Lease.parse(lease) if isinstance(lease, str) else lease
-        return self._db.write(lambda tx: leases.import_lease(tx, parsed, time_us=tx.now(), actor=actor))
+        return self._db.write(lambda tx: leases.import_lease(tx, parsed, time_us=now_us(), actor=actor))
 
     def pools(self) -> dict[str, dict[str, Any]]:
         """Each pool's size, free ranges (still issuable here) and used ranges (issued or exported)."""
@@ -404,7 +405,7 @@ class Store:
             if stored is not None:
                 keys = tuple(lifecycle.find(tx, t)[0] for t in texts)
                 return Change(stored["event_seq"], keys, stored["parent"], replayed=True)
-            time_us = body[-1] if body[-1] is not None else tx.now()
+            time_us = body[-1] if body[-1] is not None else now_us()
             change = run(tx, time_us)
             tx.remember(idempotency_key, digest, {"event_seq": change.event_seq, "parent": change.parent})
             return change
@@ -780,7 +781,7 @@ class Store:
             stored = tx.recall(idempotency_key, digest)
             if stored is not None:
                 return reconcile.as_closed(reconcile.reconcile(tx, tx.batch(batch_id)), stored)
-            t = time_us if time_us is not None else tx.now()
+            t = time_us if time_us is not None else now_us()
             report = reconcile.close(tx, batch_id, override_reason, time_us=t, actor=actor, line=line)
             tx.remember(idempotency_key, digest, reconcile.close_answer(report))
             return report

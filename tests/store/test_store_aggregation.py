@@ -5,12 +5,11 @@ from __future__ import annotations
 import pytest
 
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
-from linecode.serials import MasterKey
 from linecode.store import EventKind, Lock, State, Store
 from linecode.store.model import now_us
 from linecode.store.replay import differences
 
-from .conftest import LEVELS, Line, make_batch, open_store, refused
+from .conftest import LEVELS, Line, make_batch, refused
 
 
 def test_aggregate_units_into_a_bundle(line: Line) -> None:
@@ -182,8 +181,10 @@ def test_event_time_never_goes_backwards(line: Line) -> None:
         "TIME_WENT_BACKWARDS",
         units,
     )
-    change = store.aggregate(bundle, units)  # no time: the store's own never goes back behind an event
-    assert list(store.events("B1"))[-1].time_us >= ahead and change.event_seq == store.last_event_seq()
+    refused(
+        store, lambda: store.aggregate(bundle, units), Precondition, "TIME_WENT_BACKWARDS", units
+    )  # server's now
+    store.aggregate(bundle, units, time_us=ahead)
 
 
 def test_closed_batch_takes_no_aggregation(line: Line) -> None:
@@ -273,17 +274,3 @@ def test_tree_path_and_counts(line: Line) -> None:
         ("case", State.AGGREGATED): 2,
         ("pallet", State.COMMISSIONED): 1,
     }
-
-
-def test_the_stores_own_time_follows_the_log_after_a_restart(line: Line, master: MasterKey) -> None:
-    store = line.store
-    (bundle,) = line.commissioned("bundle", 1)
-    units = line.commissioned("unit", 5)
-    ahead = now_us() + 180_000_000
-    store.report_events("decommissioned", units[:1], time_us=ahead)  # the last event, three minutes ahead
-    path = store.path
-    store.close()
-    with open_store(path, master) as again:  # as after a restart with the clock behind the log
-        again.aggregate(bundle, units[1:], partial=True)
-        assert list(again.events("B1"))[-1].time_us >= ahead
-        assert not differences(again)

@@ -122,22 +122,11 @@ def test_a_closed_batch_is_marked_exported_once_per_delivery_and_stays_closed_to
 
 def test_batch_wide_event_times_never_go_backwards(line: Line) -> None:
     store = line.store
-    ahead = now_us() + 60_000_000  # a clock a minute ahead
-    store.set_lock(Lock.PENDING, batch_id="B1", time_us=ahead)
+    store.set_lock(Lock.PENDING, batch_id="B1", time_us=now_us() + 60_000_000)  # a clock a minute ahead
     refused(
-        store,
-        lambda: store.set_status("self_checked", batch_id="B1", time_us=ahead - 1),
-        Precondition,
-        "TIME_WENT_BACKWARDS",
+        store, lambda: store.set_status("self_checked", batch_id="B1"), Precondition, "TIME_WENT_BACKWARDS"
     )
-    refused(
-        store,
-        lambda: store.close_batch("B1", override_reason="x", time_us=ahead - 1),
-        Precondition,
-        "TIME_WENT_BACKWARDS",
-    )
-    store.close_batch("B1", override_reason="x")  # no time: the store's own, never before the lock's
-    assert list(store.events("B1"))[-1].time_us >= ahead
+    refused(store, lambda: store.close_batch("B1", override_reason="x"), Precondition, "TIME_WENT_BACKWARDS")
     assert not differences(store)
 
 
