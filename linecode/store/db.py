@@ -62,10 +62,10 @@ FORMAT = b"2"
 filed by slot (``code_slots``, ``code_records``, ``children`` by the parent's slot)."""
 _FORMAT_KEY = b"linecode-format"
 DEFAULT_MAX_READERS = 512
-MAX_KEY_BYTES = 511
-"""LMDB's longest key (its default build): ids and idempotency keys longer than this are refused."""
 """LMDB reader slots, shared by every process that has the environment open (the first opener sets
 it): a read transaction holds one, and so does each spare one py-lmdb keeps for reuse."""
+MAX_KEY_BYTES = 511
+"""LMDB's longest key (its default build): ids and idempotency keys longer than this are refused."""
 _DBS = (
     "products",  # product id -> JSON
     "batches",  # batch id -> JSON
@@ -713,7 +713,7 @@ class Tx:
         return product
 
     def has_product(self, product_id: str) -> bool:
-        return self.txn.get(product_id.encode(), db=self.db.dbs["products"]) is not None
+        return self._json_record("products", product_id, records.product_from_json) is not None
 
     def put_product(self, product: Product) -> None:
         self.txn.put(
@@ -737,7 +737,7 @@ class Tx:
         return batch
 
     def has_batch(self, batch_id: str) -> bool:
-        return self.txn.get(batch_id.encode(), db=self.db.dbs["batches"]) is not None
+        return self._json_record("batches", batch_id, records.batch_from_json) is not None
 
     def batch_id_of(self, ref: int) -> str:
         raw = self.txn.get(records.ref_key(ref), db=self.db.dbs["batch_refs"])

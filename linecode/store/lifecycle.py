@@ -177,16 +177,24 @@ a time hours ahead is a wrong clock, and once stored it would refuse every later
 right time)."""
 
 
+MIN_TIME_US = 946_684_800_000_000
+"""2000-01-01T00:00:00Z: an earlier event time is a time in the wrong unit (seconds, milliseconds)."""
+
+
 def check_time(time_us: int | None) -> None:
-    """A caller's event time (None: the store takes its own) is after the epoch and not far ahead."""
+    """A caller's event time (None: the store takes its own) is in microseconds and not far ahead."""
     if time_us is None:
         return
     now = now_us()
-    if time_us <= 0 or time_us > now + MAX_AHEAD_US:
-        what = "not after the epoch" if time_us <= 0 else "ahead of the server clock"
+    if time_us < MIN_TIME_US or time_us > now + MAX_AHEAD_US:
+        what = (
+            "before 2000 (seconds or milliseconds instead of microseconds?)"
+            if time_us < MIN_TIME_US
+            else f"{(time_us - now) / 60e6:,.1f} min ahead of the server clock ({format_time(now)})"
+        )
         raise InvalidArgument(
-            f"event time {time_us} µs is {what} ({format_time(now)} now); "
-            f"expected microseconds since the epoch, at most {MAX_AHEAD_US // 60_000_000} min ahead",
+            f"event time {time_us} is {what}; expected microseconds since the epoch, "
+            f"at most {MAX_AHEAD_US // 60_000_000} min ahead",
             reason="BAD_TIME",
             hint="check the line controller's clock, or send no time to use the server's",
         )
@@ -196,13 +204,20 @@ def require_time(keys: Sequence[str], rows: Sequence[Row], time_us: int) -> None
     """Event times never go backwards for a code."""
     late = [(k, r.last_event_us) for k, r in zip(keys, rows, strict=True) if r.last_event_us > time_us]
     if late:
-        raise Precondition(
-            f"event time {time_us} µs is earlier than the last event of {listing([k for k, _ in late])} "
-            f"(latest {max(t for _, t in late)} µs); expected times that never go backwards for a code",
-            reason="TIME_WENT_BACKWARDS",
-            codes=[k for k, _ in late],
-            hint="check the line controller's clock",
+        raise _backwards(
+            time_us, max(t for _, t in late), listing([k for k, _ in late]), [k for k, _ in late]
         )
+
+
+def _backwards(time_us: int, latest: int, what: str, codes: list[str]) -> Precondition:
+    return Precondition(
+        f"event time {format_time(time_us)} is {(latest - time_us) / 1e6:,.3f} s earlier than the last "
+        f"event of {what} ({format_time(latest)}); expected times that never go backwards",
+        reason="TIME_WENT_BACKWARDS",
+        codes=codes,
+        hint="a time sent by the line: check its clock; no time sent: the server's clock is behind "
+        "the time a line sent before, so send times from that line for these codes too",
+    )
 
 
 def require_states(
@@ -322,12 +337,7 @@ def batch_event(
     """Store ``batch`` (as changed by the caller) and append its batch-wide event; its sequence
     number. Batch-wide event times never go backwards either."""
     if time_us < batch.last_event_us:
-        raise Precondition(
-            f"event time {time_us} µs is earlier than the last event of batch {batch.batch_id!r} "
-            f"({batch.last_event_us} µs); expected times that never go backwards for a batch",
-            reason="TIME_WENT_BACKWARDS",
-            hint="check the clock of whoever sent the time",
-        )
+        raise _backwards(time_us, batch.last_event_us, f"batch {batch.batch_id!r}", [])
     tx.put_batch(replace(batch, last_event_us=time_us))
     return tx.append_event(time_us, kind, batch.ref, actor=actor, line=line, detail=detail)
 

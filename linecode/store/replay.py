@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from linecode.store.model import BatchState, Event, EventKind, Lock, RegulatoryStatus, State
+from linecode.store.model import Batch, BatchState, Event, EventKind, Lock, RegulatoryStatus, State
 from linecode.store.store import Store
 
 _STATE_OF = {
@@ -112,12 +112,16 @@ def stored(store: Store) -> dict[str, CodeState]:
     return out
 
 
+def _batch_view(batch: Batch, replayed: BatchView | None) -> BatchView:
+    # A batch record written before 2026-12 keeps no time (0): nothing to compare it with.
+    time_us = batch.last_event_us or (replayed.last_event_us if replayed else 0)
+    return BatchView(batch.state, batch.status, batch.lock, time_us)
+
+
 def differences(store: Store, limit: int = 20) -> list[str]:
     """Where the records disagree with the replayed event log (empty when they agree)."""
     code_events, batch_events = replay(store.events())
-    batch_records = {
-        b.batch_id: BatchView(b.state, b.status, b.lock, b.last_event_us) for b in store.batches()
-    }
+    batch_records = {b.batch_id: _batch_view(b, batch_events.get(b.batch_id)) for b in store.batches()}
     found = []
     for sides, what in ((batch_events, batch_records), "batch "), ((code_events, stored(store)), ""):
         from_events, from_records = sides

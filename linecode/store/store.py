@@ -992,8 +992,9 @@ def _line_event(event: LineEvent | str) -> LineEvent:
         ) from None
 
 
-MAX_ID = 200
-"""Characters of a product id, batch id or batch number at most."""
+MAX_ID = 100
+"""Characters of a product id, batch id or batch number at most (100 of any script stay within the
+511 bytes of an LMDB key)."""
 
 
 def _check_id(what: str, value: str) -> None:

@@ -153,7 +153,8 @@ def test_event_time_never_goes_backwards(line: Line) -> None:
 def test_event_times_far_ahead_or_before_the_epoch_are_refused(line: Line) -> None:
     store = line.store
     codes = list(store.allocate("B1", "unit", 2).codes)
-    for wrong in (now_us() + MAX_AHEAD_US + 60_000_000, 2**64 - 1, 0, -5):
+    seconds = now_us() // 1_000_000
+    for wrong in (now_us() + MAX_AHEAD_US + 60_000_000, 2**64 - 1, 0, -5, seconds, seconds * 1000):
         refused(
             store,
             lambda t=wrong: store.report_events("printed", codes, time_us=t),
@@ -173,9 +174,13 @@ def test_ids_and_idempotency_keys_lmdb_cannot_hold_are_refused(line: Line) -> No
             InvalidArgument,
             "BAD_IDEMPOTENCY_KEY",
         )
-    for batch_id in ("", "   ", "b" * 201, "B\n1"):
+    for batch_id in ("", "   ", "b" * 101, "药" * 101, "B\n1"):
         refused(store, lambda b=batch_id: make_batch(store, b), InvalidArgument, "BAD_ID")
-    refused(store, lambda: store.create_product("", "n", "m", LEVELS), InvalidArgument, "BAD_ID")
+    for product_id in ("", "药" * 200):
+        refused(
+            store, lambda p=product_id: store.create_product(p, "n", "m", LEVELS), InvalidArgument, "BAD_ID"
+        )
+    make_batch(store, "批" * 100)  # the longest id, in any script, fits an LMDB key
     for batch_id in ("", "b" * 600):
         refused(store, lambda b=batch_id: store.batch(b), NotFound, "UNKNOWN_BATCH")
 

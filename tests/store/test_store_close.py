@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
 from linecode.store import BatchState, EventKind, Lock, State
@@ -145,3 +146,17 @@ def test_a_retried_close_gets_the_report_and_writes_nothing(line: Line) -> None:
         "IDEMPOTENCY_KEY_REUSED",
     )
     assert not differences(store)
+
+
+def test_the_replay_check_sees_a_batch_record_that_disagrees_with_the_log(line: Line) -> None:
+    store = line.store
+    store.set_lock(Lock.PENDING, batch_id="B1")
+    assert not differences(store)
+    batch = store.batch("B1")
+    store._db.write(lambda tx: tx.put_batch(replace(batch, last_event_us=0)))  # as an older linecode wrote it
+    assert not differences(store)
+    store._db.write(
+        lambda tx: tx.put_batch(replace(batch, lock=Lock.NORMAL))
+    )  # a record the log does not explain
+    (found,) = differences(store)
+    assert found.startswith("batch B1:") and "PENDING" in found
