@@ -61,6 +61,19 @@ class Precondition(LinecodeError):
     default_reason = "FAILED_PRECONDITION"
 
 
+class TimeWentBackwards(Precondition):
+    """An event time earlier than the last event of a code or batch the request touches."""
+
+    default_reason = "TIME_WENT_BACKWARDS"
+
+    def __init__(
+        self, message: str, *, latest_us: int, codes: Iterable[str] = (), hint: str | None = None
+    ) -> None:
+        super().__init__(message, codes=codes, hint=hint)
+        self.latest_us = latest_us
+        """The last event's time (µs): a request at this time or later passes the rule."""
+
+
 class Exhausted(LinecodeError):
     """A pool, lease or store has no room left."""
 

@@ -12,7 +12,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 
-from linecode.errors import InvalidArgument, NotFound, Precondition
+from linecode.errors import InvalidArgument, NotFound, Precondition, TimeWentBackwards
 from linecode.store import coderules
 from linecode.store.db import Tx
 from linecode.store.model import (
@@ -209,14 +209,13 @@ def require_time(keys: Sequence[str], rows: Sequence[Row], time_us: int) -> None
         )
 
 
-def _backwards(time_us: int, latest: int, what: str, codes: list[str]) -> Precondition:
-    return Precondition(
+def _backwards(time_us: int, latest: int, what: str, codes: list[str]) -> TimeWentBackwards:
+    return TimeWentBackwards(
         f"event time {format_time(time_us)} is {(latest - time_us) / 1e6:,.3f} s earlier than the last "
         f"event of {what} ({format_time(latest)}); expected times that never go backwards",
-        reason="TIME_WENT_BACKWARDS",
+        latest_us=latest,
         codes=codes,
-        hint="a time sent by the line: check its clock; no time sent: the server's clock is behind "
-        "the time a line sent before, so send times from that line for these codes too",
+        hint="check the clock of the line controller that sent the time (with no time sent: the server's)",
     )
 
 

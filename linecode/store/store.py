@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from linecode.codes import Nmpa20Code, parse_element_string
-from linecode.errors import AlreadyExists, InvalidArgument, LinecodeError, NotFound
+from linecode.errors import AlreadyExists, InvalidArgument, LinecodeError, NotFound, TimeWentBackwards
 from linecode.serials import KeyedChecks, MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
 from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records
@@ -400,17 +400,19 @@ class Store:
         lifecycle.check_time(body[-1])
         digest = request_digest(body)
 
-        def fn(tx: Tx) -> Change:
-            stored = tx.recall(idempotency_key, digest)
-            if stored is not None:
-                keys = tuple(lifecycle.find(tx, t)[0] for t in texts)
-                return Change(stored["event_seq"], keys, stored["parent"], replayed=True)
-            time_us = body[-1] if body[-1] is not None else now_us()
-            change = run(tx, time_us)
-            tx.remember(idempotency_key, digest, {"event_seq": change.event_seq, "parent": change.parent})
-            return change
+        def write(not_before: int) -> Change:
+            def fn(tx: Tx) -> Change:
+                stored = tx.recall(idempotency_key, digest)
+                if stored is not None:
+                    keys = tuple(lifecycle.find(tx, t)[0] for t in texts)
+                    return Change(stored["event_seq"], keys, stored["parent"], replayed=True)
+                change = run(tx, body[-1] if body[-1] is not None else max(now_us(), not_before))
+                tx.remember(idempotency_key, digest, {"event_seq": change.event_seq, "parent": change.parent})
+                return change
 
-        return self._db.write(fn)
+            return self._db.write(fn)
+
+        return _at_own_time(write, own=body[-1] is None)
 
     def report_events(
         self,
@@ -777,16 +779,19 @@ class Store:
         lifecycle.check_time(time_us)
         digest = request_digest(["close_batch", batch_id, override_reason, time_us])
 
-        def run(tx: Tx) -> ReconciliationReport:
-            stored = tx.recall(idempotency_key, digest)
-            if stored is not None:
-                return reconcile.as_closed(reconcile.reconcile(tx, tx.batch(batch_id)), stored)
-            t = time_us if time_us is not None else now_us()
-            report = reconcile.close(tx, batch_id, override_reason, time_us=t, actor=actor, line=line)
-            tx.remember(idempotency_key, digest, reconcile.close_answer(report))
-            return report
+        def write(not_before: int) -> ReconciliationReport:
+            def run(tx: Tx) -> ReconciliationReport:
+                stored = tx.recall(idempotency_key, digest)
+                if stored is not None:
+                    return reconcile.as_closed(reconcile.reconcile(tx, tx.batch(batch_id)), stored)
+                t = time_us if time_us is not None else max(now_us(), not_before)
+                report = reconcile.close(tx, batch_id, override_reason, time_us=t, actor=actor, line=line)
+                tx.remember(idempotency_key, digest, reconcile.close_answer(report))
+                return report
 
-        return self._db.write(run)
+            return self._db.write(run)
+
+        return _at_own_time(write, own=time_us is None)
 
     def mark_exported(
         self,
@@ -992,6 +997,26 @@ def _line_event(event: LineEvent | str) -> LineEvent:
         ) from None
 
 
+def _at_own_time(write: Callable[[int], T], *, own: bool) -> T:
+    """``write(not_before)``, the time of its events chosen by the caller or, if ``own``, by the store:
+    the server's clock, or ``not_before`` when later. A write at the store's own time refused because
+    a code or batch it touches has a later event (a line controller's clock a little ahead of the
+    server's) is made again at that event's time: the log stays in order per code and batch, and the
+    store never refuses its own times. A refused write wrote nothing, so writing again is safe."""
+    not_before = 0
+    for _ in range(_OWN_TIME_TRIES - 1):
+        try:
+            return write(not_before)
+        except TimeWentBackwards as exc:
+            if not own or exc.latest_us > now_us() + lifecycle.MAX_AHEAD_US:
+                raise
+            not_before = exc.latest_us
+    return write(not_before)
+
+
+_OWN_TIME_TRIES = 3
+"""Writes of one request at the store's own time at most (another line may move a code's time on
+between two)."""
 MAX_ID = 100
 """Characters of a product id, batch id or batch number at most (100 of any script stay within the
 511 bytes of an LMDB key)."""
