@@ -810,7 +810,7 @@ class Store:
         the same ``idempotency_key`` gets the first answer (``replayed``) and writes nothing.
 
         Raises :class:`Precondition` ``BATCH_NOT_CLOSED`` (an open batch) or ``TIME_WENT_BACKWARDS``
-        (earlier than the batch's last event), :class:`NotFound` ``UNKNOWN_BATCH``,
+        (a time sent, earlier than the batch's last event), :class:`NotFound` ``UNKNOWN_BATCH``,
         :class:`InvalidArgument` ``BAD_DESTINATION`` (blank or over 1000 characters) and
         :class:`AlreadyExists` ``IDEMPOTENCY_KEY_REUSED``."""
         if not destination.strip() or len(destination) > MAX_DESTINATION:
@@ -1001,22 +1001,26 @@ def _at_own_time(write: Callable[[int], T], *, own: bool) -> T:
     """``write(not_before)``, the time of its events chosen by the caller or, if ``own``, by the store:
     the server's clock, or ``not_before`` when later. A write at the store's own time refused because
     a code or batch it touches has a later event (a line controller's clock a little ahead of the
-    server's) is made again at that event's time: the log stays in order per code and batch, and the
-    store never refuses its own times. A refused write wrote nothing, so writing again is safe."""
+    server's) is made again at that event's time, and again while each refusal names a later one (a
+    write may check its records in steps: old parents, groups of a report, codes then batch): the
+    log stays in order per code and batch. A refused write wrote nothing, so writing again is safe.
+    Refused for good only when that event is more than ``MAX_AHEAD_US`` ahead of the server's clock
+    (its clock was stepped back), or after ``_OWN_TIME_TRIES`` writes (other lines keep moving the
+    codes on)."""
     not_before = 0
     for _ in range(_OWN_TIME_TRIES - 1):
         try:
             return write(not_before)
         except TimeWentBackwards as exc:
-            if not own or exc.latest_us > now_us() + lifecycle.MAX_AHEAD_US:
+            if not own or exc.latest_us <= not_before or exc.latest_us > now_us() + lifecycle.MAX_AHEAD_US:
                 raise
             not_before = exc.latest_us
     return write(not_before)
 
 
-_OWN_TIME_TRIES = 3
-"""Writes of one request at the store's own time at most (another line may move a code's time on
-between two)."""
+_OWN_TIME_TRIES = 16
+"""Writes of one request at the store's own time at most."""
+
 MAX_ID = 100
 """Characters of a product id, batch id or batch number at most (100 of any script stay within the
 511 bytes of an LMDB key)."""

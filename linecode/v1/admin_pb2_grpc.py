@@ -186,7 +186,8 @@ class AdminServiceServicer:
         """Record that a closed batch's data was delivered upstream: the batch becomes EXPORTED and a
         BATCH_EXPORTED event (the Change's event_seq) names the destination. Exporting alone does not do
         it: only the caller knows the delivery succeeded. Refused: FAILED_PRECONDITION BATCH_NOT_CLOSED
-        (an open batch) or TIME_WENT_BACKWARDS, INVALID_ARGUMENT BAD_DESTINATION, NOT_FOUND
+        (an open batch) or TIME_WENT_BACKWARDS (a time sent, earlier than the batch's last event),
+        INVALID_ARGUMENT BAD_DESTINATION, NOT_FOUND
         UNKNOWN_BATCH, ALREADY_EXISTS IDEMPOTENCY_KEY_REUSED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)

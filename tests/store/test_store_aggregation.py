@@ -275,3 +275,21 @@ def test_tree_path_and_counts(line: Line) -> None:
         ("case", State.AGGREGATED): 2,
         ("pallet", State.COMMISSIONED): 1,
     }
+
+
+def test_a_write_at_the_stores_own_time_follows_each_later_record_it_touches(line: Line) -> None:
+    store = line.store
+    base = now_us()
+    olds, moved = [], []
+    for i in range(3):  # three bundles packed and then marked by a line whose clock runs a little ahead
+        (old,) = line.commissioned("bundle", 1)
+        units = line.commissioned("unit", 5)
+        store.aggregate(old, units, time_us=base + 1_000_000)
+        store.set_status("self_checked", codes=[old], time_us=base + (10 + i) * 1_000_000)
+        olds.append(old)
+        moved.append(units[0])
+    (new,) = line.commissioned("bundle", 1)
+    change = store.reparent(new, moved, partial=True)  # checks the children, then each old parent in turn
+    assert [e.time_us for e in store.events("B1") if e.seq >= change.event_seq - 3][-1] == base + 12_000_000
+    assert {store.info(old).last_event_us for old in olds} == {base + 12_000_000}
+    assert not differences(store)
