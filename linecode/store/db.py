@@ -284,13 +284,14 @@ class Database:
             return [failed[i] for i in range(len(fns))]
         outcomes: list[Any] = []
         txn = self.env.begin(write=True)
+        shared = Tx(txn, self, writing=True)  # for the requests before ``plain``
         try:
             for i, fn in enumerate(fns):
                 if i in failed:
                     outcomes.append(failed[i])
                 elif i < plain:
                     try:
-                        outcomes.append(_run(fn, txn, self))
+                        outcomes.append(fn(shared))
                     except lmdb.MapFullError:
                         raise
                     except Exception as exc:
@@ -298,6 +299,7 @@ class Database:
                         failed[i] = exc
                         return None
                 else:
+                    shared.flush_counts()  # its request may read them; no writes here while it is open
                     child = self.env.begin(write=True, parent=txn)
                     try:
                         outcomes.append(_run(fn, child, self))
@@ -312,6 +314,7 @@ class Database:
             if len(failed) == len(fns):
                 txn.abort()  # nothing to store, so no fsync to wait for
                 return outcomes
+            shared.flush_counts()
             self._answer()
             txn.commit()
         except BaseException:
@@ -399,6 +402,7 @@ class _Request:
 
 
 def _run(fn: Callable[[Tx], Any], txn: lmdb.Transaction, db: Database) -> Any:
+    """``fn`` on a :class:`Tx` of its own (in a savepoint)."""
     tx = Tx(txn, db, writing=True)
     result = fn(tx)
     tx.flush_counts()
@@ -504,17 +508,28 @@ def _no_record(code: str, slot: bytes) -> NoReturn:
 
 
 class Tx:
-    """A transaction as the store's modules see it: typed reads and writes of the named databases."""
+    """A transaction as the store's modules see it: typed reads and writes of the named databases.
 
-    __slots__ = ("_counts", "_slots", "db", "txn")
+    The writer runs every request of a group that needs no savepoint on one ``Tx`` (see
+    :meth:`Database._run_group`), so what it remembers (slots, batches and products by ref and id,
+    the last event's number, the counters still to add) saves each later request of the group its
+    look-ups. It stays true because every write of those goes through this object, and a failing
+    request aborts the whole transaction, so nothing remembered outlives a write it saw."""
+
+    __slots__ = ("_batches", "_counts", "_products", "_seq", "_slots", "db", "txn")
 
     def __init__(self, txn: lmdb.Transaction, db: Database, *, writing: bool = False) -> None:
         self.txn = txn
         self.db = db
         self._counts: dict[tuple[int, int, State], int] = {}
+        """Counter changes not yet added to ``counts`` (:meth:`flush_counts`)."""
         self._slots: dict[str, bytes] | None = {} if writing else None
         """Writing: the slots of the codes read so far, so storing their records looks none up
         again. Reading keeps none (an export reads millions of records in one transaction)."""
+        self._batches: dict[int, Batch] = {}
+        self._products: dict[str, Product] = {}
+        self._seq: int | None = None
+        """The last event's sequence number, once this transaction has read or appended it."""
 
     # codes: ``code_slots`` files each code key under its slot and ``code_records`` holds the records
     # by slot (see ``records.slot_key``), as ``children`` holds each parent's child keys. Slots count
@@ -641,6 +656,7 @@ class Tx:
         self._counts[key] = self._counts.get(key, 0) + n
 
     def flush_counts(self) -> None:
+        """Add the counter changes made so far to ``counts``."""
         db = self.db.dbs["counts"]
         get = self.txn.get
         put = self.txn.put
@@ -649,6 +665,20 @@ class Tx:
                 key = records.count_key(batch_ref, level, state)
                 put(key, records.pack_count(records.unpack_count(get(key, None, db)) + delta), db=db)
         self._counts.clear()
+
+    def batch_counts(self, batch_ref: int) -> dict[tuple[int, State], int]:
+        """The counters of a batch as this transaction stands: {(level, state): n}."""
+        self.flush_counts()
+        cursor = self.txn.cursor(db=self.db.dbs["counts"])
+        prefix = records.batch_prefix(batch_ref)
+        out: dict[tuple[int, State], int] = {}
+        if cursor.set_range(prefix):
+            for key, value in cursor:
+                if not bytes(key).startswith(prefix):
+                    break
+                _, level, state = records.unpack_count_key(bytes(key))
+                out[level, state] = records.unpack_count(value)
+        return out
 
     # hierarchy
     def children(self, parent: str) -> list[str]:
@@ -703,6 +733,9 @@ class Tx:
         return known  # type: ignore[no-any-return]
 
     def product(self, product_id: str) -> Product:
+        product = self._products.get(product_id)
+        if product is not None:
+            return product
         product = self._json_record("products", product_id, records.product_from_json)
         if product is None:
             raise NotFound(
@@ -710,12 +743,14 @@ class Tx:
                 reason="UNKNOWN_PRODUCT",
                 hint="create it first (create_product)",
             )
+        self._products[product_id] = product
         return product
 
     def has_product(self, product_id: str) -> bool:
         return self._json_record("products", product_id, records.product_from_json) is not None
 
     def put_product(self, product: Product) -> None:
+        self._products[product.product_id] = product
         self.txn.put(
             product.product_id.encode(),
             records.dump_json(records.product_to_json(product)),
@@ -746,13 +781,17 @@ class Tx:
         return bytes(raw).decode()
 
     def batch_by_ref(self, ref: int) -> Batch:
-        return self.batch(self.batch_id_of(ref))
+        batch = self._batches.get(ref)
+        if batch is None:
+            batch = self._batches[ref] = self.batch(self.batch_id_of(ref))
+        return batch
 
     def batch_refs(self) -> dict[int, str]:
         cursor = self.txn.cursor(db=self.db.dbs["batch_refs"])
         return {int.from_bytes(k, "big"): bytes(v).decode() for k, v in cursor}
 
     def put_batch(self, batch: Batch) -> None:
+        self._batches[batch.ref] = batch
         self.txn.put(
             batch.batch_id.encode(),
             records.dump_json(records.batch_to_json(batch)),
@@ -795,10 +834,10 @@ class Tx:
     ) -> int:
         """Append one event; returns its sequence number."""
         events = self.db.dbs["events"]
-        cursor = self.txn.cursor(db=events)
-        seq = records.seq_of(cursor.key()) + 1 if cursor.last() else 1
+        seq = (self._seq if self._seq is not None else self.last_seq()) + 1
         raw = records.pack_event(time_us, kind, batch_ref, actor, line, codes, parent, detail)
         self.txn.put(records.seq_key(seq), raw, db=events, append=True)
+        self._seq = seq
         return seq
 
     def last_seq(self) -> int:

@@ -16,7 +16,6 @@ from dataclasses import replace
 from typing import Any
 
 from linecode.errors import Precondition
-from linecode.store import records
 from linecode.store.db import Tx
 from linecode.store.lifecycle import batch_event, effective_lock, listing, require_time
 from linecode.store.model import (
@@ -37,17 +36,7 @@ _IN_USE = frozenset({State.COMMISSIONED, State.AGGREGATED, State.RELEASED})
 
 def counted(tx: Tx, batch: Batch) -> Counter[tuple[int, State]]:
     """The per-state counters of a batch: {(level, state): n}."""
-    cursor = tx.txn.cursor(db=tx.db.dbs["counts"])
-    prefix = records.batch_prefix(batch.ref)
-    out: Counter[tuple[int, State]] = Counter()
-    if cursor.set_range(prefix):
-        for key, value in cursor:
-            if not bytes(key).startswith(prefix):
-                break
-            _, level, state = records.unpack_count_key(bytes(key))
-            if n := records.unpack_count(value):
-                out[level, state] = n
-    return out
+    return Counter({key: n for key, n in tx.batch_counts(batch.ref).items() if n})
 
 
 def reconcile(tx: Tx, batch: Batch) -> ReconciliationReport:

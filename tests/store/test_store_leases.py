@@ -5,13 +5,14 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from linecode.errors import AlreadyExists, ConfigError, Exhausted, LinecodeError
 from linecode.serials import MasterKey
-from linecode.store import Lease, Store
+from linecode.store import Lease, ReconciliationReport, Store
 from linecode.store.replay import differences
 
 from .conftest import LEVELS, PRODUCT, Line, make_batch, open_store, refused
@@ -110,26 +111,15 @@ def test_group_commit_isolates_a_failing_request(line: Line) -> None:
     assert not differences(store)
 
 
-def test_group_commit_rolls_back_a_request_that_fails_half_way(line: Line) -> None:
-    """A replace whose second step fails, in one group with good requests before and after it:
-    its first step (taking the old child out) must not survive, the others must."""
-    store = line.store
-    parents = line.commissioned("bundle", 3)
-    units = line.commissioned("unit", 15)
-    store.aggregate(parents[0], units[:5])
-    not_printed = store.allocate("B1", "unit", 1).codes[0]
+def in_one_group(store: Store, calls: list[Callable[[], object]]) -> tuple[list[object], int]:
+    """Run ``calls`` (writes) queued behind a writer held busy, so that they form one group in this
+    order: each one's result or error reason, and the commits they took."""
     writer_busy, go_on = threading.Event(), threading.Event()
 
     def hold_the_writer(tx: object) -> None:
         writer_busy.set()
         go_on.wait()
 
-    calls = [
-        lambda: store.aggregate(parents[1], units[5:10]),
-        lambda: store.replace(parents[0], units[0], not_printed),  # CHILD_NOT_COMMISSIONED after the unpack
-        lambda: store.aggregate(parents[2], units[10:15]),
-        lambda: store.aggregate(parents[2], units[10:15]),  # the same again: already packed
-    ]
     outcomes: list[object] = [None] * len(calls)
 
     def call(i: int) -> None:
@@ -151,10 +141,66 @@ def test_group_commit_rolls_back_a_request_that_fails_half_way(line: Line) -> No
     go_on.set()
     for t in [blocker, *threads]:
         t.join()
-    assert store.commits - commits == 2  # the blocker alone, then the four in one commit
+    return outcomes, store.commits - commits - 1  # less the blocker's own
+
+
+def test_group_commit_rolls_back_a_request_that_fails_half_way(line: Line) -> None:
+    """A replace whose second step fails, in one group with good requests before and after it:
+    its first step (taking the old child out) must not survive, the others must."""
+    store = line.store
+    parents = line.commissioned("bundle", 3)
+    units = line.commissioned("unit", 15)
+    store.aggregate(parents[0], units[:5])
+    not_printed = store.allocate("B1", "unit", 1).codes[0]
+    outcomes, commits = in_one_group(
+        store,
+        [
+            lambda: store.aggregate(parents[1], units[5:10]),
+            # CHILD_NOT_COMMISSIONED after the unpack:
+            lambda: store.replace(parents[0], units[0], not_printed),
+            lambda: store.aggregate(parents[2], units[10:15]),
+            lambda: store.aggregate(parents[2], units[10:15]),  # the same again: already packed
+        ],
+    )
+    assert commits == 1
     assert outcomes[1] == "CHILD_NOT_COMMISSIONED" and outcomes[3] == "CHILD_ALREADY_AGGREGATED"
     assert set(store.children_of(parents[0])) == set(units[:5])
     assert store.record(units[0]).parent == parents[0]
     assert {store.record(u).parent for u in units[5:10]} == {parents[1]}
     assert {store.record(u).parent for u in units[10:15]} == {parents[2]}
+    assert not differences(store)
+
+
+def test_the_requests_of_one_group_see_each_others_writes(line: Line) -> None:
+    """The requests of a group share what they have read (batches, counters, the last event's
+    number), in one transaction and in the savepoints after a failing request: counters changed by
+    one request are in the next one's reconciliation, a batch closed by one is closed for the next,
+    and events keep counting."""
+    store = line.store
+    make_batch(store, "B2")
+    for batch_id in ("B1", "B2"):
+        parents = line.commissioned("bundle", 2, batch_id)
+        units = line.commissioned("unit", 10, batch_id)
+        last = store.last_event_seq()
+        calls: list[Callable[[], object]] = [
+            lambda p=parents, u=units: store.aggregate(p[0], u[:5]),
+            lambda b=batch_id: store.close_batch(b, "end of shift"),
+            lambda p=parents, u=units: store.aggregate(p[1], u[5:10]),
+        ]
+        if batch_id == "B1":  # a failing request before the close, which then runs in a savepoint
+            calls.insert(1, lambda p=parents, u=units: store.aggregate(p[1], u[:5]))
+        outcomes, commits = in_one_group(store, calls)
+        assert commits == 1
+        assert outcomes[0].event_seq == last + 1  # type: ignore[attr-defined]
+        if batch_id == "B1":
+            assert outcomes[1] == "CHILD_ALREADY_AGGREGATED"
+        report = outcomes[-2]
+        assert isinstance(report, ReconciliationReport), report
+        assert report.closed_event_seq > last + 1
+        unit_level = next(level for level in report.levels if level.level_name == "unit")
+        assert (unit_level.aggregated, unit_level.loose) == (5, 5)
+        assert not any("counters" in d for d in report.discrepancies), report.discrepancies
+        assert outcomes[-1] == "BATCH_NOT_OPEN"  # closed by the request before it
+        assert store.record(units[5]).parent is None
+        assert not any("counters" in d for d in store.reconcile(batch_id).discrepancies)
     assert not differences(store)
