@@ -836,7 +836,8 @@ class Tx:
         events = self.db.dbs["events"]
         seq = (self._seq if self._seq is not None else self.last_seq()) + 1
         raw = records.pack_event(time_us, kind, batch_ref, actor, line, codes, parent, detail)
-        self.txn.put(records.seq_key(seq), raw, db=events, append=True)
+        if not self.txn.put(records.seq_key(seq), raw, db=events, append=True):  # LMDB: not after the last
+            raise RuntimeError(f"event {seq} would not be the last in the event log; nothing was written")
         self._seq = seq
         return seq
 

@@ -13,6 +13,8 @@ import pytest
 from linecode.errors import AlreadyExists, ConfigError, Exhausted, LinecodeError
 from linecode.serials import MasterKey
 from linecode.store import Lease, ReconciliationReport, Store
+from linecode.store.db import Tx
+from linecode.store.model import EventKind, now_us
 from linecode.store.replay import differences
 
 from .conftest import LEVELS, PRODUCT, Line, make_batch, open_store, refused
@@ -204,3 +206,18 @@ def test_the_requests_of_one_group_see_each_others_writes(line: Line) -> None:
         assert store.record(units[5]).parent is None
         assert not any("counters" in d for d in store.reconcile(batch_id).discrepancies)
     assert not differences(store)
+
+
+def test_an_event_that_would_not_be_last_is_an_error_not_lost(line: Line) -> None:
+    """LMDB's append mode skips a key that is not after the last one without an error; the event
+    log turns that into one, so a wrong sequence number can never drop an event silently."""
+    store = line.store
+    last = store.last_event_seq()
+
+    def append_with_a_stale_number(tx: Tx) -> int:
+        tx._seq = last - 1  # as if another write had appended since it was read
+        return tx.append_event(now_us(), EventKind.SAMPLED, 1, actor="", line="")
+
+    with pytest.raises(RuntimeError, match="would not be the last"):
+        store._db.write(append_with_a_stale_number)
+    assert store.last_event_seq() == last and not differences(store)
