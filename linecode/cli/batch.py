@@ -54,7 +54,10 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def format_report(report: ReconciliationReport) -> list[str]:
-    """The report as a table, one row per packaging level, then the discrepancies."""
+    """The report as a table, one row per packaging level, then the discrepancies, then when the
+    batch was closed (and with what override) and where its data went."""
+    from linecode.store import format_time
+
     lines = [f"batch {report.batch_id} (product {report.product_id}), {report.state.label}"]
     name_width = max(len(level.level_name) for level in report.levels) + 4
     lines.append(" " * name_width + "".join(f"{title:>8}" for _, title in COLUMNS) + "  balanced")
@@ -73,6 +76,9 @@ def format_report(report: ReconciliationReport) -> list[str]:
             lines.append(f"  undeclared partial: {', '.join(report.undeclared_partial[:10])}")
     else:
         lines.append("no discrepancies: the batch reconciles")
-    if report.override_reason:
-        lines.append(f"closed with override: {report.override_reason}")
+    if report.closed_event_seq:
+        how = f", override: {report.override_reason}" if report.override_reason else ""
+        lines.append(f"closed {format_time(report.closed_us)} (event {report.closed_event_seq}{how})")
+    if report.exported_to is not None:
+        lines.append(f"exported {format_time(report.exported_us)} to {report.exported_to}")
     return lines

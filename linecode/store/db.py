@@ -46,7 +46,7 @@ import lmdb
 from linecode import _records
 from linecode.errors import AlreadyExists, ConfigError, Exhausted, InvalidArgument, NotFound
 from linecode.store import records
-from linecode.store.model import Batch, EventKind, Lock, Product, State
+from linecode.store.model import Batch, Event, EventKind, Lock, Product, State
 from linecode.store.records import Row
 
 T = TypeVar("T")
@@ -840,6 +840,14 @@ class Tx:
             raise RuntimeError(f"event {seq} would not be the last in the event log; nothing was written")
         self._seq = seq
         return seq
+
+    def event(self, seq: int) -> Event | None:
+        """Event number ``seq`` (None if there is none)."""
+        raw = self.txn.get(records.seq_key(seq), db=self.db.dbs["events"])
+        if raw is None:
+            return None
+        ref = records.event_batch_ref(raw)
+        return records.unpack_event(seq, raw, {ref: self.batch_id_of(ref)} if ref else {})
 
     def last_seq(self) -> int:
         cursor = self.txn.cursor(db=self.db.dbs["events"])

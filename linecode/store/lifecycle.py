@@ -334,11 +334,17 @@ def batch_event(
     tx: Tx, batch: Batch, kind: EventKind, time_us: int, *, actor: str, line: str, detail: str
 ) -> int:
     """Store ``batch`` (as changed by the caller) and append its batch-wide event; its sequence
-    number. Batch-wide event times never go backwards either."""
+    number, which the batch keeps if it closes or exports it. Batch-wide event times never go
+    backwards either."""
     if time_us < batch.last_event_us:
         raise _backwards(time_us, batch.last_event_us, f"batch {batch.batch_id!r}", [])
+    seq = tx.append_event(time_us, kind, batch.ref, actor=actor, line=line, detail=detail)
+    if kind is EventKind.BATCH_CLOSED:
+        batch = replace(batch, closed_event_seq=seq)
+    elif kind is EventKind.BATCH_EXPORTED:
+        batch = replace(batch, exported_event_seq=seq)
     tx.put_batch(replace(batch, last_event_us=time_us))
-    return tx.append_event(time_us, kind, batch.ref, actor=actor, line=line, detail=detail)
+    return seq
 
 
 def mark_detail(status: RegulatoryStatus | None, lock: Lock | None, reason: str) -> str:

@@ -293,6 +293,10 @@ class Batch:
     """Compact number of the batch inside code records (assigned by the store)."""
     last_event_us: int = 0
     """Time of the batch's latest batch-wide event (created, status, lock, closed, exported)."""
+    closed_event_seq: int = 0
+    """The BATCH_CLOSED event (0: open, or closed before batches kept it)."""
+    exported_event_seq: int = 0
+    """The latest BATCH_EXPORTED event (0: never marked exported, or before batches kept it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -556,6 +560,11 @@ class ReconciliationReport:
     """Up to 100 parents that are partial without the flag."""
     override_reason: str | None = None
     closed_event_seq: int = 0
+    closed_us: int = 0
+    """When the batch was closed (0: open)."""
+    exported_to: str | None = None
+    """Where the batch's data went, as the latest BATCH_EXPORTED event says (None: not marked)."""
+    exported_us: int = 0
 
     @property
     def ok(self) -> bool:

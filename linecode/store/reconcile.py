@@ -95,7 +95,24 @@ def reconcile(tx: Tx, batch: Batch) -> ReconciliationReport:
         discrepancies=tuple(discrepancies),
         loose_units=tuple(loose[:LISTED]),
         undeclared_partial=tuple(undeclared[:LISTED]),
+        **_closed_and_exported(tx, batch),
     )
+
+
+def _closed_and_exported(tx: Tx, batch: Batch) -> dict[str, Any]:
+    """How and when ``batch`` was closed and where its data went, from the events it keeps."""
+    out: dict[str, Any] = {}
+    closed = tx.event(batch.closed_event_seq) if batch.closed_event_seq else None
+    if closed is not None:
+        out.update(
+            closed_event_seq=closed.seq,
+            closed_us=closed.time_us,
+            override_reason=json.loads(closed.detail).get("override_reason"),
+        )
+    exported = tx.event(batch.exported_event_seq) if batch.exported_event_seq else None
+    if exported is not None:
+        out.update(exported_to=json.loads(exported.detail)["destination"], exported_us=exported.time_us)
+    return out
 
 
 def _classify(
@@ -202,7 +219,7 @@ def close(
         "loose_units": before.loose_units,
         "undeclared_partial": before.undeclared_partial,
     }
-    return as_closed(reconcile(tx, closed), answer)
+    return as_closed(reconcile(tx, tx.batch(batch_id)), answer)
 
 
 def close_answer(report: ReconciliationReport) -> dict[str, Any]:

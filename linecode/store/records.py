@@ -337,6 +337,8 @@ def batch_to_json(batch: Batch) -> dict[str, Any]:
         "lock": int(batch.lock),
         "ref": batch.ref,
         "last_event_us": batch.last_event_us,
+        "closed_event_seq": batch.closed_event_seq,
+        "exported_event_seq": batch.exported_event_seq,
     }
 
 
@@ -354,6 +356,8 @@ def batch_from_json(data: dict[str, Any]) -> Batch:
         lock=Lock(data["lock"]),
         ref=data["ref"],
         last_event_us=data.get("last_event_us", 0),  # not kept before 2026-12
+        closed_event_seq=data.get("closed_event_seq", 0),  # nor these
+        exported_event_seq=data.get("exported_event_seq", 0),
     )
 
 

@@ -53,6 +53,8 @@ class BatchView:
     status: RegulatoryStatus = RegulatoryStatus.NONE
     lock: Lock = Lock.NORMAL
     last_event_us: int = 0
+    closed_event_seq: int = 0
+    exported_event_seq: int = 0
 
 
 def replay(events: Iterable[Event]) -> tuple[dict[str, CodeState], dict[str, BatchView]]:
@@ -67,6 +69,10 @@ def replay(events: Iterable[Event]) -> tuple[dict[str, CodeState], dict[str, Bat
             batch.last_event_us = t
             if event.kind in _BATCH_STATE_OF:
                 batch.state = _BATCH_STATE_OF[event.kind]
+                if event.kind is EventKind.BATCH_CLOSED:
+                    batch.closed_event_seq = event.seq
+                elif event.kind is EventKind.BATCH_EXPORTED:
+                    batch.exported_event_seq = event.seq
             elif event.kind is EventKind.BATCH_STATUS_SET:
                 batch.status = RegulatoryStatus[json.loads(event.detail)["status"].upper()]
             else:
@@ -113,9 +119,16 @@ def stored(store: Store) -> dict[str, CodeState]:
 
 
 def _batch_view(batch: Batch, replayed: BatchView | None) -> BatchView:
-    # A batch record written before 2026-12 keeps no time (0): nothing to compare it with.
-    time_us = batch.last_event_us or (replayed.last_event_us if replayed else 0)
-    return BatchView(batch.state, batch.status, batch.lock, time_us)
+    # A batch record written before 2026-12 keeps no time or event numbers (0): nothing to compare.
+    old = replayed or BatchView()
+    return BatchView(
+        batch.state,
+        batch.status,
+        batch.lock,
+        batch.last_event_us or old.last_event_us,
+        batch.closed_event_seq or old.closed_event_seq,
+        batch.exported_event_seq or old.exported_event_seq,
+    )
 
 
 def differences(store: Store, limit: int = 20) -> list[str]:

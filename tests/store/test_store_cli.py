@@ -46,6 +46,23 @@ def test_inspect_and_batch_report_while_the_store_is_open_for_writing(line: Line
     assert "discrepancies" in text.stdout and "loose" in text.stdout
 
 
+def test_batch_report_says_how_a_batch_was_closed_and_where_it_went(line: Line) -> None:
+    store = line.store
+    line.bundle()
+    line.commissioned("unit", 1)  # loose: the close needs an override
+    closed = store.close_batch("B1", override_reason="卡车已出发 / truck left")
+    store.mark_exported("B1", "NMPA 追溯平台")
+    data = str(store.path)
+    out = _linecode("batch", "report", "B1", "--data", data, "--json")
+    assert out.returncode == 0, out.stderr
+    report = json.loads(out.stdout)
+    assert report["closed_event_seq"] == closed.closed_event_seq and report["closed_us"] == closed.closed_us
+    assert report["override_reason"] == "卡车已出发 / truck left" and report["exported_to"] == "NMPA 追溯平台"
+    text = _linecode("batch", "report", "B1", "--data", data).stdout
+    assert f"(event {closed.closed_event_seq}, override: 卡车已出发 / truck left)" in text
+    assert "to NMPA 追溯平台" in text and "exported 20" in text
+
+
 def test_inspect_unknown_code_says_so(line: Line) -> None:
     out = _linecode("inspect", "86000019999999990000", "--data", str(line.store.path))
     assert out.returncode == 2 and "UNKNOWN_CODE" in out.stderr

@@ -92,6 +92,10 @@ def test_a_closed_batch_is_marked_exported_once_per_delivery_and_stays_closed_to
     refused(store, lambda: store.mark_exported("B1", "x" * 1001), InvalidArgument, "BAD_DESTINATION")
     refused(store, lambda: store.mark_exported("B9", "NMPA"), NotFound, "UNKNOWN_BATCH")
     closed_at = list(store.events("B1"))[-1].time_us
+    report = store.reconcile("B1")  # a read, later: it still says how the batch was closed
+    assert (report.closed_event_seq, report.closed_us) == (closed.closed_event_seq, closed_at) > (0, 0)
+    assert report.override_reason == closed.override_reason == "test batch" and closed.closed_us == closed_at
+    assert report.exported_to is None and store.batch("B1").closed_event_seq == closed.closed_event_seq
     refused(
         store,
         lambda: store.mark_exported("B1", "NMPA", time_us=closed_at - 1),
@@ -113,8 +117,12 @@ def test_a_closed_batch_is_marked_exported_once_per_delivery_and_stays_closed_to
         AlreadyExists,
         "IDEMPOTENCY_KEY_REUSED",
     )
+    assert store.reconcile("B1").exported_to == "药品追溯协同平台, receipt 42"
     again = store.mark_exported("B1", "MAH archive")  # delivered again: one more event, still exported
     assert again.event_seq == change.event_seq + 1 and store.batch("B1").state is BatchState.EXPORTED
+    report = store.reconcile("B1")
+    assert (report.exported_to, report.exported_us) == ("MAH archive", list(store.events("B1"))[-1].time_us)
+    assert report.closed_event_seq == closed.closed_event_seq and report.override_reason == "test batch"
     refused(store, lambda: store.allocate("B1", "unit", 1), Precondition, "BATCH_NOT_OPEN")
     refused(store, lambda: store.close_batch("B1"), Precondition, "BATCH_NOT_OPEN")
     assert store.record(units[0]).state is State.RELEASED
