@@ -197,4 +197,7 @@ def report(value: ReconciliationReport) -> admin_pb2.ReconciliationReport:
         override_reason=value.override_reason or "",
         closed_event_seq=value.closed_event_seq,
         ok=value.ok,
+        closed_time_us=value.closed_us,
+        exported_to=value.exported_to or "",
+        exported_time_us=value.exported_us,
     )

@@ -196,7 +196,7 @@ class LevelReconciliation(_message.Message):
     def __init__(self, level: _Optional[int] = ..., level_name: _Optional[str] = ..., allocated: _Optional[int] = ..., encoded: _Optional[int] = ..., unused: _Optional[int] = ..., commissioned: _Optional[int] = ..., scrapped: _Optional[int] = ..., not_verified: _Optional[int] = ..., aggregated: _Optional[int] = ..., sampled: _Optional[int] = ..., destroyed: _Optional[int] = ..., decommissioned: _Optional[int] = ..., loose: _Optional[int] = ..., top: _Optional[int] = ..., empty_parents: _Optional[int] = ..., partial_declared: _Optional[int] = ..., partial_undeclared: _Optional[int] = ..., locked: _Optional[int] = ..., released: _Optional[int] = ..., balanced: _Optional[bool] = ...) -> None: ...
 
 class ReconciliationReport(_message.Message):
-    __slots__ = ("batch_id", "product_id", "state", "levels", "discrepancies", "loose_units", "undeclared_partial", "override_reason", "closed_event_seq", "ok")
+    __slots__ = ("batch_id", "product_id", "state", "levels", "discrepancies", "loose_units", "undeclared_partial", "override_reason", "closed_event_seq", "ok", "closed_time_us", "exported_to", "exported_time_us")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     PRODUCT_ID_FIELD_NUMBER: _ClassVar[int]
     STATE_FIELD_NUMBER: _ClassVar[int]
@@ -207,6 +207,9 @@ class ReconciliationReport(_message.Message):
     OVERRIDE_REASON_FIELD_NUMBER: _ClassVar[int]
     CLOSED_EVENT_SEQ_FIELD_NUMBER: _ClassVar[int]
     OK_FIELD_NUMBER: _ClassVar[int]
+    CLOSED_TIME_US_FIELD_NUMBER: _ClassVar[int]
+    EXPORTED_TO_FIELD_NUMBER: _ClassVar[int]
+    EXPORTED_TIME_US_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     product_id: str
     state: _common_pb2.BatchState
@@ -217,7 +220,10 @@ class ReconciliationReport(_message.Message):
     override_reason: str
     closed_event_seq: int
     ok: bool
-    def __init__(self, batch_id: _Optional[str] = ..., product_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.BatchState, str]] = ..., levels: _Optional[_Iterable[_Union[LevelReconciliation, _Mapping]]] = ..., discrepancies: _Optional[_Iterable[str]] = ..., loose_units: _Optional[_Iterable[str]] = ..., undeclared_partial: _Optional[_Iterable[str]] = ..., override_reason: _Optional[str] = ..., closed_event_seq: _Optional[int] = ..., ok: _Optional[bool] = ...) -> None: ...
+    closed_time_us: int
+    exported_to: str
+    exported_time_us: int
+    def __init__(self, batch_id: _Optional[str] = ..., product_id: _Optional[str] = ..., state: _Optional[_Union[_common_pb2.BatchState, str]] = ..., levels: _Optional[_Iterable[_Union[LevelReconciliation, _Mapping]]] = ..., discrepancies: _Optional[_Iterable[str]] = ..., loose_units: _Optional[_Iterable[str]] = ..., undeclared_partial: _Optional[_Iterable[str]] = ..., override_reason: _Optional[str] = ..., closed_event_seq: _Optional[int] = ..., ok: _Optional[bool] = ..., closed_time_us: _Optional[int] = ..., exported_to: _Optional[str] = ..., exported_time_us: _Optional[int] = ...) -> None: ...
 
 class ExportLeaseRequest(_message.Message):
     __slots__ = ("pool", "count", "origin", "idempotency_key")

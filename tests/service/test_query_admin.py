@@ -210,6 +210,10 @@ def test_a_closed_batch_is_marked_exported(client: Client) -> None:
     )
     got = client.admin.GetBatch(admin_pb2.GetBatchRequest(batch_id="B1"))
     assert got.state == common_pb2.BATCH_STATE_EXPORTED
+    report = client.admin.ReconcileBatch(admin_pb2.GetBatchRequest(batch_id="B1"))
+    assert report.closed_event_seq == closed.closed_event_seq and report.closed_time_us > 0
+    assert report.closed_time_us == closed.closed_time_us
+    assert (report.exported_to, report.exported_time_us) == ("NMPA platform, receipt 42", at)
 
 
 def test_lease_export_and_import(client: Client, tmp_path, master) -> None:  # type: ignore[no-untyped-def]
