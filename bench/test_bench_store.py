@@ -7,7 +7,7 @@ commits every call alone. The two are measured in pairs of rounds, one right aft
 the ratio is printed. Figures go to bench/RESULTS.md (Store section).
 
 Run: ``./dev bench -k store`` (``LINECODE_BENCH_CALLERS``, ``LINECODE_BENCH_PARENTS``,
-``LINECODE_BENCH_DIR`` to put the data dir on another disk).
+``LINECODE_BENCH_DIR`` to put the data dir on another disk, ``LINECODE_BENCH_KEYS=uuid``).
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import statistics
 import tempfile
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,9 @@ from linecode.store import CodeRule, Level, Store
 
 CALLERS = int(os.environ.get("LINECODE_BENCH_CALLERS", 64))
 PARENTS = int(os.environ.get("LINECODE_BENCH_PARENTS", 2000))
+RANDOM_KEYS = os.environ.get("LINECODE_BENCH_KEYS", "sequential") == "uuid"
+"""``LINECODE_BENCH_KEYS=uuid``: a random idempotency key per request, as a PLC may send, instead of
+``plc-<bundle number>`` (keys of one commit then no longer share a page of the key index)."""
 RATIO = 10
 ROUNDS = 5
 """Pairs of rounds (each round a fresh store); the medians are reported. The VM's noise moves single rounds
@@ -82,7 +86,8 @@ class _Callers:
             try:
                 for i in range(first, len(parents), CALLERS):
                     children = units[RATIO * i : RATIO * (i + 1)]
-                    store.aggregate(parents[i], children, idempotency_key=f"plc-{i}")
+                    key = str(uuid.uuid4()) if RANDOM_KEYS else f"plc-{i}"
+                    store.aggregate(parents[i], children, idempotency_key=key)
             except BaseException as exc:  # re-raised by run(), in the benchmark's thread
                 self.errors.append(exc)
 

@@ -56,7 +56,7 @@ def run_report(args: argparse.Namespace) -> int:
 def format_report(report: ReconciliationReport) -> list[str]:
     """The report as a table, one row per packaging level, then the discrepancies, then when the
     batch was closed (and with what override) and where its data went."""
-    from linecode.store import format_time
+    from linecode.store import BatchState, format_time
 
     lines = [f"batch {report.batch_id} (product {report.product_id}), {report.state.label}"]
     name_width = max(len(level.level_name) for level in report.levels) + 4
@@ -79,6 +79,8 @@ def format_report(report: ReconciliationReport) -> list[str]:
     if report.closed_event_seq:
         how = f", override: {report.override_reason}" if report.override_reason else ""
         lines.append(f"closed {format_time(report.closed_us)} (event {report.closed_event_seq}{how})")
+    elif report.state is not BatchState.OPEN:
+        lines.append("closed before the batch record kept its close event: see its BATCH_CLOSED event")
     if report.exported_to is not None:
         lines.append(f"exported {format_time(report.exported_us)} to {report.exported_to}")
     return lines

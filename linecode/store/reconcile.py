@@ -219,7 +219,7 @@ def close(
         "loose_units": before.loose_units,
         "undeclared_partial": before.undeclared_partial,
     }
-    return as_closed(reconcile(tx, tx.batch(batch_id)), answer)
+    return as_closed(tx, batch_id, answer)
 
 
 def close_answer(report: ReconciliationReport) -> dict[str, Any]:
@@ -233,11 +233,14 @@ def close_answer(report: ReconciliationReport) -> dict[str, Any]:
     }
 
 
-def as_closed(report: ReconciliationReport, answer: dict[str, Any]) -> ReconciliationReport:
-    """The report of a close: the numbers after it (``report``), and what was found before it and
-    how it was closed (``answer``: :func:`close_answer`, kept for a retry)."""
+def as_closed(tx: Tx, batch_id: str, answer: dict[str, Any]) -> ReconciliationReport:
+    """The report of a close: the numbers as they stand now, and what was found before it and how it
+    was closed (``answer``: :func:`close_answer`, kept for a retry)."""
+    report = reconcile(tx, tx.batch(batch_id))
+    closed = tx.event(answer["closed_event_seq"])  # a batch closed before it kept the number: from here
     return replace(
         report,
+        closed_us=closed.time_us if closed is not None else report.closed_us,
         discrepancies=tuple(answer["discrepancies"]),
         loose_units=tuple(answer["loose_units"]),
         undeclared_partial=tuple(answer["undeclared_partial"]),

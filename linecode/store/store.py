@@ -774,7 +774,7 @@ class Store:
         ``override_reason`` is given: then it closes and records the reason in the BATCH_CLOSED
         event. The report lists the discrepancies either way. Unused codes are reported, never
         reissued. A retry with the same ``idempotency_key`` writes nothing and gets the close's
-        report (its numbers as they stand at the retry).
+        report (its numbers, state and export as they stand at the retry).
         """
         lifecycle.check_time(time_us)
         digest = request_digest(["close_batch", batch_id, override_reason, time_us])
@@ -783,7 +783,7 @@ class Store:
             def run(tx: Tx) -> ReconciliationReport:
                 stored = tx.recall(idempotency_key, digest)
                 if stored is not None:
-                    return reconcile.as_closed(reconcile.reconcile(tx, tx.batch(batch_id)), stored)
+                    return reconcile.as_closed(tx, batch_id, stored)
                 t = time_us if time_us is not None else max(now_us(), not_before)
                 report = reconcile.close(tx, batch_id, override_reason, time_us=t, actor=actor, line=line)
                 tx.remember(idempotency_key, digest, reconcile.close_answer(report))

@@ -44,6 +44,7 @@ def test_inspect_and_batch_report_while_the_store_is_open_for_writing(line: Line
     assert not report["ok"]
     text = _linecode("batch", "report", "B1", "--data", data)
     assert "discrepancies" in text.stdout and "loose" in text.stdout
+    assert "closed" not in text.stdout and "exported" not in text.stdout  # an open batch
 
 
 def test_batch_report_says_how_a_batch_was_closed_and_where_it_went(line: Line) -> None:

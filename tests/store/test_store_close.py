@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import replace
 
+from linecode.cli.batch import format_report
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
 from linecode.store import BatchState, EventKind, Lock, State
 from linecode.store.model import now_us
@@ -173,3 +174,28 @@ def test_the_replay_check_sees_a_batch_record_that_disagrees_with_the_log(line: 
     )  # a record the log does not explain
     (found,) = differences(store)
     assert found.startswith("batch B1:") and "PENDING" in found
+
+
+def test_a_batch_closed_before_it_kept_its_close_event(line: Line) -> None:
+    """A store written by an earlier linecode: the batch record has no event numbers. The report
+    says so instead of "event 0", a close retry still gets its time, an export after the upgrade is
+    kept, and the replay check takes the numbers from the log."""
+    store = line.store
+    line.bundle()
+    first = store.close_batch("B1", override_reason="shift end", idempotency_key="close-B1")
+    old = replace(store.batch("B1"), closed_event_seq=0)
+    store._db.write(lambda tx: tx.put_batch(old))  # as the earlier linecode wrote it
+    assert not differences(store)
+    report = store.reconcile("B1")
+    assert (report.closed_event_seq, report.closed_us, report.override_reason) == (0, 0, None)
+    assert "closed before the batch record kept its close event" in "\n".join(format_report(report))
+    retry = store.close_batch("B1", override_reason="shift end", idempotency_key="close-B1")
+    assert (retry.closed_event_seq, retry.closed_us) == (first.closed_event_seq, first.closed_us)
+    assert retry.override_reason == "shift end" and retry == first
+    store.mark_exported("B1", "NMPA")
+    retry = store.close_batch("B1", override_reason="shift end", idempotency_key="close-B1")
+    assert retry.state is BatchState.EXPORTED and retry.exported_to == "NMPA"  # as it stands now
+    assert not differences(store)
+    store._db.write(lambda tx: tx.put_batch(replace(store.batch("B1"), closed_event_seq=1)))
+    (found,) = differences(store)
+    assert found.startswith("batch B1:") and f"closed_event_seq={first.closed_event_seq}" in found
