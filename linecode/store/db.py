@@ -12,7 +12,9 @@ request, and almost every request succeeds. So the writer first runs a group wit
 only when a request fails does it throw the transaction away and run the group again: the requests
 before the failed one as before, the failed one not at all (its error is its answer), and the ones
 after it each in a savepoint. Functions must therefore be re-runnable (they already are: a full map
-re-runs the whole group after growing it).
+re-runs the whole group after growing it). The requests run without savepoints share one
+:class:`Tx`, so a group looks each batch, product and code slot up once and adds its counters once;
+that is safe for the same reason (a failure throws the whole attempt away, remembered reads with it).
 
 The data dir holds ``data.mdb`` and ``lock.mdb`` (LMDB's), ``writer.lock`` (ours: one writing
 server per data dir, also inside one process), usually ``master.key``, and while a server of
