@@ -119,16 +119,13 @@ def no_duplicates(texts: Sequence[str], role: str = "code") -> None:
 
 
 class Batches:
-    """Batches of the rows a request touches, read once per request."""
+    """Batches of the rows a request touches (each read once: ``Tx.batch_by_ref`` remembers them)."""
 
     def __init__(self, tx: Tx) -> None:
         self._tx = tx
-        self._by_ref: dict[int, Batch] = {}
 
     def __call__(self, ref: int) -> Batch:
-        if ref not in self._by_ref:
-            self._by_ref[ref] = self._tx.batch_by_ref(ref)
-        return self._by_ref[ref]
+        return self._tx.batch_by_ref(ref)
 
     def require_open(self, keys: Sequence[str], rows: Sequence[Row]) -> None:
         # Usually all rows share one batch: look each batch up once, in the order first met.
