@@ -80,14 +80,14 @@ class _Callers:
     def __init__(self, store: Store, parents: list[str], units: list[str]) -> None:
         self.gate = threading.Event()
         self.errors: list[BaseException] = []
+        keys = [str(uuid.uuid4()) if RANDOM_KEYS else f"plc-{i}" for i in range(len(parents))]  # a PLC's
 
         def plc(first: int) -> None:
             self.gate.wait()
             try:
                 for i in range(first, len(parents), CALLERS):
                     children = units[RATIO * i : RATIO * (i + 1)]
-                    key = str(uuid.uuid4()) if RANDOM_KEYS else f"plc-{i}"
-                    store.aggregate(parents[i], children, idempotency_key=key)
+                    store.aggregate(parents[i], children, idempotency_key=keys[i])
             except BaseException as exc:  # re-raised by run(), in the benchmark's thread
                 self.errors.append(exc)
 
