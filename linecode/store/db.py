@@ -669,7 +669,7 @@ class Tx:
         self._counts.clear()
 
     def batch_counts(self, batch_ref: int) -> dict[tuple[int, State], int]:
-        """The counters of a batch as this transaction stands: {(level, state): n}."""
+        """The non-zero counters of a batch as this transaction stands: {(level, state): n}."""
         self.flush_counts()
         cursor = self.txn.cursor(db=self.db.dbs["counts"])
         prefix = records.batch_prefix(batch_ref)
@@ -679,7 +679,8 @@ class Tx:
                 if not bytes(key).startswith(prefix):
                     break
                 _, level, state = records.unpack_count_key(bytes(key))
-                out[level, state] = records.unpack_count(value)
+                if n := records.unpack_count(value):
+                    out[level, state] = n
         return out
 
     # hierarchy

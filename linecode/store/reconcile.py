@@ -36,7 +36,7 @@ _IN_USE = frozenset({State.COMMISSIONED, State.AGGREGATED, State.RELEASED})
 
 def counted(tx: Tx, batch: Batch) -> Counter[tuple[int, State]]:
     """The per-state counters of a batch: {(level, state): n}."""
-    return Counter({key: n for key, n in tx.batch_counts(batch.ref).items() if n})
+    return Counter(tx.batch_counts(batch.ref))
 
 
 def reconcile(tx: Tx, batch: Batch) -> ReconciliationReport:
@@ -237,10 +237,14 @@ def as_closed(tx: Tx, batch_id: str, answer: dict[str, Any]) -> ReconciliationRe
     """The report of a close: the numbers as they stand now, and what was found before it and how it
     was closed (``answer``: :func:`close_answer`, kept for a retry)."""
     report = reconcile(tx, tx.batch(batch_id))
-    closed = tx.event(answer["closed_event_seq"])  # a batch closed before it kept the number: from here
+    seq = answer["closed_event_seq"]
+    closed_us = report.closed_us
+    if report.closed_event_seq != seq:  # a batch closed before its record kept the number
+        closed = tx.event(seq)
+        closed_us = closed.time_us if closed is not None else 0
     return replace(
         report,
-        closed_us=closed.time_us if closed is not None else report.closed_us,
+        closed_us=closed_us,
         discrepancies=tuple(answer["discrepancies"]),
         loose_units=tuple(answer["loose_units"]),
         undeclared_partial=tuple(answer["undeclared_partial"]),
