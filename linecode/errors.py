@@ -10,6 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+SHOWN_CHARS = 40
+"""Characters of a refused value an error message quotes at most."""
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """``value`` as an error message quotes it: its repr, cut to a short prefix when long, so an
+    error about a megabyte of input stays a line and reaches the client whole.
+
+    >>> shown("L1")
+    "'L1'"
+    >>> shown("x" * 1000)
+    "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'… (1,000 characters)"
+    """
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}… ({len(value):,} characters)"
+
 
 class LinecodeError(Exception):
     """Base of every error linecode raises on purpose."""

@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from linecode.codes.checksums import gs1_check_digit
-from linecode.errors import InvalidCode
+from linecode.errors import InvalidCode, shown
 
 GS = "\x1d"
 """Group separator: ends a variable-length field that is not last (it is FNC1 in the symbol)."""
@@ -38,13 +38,13 @@ _HRI_FIELD = re.compile(r"\((\d{2,4})\)([^()]*)")
 def _check_digits(kind: str, text: str, length: int) -> str:
     if len(text) != length or not text.isascii() or not text.isdigit():
         raise InvalidCode(
-            f"Invalid {kind} {text!r}: expected {length} digits, got {len(text)} characters",
+            f"Invalid {kind} {shown(text)}: expected {length} digits, got {len(text)} characters",
             reason="BAD_LENGTH" if text.isdigit() else "BAD_CHARACTER",
         )
     expected = gs1_check_digit(text[:-1])
     if int(text[-1]) != expected:
         raise InvalidCode(
-            f"Invalid {kind} check digit for {text!r}: expected {expected}, got {text[-1]}",
+            f"Invalid {kind} check digit for {shown(text)}: expected {expected}, got {text[-1]}",
             reason="BAD_CHECK",
         )
     return text
@@ -54,13 +54,13 @@ def validate_cset82(kind: str, text: str, max_length: int = 20) -> str:
     """Return ``text`` if it is 1..max_length characters of CSET 82, else raise."""
     if not 1 <= len(text) <= max_length:
         raise InvalidCode(
-            f"Invalid {kind} {text!r}: expected 1 to {max_length} characters, got {len(text)}",
+            f"Invalid {kind} {shown(text)}: expected 1 to {max_length} characters, got {len(text)}",
             reason="BAD_LENGTH",
         )
     bad = [c for c in text if c not in CSET82]
     if bad:
         raise InvalidCode(
-            f"Invalid {kind} {text!r}: {bad[0]!r} is not in GS1 character set 82",
+            f"Invalid {kind} {shown(text)}: {bad[0]!r} is not in GS1 character set 82",
             reason="BAD_CHARACTER",
         )
     return text
@@ -76,7 +76,7 @@ def gs1_date(text: str, kind: str = "expiry date") -> dt.date:
     datetime.date(2029, 2, 28)
     """
     if len(text) != 6 or not text.isascii() or not text.isdigit():
-        raise InvalidCode(f"Invalid {kind} {text!r}: expected YYMMDD, 6 digits", reason="BAD_DATE")
+        raise InvalidCode(f"Invalid {kind} {shown(text)}: expected YYMMDD, 6 digits", reason="BAD_DATE")
     yy, mm, dd = int(text[:2]), int(text[2:4]), int(text[4:])
     this_year = dt.date.today().year
     year = this_year // 100 * 100 + yy
@@ -85,11 +85,11 @@ def gs1_date(text: str, kind: str = "expiry date") -> dt.date:
     elif this_year - year > 49:
         year += 100
     if not 1 <= mm <= 12:
-        raise InvalidCode(f"Invalid {kind} {text!r}: month {mm:02d} is not 01..12", reason="BAD_DATE")
+        raise InvalidCode(f"Invalid {kind} {shown(text)}: month {mm:02d} is not 01..12", reason="BAD_DATE")
     last = calendar.monthrange(year, mm)[1]
     if dd > last:
         raise InvalidCode(
-            f"Invalid {kind} {text!r}: day {dd:02d} is past the end of {year}-{mm:02d} ({last})",
+            f"Invalid {kind} {shown(text)}: day {dd:02d} is past the end of {year}-{mm:02d} ({last})",
             reason="BAD_DATE",
         )
     return dt.date(year, mm, dd or last)
@@ -203,7 +203,7 @@ class Gs1Code:
         missing = [ai for ai in ("01", "21", "17", "10") if ai not in fields]
         if missing:
             raise InvalidCode(
-                f"Invalid GS1 pack code {text!r}: missing AI {', '.join(missing)}; "
+                f"Invalid GS1 pack code {shown(text)}: missing AI {', '.join(missing)}; "
                 "expected (01), (21), (17) and (10)",
                 reason="MISSING_AI",
             )
@@ -244,12 +244,14 @@ def parse_element_string(text: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for ai, value in pairs:
         if ai in fields:
-            raise InvalidCode(f"Invalid GS1 data {text!r}: AI ({ai}) appears twice", reason="DUPLICATE_AI")
+            raise InvalidCode(
+                f"Invalid GS1 data {shown(text)}: AI ({ai}) appears twice", reason="DUPLICATE_AI"
+            )
         fixed, max_len = _AIS[ai]
         if fixed is not None:
             if len(value) != fixed or not value.isdigit():
                 raise InvalidCode(
-                    f"Invalid GS1 data {text!r}: AI ({ai}) needs {fixed} digits, got {value!r}",
+                    f"Invalid GS1 data {shown(text)}: AI ({ai}) needs {fixed} digits, got {shown(value)}",
                     reason="BAD_LENGTH",
                 )
         else:
@@ -269,7 +271,7 @@ def parse_element_string(text: str) -> dict[str, str]:
 def _known_ai(ai: str, text: str) -> str:
     if ai not in _AIS:
         raise InvalidCode(
-            f"Invalid GS1 data {text!r}: AI ({ai}) is not one linecode reads; "
+            f"Invalid GS1 data {shown(text)}: AI ({ai}) is not one linecode reads; "
             f"expected one of {', '.join(f'({a})' for a in _AIS)}",
             reason="UNKNOWN_AI",
         )
@@ -279,7 +281,7 @@ def _known_ai(ai: str, text: str) -> str:
 def _split_hri(raw: str, text: str) -> list[tuple[str, str]]:
     pairs = [(m.group(1), m.group(2)) for m in _HRI_FIELD.finditer(raw)]
     if "".join(f"({a}){v}" for a, v in pairs) != raw:
-        raise InvalidCode(f"Invalid GS1 HRI {text!r}: expected (AI)value(AI)value…", reason="BAD_SYNTAX")
+        raise InvalidCode(f"Invalid GS1 HRI {shown(text)}: expected (AI)value(AI)value…", reason="BAD_SYNTAX")
     return [(_known_ai(a, text), v) for a, v in pairs]
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
-from linecode.errors import InvalidCode, NotFound
+from linecode.errors import InvalidCode, NotFound, shown
 
 IDENTIFIER_DIGITS = 7
 SERIAL_DIGITS = 9
@@ -32,7 +32,7 @@ def validate_identifier(identifier: str) -> str:
     """Return ``identifier`` if it is exactly 7 digits, else raise :class:`InvalidCode`."""
     if len(identifier) != IDENTIFIER_DIGITS or not identifier.isascii() or not identifier.isdigit():
         raise InvalidCode(
-            f"Invalid nmpa20 product identifier {identifier!r}: expected exactly "
+            f"Invalid nmpa20 product identifier {shown(identifier)}: expected exactly "
             f"{IDENTIFIER_DIGITS} digits, got {len(identifier)} characters",
             reason="BAD_IDENTIFIER",
         )
@@ -70,12 +70,12 @@ class Nmpa20Code:
         if not digits.isascii() or not digits.isdigit():
             bad = next((c for c in digits if not ("0" <= c <= "9")), "")
             raise InvalidCode(
-                f"Invalid nmpa20 code {text!r}: expected only digits, found {bad!r}",
+                f"Invalid nmpa20 code {shown(text)}: expected only digits, found {bad!r}",
                 reason="BAD_CHARACTER",
             )
         if len(digits) != CODE_DIGITS:
             raise InvalidCode(
-                f"Invalid nmpa20 code {text!r}: expected {CODE_DIGITS} digits, got {len(digits)}",
+                f"Invalid nmpa20 code {shown(text)}: expected {CODE_DIGITS} digits, got {len(digits)}",
                 reason="BAD_LENGTH",
             )
         code = cls(

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 from urllib.parse import quote, unquote
 
-from linecode.errors import InvalidArgument
+from linecode.codes import gs1_key, parts, sscc_key
+from linecode.errors import InvalidArgument, shown
 
 DIGITAL_LINK = "https://id.gs1.org/"
 NMPA20_URN = "urn:linecode:nmpa20:"
@@ -38,18 +39,12 @@ def code_uri(key: str) -> str:
     >>> code_uri("(00)069012340000000017")
     'https://id.gs1.org/00/069012340000000017'
     """
-    if key.startswith("(01)") and key[18:22] == "(21)":
-        return f"{DIGITAL_LINK}01/{key[4:18]}/21/{quote(key[22:], safe='')}"
-    if key.startswith("(00)"):
-        return f"{DIGITAL_LINK}00/{key[4:]}"
-    if len(key) == 20 and key.isascii() and key.isdigit():
-        return NMPA20_URN + key
-    raise InvalidArgument(
-        f"code key {key!r} is none of the store's forms: expected 20 digits (nmpa20), "
-        "'(01)<GTIN-14>(21)<serial>' or '(00)<18 digits>'",
-        reason="BAD_CODE_KEY",
-        codes=[key],
-    )
+    p = parts(key)
+    if p.rule == "gs1":
+        return f"{DIGITAL_LINK}01/{p.identifier}/21/{quote(p.serial, safe='')}"
+    if p.rule == "sscc":
+        return f"{DIGITAL_LINK}00/{p.identifier}"
+    return NMPA20_URN + key
 
 
 def code_of_uri(uri: str) -> str:
@@ -65,11 +60,11 @@ def code_of_uri(uri: str) -> str:
     if uri.startswith(DIGITAL_LINK + "01/"):
         gtin, ai, serial = uri[len(DIGITAL_LINK) + 3 :].split("/", 2)
         if ai == "21":
-            return f"(01){gtin}(21){unquote(serial)}"
+            return gs1_key(gtin, unquote(serial))
     if uri.startswith(DIGITAL_LINK + "00/"):
-        return "(00)" + uri[len(DIGITAL_LINK) + 3 :]
+        return sscc_key(uri[len(DIGITAL_LINK) + 3 :])
     raise InvalidArgument(
-        f"URI {uri!r} names no code of ours: expected {NMPA20_URN}<20 digits>, "
+        f"URI {shown(uri)} names no code of ours: expected {NMPA20_URN}<20 digits>, "
         f"{DIGITAL_LINK}01/<GTIN-14>/21/<serial> or {DIGITAL_LINK}00/<SSCC>",
         reason="BAD_CODE_URI",
     )

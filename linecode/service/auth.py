@@ -2,8 +2,12 @@
 
 Roles (SPEC §6):
 
-* ``line:<id>``    — LineService, only for batches of line ``<id>``;
-* ``printer:<id>`` — PrintService, only images of codes of line ``<id>``;
+* ``line:<id>``    — LineService, changing only codes and batches of line ``<id>``: every code the
+  write changes, named or implied (the children a whole-parent disaggregate takes out, the old
+  parents a re-parent empties, a replaced child), decided by the store inside the write
+  transaction (``Store(..., lines=...)``), so it cannot race;
+* ``line:<id>,<id>…`` — the same over several lines (mixed pallets packed from several lines);
+* ``printer:<id>[,<id>…]`` — PrintService, only images of codes of those lines;
 * ``qa``           — QueryService and the read-only AdminService calls;
 * ``admin``        — everything.
 
@@ -41,39 +45,38 @@ KINDS = ("line", "printer", "qa", "admin")
 @dataclass(frozen=True)
 class Role:
     kind: str
-    line: str | None = None
+    lines: frozenset[str] | None = None
+    """The lines a ``line`` or ``printer`` role is limited to; None for ``qa`` and ``admin``."""
 
     @classmethod
     def parse(cls, text: str) -> Role:
-        kind, _, line = text.partition(":")
-        if kind not in KINDS or (kind in ("line", "printer")) != bool(line):
+        kind, _, rest = text.partition(":")
+        lines = frozenset(part.strip() for part in rest.split(",")) if rest else None
+        if (
+            kind not in KINDS
+            or (kind in ("line", "printer")) != bool(rest)
+            or (lines is not None and "" in lines)
+        ):
             raise ConfigError(
-                f"role {text!r}: expected line:<line-id>, printer:<line-id>, qa or admin", reason="BAD_ROLE"
+                f"role {text!r}: expected line:<line-id>[,<line-id>…], printer:<line-id>[,<line-id>…], "
+                "qa or admin",
+                reason="BAD_ROLE",
             )
-        return cls(kind, line or None)
+        return cls(kind, lines)
 
     def __str__(self) -> str:
-        return f"{self.kind}:{self.line}" if self.line else self.kind
+        return f"{self.kind}:{','.join(sorted(self.lines))}" if self.lines else self.kind
 
 
-def _lines_of_request(store: Store, method: str, request: Any) -> set[str]:
-    """The lines whose batches a LineService/PrintService request touches."""
-    name = method.rsplit("/", 1)[1]
-    if name == "Allocate":
-        return {store.batch(request.batch_id).line}
-    if name == "StreamImages":
-        if request.WhichOneof("source") == "range":
-            return {store.batch(request.range.batch_id).line}
-        return store.lines_of(list(request.codes.codes))
-    codes = {
-        "ReportEvents": lambda r: [*r.codes, *(c for g in r.groups for c in g.codes)],
-        "Aggregate": lambda r: [r.parent, *r.children],
-        "Disaggregate": lambda r: [r.parent, *r.children],
-        "Reparent": lambda r: [r.new_parent, *r.children],
-        "Replace": lambda r: [r.parent, r.old_child, r.new_child],
-        "RenderImage": lambda r: [r.code],
-    }[name](request)
-    return store.lines_of(codes)
+def _lines_of_print_request(store: Store, request: Any) -> set[str]:
+    """The lines whose codes a PrintService request would render (reads: checked before the call)."""
+    if not hasattr(request, "WhichOneof"):
+        return set()
+    if request.DESCRIPTOR.name == "RenderImageRequest":
+        return store.lines_of([request.code])
+    if request.WhichOneof("source") == "range":
+        return {store.batch(request.range.batch_id).line}
+    return store.lines_of(list(request.codes.codes))
 
 
 class Access:
@@ -167,9 +170,11 @@ class Access:
         )
         return error
 
-    def __call__(self, method: str, request: Any, context: grpc.ServicerContext) -> None:
+    def __call__(self, method: str, request: Any, context: grpc.ServicerContext) -> frozenset[str] | None:
+        """Refuse the call unless the caller may make it; the lines its writes are limited to (None:
+        any), for the store to check inside each write (``CallGuard`` hands them on)."""
         if method.startswith(OPEN_PREFIXES):
-            return
+            return None
         who, role = self.identify(context, method)
         service, name = method[1:].split("/", 1)
         allowed = (
@@ -186,16 +191,21 @@ class Access:
         )
         if not allowed:
             self._denied(who, role, method, f"role {role} may not call {name}")
-        if role.line is not None:
-            foreign = _lines_of_request(self.store, method, request) - {role.line}
-            if foreign:
-                self._denied(
-                    who,
-                    role,
-                    method,
-                    f"role {role} may not touch batches of line {', '.join(sorted(foreign))}",
-                )
+        if role.lines is not None:
+            origin = getattr(request, "origin", None)
+            if origin is not None and origin.line and origin.line not in role.lines:
+                self._denied(who, role, method, f"role {role} may not write events as line {origin.line!r}")
+            if role.kind == "printer":
+                foreign = _lines_of_print_request(self.store, request) - role.lines
+                if foreign:
+                    self._denied(
+                        who,
+                        role,
+                        method,
+                        f"role {role} may not touch batches of line {', '.join(sorted(foreign))}",
+                    )
         log.debug("call allowed", extra={"who": who, "role": str(role), "method": method})
+        return role.lines
 
     def _denied(self, who: str, role: Role, method: str, message: str) -> None:
         self._refuse("permission_denied")

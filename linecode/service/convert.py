@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from linecode.errors import InvalidArgument
+from linecode.service.guard import caller_lines
 from linecode.store import (
     Batch,
     Change,
@@ -54,12 +55,14 @@ def time_arg(time_us: int) -> int | None:
 
 def write_args(request: Any) -> dict[str, Any]:
     """The keyword arguments every event-appending store write takes from its request: the
-    idempotency key, the event time (0 = now), the actor and the line."""
+    idempotency key, the event time (0 = now), the actor and the line; and the lines the caller
+    may change (its role's, checked by the store inside the write)."""
     return {
         "idempotency_key": request.idempotency_key or None,
         "time_us": time_arg(request.time_us),
         "actor": request.origin.actor,
         "line": request.origin.line,
+        "lines": caller_lines(),
     }
 
 

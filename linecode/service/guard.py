@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import grpc
@@ -19,8 +20,18 @@ from linecode.service.errors import internal_status, status_code_of, to_status
 
 log = logging.getLogger("linecode.service")
 
-Authorize = Callable[[str, Any, grpc.ServicerContext], None]
-"""Raise Unauthenticated / PermissionDenied to refuse ``method`` with ``request`` to the caller."""
+_CALLER_LINES: ContextVar[frozenset[str] | None] = ContextVar("linecode_caller_lines", default=None)
+
+
+def caller_lines() -> frozenset[str] | None:
+    """The lines the running call's caller may change codes of (None: any): servicers pass them to
+    every store write, which checks each code it changes against them inside its transaction."""
+    return _CALLER_LINES.get()
+
+
+Authorize = Callable[[str, Any, grpc.ServicerContext], frozenset[str] | None]
+"""Raise Unauthenticated / PermissionDenied to refuse ``method`` with ``request`` to the caller;
+else return the packaging lines the caller's writes are limited to (None: any)."""
 Observe = Callable[[str, grpc.StatusCode, float], None]
 """Told of every finished call: method, status code, seconds."""
 
@@ -77,13 +88,16 @@ class CallGuard(grpc.ServerInterceptor):
     def _unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Any]:
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
+            scope = _CALLER_LINES.set(None)
             try:
                 if self._authorize is not None:
-                    self._authorize(method, request, context)
+                    _CALLER_LINES.set(self._authorize(method, request, context))
                 response = behavior(request, context)
             except Exception as exc:
                 self._fail(method, context, exc, started)
                 raise  # abort_with_status raised already; keeps type checkers content
+            finally:
+                _CALLER_LINES.reset(scope)
             self._done(method, grpc.StatusCode.OK, started)
             return response
 
@@ -93,9 +107,8 @@ class CallGuard(grpc.ServerInterceptor):
         def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.perf_counter()
             try:
-                if self._authorize is not None:
-                    self._authorize(method, request, context)
-                yield from behavior(request, context)
+                lines = self._authorize(method, request, context) if self._authorize is not None else None
+                yield from _scoped(lines, behavior(request, context))
             except GeneratorExit:  # the client went away (cancelled, deadline) mid-stream
                 self._done(method, grpc.StatusCode.CANCELLED, started)
                 raise
@@ -105,3 +118,23 @@ class CallGuard(grpc.ServerInterceptor):
             self._done(method, grpc.StatusCode.OK, started)
 
         return call
+
+
+def _scoped(lines: frozenset[str] | None, responses: Iterator[Any]) -> Iterator[Any]:
+    """``responses``, each produced with :func:`caller_lines` giving ``lines`` (a stream's handler
+    runs step by step, maybe not in one context, so the scope is set around every step). Closing
+    it (the client went away) closes ``responses``."""
+    try:
+        while True:
+            scope = _CALLER_LINES.set(lines)
+            try:
+                item = next(responses)
+            except StopIteration:
+                return
+            finally:
+                _CALLER_LINES.reset(scope)
+            yield item
+    finally:
+        close = getattr(responses, "close", None)
+        if close is not None:
+            close()

@@ -8,6 +8,7 @@ import grpc
 
 from linecode.errors import InvalidArgument
 from linecode.service import convert
+from linecode.service.guard import caller_lines
 from linecode.store import Store
 from linecode.v1 import common_pb2, line_pb2, line_pb2_grpc
 
@@ -38,6 +39,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
             idempotency_key=request.idempotency_key or None,
             actor=request.origin.actor,
             line=request.origin.line or None,
+            lines=caller_lines(),
         )
         same = allocation.symbols == allocation.codes
         offsets = [(r.start, r.count) for r in allocation.ranges]

@@ -16,9 +16,7 @@ from linecode.errors import InvalidArgument, NotFound, Precondition
 from linecode.store.db import Tx
 from linecode.store.lifecycle import (
     Batches,
-    find,
     listing,
-    no_duplicates,
     require,
     require_time,
     require_unlocked,
@@ -36,13 +34,13 @@ PARENT_STATES = frozenset({State.COMMISSIONED, State.AGGREGATED})
 """A parent takes children once commissioned, also when it sits in a parent itself."""
 
 
-def _one(tx: Tx, text: str, role: str) -> tuple[str, Row]:
-    key, row = find(tx, text)
+def _one(tx: Tx, key: str, role: str) -> tuple[str, Row]:
+    row = tx.row(key)
     if row is None:
         raise NotFound(
-            f"{role} {text} is not in this store; expected a code allocated here",
+            f"{role} {key} is not in this store; expected a code allocated here",
             reason=f"UNKNOWN_{role.upper()}",
-            codes=[text],
+            codes=[key],
         )
     return key, row
 
@@ -170,14 +168,10 @@ def aggregate(
     keep_partial: bool = False,
     move: bool = False,
 ) -> Change:
-    """Pack ``children`` into ``parent`` (see SPEC §4 for the rules, checked in that order)."""
+    """Pack ``children`` into ``parent`` (see SPEC §4 for the rules, checked in that order). Keys
+    only, each child once and not the parent (``Store`` has refused anything else)."""
     if not children:
         raise InvalidArgument("no children given; expected at least one child code", reason="NO_CHILDREN")
-    no_duplicates(children, "child")
-    if parent in children:
-        raise InvalidArgument(
-            f"code {parent} is given as its own child", reason="PARENT_IN_CHILDREN", codes=[parent]
-        )
     pkey, prow = _one(tx, parent, "parent")
     batches = Batches(tx)
     # The usual case first: loose children of the parent's (open, unlocked) batch and product, read,
@@ -187,7 +181,6 @@ def aggregate(
         packed = tx.pack_children(list(children), pkey, prow.level - 1, prow.batch_ref, time_us)
     if packed is None:
         keys, rows = require(tx, children, "child code")
-        no_duplicates(keys, "child")  # the same code spelled two ways
         _check_parent(tx, batches, pkey, prow)
         batches.require_open(keys, rows)
         if move:
@@ -331,7 +324,6 @@ def disaggregate(
     else:
         if not children:
             raise InvalidArgument("no children given; pass None to remove all", reason="NO_CHILDREN")
-        no_duplicates(children, "child")
         keys, rows = require(tx, children, "child code")
         strangers = [k for k, r in zip(keys, rows, strict=True) if r.parent != pkey]
         if strangers:

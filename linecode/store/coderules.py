@@ -1,27 +1,15 @@
-"""Code keys: how each level's codes are generated from a pool's index range, and how scanned text
-is turned back into the key the store files the code under.
-
-The key of a code in LMDB is:
-
-* ``nmpa20``: its 20 digits (``86123451234567890042``);
-* ``gs1``: the HRI of what identifies the pack, ``(01)<GTIN-14>(21)<serial>`` — expiry and batch
-  are the batch's, so they are not part of the identity;
-* ``sscc``: ``(00)<18 digits>``.
-
-The parentheses keep the three shapes apart (an SSCC element string is also 20 digits).
+"""Code rules of a packaging level: its serial pool, and how its codes are generated from a pool's
+index range as keys (``linecode.codes.keys``: the one canonical form of a code) and symbol data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from functools import lru_cache
 
-from linecode.codes import Gs1Code, Gtin, Sscc, gs1_check_digit, parse_element_string, validate_identifier
-from linecode.errors import InvalidArgument, InvalidCode
+from linecode.codes import Gs1Code, Gtin, gs1_check_digit, gs1_key, sscc_key, validate_identifier
+from linecode.errors import InvalidArgument
 from linecode.serials import MasterKey, Nmpa20Pool, SerialDomain, SerialPool, SsccPool
 from linecode.store.model import Batch, CodeRule, Level
-
-_HRI_SEPARATORS = str.maketrans("", "", " -")
 
 
 def pool_name(level: Level) -> str:
@@ -91,62 +79,9 @@ def generate(
     if level.rule is CodeRule.SSCC:
         heads = [level.identifier + s for s in serials]
         values = [h + str(gs1_check_digit(h)) for h in heads]
-        return [f"(00){v}" for v in values], [f"00{v}" for v in values]
+        return [sscc_key(v) for v in values], [f"00{v}" for v in values]
     gtin = Gtin(level.identifier)
     expiry = batch.expiry_date.strftime("%y%m%d")
-    keys = [f"(01){level.identifier}(21){s}" for s in serials]
+    keys = [gs1_key(level.identifier, s) for s in serials]
     symbols = [Gs1Code(gtin, s, expiry, batch.batch_number).as_element_string() for s in serials]
     return keys, symbols
-
-
-def candidate_keys(text: str) -> Sequence[str]:
-    """The keys scanned or typed ``text`` may be filed under (usually one).
-
-    Accepts the key itself, nmpa20 HRI (spaces or dashes between groups), GS1 HRI or raw element
-    strings (with or without ``]d2`` and FNC1/GS), and SSCC as 18 digits, ``(00)…`` or ``00…``.
-
-    >>> candidate_keys("8612345 123456789 0042")
-    ['86123451234567890042']
-    >>> candidate_keys("(01)09501101530003(21)ABC123(17)291231(10)L1")
-    ['(01)09501101530003(21)ABC123']
-    """
-    if len(text) == 20 and text.isdigit():  # the hot path: nmpa20 keys as the line sends them
-        return [text, f"(00){text[2:]}"] if text.startswith("00") else [text]
-    stripped = text.strip()
-    digits = stripped.translate(_HRI_SEPARATORS)
-    if len(digits) == 20 and digits.isascii() and digits.isdigit():
-        return [digits, f"(00){digits[2:]}"] if digits.startswith("00") else [digits]
-    if len(digits) == 18 and digits.isascii() and digits.isdigit():
-        return [f"(00){Sscc.parse(digits).value}"]
-    if stripped.startswith("(00)"):
-        return [f"(00){Sscc.parse(stripped).value}"]
-    if not stripped:
-        raise InvalidCode(
-            "empty code: expected an nmpa20 code, a GS1 element string or an SSCC", reason="EMPTY"
-        )
-    fields = parse_element_string(stripped)
-    if "00" in fields and len(fields) == 1:
-        return [f"(00){fields['00']}"]
-    if "01" not in fields or "21" not in fields:
-        raise InvalidCode(
-            f"code {text!r} is not one this store issues: expected 20 nmpa20 digits, a GS1 string with "
-            "(01) and (21), or an SSCC",
-            reason="NOT_A_PACK_CODE",
-            codes=[text],
-        )
-    return [f"(01){Gtin.parse(fields['01']).value}(21){fields['21']}"]
-
-
-def symbol_of(key: str, batch: Batch) -> tuple[str, bool]:
-    """What goes into the DataMatrix of the code filed under ``key``, and whether it is GS1.
-
-    The inverse of :func:`generate` for one code: GS1 packs take expiry (17) and batch (10) from
-    their batch; an SSCC is its ``00`` element string; an nmpa20 code is its digits.
-    """
-    if key.startswith("(00)"):
-        return "00" + key[4:], True
-    if key.startswith("(01)"):
-        gtin, serial = key[4:18], key[22:]
-        expiry = batch.expiry_date.strftime("%y%m%d")
-        return Gs1Code(Gtin(gtin), serial, expiry, batch.batch_number).as_element_string(), True
-    return key, False

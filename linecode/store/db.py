@@ -38,7 +38,7 @@ import json
 import os
 import queue
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar, cast
@@ -46,7 +46,14 @@ from typing import Any, NoReturn, TypeVar, cast
 import lmdb
 
 from linecode import _records
-from linecode.errors import AlreadyExists, ConfigError, Exhausted, InvalidArgument, NotFound
+from linecode.errors import (
+    AlreadyExists,
+    ConfigError,
+    Exhausted,
+    InvalidArgument,
+    NotFound,
+    PermissionDenied,
+)
 from linecode.store import records
 from linecode.store.model import Batch, Event, EventKind, Lock, Product, State
 from linecode.store.records import Row
@@ -518,7 +525,7 @@ class Tx:
     look-ups. It stays true because every write of those goes through this object, and a failing
     request aborts the whole transaction, so nothing remembered outlives a write it saw."""
 
-    __slots__ = ("_batches", "_counts", "_products", "_seq", "_slots", "db", "txn")
+    __slots__ = ("_batches", "_counts", "_products", "_seq", "_slots", "db", "lines", "txn")
 
     def __init__(self, txn: lmdb.Transaction, db: Database, *, writing: bool = False) -> None:
         self.txn = txn
@@ -532,6 +539,44 @@ class Tx:
         self._products: dict[str, Product] = {}
         self._seq: int | None = None
         """The last event's sequence number, once this transaction has read or appended it."""
+        self.lines: frozenset[str] | None = None
+        """The packaging lines the running request may change codes and batches of (None: any). Set
+        per request by ``Store``; every write of a code record or batch checks it
+        (:meth:`may_change`), so a write can change no other line's codes, named or implied."""
+
+    def may_change(self, refs: Iterable[int], keys: Sequence[str] = ()) -> None:
+        """Raise :class:`PermissionDenied` ``ROLE_FORBIDS`` unless every batch of ``refs`` is of one
+        of :attr:`lines` (``keys``: the codes being changed, named in the error)."""
+        lines = self.lines
+        if lines is None:
+            return
+        for ref in set(refs):
+            self._require_line(self.batch_by_ref(ref), keys)
+
+    def may_change_codes(self, keys: Sequence[str]) -> None:
+        """:meth:`may_change` for the codes a request names, checked before any rule, so a caller
+        learns nothing of another line's codes from a refusal (codes not stored are left to the
+        request's own NOT_FOUND)."""
+        if self.lines is None:
+            return
+        rows = self.rows(keys)
+        refs = {row.batch_ref for row in rows if row is not None}
+        for ref in refs:
+            if self.batch_by_ref(ref).line not in self.lines:
+                named = [k for k, r in zip(keys, rows, strict=True) if r is not None and r.batch_ref == ref]
+                self.may_change([ref], named)
+
+    def _require_line(self, batch: Batch, keys: Sequence[str] = ()) -> None:
+        lines = self.lines
+        if lines is not None and batch.line not in lines:
+            raise PermissionDenied(
+                f"the request would change codes or the state of batch {batch.batch_id!r} of line "
+                f"{batch.line!r}; this caller may change those of line(s) {', '.join(sorted(lines))} "
+                "only",
+                reason="ROLE_FORBIDS",
+                codes=list(keys)[:50],
+                hint="work that spans lines needs a role naming all of them (line:L1,L2) or admin",
+            )
 
     # codes: ``code_slots`` files each code key under its slot and ``code_records`` holds the records
     # by slot (see ``records.slot_key``), as ``children`` holds each parent's child keys. Slots count
@@ -584,10 +629,17 @@ class Tx:
         return slot
 
     def put_row(self, code: str, row: Row) -> None:
+        if self.lines is not None:
+            self.may_change([row.batch_ref], [code])
         self.txn.put(self._known_slot(code), row.pack(), db=self.db.dbs["code_records"])
 
     def put_rows(self, codes: Sequence[str], rows: Sequence[Row]) -> None:
         """Store many records with one call into LMDB."""
+        if self.lines is not None:
+            for ref in {row.batch_ref for row in rows}:
+                if self.batch_by_ref(ref).line not in self.lines:
+                    named = [c for c, r in zip(codes, rows, strict=True) if r.batch_ref == ref]
+                    self.may_change([ref], named)
         slot = self._known_slot
         cursor = self.txn.cursor(db=self.db.dbs["code_records"])
         cursor.putmulti([(slot(code), row.pack()) for code, row in zip(codes, rows, strict=True)])
@@ -596,6 +648,8 @@ class Tx:
         """File new codes, each with the packed ``record``, in the next slots. Returns the codes that
         could not be filed (stored already, or given twice); then the caller must fail its request,
         so that its transaction, with whatever this call did write, is thrown away."""
+        if self.lines is not None:
+            self.may_change([Row.unpack(record).batch_ref])
         cursor = self.txn.cursor(db=self.db.dbs["code_records"])
         first = records.slot_of(cursor.key()) + 1 if cursor.last() else 0
         slots = [records.slot_key(first + i) for i in range(len(codes))]
@@ -635,6 +689,7 @@ class Tx:
 
     def put_packed_children(self, packed: records.PackedChildren, batch_ref: int, level: int) -> None:
         """Store what :meth:`pack_children` made, and count the children as aggregated."""
+        self.may_change([batch_ref])
         rows, links = packed
         self.txn.cursor(db=self.db.dbs["code_records"]).putmulti(rows)
         self._put_links(links)
@@ -794,6 +849,7 @@ class Tx:
         return {int.from_bytes(k, "big"): bytes(v).decode() for k, v in cursor}
 
     def put_batch(self, batch: Batch) -> None:
+        self._require_line(batch)
         self._batches[batch.ref] = batch
         self.txn.put(
             batch.batch_id.encode(),

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from linecode.errors import InvalidArgument, NotFound, Precondition, TimeWentBackwards
-from linecode.store import coderules
 from linecode.store.db import Tx
 from linecode.store.model import (
     Batch,
@@ -27,7 +26,7 @@ from linecode.store.model import (
     format_time,
     now_us,
 )
-from linecode.store.records import Row, plain_key
+from linecode.store.records import Row
 
 SHOWN = 10
 """How many offending codes an error message spells out (all of them are in ``error.codes``)."""
@@ -66,33 +65,12 @@ def listing(codes: Sequence[str]) -> str:
     return shown + (f" (and {len(codes) - SHOWN} more)" if len(codes) > SHOWN else "")
 
 
-def find(tx: Tx, text: str) -> tuple[str, Row | None]:
-    """The key ``text`` is filed under and its record (None if this store does not have it)."""
-    candidates = coderules.candidate_keys(text)
-    for key in candidates:
-        row = tx.row(key)
-        if row is not None:
-            return key, row
-    return candidates[0], None
-
-
-def require(tx: Tx, texts: Iterable[str], role: str = "code") -> tuple[list[str], list[Row]]:
-    """Keys and records of ``texts``; raises :class:`NotFound` naming every unknown one."""
-    texts = list(texts)
-    if all(map(plain_key, texts)):  # one batched look-up
-        found = tx.rows(texts)
-        if all(row is not None for row in found):
-            return texts, found  # type: ignore[return-value]
-    keys: list[str] = []
-    rows: list[Row] = []
-    missing: list[str] = []
-    for text in texts:
-        key, row = find(tx, text)
-        if row is None:
-            missing.append(text)
-        else:
-            keys.append(key)
-            rows.append(row)
+def require(tx: Tx, keys: Sequence[str], role: str = "code") -> tuple[list[str], list[Row]]:
+    """The keys and records of ``keys`` (canonical keys: ``Store.key``); raises :class:`NotFound`
+    naming every one this store does not have."""
+    keys = list(keys)
+    found = tx.rows(keys)
+    missing = [k for k, row in zip(keys, found, strict=True) if row is None]
     if missing:
         raise NotFound(
             f"{len(missing)} {role}(s) not in this store: {listing(missing)}; expected codes allocated here",
@@ -100,22 +78,22 @@ def require(tx: Tx, texts: Iterable[str], role: str = "code") -> tuple[list[str]
             codes=missing,
             hint="check for misreads; codes from another server or a forged code are unknown here",
         )
-    return keys, rows
+    return keys, found  # type: ignore[return-value]
 
 
-def no_duplicates(texts: Sequence[str], role: str = "code") -> None:
-    """Raise :class:`InvalidArgument` if a code appears twice in one request."""
-    if len(set(texts)) == len(texts):
+def no_duplicates(keys: Sequence[str], role: str = "code") -> None:
+    """Raise :class:`InvalidArgument` ``DUPLICATE_CODE`` (``DUPLICATE_<ROLE>``) if a code appears
+    twice in one request. Give it keys, not texts: two spellings of one code are one key."""
+    if len(set(keys)) == len(keys):
         return
     seen: set[str] = set()
-    dups = [t for t in texts if t in seen or seen.add(t)]  # type: ignore[func-returns-value]
-    if dups:
-        raise InvalidArgument(
-            f"{role} {listing(sorted(set(dups)))} appear(s) more than once in the request; "
-            "expected each once",
-            reason=f"DUPLICATE_{role.upper()}",
-            codes=sorted(set(dups)),
-        )
+    dups = sorted({k for k in keys if k in seen or seen.add(k)})  # type: ignore[func-returns-value]
+    raise InvalidArgument(
+        f"{role} {listing(dups)} appear(s) more than once in the request (in one spelling or "
+        "several); expected each once",
+        reason=f"DUPLICATE_{role.upper()}",
+        codes=dups,
+    )
 
 
 class Batches:
@@ -235,12 +213,11 @@ def require_states(
     )
 
 
-def report(tx: Tx, event: LineEvent, texts: Sequence[str], *, time_us: int, actor: str, line: str) -> Change:
-    """Apply one line event to many codes, all or nothing; one event per batch touched."""
-    if not texts:
+def report(tx: Tx, event: LineEvent, keys: Sequence[str], *, time_us: int, actor: str, line: str) -> Change:
+    """Apply one line event to many codes (distinct keys), all or nothing; one event per batch touched."""
+    if not keys:
         raise InvalidArgument("no codes in the event report; expected at least one", reason="NO_CODES")
-    no_duplicates(texts)
-    keys, rows = require(tx, texts)
+    keys, rows = require(tx, keys)
     allowed, target, kind = TRANSITIONS[event]
     batches = Batches(tx)
     batches.require_open(keys, rows)
@@ -280,7 +257,7 @@ def apply(
 
 def set_code_marks(
     tx: Tx,
-    texts: Sequence[str],
+    keys: Sequence[str],
     *,
     status: RegulatoryStatus | None,
     lock: Lock | None,
@@ -289,11 +266,10 @@ def set_code_marks(
     actor: str,
     line: str,
 ) -> Change:
-    """Set the regulatory status or the lock of codes (one of the two)."""
-    if not texts:
+    """Set the regulatory status or the lock of codes (distinct keys; one of the two)."""
+    if not keys:
         raise InvalidArgument("no codes given; expected at least one", reason="NO_CODES")
-    no_duplicates(texts)
-    keys, rows = require(tx, texts)
+    keys, rows = require(tx, keys)
     require_time(keys, rows, time_us)
     kind = EventKind.STATUS_SET if status is not None else EventKind.LOCK_SET
 

@@ -2,22 +2,32 @@
 
 Everything the gRPC layer (and the CLI, and the tests) does goes through these methods. Writes
 return only once durable (group commit, see ``db.py``); reads see the last committed state.
-Codes are accepted in any form a scanner or a person produces (see ``coderules.candidate_keys``)
-and returned as their keys. Times are integer microseconds UTC; a write without a time uses the
-moment the writer runs it, so default times never go backwards.
+Codes are accepted in any form a scanner or a person produces and resolved to their one canonical
+key (:meth:`Store.key`, ``linecode.codes.keys``) before any rule runs; a request naming one code
+twice, in any spelling, is refused. Codes are returned as their keys. A write given ``lines`` (the
+packaging lines its caller may touch) is refused with ``ROLE_FORBIDS`` if it would change any code
+or batch of another line, decided inside its write transaction (``Tx.lines``). Times are integer
+microseconds UTC; a write without a time uses the moment the writer runs it, so default times
+never go backwards.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from linecode.codes import Nmpa20Code, parse_element_string
-from linecode.errors import AlreadyExists, InvalidArgument, LinecodeError, NotFound, TimeWentBackwards
+from linecode.codes import CodeKey, Nmpa20Code, code_key, parse_element_string, parts, symbol_data
+from linecode.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    LinecodeError,
+    NotFound,
+    TimeWentBackwards,
+)
 from linecode.serials import KeyedChecks, MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
 from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records
@@ -78,6 +88,7 @@ class Store:
         self._products: dict[str, Product] = {}
         self._batch_ids: dict[int, str] = {}
         self._checks_cache: tuple[tuple[str, ...], KeyedChecks] | None = None
+        self._nmpa20_identifiers: frozenset[str] = frozenset()
 
     # --- opening ----------------------------------------------------------------------------------
 
@@ -156,6 +167,47 @@ class Store:
         if self._master is None:
             self._master = MasterKey.load(self._key_file, create=False)
         return self._master
+
+    # --- keys -------------------------------------------------------------------------------------
+
+    def key(self, text: str) -> CodeKey:
+        """The one canonical key of a code in any accepted spelling (SPEC §1, "one code, one key"):
+        every method here resolves the codes it is given through this before any rule runs.
+        Raises :class:`~linecode.errors.InvalidCode` for text that is no code's spelling."""
+        return code_key(text, self._is_nmpa20_identifier)
+
+    def _keys(self, texts: Iterable[str], role: str = "code") -> list[CodeKey]:
+        """The keys of ``texts``; a code named twice, in any spelling, is refused
+        (:class:`InvalidArgument` ``DUPLICATE_CODE``, or ``DUPLICATE_CHILD`` for ``role="child"``)."""
+        is_nmpa20 = self._is_nmpa20_identifier
+        keys = [code_key(text, is_nmpa20) for text in texts]
+        lifecycle.no_duplicates(keys, role)
+        return keys
+
+    def _is_nmpa20_identifier(self, identifier: str) -> bool:
+        """Settles the one ambiguous spelling (20 digits starting ``00``). Products are never removed,
+        so a known identifier stays known; an unknown one is looked up again (another process of
+        this server may have created its product since)."""
+        if identifier not in self._nmpa20_identifiers:
+            self._nmpa20_identifiers = frozenset(
+                lv.identifier for p in self.products() for lv in p.levels if lv.rule is CodeRule.NMPA20
+            )
+        return identifier in self._nmpa20_identifiers
+
+    def _write(self, fn: Callable[[Tx], T], lines: Collection[str] | None) -> T:
+        """``fn`` as one write request whose changes must all be of ``lines`` (None: any line)."""
+        if lines is None:
+            return self._db.write(fn)
+        allowed = frozenset(lines)
+
+        def scoped(tx: Tx) -> T:
+            tx.lines = allowed
+            try:
+                return fn(tx)
+            finally:
+                tx.lines = None
+
+        return self._db.write(scoped)
 
     # --- products and batches ---------------------------------------------------------------------
 
@@ -288,13 +340,15 @@ class Store:
         idempotency_key: str | None = None,
         actor: str = "",
         line: str | None = None,
+        lines: Collection[str] | None = None,
     ) -> Allocation:
         """Hand ``count`` new codes of ``level`` (number or name) of ``batch_id`` to the line.
 
         The pool's index range is reserved and every code recorded as ``allocated`` in the same
         durable transaction before this returns, so no code is ever handed out twice. Repeating a
         call with the same ``idempotency_key`` returns the same codes. Raises :class:`NotFound`,
-        :class:`Precondition` (batch not open), :class:`Exhausted` (pool has no indices left here).
+        :class:`Precondition` (batch not open), :class:`Exhausted` (pool has no indices left here),
+        :class:`~linecode.errors.PermissionDenied` (the batch is not of ``lines``).
         """
         batch = self.batch(batch_id)
         product = self.product(batch.product_id)
@@ -339,7 +393,7 @@ class Store:
                 batch_id, number, spec.name, pool, tuple(taken), tuple(keys), tuple(symbols), seq
             )
 
-        return self._db.write(run)
+        return self._write(run, lines)
 
     def _generate(self, spec: Level, batch: Batch, ranges: Iterable[Any]) -> tuple[list[str], list[str]]:
         keys: list[str] = []
@@ -392,11 +446,16 @@ class Store:
         self,
         body: list[Any],
         idempotency_key: str | None,
-        texts: Sequence[str],
+        keys: Sequence[CodeKey],
         run: Callable[[Tx, int], Change],
+        lines: Collection[str] | None = None,
+        named: Sequence[CodeKey] | None = None,
     ) -> Change:
         """Run an event-appending write once per idempotency key (a retry gets the first answer).
-        ``body`` ends with the time the caller gave (None: now)."""
+        ``body`` (codes as keys, so a retry in other spellings is the same request) ends with the
+        time the caller gave (None: now); ``keys`` are the codes the answer names, ``named`` every
+        code the request names (default ``keys``): with ``lines``, they must all be of those lines
+        before any rule is checked (the codes the write implies are checked as it changes them)."""
         lifecycle.check_time(body[-1])
         digest = request_digest(body)
 
@@ -404,13 +463,13 @@ class Store:
             def fn(tx: Tx) -> Change:
                 stored = tx.recall(idempotency_key, digest)
                 if stored is not None:
-                    keys = tuple(lifecycle.find(tx, t)[0] for t in texts)
-                    return Change(stored["event_seq"], keys, stored["parent"], replayed=True)
+                    return Change(stored["event_seq"], tuple(keys), stored["parent"], replayed=True)
+                tx.may_change_codes(keys if named is None else named)
                 change = run(tx, body[-1] if body[-1] is not None else max(now_us(), not_before))
                 tx.remember(idempotency_key, digest, {"event_seq": change.event_seq, "parent": change.parent})
                 return change
 
-            return self._db.write(fn)
+            return self._write(fn, lines)
 
         return _at_own_time(write, own=body[-1] is None)
 
@@ -423,6 +482,7 @@ class Store:
         idempotency_key: str | None = None,
         actor: str = "",
         line: str = "",
+        lines: Collection[str] | None = None,
     ) -> Change:
         """Report one line event for many codes at once (thousands per call), all or nothing.
 
@@ -432,7 +492,12 @@ class Store:
         offending code and its current state.
         """
         return self.report_many(
-            [(event, codes)], time_us=time_us, idempotency_key=idempotency_key, actor=actor, line=line
+            [(event, codes)],
+            time_us=time_us,
+            idempotency_key=idempotency_key,
+            actor=actor,
+            line=line,
+            lines=lines,
         )
 
     def report_many(
@@ -443,11 +508,13 @@ class Store:
         idempotency_key: str | None = None,
         actor: str = "",
         line: str = "",
+        lines: Collection[str] | None = None,
     ) -> Change:
         """Several line events in one atomic write, applied in order — e.g. one machine cycle's
         ``printed``, ``verified`` and ``verify_failed`` codes. All or nothing, one event per group
-        (empty groups are skipped); the answer names the last event and every code."""
-        parsed = [(_line_event(event), list(codes)) for event, codes in groups]
+        (empty groups are skipped); the answer names the last event and every code. A code may be
+        in several groups (printed, then verified), but only once in each (``DUPLICATE_CODE``)."""
+        parsed = [(_line_event(event), self._keys(codes)) for event, codes in groups]
         parsed = [(kind, codes) for kind, codes in parsed if codes] or parsed[:1]
         every = [code for _, codes in parsed for code in codes]
 
@@ -462,6 +529,7 @@ class Store:
             idempotency_key,
             every,
             run,
+            lines,
         )
 
     def set_status(
@@ -475,12 +543,15 @@ class Store:
         actor: str = "",
         line: str = "",
         idempotency_key: str | None = None,
+        lines: Collection[str] | None = None,
     ) -> Change:
         """Set the NMPAB/T 1004 regulatory status of some codes, or of a whole batch (exactly one of
         ``codes`` and ``batch_id``). A batch status shows on every code of it that has none of its own.
         A retry with the same ``idempotency_key`` gets the first answer and writes nothing."""
         value = status if isinstance(status, RegulatoryStatus) else _enum(RegulatoryStatus, status, "status")
-        return self._set_marks(codes, batch_id, value, None, reason, time_us, actor, line, idempotency_key)
+        return self._set_marks(
+            codes, batch_id, value, None, reason, time_us, actor, line, idempotency_key, lines
+        )
 
     def set_lock(
         self,
@@ -493,12 +564,15 @@ class Store:
         actor: str = "",
         line: str = "",
         idempotency_key: str | None = None,
+        lines: Collection[str] | None = None,
     ) -> Change:
         """Lock (待定 pending, 待召回 to-be-recalled, 异常 abnormal) or unlock (正常 normal) some codes or a
         whole batch. A locked code cannot be aggregated or released; a batch lock locks all its codes.
         A retry with the same ``idempotency_key`` gets the first answer and writes nothing."""
         value = lock if isinstance(lock, Lock) else _enum(Lock, lock, "lock")
-        return self._set_marks(codes, batch_id, None, value, reason, time_us, actor, line, idempotency_key)
+        return self._set_marks(
+            codes, batch_id, None, value, reason, time_us, actor, line, idempotency_key, lines
+        )
 
     def _set_marks(
         self,
@@ -511,10 +585,12 @@ class Store:
         actor: str,
         line: str,
         idempotency_key: str | None,
+        lines: Collection[str] | None,
     ) -> Change:
         if (codes is None) == (batch_id is None):
             raise InvalidArgument("give either codes or batch_id, not both or neither", reason="BAD_TARGET")
-        body = ["marks", list(codes or []), batch_id, status, lock, reason, time_us]
+        keys = self._keys(codes or [])
+        body = ["marks", keys, batch_id, status, lock, reason, time_us]
         if batch_id is not None:
             return self._write_change(
                 body,
@@ -523,15 +599,16 @@ class Store:
                 lambda tx, t: lifecycle.set_batch_marks(
                     tx, batch_id, status=status, lock=lock, reason=reason, time_us=t, actor=actor, line=line
                 ),
+                lines,
             )
-        texts = list(codes or [])
         return self._write_change(
             body,
             idempotency_key,
-            texts,
+            keys,
             lambda tx, t: lifecycle.set_code_marks(
-                tx, texts, status=status, lock=lock, reason=reason, time_us=t, actor=actor, line=line
+                tx, keys, status=status, lock=lock, reason=reason, time_us=t, actor=actor, line=line
             ),
+            lines,
         )
 
     # --- aggregation ------------------------------------------------------------------------------
@@ -546,6 +623,7 @@ class Store:
         time_us: int | None = None,
         actor: str = "",
         line: str = "",
+        lines: Collection[str] | None = None,
     ) -> Change:
         """Pack ``children`` into ``parent``, atomically, with every rule of SPEC §4.
 
@@ -559,15 +637,28 @@ class Store:
         the first answer (``replayed=True``) and writes nothing; with another request it raises
         :class:`AlreadyExists` ``IDEMPOTENCY_KEY_REUSED``.
         """
-        kids = list(children)
+        pkey, kids = self._family(parent, children)
         return self._write_change(
-            ["aggregate", parent, kids, partial, time_us],
+            ["aggregate", pkey, kids, partial, time_us],
             idempotency_key,
             kids,
             lambda tx, t: aggregation.aggregate(
-                tx, parent, kids, partial=partial, time_us=t, actor=actor, line=line
+                tx, pkey, kids, partial=partial, time_us=t, actor=actor, line=line
             ),
+            lines,
+            [pkey, *kids],
         )
+
+    def _family(self, parent: str, children: Iterable[str]) -> tuple[CodeKey, list[CodeKey]]:
+        """The keys of a parent and of its children, each named once (``DUPLICATE_CHILD``), the
+        parent not among them (``PARENT_IN_CHILDREN``)."""
+        pkey = self.key(parent)
+        kids = self._keys(children, "child")
+        if pkey in kids:
+            raise InvalidArgument(
+                f"code {pkey} is given as its own child", reason="PARENT_IN_CHILDREN", codes=[pkey]
+            )
+        return pkey, kids
 
     def disaggregate(
         self,
@@ -578,15 +669,19 @@ class Store:
         time_us: int | None = None,
         actor: str = "",
         line: str = "",
+        lines: Collection[str] | None = None,
     ) -> Change:
         """Take some (or, with ``children=None``, all) children out of ``parent``; they become loose
         commissioned codes. Raises :class:`Precondition` ``NOT_A_CHILD`` for codes not in the parent."""
-        kids = None if children is None else list(children)
+        pkey, kids = self._family(parent, children or [])
+        some = None if children is None else kids
         return self._write_change(
-            ["disaggregate", parent, kids, time_us],
+            ["disaggregate", pkey, some, time_us],
             idempotency_key,
-            kids or [],
-            lambda tx, t: aggregation.disaggregate(tx, parent, kids, time_us=t, actor=actor, line=line),
+            kids,
+            lambda tx, t: aggregation.disaggregate(tx, pkey, some, time_us=t, actor=actor, line=line),
+            lines,
+            [pkey, *kids],
         )
 
     def reparent(
@@ -599,19 +694,22 @@ class Store:
         time_us: int | None = None,
         actor: str = "",
         line: str = "",
+        lines: Collection[str] | None = None,
     ) -> Change:
         """Move children from their current parents (or loose) into ``new_parent`` in one atomic step.
 
         Records a DISAGGREGATED event per old parent and one AGGREGATED event; every rule of
         :meth:`aggregate` applies except "not already in a parent"."""
-        kids = list(children)
+        pkey, kids = self._family(new_parent, children)
         return self._write_change(
-            ["reparent", new_parent, kids, partial, time_us],
+            ["reparent", pkey, kids, partial, time_us],
             idempotency_key,
             kids,
             lambda tx, t: aggregation.reparent(
-                tx, new_parent, kids, partial=partial, time_us=t, actor=actor, line=line
+                tx, pkey, kids, partial=partial, time_us=t, actor=actor, line=line
             ),
+            lines,
+            [pkey, *kids],
         )
 
     def replace(
@@ -625,26 +723,32 @@ class Store:
         time_us: int | None = None,
         actor: str = "",
         line: str = "",
+        lines: Collection[str] | None = None,
     ) -> Change:
         """Rework: take ``old_child`` out of ``parent`` and put the loose, commissioned ``new_child`` in.
 
         ``old_child`` ends ``decommissioned`` (default), ``destroyed`` or loose ``commissioned``."""
+        pkey, (old, new) = self._family(parent, [old_child, new_child])
         return self._write_change(
-            ["replace", parent, old_child, new_child, old_child_to, time_us],
+            ["replace", pkey, old, new, old_child_to, time_us],
             idempotency_key,
-            [new_child],
+            [new],
             lambda tx, t: aggregation.replace(
-                tx, parent, old_child, new_child, old_child_to=old_child_to, time_us=t, actor=actor, line=line
+                tx, pkey, old, new, old_child_to=old_child_to, time_us=t, actor=actor, line=line
             ),
+            lines,
+            [pkey, old, new],
         )
 
     # --- queries ----------------------------------------------------------------------------------
 
     def _read_code(self, code: str, fn: Callable[[Tx, str, Row], T]) -> T:
+        key = self.key(code)
+
         def run(tx: Tx) -> T:
-            key, row = lifecycle.find(tx, code)
+            row = tx.row(key)
             if row is None:
-                raise NotFound(f"code {code} is not in this store", reason="UNKNOWN_CODE", codes=[code])
+                raise NotFound(f"code {key} is not in this store", reason="UNKNOWN_CODE", codes=[key])
             return fn(tx, key, row)
 
         return self._db.read(run)
@@ -766,6 +870,7 @@ class Store:
         actor: str = "",
         line: str = "",
         idempotency_key: str | None = None,
+        lines: Collection[str] | None = None,
     ) -> ReconciliationReport:
         """Reconcile and close a batch; packed, unlocked codes become ``released``.
 
@@ -789,7 +894,7 @@ class Store:
                 tx.remember(idempotency_key, digest, reconcile.close_answer(report))
                 return report
 
-            return self._db.write(run)
+            return self._write(run, lines)
 
         return _at_own_time(write, own=time_us is None)
 
@@ -802,6 +907,7 @@ class Store:
         actor: str = "",
         line: str = "",
         idempotency_key: str | None = None,
+        lines: Collection[str] | None = None,
     ) -> Change:
         """Record that a closed batch's data was delivered to ``destination`` (e.g. the regulator's
         platform and its receipt number): the batch becomes ``exported`` and a BATCH_EXPORTED event
@@ -827,6 +933,7 @@ class Store:
             lambda tx, t: Change(
                 reconcile.mark_exported(tx, batch_id, destination, time_us=t, actor=actor, line=line), ()
             ),
+            lines,
         )
 
     def events(self, batch_id: str | None = None, since: int = 0) -> Iterator[Event]:
@@ -853,13 +960,11 @@ class Store:
         path, and whether it is usable (in use, not locked, not expired). Never raises for bad input;
         the answer says why."""
         try:
-            candidates = coderules.candidate_keys(data)
-            if len(candidates[0]) == 20:  # nmpa20: the keyed check rejects forgeries without a lookup
-                code = Nmpa20Code.parse(candidates[0])
-                checks = self._checks()
-                if checks.expected_check(code.identifier, code.serial) is not None or len(candidates) == 1:
-                    code.verify(checks)
-            info = self.info(data)
+            key = self.key(data)
+            p = parts(key)
+            if p.rule == "nmpa20":  # the keyed check rejects forgeries without a lookup
+                Nmpa20Code(p.identifier, p.serial, p.check).verify(self._checks())
+            info = self.info(key)
         except LinecodeError as exc:
             return Verification(False, exc.reason, str(exc))
         mismatch = _gs1_mismatch(data, info)
@@ -883,20 +988,17 @@ class Store:
         """What a printer puts into the DataMatrix of an issued code (any accepted form of it), and
         whether it is a GS1 symbol. Raises :class:`NotFound` for a code this store never issued."""
         info = self.info(code)
-        return coderules.symbol_of(info.code, self.batch(info.batch_id))
+        return symbol_data(info.code, info.expiry_date.strftime("%y%m%d"), info.batch_number)
 
     def lines_of(self, codes: Sequence[str]) -> set[str]:
         """The packaging lines of the batches of ``codes`` (one read transaction); raises
         :class:`NotFound` for a code this store never issued."""
 
+        keys = [self.key(code) for code in codes]
+
         def run(tx: Tx) -> set[str]:
-            refs = set()
-            for code in codes:
-                _, row = lifecycle.find(tx, code)
-                if row is None:
-                    raise NotFound(f"code {code} is not in this store", reason="UNKNOWN_CODE", codes=[code])
-                refs.add(row.batch_ref)
-            return {tx.batch_by_ref(ref).line for ref in refs}
+            rows = lifecycle.require(tx, keys)[1]
+            return {tx.batch_by_ref(ref).line for ref in {row.batch_ref for row in rows}}
 
         return self._db.read(run)
 
@@ -1050,7 +1152,7 @@ def _enum(cls: Any, value: str, what: str) -> Any:
 
 def _gs1_mismatch(data: str, info: CodeInfo) -> str | None:
     """For scanned GS1 strings: the (17) expiry and (10) batch must be the batch's."""
-    if not info.code.startswith("(01)"):
+    if parts(info.code).rule != "gs1":
         return None
     try:
         fields = parse_element_string(data)

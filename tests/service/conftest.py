@@ -8,7 +8,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -72,10 +72,12 @@ class Client:
     admin: admin_pb2_grpc.AdminServiceStub
     store: Store
     running: Running
+    origin: common_pb2.Origin = field(default_factory=lambda: ORIGIN)
+    """What the helpers below send as the origin of their writes."""
 
     def allocate(self, level: str, count: int, key: str = "", batch: str = "B1") -> list[line_pb2.CodeBlock]:
         request = line_pb2.AllocateRequest(
-            batch_id=batch, level=level, count=count, idempotency_key=key, origin=ORIGIN
+            batch_id=batch, level=level, count=count, idempotency_key=key, origin=self.origin
         )
         return list(self.line.Allocate(request))
 
@@ -83,7 +85,9 @@ class Client:
         return [c for block in self.allocate(level, count, batch=batch) for c in block.codes]
 
     def report(self, kind: int, codes: list[str]) -> common_pb2.Change:
-        return self.line.ReportEvents(line_pb2.ReportEventsRequest(kind=kind, codes=codes, origin=ORIGIN))
+        return self.line.ReportEvents(
+            line_pb2.ReportEventsRequest(kind=kind, codes=codes, origin=self.origin)
+        )
 
     def commissioned(self, level: str, count: int, batch: str = "B1") -> list[str]:
         codes = self.codes(level, count, batch)

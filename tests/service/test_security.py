@@ -11,7 +11,7 @@ import hashlib
 import itertools
 import logging
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,9 @@ class Served:
         return connect(self.running, self.store, grpc.secure_channel(self.address, credentials))
 
     def as_role(self, name: str) -> Client:
-        return self.connect(self.pki.clients[name])
+        """A client with ``name``'s certificate, writing as its role's line (L1 for the others)."""
+        line = ROLES[name].partition(":")[2].split(",")[0] or "L1"
+        return replace(self.connect(self.pki.clients[name]), origin=common_pb2.Origin(line=line, actor=name))
 
     def refusals(self, why: str) -> float:
         return self.metrics.registry.get_sample_value("linecode_auth_refusals_total", {"why": why}) or 0.0
