@@ -59,7 +59,9 @@ def run(args: argparse.Namespace) -> int:
     if count > 1:
         processes.run(config, count, announce)
     else:
-        store = Store.open(config.data, map_size=config.map_size_mb << 20)
+        store = Store.open(
+            config.data, map_size=config.map_size_mb << 20, max_map_size=config.max_map_size_mb << 20
+        )
         try:
             with stop_on_signals() as stop:  # taken before the server starts: no signal is lost
                 running, _ = start(store, config)

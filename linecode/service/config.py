@@ -12,6 +12,8 @@ grace_s = 10                 # in-flight calls get this long to finish on SIGTER
 [store]
 map_size_mb = 1024           # initial LMDB map size; it grows when full (one process; with
                              # several, the map is reserved at its maximum from the start)
+max_map_size_mb = 1048576    # largest map size (1 TiB; caps map_size_mb): beyond it writes fail with
+                             # RESOURCE_EXHAUSTED (STORE_FULL), reads go on; raise it and restart
 
 [log]
 json = false                 # one JSON object per log line
@@ -52,7 +54,7 @@ _SECTIONS = {
         "processes": "processes",
         "grace_s": "grace_s",
     },
-    "store": {"map_size_mb": "map_size_mb"},
+    "store": {"map_size_mb": "map_size_mb", "max_map_size_mb": "max_map_size_mb"},
     "log": {"json": "log_json", "level": "log_level"},
     "tls": {"cert": "tls_cert", "key": "tls_key", "client_ca": "tls_client_ca"},
     "auth": {"clients": "auth_clients", "tokens": "auth_tokens"},
@@ -64,6 +66,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "processes": int,
     "grace_s": (int, float),
     "map_size_mb": int,
+    "max_map_size_mb": int,
     "log_json": bool,
     "auth_clients": dict,
     "auth_tokens": dict,
@@ -118,6 +121,7 @@ class ServeConfig:
     processes: int = 0
     grace_s: float = 10.0
     map_size_mb: int = 1024
+    max_map_size_mb: int = 1 << 20
     log_json: bool = False
     log_level: str = "INFO"
     tls_cert: Path | None = None
@@ -204,6 +208,11 @@ class ServeConfig:
             )
         if config.workers < 1:
             raise ConfigError(f"workers = {config.workers}: expected at least 1", reason="BAD_CONFIG")
+        for name in ("map_size_mb", "max_map_size_mb"):
+            if getattr(config, name) < 1:
+                raise ConfigError(
+                    f"[store] {name} = {getattr(config, name)}: expected at least 1", reason="BAD_CONFIG"
+                )
         if not 0 <= config.processes <= MAX_PROCESSES:
             raise ConfigError(
                 f"processes = {config.processes}: expected 1 to {MAX_PROCESSES}, or 0 for one per core",

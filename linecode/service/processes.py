@@ -79,7 +79,9 @@ class Supervisor:
         try:
             # One shared open first: creates the store and its master key before any worker races to.
             self._readers = reader_slots(config, count)
-            self._store = Store.open(config.data, shared=True, max_readers=self._readers)
+            self._store = Store.open(
+                config.data, shared=True, max_readers=self._readers, max_map_size=config.max_map_size_mb << 20
+            )
             self._store.clear_stale_readers()  # left by a server that was killed mid-read
             self._reservation, self.port = _reserve_port(config.listen)
             self.address = f"{config.listen.rpartition(':')[0]}:{self.port}"
@@ -280,7 +282,9 @@ def _worker_main(config: ServeConfig, supervisor: int, readers: int, conn: Conne
     setup_logging(json_lines=config.log_json, level=config.log_level)
     assert config.data is not None
     try:
-        store = Store.open(config.data, shared=True, max_readers=readers)
+        store = Store.open(
+            config.data, shared=True, max_readers=readers, max_map_size=config.max_map_size_mb << 20
+        )
     except LinecodeError as exc:
         conn.send(("error", str(exc), exc.reason, exc.hint))
         return

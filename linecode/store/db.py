@@ -32,11 +32,14 @@ written), so no process ever has to adopt a size another one grew to.
 from __future__ import annotations
 
 import _thread
+import errno
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import queue
+import resource
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -63,6 +66,8 @@ T = TypeVar("T")
 DEFAULT_MAP_SIZE = 1 << 30
 """Initial map size (1 GiB); grows by doubling when full, up to ``max_map_size``."""
 DEFAULT_MAX_MAP_SIZE = 1 << 40
+"""Largest map size (1 TiB); the initial size is capped at it. Address space only: the file grows
+as data is written."""
 MAX_GROUP = 512
 """Most requests one group commit takes (bounds how long a caller waits behind others)."""
 LOCK_FILE = "writer.lock"
@@ -89,6 +94,13 @@ _DBS = (
     "idempotency",  # idempotency key -> request digest and answer (records.pack_answer)
 )
 _DUPSORT = {"children", "by_batch"}
+_NO_ROOM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+"""What LMDB reports when the data file cannot grow: a write past the space left comes back short,
+which LMDB reports as EIO (so an EIO counts only when the disk or the file size limit is reached)."""
+_NEARLY_FULL = 1 << 20
+"""Free bytes on the data dir's file system below which an EIO on writing counts as a full disk."""
+
+log = logging.getLogger("linecode.store")
 
 
 class Database:
@@ -109,6 +121,7 @@ class Database:
         self.path = Path(path)
         self.readonly = readonly
         self.max_map_size = max_map_size
+        map_size = min(map_size, max_map_size)
         self._lock_fd: int | None = None
         if shared:
             self._lock_fd = _join_writer_lock(self.path / LOCK_FILE)
@@ -274,6 +287,12 @@ class Database:
                 return self._commit_once(fns)
             except lmdb.MapFullError:
                 self._grow()
+            except lmdb.Error as exc:
+                full = self._disk_full(exc)
+                if full is None:
+                    raise
+                log.warning("write refused: %s", full, extra={"reason": full.reason})
+                raise full from exc
 
     def _commit_once(self, fns: list[Callable[[Tx], Any]]) -> list[Any]:
         failed: dict[int, Exception] = {}
@@ -301,9 +320,9 @@ class Database:
                 elif i < plain:
                     try:
                         outcomes.append(fn(shared))
-                    except lmdb.MapFullError:
-                        raise
                     except Exception as exc:
+                        if _fails_group(exc):
+                            raise
                         txn.abort()
                         failed[i] = exc
                         return None
@@ -312,11 +331,10 @@ class Database:
                     child = self.env.begin(write=True, parent=txn)
                     try:
                         outcomes.append(_run(fn, child, self))
-                    except lmdb.MapFullError:
-                        child.abort()
-                        raise
                     except Exception as exc:
                         child.abort()
+                        if _fails_group(exc):
+                            raise
                         outcomes.append(exc)
                     else:
                         child.commit()
@@ -338,12 +356,17 @@ class Database:
         self._answer()  # growing waits for readers: never while a committed caller is kept waiting
         size = self.env.info()["map_size"]
         if size >= self.max_map_size:
-            raise Exhausted(
+            if self.clear_stale_readers():
+                return  # the pages their snapshots held can be reused now: try again
+            full = Exhausted(
                 f"the store in {self.path} is full at its maximum map size of {size:,} bytes; "
-                "nothing of the failed write was stored",
+                "nothing of the failed write was stored, reads go on",
                 reason="STORE_FULL",
-                hint="free disk space and reopen with a larger max_map_size",
+                hint="raise max_map_size ([store] max_map_size_mb of linecode serve) and restart; "
+                "make sure the disk has room for it",
             )
+            log.warning("write refused: %s", full, extra={"reason": full.reason})
+            raise full
         with self._guard:
             self._resizing = True
             while self._readers:
@@ -353,6 +376,35 @@ class Database:
             finally:
                 self._resizing = False
                 self._guard.notify_all()
+
+    def _disk_full(self, exc: lmdb.Error) -> Exhausted | None:
+        """``exc`` as the error a caller gets when the data file cannot grow (None if it is another
+        failure). LMDB aborted the transaction, so nothing of it was stored."""
+        code = getattr(exc, "code", 0)
+        if code not in _NO_ROOM_ERRNOS:
+            return None
+        data = self.path / "data.mdb"
+        limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+        if code == errno.EFBIG or (
+            code == errno.EIO and limit != resource.RLIM_INFINITY and data.stat().st_size >= limit
+        ):
+            return Exhausted(
+                f"the store's data file {data} cannot grow past this process's file size limit of "
+                f"{limit:,} bytes ({exc}); nothing of the failed write was stored, reads go on",
+                reason="DISK_FULL",
+                hint="raise the file size limit of the server (ulimit -f, LimitFSIZE=) and retry",
+            )
+        disk = os.statvfs(self.path)
+        free = disk.f_bavail * disk.f_frsize
+        if code == errno.EIO and free >= _NEARLY_FULL:
+            return None  # an I/O error on a disk with room: not ours to explain
+        return Exhausted(
+            f"no space left on the disk of the store in {self.path} ({free:,} bytes free; {exc}); "
+            "nothing of the failed write was stored, reads go on",
+            reason="DISK_FULL",
+            hint="free space on that disk (or move the data dir to a larger one) and retry; "
+            "writes work again as soon as there is room",
+        )
 
     def clear_stale_readers(self) -> int:
         """Free the reader slots of processes that died inside a read transaction (a slot left behind
@@ -408,6 +460,16 @@ class _Request:
         self.outcome: Any = None
         self.done = _thread.allocate_lock()
         self.done.acquire()
+
+
+def _fails_group(exc: Exception) -> bool:
+    """Whether ``exc`` is the store's failure rather than its request's: the map is full or the
+    file cannot grow (LMDB writes dirty pages out early in a large transaction, so a put can meet a
+    full disk too). The whole group's transaction is then thrown away and the group retried or
+    refused as a whole."""
+    return isinstance(exc, lmdb.MapFullError) or (
+        isinstance(exc, lmdb.Error) and getattr(exc, "code", 0) in _NO_ROOM_ERRNOS
+    )
 
 
 def _run(fn: Callable[[Tx], Any], txn: lmdb.Transaction, db: Database) -> Any:
