@@ -1,7 +1,9 @@
-"""One interceptor every call passes through: errors to statuses, and the hooks for who may call.
+"""One interceptor every call passes through: bounded input, errors to statuses, and the hooks for
+who may call.
 
 Servicers raise linecode errors and never touch status codes; this is the only place that turns
-an exception into a gRPC status. Authentication and roles (``authorize``) and per-call metrics
+an exception into a gRPC status. Every request's strings are checked against their bounds here
+first (``linecode.service.bounds``); authentication and roles (``authorize``) and per-call metrics
 (``observe``) hook in here too, so they hold for every RPC without a line in any servicer.
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 import grpc
 
 from linecode.errors import LinecodeError
+from linecode.service.bounds import check_request
 from linecode.service.errors import internal_status, status_code_of, to_status
 
 log = logging.getLogger("linecode.service")
@@ -81,6 +84,13 @@ class CallGuard(grpc.ServerInterceptor):
         self._done(method, grpc.StatusCode.INTERNAL, started)
         context.abort_with_status(internal_status(f"internal error in {method}: {type(exc).__name__}: {exc}"))
 
+    def _admit(self, method: str, request: Any, context: grpc.ServicerContext) -> frozenset[str] | None:
+        """Check the request's bounds, then the caller; the lines its writes are limited to. (A
+        client stream's requests, which none of ours is, would arrive as an iterator, unchecked.)"""
+        if hasattr(request, "ListFields"):
+            check_request(request)
+        return self._authorize(method, request, context) if self._authorize is not None else None
+
     def _done(self, method: str, code: grpc.StatusCode, started: float) -> None:
         if self._observe is not None:
             self._observe(method, code, time.perf_counter() - started)
@@ -90,8 +100,7 @@ class CallGuard(grpc.ServerInterceptor):
             started = time.perf_counter()
             scope = _CALLER_LINES.set(None)
             try:
-                if self._authorize is not None:
-                    _CALLER_LINES.set(self._authorize(method, request, context))
+                _CALLER_LINES.set(self._admit(method, request, context))
                 response = behavior(request, context)
             except Exception as exc:
                 self._fail(method, context, exc, started)
@@ -107,8 +116,7 @@ class CallGuard(grpc.ServerInterceptor):
         def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.perf_counter()
             try:
-                lines = self._authorize(method, request, context) if self._authorize is not None else None
-                yield from _scoped(lines, behavior(request, context))
+                yield from _scoped(self._admit(method, request, context), behavior(request, context))
             except GeneratorExit:  # the client went away (cancelled, deadline) mid-stream
                 self._done(method, grpc.StatusCode.CANCELLED, started)
                 raise

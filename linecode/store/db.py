@@ -48,7 +48,7 @@ from typing import Any, NoReturn, TypeVar, cast
 
 import lmdb
 
-from linecode import _records
+from linecode import _records, bounds
 from linecode.errors import (
     AlreadyExists,
     ConfigError,
@@ -56,6 +56,7 @@ from linecode.errors import (
     InvalidArgument,
     NotFound,
     PermissionDenied,
+    shown,
 )
 from linecode.store import records
 from linecode.store.model import Batch, Event, EventKind, Lock, Product, State
@@ -953,7 +954,11 @@ class Tx:
         parent: str | None = None,
         detail: str = "",
     ) -> int:
-        """Append one event; returns its sequence number."""
+        """Append one event; returns its sequence number. Its actor and line must fit their bounds
+        (``linecode.bounds``): every write appends an event, so nothing unbounded is ever stored."""
+        if not (bounds.ACTOR.fits(actor) and bounds.LINE.fits(line)):
+            bounds.ACTOR.check(actor, "actor")
+            bounds.LINE.check(line, "line")
         events = self.db.dbs["events"]
         seq = (self._seq if self._seq is not None else self.last_seq()) + 1
         raw = records.pack_event(time_us, kind, batch_ref, actor, line, codes, parent, detail)
@@ -980,9 +985,9 @@ class Tx:
         before; raises if the key was used for a different request."""
         if key is None:
             return None
-        if not 0 < len(key.encode()) <= MAX_KEY_BYTES:
+        if not key or not bounds.IDEMPOTENCY_KEY.fits(key):
             raise InvalidArgument(
-                f"idempotency key of {len(key.encode())} bytes; expected 1 to {MAX_KEY_BYTES} bytes",
+                f"idempotency key {shown(key)}: expected {bounds.IDEMPOTENCY_KEY.describe()}",
                 reason="BAD_IDEMPOTENCY_KEY",
                 hint="a UUID or the line's own request number is plenty",
             )
@@ -992,7 +997,7 @@ class Tx:
         body, result = records.unpack_answer(raw)
         if body != digest:
             raise AlreadyExists(
-                f"idempotency key {key!r} was already used for a different request; "
+                f"idempotency key {shown(key)} was already used for a different request; "
                 "expected the same key only for an exact retry",
                 reason="IDEMPOTENCY_KEY_REUSED",
                 hint="use a new idempotency key for a new request",

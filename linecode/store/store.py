@@ -20,6 +20,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
+from linecode import bounds
 from linecode.codes import CodeKey, Nmpa20Code, code_key, parse_element_string, parts, symbol_data
 from linecode.errors import (
     AlreadyExists,
@@ -27,6 +28,7 @@ from linecode.errors import (
     LinecodeError,
     NotFound,
     TimeWentBackwards,
+    shown,
 )
 from linecode.serials import KeyedChecks, MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
@@ -64,7 +66,7 @@ from linecode.store.model import (
 from linecode.store.records import Row
 
 T = TypeVar("T")
-MAX_DESTINATION = 1000
+MAX_DESTINATION = bounds.TEXT.max_len
 """Characters of an export's destination (``mark_exported``) at most."""
 _EVENT_CHUNK = 1000
 # Events of a bulk report carry thousands of codes: a chunk also ends once it holds this many codes,
@@ -229,6 +231,8 @@ class Store:
         server of a pool, SPEC §7). Raises :class:`AlreadyExists` for a known ``product_id``.
         """
         _check_id("product id", product_id)
+        bounds.NAME.check(name, "product name")
+        bounds.NAME.check(mah, "MAH")
         if not levels:
             raise InvalidArgument("a product needs at least one level", reason="BAD_PRODUCT")
         if len({lv.name for lv in levels}) != len(levels):
@@ -236,6 +240,9 @@ class Store:
                 f"product {product_id!r}: level names must be distinct", reason="BAD_PRODUCT"
             )
         for level in levels:
+            if not level.name.strip():
+                raise InvalidArgument(f"product {product_id!r}: a level has no name", reason="BAD_PRODUCT")
+            bounds.LEVEL.check(level.name, "level name")
             coderules.validate_level(level)
         levels = [replace(lv, pack_ratio=1) if i == 0 else lv for i, lv in enumerate(levels)]
         product = Product(product_id, name, mah, tuple(levels), mixed_pallets)
@@ -278,6 +285,7 @@ class Store:
         batch_id = batch_id or batch_number
         _check_id("batch number", batch_number)
         _check_id("batch id", batch_id)
+        bounds.LINE.check(line, "line")
         if expiry_date <= production_date:
             raise InvalidArgument(
                 f"batch {batch_id!r}: expiry {expiry_date} is not after production {production_date}",
@@ -589,6 +597,7 @@ class Store:
     ) -> Change:
         if (codes is None) == (batch_id is None):
             raise InvalidArgument("give either codes or batch_id, not both or neither", reason="BAD_TARGET")
+        bounds.TEXT.check(reason, "reason")
         keys = self._keys(codes or [])
         body = ["marks", keys, batch_id, status, lock, reason, time_us]
         if batch_id is not None:
@@ -882,6 +891,8 @@ class Store:
         report (its numbers, state and export as they stand at the retry).
         """
         lifecycle.check_time(time_us)
+        if override_reason is not None:
+            bounds.TEXT.check(override_reason, "override reason")
         digest = request_digest(["close_batch", batch_id, override_reason, time_us])
 
         def write(not_before: int) -> ReconciliationReport:
@@ -919,10 +930,10 @@ class Store:
         (a time sent, earlier than the batch's last event), :class:`NotFound` ``UNKNOWN_BATCH``,
         :class:`InvalidArgument` ``BAD_DESTINATION`` (blank or over 1000 characters) and
         :class:`AlreadyExists` ``IDEMPOTENCY_KEY_REUSED``."""
-        if not destination.strip() or len(destination) > MAX_DESTINATION:
+        if not destination.strip() or not bounds.TEXT.fits(destination):
             raise InvalidArgument(
-                f"the destination of the export is {'blank' if not destination.strip() else 'too long'}; "
-                f"expected where the batch's data went, at most {MAX_DESTINATION} characters",
+                f"the destination of the export {shown(destination)} is blank, too long or holds control "
+                f"characters; expected where the batch's data went, {bounds.TEXT.describe()}",
                 reason="BAD_DESTINATION",
                 hint="e.g. the regulator's platform and the receipt number of the submission",
             )
@@ -1123,16 +1134,15 @@ def _at_own_time(write: Callable[[int], T], *, own: bool) -> T:
 _OWN_TIME_TRIES = 16
 """Writes of one request at the store's own time at most."""
 
-MAX_ID = 100
+MAX_ID = bounds.ID.max_len
 """Characters of a product id, batch id or batch number at most (100 of any script stay within the
 511 bytes of an LMDB key)."""
 
 
 def _check_id(what: str, value: str) -> None:
-    if not value.strip() or len(value) > MAX_ID or not value.isprintable():
+    if not value.strip() or not bounds.ID.fits(value):
         raise InvalidArgument(
-            f"{what} {value[:MAX_ID]!r}{'…' if len(value) > MAX_ID else ''}: expected 1 to {MAX_ID} "
-            "printable characters, not all spaces",
+            f"{what} {shown(value)}: expected {bounds.ID.describe()}, not all spaces",
             reason="BAD_ID",
         )
 

@@ -1,0 +1,102 @@
+"""Bounded input (SPEC §6): the longest text and the characters each kind of string may hold.
+
+Every string that reaches linecode from outside — a gRPC field, a CLI argument, a ``Store`` call —
+is one of these kinds. The gRPC contract names the kind of each of its fields in
+``linecode.service.bounds`` and checks every request there before anything else runs; the store
+checks what it stores (ids, actor, line, idempotency keys) with the same rules. A refused value is
+quoted by a short prefix only (``errors.shown``), so the error always reaches the caller whole.
+
+Character sets:
+
+* ``printable``: any script, no control or format characters (``str.isprintable``: no NUL, tab,
+  newline, escape, bidi overrides, zero-width spaces; the ASCII space is allowed);
+* ``ascii``: printable ASCII (``0x20`` to ``0x7e``);
+* ``code``: printable ASCII and GS (``0x1d``, the separator of raw GS1 element strings).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from linecode.codes import GS, MAX_CODE_TEXT
+from linecode.errors import InvalidArgument, shown
+
+_CHARSETS = {
+    "printable": "printable characters of any script (no control or format characters)",
+    "ascii": "printable ASCII characters",
+    "code": "printable ASCII characters and GS (0x1d)",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Bound:
+    """One kind of string: at most ``max_len`` characters of ``charset``."""
+
+    kind: str
+    """What it is, for error messages and the README table."""
+    max_len: int
+    charset: str
+    """``printable``, ``ascii`` or ``code`` (see the module docstring)."""
+    reason: str | None = None
+    """The reason of a refusal; None: ``TOO_LONG`` or ``BAD_CHARACTER``."""
+
+    def fits(self, value: str) -> bool:
+        """True when ``value`` is short enough and of the right characters."""
+        return len(value) <= self.max_len and _of_charset(value, self.charset)
+
+    def check(self, value: str, field: str) -> str:
+        """``value`` if it fits, else :class:`InvalidArgument` (:attr:`reason`, else ``TOO_LONG`` or
+        ``BAD_CHARACTER``) naming ``field``, the bound and a short prefix of the value."""
+        if len(value) > self.max_len:
+            raise InvalidArgument(
+                f"{field} {shown(value)} is too long: expected at most {self.max_len} characters "
+                f"({self.kind})",
+                reason=self.reason or "TOO_LONG",
+            )
+        if not _of_charset(value, self.charset):
+            bad = next(c for c in value if not _of_charset(c, self.charset))
+            raise InvalidArgument(
+                f"{field} {shown(value)} holds the character {bad!r}: expected {_CHARSETS[self.charset]} "
+                f"({self.kind})",
+                reason=self.reason or "BAD_CHARACTER",
+            )
+        return value
+
+    def check_all(self, values: Sequence[str], field: str) -> None:
+        """:meth:`check` for every value of a repeated field, in one pass over their joined text
+        when they all fit (the usual case: thousands of codes in one report)."""
+        if not values:
+            return
+        if max(map(len, values)) <= self.max_len and _of_charset("".join(values), self.charset):
+            return
+        for i, value in enumerate(values):
+            self.check(value, f"{field}[{i}]")
+
+    def describe(self) -> str:
+        """``at most N characters: <charset>`` for documentation."""
+        return f"at most {self.max_len} {_CHARSETS[self.charset]}"
+
+
+def _of_charset(value: str, charset: str) -> bool:
+    if charset == "printable":
+        return value.isprintable()
+    if charset == "ascii":
+        return value.isascii() and value.isprintable()
+    return value.isascii() and value.replace(GS, "").isprintable()
+
+
+ID = Bound("id: product id, batch id, batch number", 100, "printable", "BAD_ID")
+LINE = Bound("packaging line id", 64, "printable")
+ACTOR = Bound("actor: operator, PLC or system name", 100, "printable")
+IDEMPOTENCY_KEY = Bound("idempotency key", 128, "ascii", "BAD_IDEMPOTENCY_KEY")
+CODE = Bound("a code in any spelling", MAX_CODE_TEXT, "code")
+NAME = Bound("name: product, MAH", 200, "printable")
+LEVEL = Bound("packaging level name or number", 64, "printable")
+SHORT = Bound("short ASCII value: code rule, identifier, serial alphabet, date, pool", 100, "ascii")
+TEXT = Bound("free text: reason, override reason, destination", 1000, "printable")
+LEASE = Bound("lease text: POOL START-END[,START-END…]", 65536, "ascii")
+ANY = Bound("any other string", 256, "printable")
+
+ALL: tuple[Bound, ...] = (ID, LINE, ACTOR, IDEMPOTENCY_KEY, CODE, NAME, LEVEL, SHORT, TEXT, LEASE, ANY)
+"""Every kind, for the documentation."""
