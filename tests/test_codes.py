@@ -125,3 +125,56 @@ def test_our_gs1_output_reads_the_same_in_biip() -> None:
     assert parsed.gs1_message is not None
     assert parsed.gs1_message.element_strings[0].value == sscc.value
     assert parse_element_string(sscc.as_hri()) == {"00": sscc.value}
+
+
+# --- one code, one key ------------------------------------------------------------------------------
+
+
+def test_every_spelling_of_a_code_is_one_key() -> None:
+    from linecode.codes import GS, code_key
+
+    nmpa = "86000011234567890042"
+    for text in (
+        nmpa,
+        "8600001 123456789 0042",
+        "8600001-123456789-0042",
+        f"  {nmpa}\r\n",
+        "86000 01123 45678 90042",
+    ):
+        assert code_key(text) == nmpa, text
+    gs1 = "(01)09501101530003(21)ABC123"
+    for text in (
+        gs1,
+        "(01)09501101530003(21)ABC123(17)291231(10)L1",
+        f"010950110153000321ABC123{GS}1729123110L1",
+        f"]d2{GS}010950110153000321ABC123{GS}1729123110L1",
+        "010950110153000321ABC123",
+        "01095011015300031729123121ABC123",
+    ):
+        assert code_key(text) == gs1, text
+    sscc = "(00)106141411234567897"
+    for text in (sscc, "106141411234567897", "00106141411234567897", "]C100106141411234567897"):
+        assert code_key(text, lambda identifier: False) == sscc, text
+    # 20 digits starting 00: an nmpa20 code when its identifier is one, else the SSCC.
+    assert (
+        code_key("00106141411234567897", lambda identifier: identifier == "0010614") == "00106141411234567897"
+    )
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("", "EMPTY"),
+        ("8" * 10_000, "CODE_TOO_LONG"),
+        ("8600001\x00123456789 0042", "BAD_CHARACTER"),
+        ("".join(chr(0xFF10 + int(d)) for d in "86000011234567890042"), "BAD_CHARACTER"),  # full-width
+        ("(01)09501101530003", "NOT_A_PACK_CODE"),
+    ],
+)
+def test_a_text_that_is_no_code_is_refused_with_a_short_message(text: str, reason: str) -> None:
+    from linecode.codes import code_key
+
+    with pytest.raises(InvalidCode) as info:
+        code_key(text)
+    assert info.value.reason == reason
+    assert len(str(info.value)) < 300

@@ -20,6 +20,18 @@ DOMAIN = "linecode"
 MAX_DETAIL_CODES = 50
 """Offending codes named in the status details: they travel in trailers, which gRPC caps at
 16 KiB; the count of all of them goes along (``codes_total``)."""
+MAX_MESSAGE = 1000
+MAX_CODE_SHOWN = 64
+MAX_CODES_BYTES = 2000
+MAX_HINT = 300
+"""Characters of the message, of each code and of the hint a status carries at most, and UTF-8
+bytes of its codes: errors quote short prefixes of what they refuse already; these keep any error
+within the 16 KiB of trailers gRPC allows (the message percent-encoded, up to 9 bytes a character;
+the details base64, twice), so it reaches the client whole."""
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 STATUS_OF: dict[type[errors.LinecodeError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -46,29 +58,36 @@ def status_code_of(exc: errors.LinecodeError) -> grpc.StatusCode:
 def to_status(exc: errors.LinecodeError) -> grpc.Status:
     """The rich gRPC status for ``exc``."""
     code = status_code_of(exc)
-    info = error_details_pb2.ErrorInfo(reason=exc.reason, domain=DOMAIN)
-    codes = exc.codes[:MAX_DETAIL_CODES]
+    reason = _clip(exc.reason, 100)
+    info = error_details_pb2.ErrorInfo(reason=reason, domain=DOMAIN)
+    codes: list[str] = []
+    size = 0
+    for text in exc.codes[:MAX_DETAIL_CODES]:
+        shown = _clip(text, MAX_CODE_SHOWN)
+        size += len(shown.encode()) + 1
+        if size > MAX_CODES_BYTES:
+            break
+        codes.append(shown)
+    hint = _clip(exc.hint or "", MAX_HINT)
     if exc.codes:
         info.metadata["codes"] = ",".join(codes)
         info.metadata["codes_total"] = str(len(exc.codes))
-    if exc.hint:
-        info.metadata["hint"] = exc.hint
+    if hint:
+        info.metadata["hint"] = hint
     details = []
     for message in (
         info,
-        common_pb2.ErrorDetail(
-            reason=exc.reason, codes=codes, hint=exc.hint or "", codes_total=len(exc.codes)
-        ),
+        common_pb2.ErrorDetail(reason=reason, codes=codes, hint=hint, codes_total=len(exc.codes)),
     ):
         packed = any_pb2.Any()
         packed.Pack(message)
         details.append(packed)
-    proto = status_pb2.Status(code=code.value[0], message=str(exc), details=details)
+    proto = status_pb2.Status(code=code.value[0], message=_clip(str(exc), MAX_MESSAGE), details=details)
     return rpc_status.to_status(proto)
 
 
 def internal_status(message: str) -> grpc.Status:
-    proto = status_pb2.Status(code=code_pb2.INTERNAL, message=message)
+    proto = status_pb2.Status(code=code_pb2.INTERNAL, message=_clip(message, MAX_MESSAGE))
     return rpc_status.to_status(proto)
 
 

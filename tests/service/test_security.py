@@ -26,6 +26,7 @@ from linecode.service.errors import error_detail
 from linecode.service.metrics import Metrics
 from linecode.service.server import Running, start
 from linecode.store import Store
+from linecode.store.replay import differences
 from linecode.v1 import (
     admin_pb2,
     common_pb2,
@@ -39,6 +40,7 @@ from .conftest import BATCH, ORIGIN, PRODUCT, Client, connect, refused
 ROLES = {
     "plc-L1": "line:L1",
     "plc-L2": "line:L2",
+    "plc-L12": "line:L1,L2",
     "printer-L1": "printer:L1",
     "printer-L2": "printer:L2",
     "qa-desk": "qa",
@@ -286,6 +288,90 @@ def test_a_line_touches_only_its_own_line(mtls: Served) -> None:
         lambda: l1.line.Disaggregate(line_pb2.DisaggregateRequest(parent=units_b1[0], children=[bundle_b2]))
     )
     assert mtls.store.info(units_b1[0]).parent is None
+
+
+MIXED = admin_pb2.Product(
+    product_id="mixed",
+    name="Vaccine on mixed pallets",
+    mah="Demo Bio",
+    mixed_pallets=True,
+    levels=[
+        admin_pb2.Level(name="unit", rule="nmpa20", identifier="8700001"),
+        admin_pb2.Level(name="case", rule="nmpa20", identifier="8700002", pack_ratio=2),
+        admin_pb2.Level(name="pallet", rule="sscc", identifier="06901235", pack_ratio=2),
+    ],
+)
+
+
+@pytest.fixture(scope="module")
+def mixed(mtls: Served) -> Served:
+    """A product whose pallets may mix batches, with batch M1 on line L1 and M2 on line L2."""
+    admin = mtls.as_role("ops")
+    admin.admin.CreateProduct(MIXED)
+    for batch_id, line in (("M1", "L1"), ("M2", "L2")):
+        admin.admin.CreateBatch(
+            admin_pb2.Batch(**{**_fields(BATCH), "batch_id": batch_id, "product_id": "mixed", "line": line})
+        )
+    return mtls
+
+
+def _case(admin: Client, batch: str) -> str:
+    """A full case of ``batch`` (two units packed by admin)."""
+    (case,) = admin.commissioned("case", 1, batch=batch)
+    admin.line.Aggregate(
+        line_pb2.AggregateRequest(parent=case, children=admin.commissioned("unit", 2, batch=batch))
+    )
+    return case
+
+
+def test_a_line_changes_no_code_of_another_line_named_or_implied(mixed: Served) -> None:
+    """Found by a hostile client: line:L1 emptied an L1 pallet holding an L2 case (no children named)
+    and moved an L1 case out of an L2 pallet. Both change L2's codes: refused, nothing changed; a role
+    naming both lines may."""
+    admin, l1, l12 = mixed.as_role("ops"), mixed.as_role("plc-L1"), mixed.as_role("plc-L12")
+    (pallet1,) = admin.commissioned("pallet", 1, batch="M1")
+    (pallet2,) = admin.commissioned("pallet", 1, batch="M2")
+    case1, case2 = _case(admin, "M1"), _case(admin, "M2")
+    admin.line.Aggregate(line_pb2.AggregateRequest(parent=pallet1, children=[case1, case2]))
+    before = mixed.store.last_event_seq()
+    denied(lambda: l1.line.Disaggregate(line_pb2.DisaggregateRequest(parent=pallet1, origin=l1.origin)))
+    assert mixed.store.children_of(pallet1) == sorted([case1, case2])
+    assert mixed.store.last_event_seq() == before
+    # Re-parent an L1 case out of an L2 pallet: the old parent is L2's.
+    case1b = _case(admin, "M1")
+    admin.line.Reparent(line_pb2.ReparentRequest(new_parent=pallet2, children=[case1b], partial=True))
+    (pallet1b,) = admin.commissioned("pallet", 1, batch="M1")
+    before = mixed.store.last_event_seq()
+    denied(
+        lambda: l1.line.Reparent(
+            line_pb2.ReparentRequest(new_parent=pallet1b, children=[case1b], partial=True, origin=l1.origin)
+        )
+    )
+    assert mixed.store.info(case1b).parent == pallet2 and mixed.store.last_event_seq() == before
+    # Replace: the replaced child is L2's.
+    case1c = _case(admin, "M1")
+    before = mixed.store.last_event_seq()
+    denied(
+        lambda: l1.line.Replace(
+            line_pb2.ReplaceRequest(parent=pallet1, old_child=case2, new_child=case1c, origin=l1.origin)
+        )
+    )
+    assert mixed.store.last_event_seq() == before
+    # A role naming both lines may do all of it.
+    l12.line.Reparent(
+        line_pb2.ReparentRequest(new_parent=pallet1b, children=[case1b], partial=True, origin=l12.origin)
+    )
+    l12.line.Disaggregate(line_pb2.DisaggregateRequest(parent=pallet1, origin=l12.origin))
+    assert mixed.store.children_of(pallet1) == [] and mixed.store.info(case2).parent is None
+    assert not differences(mixed.store)
+
+
+def test_a_line_may_not_write_as_another_line(mtls: Served) -> None:
+    l1 = mtls.as_role("plc-L1")
+    request = line_pb2.AllocateRequest(
+        batch_id="B1", level="unit", count=1, origin=common_pb2.Origin(line="L2")
+    )
+    denied(lambda: list(l1.line.Allocate(request)))
 
 
 def test_a_printer_gets_only_its_own_lines_images(mtls: Served) -> None:

@@ -1,0 +1,245 @@
+"""What a hostile client found the store could be made to say, through a real server: one code in
+two spellings, unbounded strings, errors too big for the trailers. Each is refused and changes
+nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+import pytest
+from google.protobuf.descriptor import FieldDescriptor
+
+from linecode import bounds
+from linecode.service.bounds import FIELDS, bound_of
+from linecode.service.errors import error_detail
+from linecode.store import State
+from linecode.store.replay import differences, stored
+from linecode.v1 import admin_pb2, common_pb2, line_pb2, query_pb2
+
+from .conftest import BATCH, ORIGIN, PRODUCT, Client, refused
+
+MiB = 1 << 20
+
+
+def grouped(code: str) -> str:
+    """The grouped HRI of an nmpa20 code, as printed on packs."""
+    return f"{code[:7]} {code[7:16]} {code[16:]}"
+
+
+def state(c: Client) -> tuple[Any, ...]:
+    """Everything a refused call must leave as it was."""
+    counts = c.query.BatchCounts(query_pb2.BatchCountsRequest(batch_id="B1"))
+    return c.store.last_event_seq(), list(counts.rows), stored(c.store)
+
+
+def counters_agree(c: Client) -> None:
+    report = c.admin.ReconcileBatch(admin_pb2.GetBatchRequest(batch_id="B1"))
+    assert not [d for d in report.discrepancies if "counters" in d], report.discrepancies
+    assert not differences(c.store)
+
+
+@pytest.mark.parametrize(
+    "kind", [line_pb2.LINE_EVENT_PRINTED, line_pb2.LINE_EVENT_VERIFIED, line_pb2.LINE_EVENT_VERIFY_FAILED]
+)
+def test_a_report_naming_one_code_in_two_spellings_is_refused(client: Client, kind: int) -> None:
+    codes = client.codes("unit", 3)
+    if kind != line_pb2.LINE_EVENT_PRINTED:
+        client.report(line_pb2.LINE_EVENT_PRINTED, codes)
+    before = state(client)
+    error = refused(
+        lambda: client.report(kind, [codes[0], codes[1], grouped(codes[0])]),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "DUPLICATE_CODE",
+    )
+    detail = error_detail(error)
+    assert detail is not None and list(detail.codes) == [codes[0]]
+    assert state(client) == before
+    # The same code may be printed and verified in one machine cycle (two groups), once in each.
+    (fresh,) = client.codes("unit", 1)
+    client.line.ReportEvents(
+        line_pb2.ReportEventsRequest(
+            groups=[
+                line_pb2.EventGroup(kind=line_pb2.LINE_EVENT_PRINTED, codes=[fresh]),
+                line_pb2.EventGroup(
+                    kind=line_pb2.LINE_EVENT_VERIFIED, codes=[grouped(fresh).replace(" ", "-")]
+                ),
+            ],
+            origin=ORIGIN,
+        )
+    )
+    assert client.store.record(fresh).state is State.COMMISSIONED
+    counters_agree(client)
+
+
+def test_a_disaggregate_naming_one_child_in_two_spellings_is_refused(client: Client) -> None:
+    (bundle,) = client.commissioned("bundle", 1)
+    units = client.commissioned("unit", 5)
+    client.line.Aggregate(line_pb2.AggregateRequest(parent=bundle, children=units, origin=ORIGIN))
+    before = state(client)
+    refused(
+        lambda: client.line.Disaggregate(
+            line_pb2.DisaggregateRequest(parent=bundle, children=[units[0], grouped(units[0])], origin=ORIGIN)
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "DUPLICATE_CHILD",
+    )
+    assert state(client) == before
+    children = client.query.GetChildren(query_pb2.CodeRequest(code=bundle)).children
+    assert sorted(children) == sorted(units)
+    # The parent still holds what it held: a replace on it works (it failed with INTERNAL before).
+    (spare,) = client.commissioned("unit", 1)
+    client.line.Replace(
+        line_pb2.ReplaceRequest(parent=bundle, old_child=units[1], new_child=spare, origin=ORIGIN)
+    )
+    assert sorted(client.query.GetChildren(query_pb2.CodeRequest(code=bundle)).children) == sorted(
+        [*units[:1], *units[2:], spare]
+    )
+    counters_agree(client)
+
+
+def test_a_parent_or_child_named_twice_in_other_spellings_is_refused(client: Client) -> None:
+    (bundle,) = client.commissioned("bundle", 1)
+    units = client.commissioned("unit", 4)
+    before = state(client)
+    refused(
+        lambda: client.line.Aggregate(
+            line_pb2.AggregateRequest(parent=bundle, children=[*units, grouped(units[3])], origin=ORIGIN)
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "DUPLICATE_CHILD",
+    )
+    refused(
+        lambda: client.line.Aggregate(
+            line_pb2.AggregateRequest(parent=bundle, children=[*units, grouped(bundle)], origin=ORIGIN)
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "PARENT_IN_CHILDREN",
+    )
+    refused(
+        lambda: client.line.Replace(
+            line_pb2.ReplaceRequest(
+                parent=bundle, old_child=units[0], new_child=grouped(units[0]), origin=ORIGIN
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "DUPLICATE_CHILD",
+    )
+    refused(
+        lambda: client.admin.SetLock(
+            admin_pb2.SetLockRequest(
+                codes=admin_pb2.CodeSet(codes=[units[0], f" {units[0]} "]), lock=common_pb2.LOCK_PENDING
+            )
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "DUPLICATE_CODE",
+    )
+    assert state(client) == before
+
+
+def test_a_retry_in_another_spelling_is_the_same_request(client: Client) -> None:
+    codes = client.codes("unit", 2)
+    first = client.line.ReportEvents(
+        line_pb2.ReportEventsRequest(
+            kind=line_pb2.LINE_EVENT_PRINTED, codes=codes, idempotency_key="print-1", origin=ORIGIN
+        )
+    )
+    again = client.line.ReportEvents(
+        line_pb2.ReportEventsRequest(
+            kind=line_pb2.LINE_EVENT_PRINTED,
+            codes=[grouped(c) for c in codes],
+            idempotency_key="print-1",
+            origin=ORIGIN,
+        )
+    )
+    assert again.replayed and again.event_seq == first.event_seq and list(again.codes) == codes
+
+
+# --- bounded input ------------------------------------------------------------------------------
+
+
+def test_a_huge_line_id_is_refused_whole_and_stores_nothing(client: Client) -> None:
+    before = client.store.last_event_seq()
+    batch = admin_pb2.Batch(
+        **{**{f.name: v for f, v in BATCH.ListFields()}, "batch_id": "B9", "line": "L" * MiB}
+    )
+    error = refused(lambda: client.admin.CreateBatch(batch), grpc.StatusCode.INVALID_ARGUMENT, "TOO_LONG")
+    assert "line" in error.details() and len(error.details()) < 500  # type: ignore[attr-defined]
+    control = admin_pb2.Batch(
+        **{**{f.name: v for f, v in BATCH.ListFields()}, "batch_id": "B9", "line": "L1\x00\x1b[2J"}
+    )
+    refused(lambda: client.admin.CreateBatch(control), grpc.StatusCode.INVALID_ARGUMENT, "BAD_CHARACTER")
+    assert client.store.last_event_seq() == before
+    assert [b.batch_id for b in client.store.batches()] == ["B1"]
+
+
+def test_a_level_name_with_control_characters_is_refused(client: Client) -> None:
+    product = admin_pb2.Product()
+    product.CopyFrom(PRODUCT)
+    product.product_id = "other"
+    product.levels[1].name = "bundle\r\nX-Injected: 1"
+    refused(lambda: client.admin.CreateProduct(product), grpc.StatusCode.INVALID_ARGUMENT, "BAD_CHARACTER")
+    assert [p.product_id for p in client.store.products()] == ["vaccine"]
+
+
+def test_a_huge_actor_is_refused_before_anything_is_stored(client: Client) -> None:
+    size = client.store.used_bytes()
+    before = client.store.last_event_seq()
+    for _ in range(5):
+        request = line_pb2.AllocateRequest(
+            batch_id="B1", level="unit", count=1, origin=common_pb2.Origin(line="L1", actor="a" * (16 * MiB))
+        )
+        refused(lambda r=request: client.line.Allocate(r), grpc.StatusCode.INVALID_ARGUMENT, "TOO_LONG")
+    assert client.store.last_event_seq() == before and client.store.used_bytes() == size
+
+
+def test_a_huge_code_gets_its_real_error_not_a_broken_stream(client: Client) -> None:
+    """A 1 MiB code used to be echoed into the status trailers, which overflowed: the client got
+    RESOURCE_EXHAUSTED "Stream removed" instead of the error."""
+    refused(
+        lambda: client.query.GetParent(query_pb2.CodeRequest(code="8" * MiB)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "TOO_LONG",
+    )
+    refused(
+        lambda: client.query.Verify(query_pb2.VerifyRequest(data="\u4e00" * 140)),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "BAD_CHARACTER",
+    )
+    verdict = client.query.Verify(query_pb2.VerifyRequest(data="(01)" + "9" * 140))
+    assert not verdict.genuine and verdict.reason == "BAD_LENGTH", verdict
+    error = refused(
+        lambda: client.report(line_pb2.LINE_EVENT_PRINTED, ["x" * 149] * 3000),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "UNKNOWN_AI",
+    )
+    assert len(error.details()) < 300  # type: ignore[attr-defined]
+
+
+def test_every_string_field_of_the_contract_has_a_bound() -> None:
+    """Each string field a client sends is in the table (``Message.field`` or ``field``), so none
+    falls back to the catch-all bound unnoticed."""
+    from linecode.v1 import admin_pb2 as a
+    from linecode.v1 import line_pb2 as li
+    from linecode.v1 import print_pb2 as p
+    from linecode.v1 import query_pb2 as q
+
+    seen: set[str] = set()
+    missing: list[str] = []
+
+    def walk(descriptor: Any) -> None:
+        if descriptor.full_name in seen:
+            return
+        seen.add(descriptor.full_name)
+        for fd in descriptor.fields:
+            if fd.type == FieldDescriptor.TYPE_STRING and bound_of(descriptor.name, fd.name) is None:
+                missing.append(f"{descriptor.name}.{fd.name}")
+            elif fd.type == FieldDescriptor.TYPE_MESSAGE:
+                walk(fd.message_type)
+
+    for module in (a, li, p, q):
+        for service in module.DESCRIPTOR.services_by_name.values():
+            for method in service.methods:
+                walk(method.input_type)
+    assert not missing, missing
+    assert set(FIELDS.values()) <= set(bounds.ALL)
