@@ -243,3 +243,13 @@ def test_every_string_field_of_the_contract_has_a_bound() -> None:
                 walk(method.input_type)
     assert not missing, missing
     assert set(FIELDS.values()) <= set(bounds.ALL)
+
+
+def test_readme_states_every_bound() -> None:
+    from pathlib import Path
+
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
+    table = readme[readme.index("| strings | fields |") :].split("\n\n")[0].splitlines()[2:]
+    stated = {int(row.split("|")[3].strip()) for row in table}
+    assert stated == {b.max_len for b in bounds.ALL}
+    assert len(table) == len(bounds.ALL)
