@@ -365,6 +365,8 @@ class Store:
         digest = request_digest(["allocate", batch_id, number, count])
 
         def run(tx: Tx) -> Allocation:
+            if tx.lines is not None:
+                tx.may_change([tx.batch(batch_id).ref])  # before a replay, which would hand out codes
             stored = tx.recall(idempotency_key, digest)
             if stored is not None:
                 ranges = tuple(records.ranges_from_json(stored["ranges"]))
@@ -469,10 +471,10 @@ class Store:
 
         def write(not_before: int) -> Change:
             def fn(tx: Tx) -> Change:
+                tx.may_change_codes(keys if named is None else named)  # a replay too: it tells the answer
                 stored = tx.recall(idempotency_key, digest)
                 if stored is not None:
                     return Change(stored["event_seq"], tuple(keys), stored["parent"], replayed=True)
-                tx.may_change_codes(keys if named is None else named)
                 change = run(tx, body[-1] if body[-1] is not None else max(now_us(), not_before))
                 tx.remember(idempotency_key, digest, {"event_seq": change.event_seq, "parent": change.parent})
                 return change
@@ -897,6 +899,8 @@ class Store:
 
         def write(not_before: int) -> ReconciliationReport:
             def run(tx: Tx) -> ReconciliationReport:
+                if tx.lines is not None:
+                    tx.may_change([tx.batch(batch_id).ref])
                 stored = tx.recall(idempotency_key, digest)
                 if stored is not None:
                     return reconcile.as_closed(tx, batch_id, stored)

@@ -521,3 +521,28 @@ def test_no_credentials_and_unknown_token_are_unauthenticated(tokens: Served) ->
     )
     health = health_pb2_grpc.HealthStub(anonymous.channel)
     assert health.Check(health_pb2.HealthCheckRequest()).status == health_pb2.HealthCheckResponse.SERVING
+
+
+def test_another_lines_retry_gets_no_answer(mtls: Served) -> None:
+    """An idempotency key's stored answer is the line's own: replaying another line's allocation
+    would hand out its codes."""
+    l1, l2 = mtls.as_role("plc-L1"), mtls.as_role("plc-L2")
+    codes = [c for b in l1.allocate("unit", 3, key="alloc-L1-7") for c in b.codes]
+    denied(
+        lambda: l2.line.Allocate(
+            line_pb2.AllocateRequest(batch_id="B1", level="unit", count=3, idempotency_key="alloc-L1-7")
+        )
+    )
+    l1.line.ReportEvents(
+        line_pb2.ReportEventsRequest(
+            kind=line_pb2.LINE_EVENT_PRINTED, codes=codes, idempotency_key="print-L1-7", origin=l1.origin
+        )
+    )
+    denied(
+        lambda: l2.line.ReportEvents(
+            line_pb2.ReportEventsRequest(
+                kind=line_pb2.LINE_EVENT_PRINTED, codes=codes, idempotency_key="print-L1-7"
+            )
+        )
+    )
+    assert [c for b in l1.allocate("unit", 3, key="alloc-L1-7") for c in b.codes] == codes
