@@ -216,31 +216,38 @@ def test_a_huge_code_gets_its_real_error_not_a_broken_stream(client: Client) -> 
     assert len(error.details()) < 300  # type: ignore[attr-defined]
 
 
-def test_every_string_field_of_the_contract_has_a_bound() -> None:
-    """Each string field a client sends is in the table (``Message.field`` or ``field``), so none
-    falls back to the catch-all bound unnoticed."""
+def _request_messages() -> dict[str, Any]:
+    """Every message a client sends (the RPCs' inputs and what they hold), by name."""
     from linecode.v1 import admin_pb2 as a
     from linecode.v1 import line_pb2 as li
     from linecode.v1 import print_pb2 as p
     from linecode.v1 import query_pb2 as q
 
-    seen: set[str] = set()
-    missing: list[str] = []
+    found: dict[str, Any] = {}
 
     def walk(descriptor: Any) -> None:
-        if descriptor.full_name in seen:
-            return
-        seen.add(descriptor.full_name)
-        for fd in descriptor.fields:
-            if fd.type == FieldDescriptor.TYPE_STRING and bound_of(descriptor.name, fd.name) is None:
-                missing.append(f"{descriptor.name}.{fd.name}")
-            elif fd.type == FieldDescriptor.TYPE_MESSAGE:
-                walk(fd.message_type)
+        if descriptor.name not in found:
+            found[descriptor.name] = descriptor
+            for fd in descriptor.fields:
+                if fd.type == FieldDescriptor.TYPE_MESSAGE:
+                    walk(fd.message_type)
 
     for module in (a, li, p, q):
         for service in module.DESCRIPTOR.services_by_name.values():
             for method in service.methods:
                 walk(method.input_type)
+    return found
+
+
+def test_every_string_field_of_the_contract_has_a_bound() -> None:
+    """Each string field a client sends is in the table (``Message.field`` or ``field``), so none
+    falls back to the catch-all bound unnoticed."""
+    missing = [
+        f"{name}.{fd.name}"
+        for name, descriptor in _request_messages().items()
+        for fd in descriptor.fields
+        if fd.type == FieldDescriptor.TYPE_STRING and bound_of(name, fd.name) is None
+    ]
     assert not missing, missing
     assert set(FIELDS.values()) <= set(bounds.ALL)
 
@@ -253,3 +260,24 @@ def test_readme_states_every_bound() -> None:
     stated = {int(row.split("|")[3].strip()) for row in table}
     assert stated == {b.max_len for b in bounds.ALL}
     assert len(table) == len(bounds.ALL)
+
+
+def test_the_proto_comments_state_every_bound() -> None:
+    """Each string field a client sends is tagged ``[≤N CHARSET]`` in its .proto, as the table says."""
+    import re
+    from pathlib import Path
+
+    names = {"printable": "printable", "ascii": "ASCII", "code": "ASCII+GS"}
+    requests = _request_messages()
+    untagged = []
+    for path in sorted((Path(__file__).parents[2] / "proto" / "linecode" / "v1").glob("*.proto")):
+        message = ""
+        for line in path.read_text().splitlines():
+            if m := re.match(r"^message (\w+)", line):
+                message = m.group(1)
+            f = re.match(r"^\s+(?:repeated )?string (\w+) = \d+;", line)
+            if f and message in requests:
+                bound = bound_of(message, f.group(1))
+                if bound is not None and f"[≤{bound.max_len} {names[bound.charset]}]" not in line:
+                    untagged.append(f"{path.name}: {message}.{f.group(1)}")
+    assert not untagged, untagged
