@@ -234,3 +234,30 @@ def test_verify_tells_genuine_from_forged(line: Line) -> None:
     assert store.verify(never_issued).reason == "NOT_IN_USE"
     store.set_lock("pending", codes=[unit])
     assert store.verify(unit).reason == "LOCKED"
+
+
+def test_an_sscc_and_an_nmpa20_code_of_twenty_digits_each_resolve_to_their_own_key(store: Store) -> None:
+    """20 digits starting 00 are an nmpa20 code of a 00… identifier or an SSCC element string: the
+    store's own identifiers settle which, so each code has one key and a duplicate is seen."""
+    levels = (
+        Level("unit", CodeRule.NMPA20, "0012345"),
+        Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
+    )
+    store.create_product("zeros", "Zero vaccine", "Demo Bio", levels)
+    make_batch(store, "Z1", "zeros")
+    (unit,) = store.allocate("Z1", "unit", 1).codes
+    (pallet,) = store.allocate("Z1", "pallet", 1).codes
+    assert unit.startswith("0012345") and pallet.startswith("(00)")
+    element = "00" + pallet[4:]
+    assert store.key(unit) == unit and store.key(element) == pallet and store.key(pallet[4:]) == pallet
+    assert store.record(element).code == pallet
+    refused(
+        store,
+        lambda: store.set_lock("pending", codes=[pallet, element]),
+        InvalidArgument,
+        "DUPLICATE_CODE",
+        [pallet],
+    )
+    change = store.report_events("printed", [element, f"{unit[:7]} {unit[7:16]} {unit[16:]}"])
+    assert change.codes == (pallet, unit)
+    assert not differences(store)
