@@ -13,7 +13,19 @@ from collections.abc import Sequence
 
 from linecode.errors import LinecodeError
 
-COMMANDS = ("demo", "serve", "certs", "qa", "render", "export", "inspect", "verify", "batch")
+COMMANDS = (
+    "demo",
+    "serve",
+    "certs",
+    "qa",
+    "render",
+    "export",
+    "inspect",
+    "verify",
+    "batch",
+    "check",
+    "backup",
+)
 """Sub-command modules of ``linecode.cli``, in ``--help`` order."""
 
 

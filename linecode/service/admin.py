@@ -1,4 +1,6 @@
-"""AdminService: products, batches, locks, statuses, close, leases, exports. Proto <-> store only."""
+"""AdminService: products, batches, locks, statuses, close, leases, exports and the store check.
+
+Proto <-> store only."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from linecode.errors import Aborted, InvalidArgument
 from linecode.export import ExportSummary, write_epcis, write_nmpa_json, write_nmpa_xml
 from linecode.service import convert
 from linecode.store import Lock, RegulatoryStatus, Store
+from linecode.store.check import LISTED, check
 from linecode.v1 import admin_pb2, admin_pb2_grpc, common_pb2
 
 _EXPORTS: dict[int, tuple[str, Callable[[Store, str, BinaryIO, dt.timedelta], ExportSummary]]] = {
@@ -32,6 +35,8 @@ _EXPORTS: dict[int, tuple[str, Callable[[Store, str, BinaryIO, dt.timedelta], Ex
 }
 _CHUNKS_AHEAD = 4
 """Chunks (~64 KiB each, the export sink's block) the writer may run ahead of the client."""
+MAX_CHECK_LISTED = 1000
+"""Disagreements a CheckStore answer lists at most (the message stays small)."""
 
 
 class _ChunkPipe:
@@ -244,3 +249,16 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return convert.change(
             self.store.mark_exported(request.batch_id, request.destination, **convert.write_args(request))
         )
+
+    def CheckStore(
+        self, request: admin_pb2.CheckStoreRequest, context: grpc.ServicerContext
+    ) -> admin_pb2.CheckStoreReport:
+        if request.limit > MAX_CHECK_LISTED:
+            raise InvalidArgument(
+                f"limit {request.limit}: expected at most {MAX_CHECK_LISTED} disagreements listed "
+                "(all are counted either way)",
+                reason="BAD_LIMIT",
+                hint="run `linecode check --data DIR` beside the server for a longer list",
+            )
+        # The message's fields are the names of CheckReport.as_dict, as `linecode check --json` prints it.
+        return admin_pb2.CheckStoreReport(**check(self.store, limit=request.limit or LISTED).as_dict())

@@ -412,6 +412,37 @@ class Database:
         pins its snapshot, so the file grows instead of reusing pages); how many were freed."""
         return int(self.env.reader_check())
 
+    def backup(self, path: Path) -> int:
+        """Copy the store as it stands, compacted, into ``path`` (a new or empty directory, made if
+        missing): LMDB's copy within one read transaction, so the copy is one moment's store while
+        writers go on, and needs no writer lock. Made durable (fsync) before it returns the number of
+        the last event the copy holds."""
+        target = Path(path)
+        try:
+            target.mkdir(parents=True, exist_ok=True)
+            if any(target.iterdir()):
+                raise AlreadyExists(
+                    f"the backup directory {target} is not empty; expected a new or empty directory",
+                    reason="BACKUP_EXISTS",
+                    hint="name a new directory for each backup, or remove the old one first",
+                )
+            with self.reading() as txn:
+                last = Tx(txn, self).last_seq()
+                self.env.copy(str(target), compact=True, txn=txn)
+            for name in (target / "data.mdb", target):
+                fd = os.open(name, os.O_RDONLY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+        except (OSError, lmdb.Error) as exc:
+            raise ConfigError(
+                f"cannot back up the store in {self.path} to {target}: {exc}",
+                reason="BACKUP_FAILED",
+                hint="check the path, its rights and the free space there; remove a partial copy first",
+            ) from exc
+        return last
+
     def close(self) -> None:
         """Finish queued writes, stop the writer and close the environment."""
         if self._writer is not None:

@@ -2,17 +2,27 @@
 stored records.
 
 The event log is the truth the exports are made from; the code records are a fast index of it.
-``differences(store)`` must be empty: tests check it after every scenario and after each crash.
+``differences(store)`` must be empty: tests check it after every scenario and after each crash,
+and ``linecode check`` (``check.py``) reports every difference among its other checks. Both read the
+log and the records in one read transaction (:func:`read_snapshot`), so a server writing meanwhile
+cannot make them disagree.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from itertools import islice
+from typing import TypeVar
 
+from linecode.store import records
+from linecode.store.db import Tx
 from linecode.store.model import Batch, BatchState, Event, EventKind, Lock, RegulatoryStatus, State
+from linecode.store.records import Row
 from linecode.store.store import Store
+
+T = TypeVar("T")
 
 _STATE_OF = {
     EventKind.ENCODED: State.ENCODED,
@@ -31,7 +41,7 @@ _BATCH_STATE_OF = {
 _BATCH_EVENTS = frozenset({*_BATCH_STATE_OF, EventKind.BATCH_STATUS_SET, EventKind.BATCH_LOCK_SET})
 
 
-@dataclass
+@dataclass(slots=True)
 class CodeState:
     """The part of a code record that events determine."""
 
@@ -45,7 +55,7 @@ class CodeState:
     last_event_us: int = 0
 
 
-@dataclass
+@dataclass(slots=True)
 class BatchView:
     """The part of a batch record that events determine."""
 
@@ -107,15 +117,45 @@ def replay(events: Iterable[Event]) -> tuple[dict[str, CodeState], dict[str, Bat
     return codes, batches
 
 
-def stored(store: Store) -> dict[str, CodeState]:
-    """The same view, read from the code records."""
+def read_snapshot(store: Store, fn: Callable[[Tx], T]) -> T:
+    """``fn`` on one read transaction of ``store``: everything it reads is the store at one moment,
+    also while a server writes. (The :class:`Store` methods read in short transactions of their own,
+    so a slow reader never holds the store; a comparison across several of them could see a write
+    land in between and report a difference that never was.) The transaction is held until ``fn``
+    returns: in a server's own process, the map cannot grow meanwhile."""
+    return store._db.read(fn)
+
+
+def events_in(tx: Tx) -> Iterator[Event]:
+    """Every event of the log, oldest first, as ``tx`` sees it."""
+    names = tx.batch_refs()
+    for key, raw in tx.txn.cursor(db=tx.db.dbs["events"]):
+        yield records.unpack_event(records.seq_of(key), raw, names)
+
+
+def code_state(row: Row, batch_id: str | None) -> CodeState:
+    """The part of a code record that events determine (``batch_id``: the name of ``row.batch_ref``)."""
+    return CodeState(
+        batch_id, row.state, row.status, row.lock, row.parent, row.children, row.partial, row.last_event_us
+    )
+
+
+def stored_in(tx: Tx) -> dict[str, CodeState]:
+    """Every code's state as its record says, reached batch by batch and level by level."""
+    names = tx.batch_refs()
     out: dict[str, CodeState] = {}
-    for batch in store.batches():
-        for r in store.records(batch.batch_id):
-            out[r.code] = CodeState(
-                r.batch_id, r.state, r.status, r.lock, r.parent, r.children, r.partial, r.last_event_us
-            )
+    for batch in tx.batches():
+        for level in range(1, tx.product(batch.product_id).top + 1):
+            for code in tx.batch_codes(batch.ref, level):
+                row = tx.row(code)
+                if row is not None:
+                    out[code] = code_state(row, names.get(row.batch_ref))
     return out
+
+
+def stored(store: Store) -> dict[str, CodeState]:
+    """The same view, read from the code records (in one read transaction)."""
+    return read_snapshot(store, stored_in)
 
 
 def _batch_view(batch: Batch, replayed: BatchView | None) -> BatchView:
@@ -131,17 +171,32 @@ def _batch_view(batch: Batch, replayed: BatchView | None) -> BatchView:
     )
 
 
-def differences(store: Store, limit: int = 20) -> list[str]:
-    """Where the records disagree with the replayed event log (empty when they agree)."""
-    code_events, batch_events = replay(store.events())
-    batch_records = {b.batch_id: _batch_view(b, batch_events.get(b.batch_id)) for b in store.batches()}
-    found = []
-    for sides, what in ((batch_events, batch_records), "batch "), ((code_events, stored(store)), ""):
-        from_events, from_records = sides
+def mismatches(
+    code_events: Mapping[str, CodeState],
+    batch_events: Mapping[str, BatchView],
+    code_records: Mapping[str, CodeState],
+    batches: Iterable[Batch],
+) -> Iterator[str]:
+    """Each batch, then each code, whose record (``code_records``, ``batches``) disagrees with the
+    replayed log (``code_events``, ``batch_events``: what :func:`replay` returned), in key order."""
+    batch_records = {b.batch_id: _batch_view(b, batch_events.get(b.batch_id)) for b in batches}
+    sides: tuple[tuple[Mapping[str, object], Mapping[str, object], str], ...] = (
+        (batch_events, batch_records, "batch "),
+        (code_events, code_records, ""),
+    )
+    for from_events, from_records, what in sides:
         for key in sorted(from_events.keys() | from_records.keys()):
             a, b = from_events.get(key), from_records.get(key)
             if a != b:
-                found.append(f"{what}{key}: events say {a}, records say {b}")
-                if len(found) >= limit:
-                    return found
-    return found
+                yield f"{what}{key}: events say {a}, records say {b}"
+
+
+def differences(store: Store, limit: int = 20) -> list[str]:
+    """Where the records disagree with the replayed event log (empty when they agree), at most
+    ``limit`` of them; the log and the records are read in one transaction."""
+
+    def run(tx: Tx) -> list[str]:
+        code_events, batch_events = replay(events_in(tx))
+        return list(islice(mismatches(code_events, batch_events, stored_in(tx), tx.batches()), limit))
+
+    return read_snapshot(store, run)

@@ -1065,6 +1065,14 @@ class Store:
             cached = self._checks_cache = (identifiers, KeyedChecks(self.master, identifiers))
         return cached[1]
 
+    def backup(self, path: Path | str) -> int:
+        """A consistent, compacted copy of the store as it stands in ``path``, a new or empty
+        directory; the number of the last event it holds (every write acknowledged before the call is
+        in it). Works read-only beside a running server. The master key is not part of it: copy
+        ``master.key`` along (``linecode backup`` does). Raises :class:`AlreadyExists`
+        ``BACKUP_EXISTS`` for a directory with files in it, ``ConfigError`` ``BACKUP_FAILED``."""
+        return self._db.backup(Path(path))
+
 
 def _read_events(tx: Tx, *, since: int, ref: int | None) -> tuple[list[Event], int]:
     """Up to a chunk of events after ``since`` (of batch ``ref`` only, if given), and the last

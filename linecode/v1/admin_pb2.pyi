@@ -303,3 +303,47 @@ class ExportChunk(_message.Message):
     content_type: str
     summary: ExportSummary
     def __init__(self, data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., summary: _Optional[_Union[ExportSummary, _Mapping]] = ...) -> None: ...
+
+class CheckStoreRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class CheckFinding(_message.Message):
+    __slots__ = ("area", "message")
+    AREA_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    area: str
+    message: str
+    def __init__(self, area: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
+
+class CheckStoreReport(_message.Message):
+    __slots__ = ("ok", "last_event_seq", "checked", "disagreements", "total", "findings")
+    class CheckedEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    class DisagreementsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
+    OK_FIELD_NUMBER: _ClassVar[int]
+    LAST_EVENT_SEQ_FIELD_NUMBER: _ClassVar[int]
+    CHECKED_FIELD_NUMBER: _ClassVar[int]
+    DISAGREEMENTS_FIELD_NUMBER: _ClassVar[int]
+    TOTAL_FIELD_NUMBER: _ClassVar[int]
+    FINDINGS_FIELD_NUMBER: _ClassVar[int]
+    ok: bool
+    last_event_seq: int
+    checked: _containers.ScalarMap[str, int]
+    disagreements: _containers.ScalarMap[str, int]
+    total: int
+    findings: _containers.RepeatedCompositeFieldContainer[CheckFinding]
+    def __init__(self, ok: _Optional[bool] = ..., last_event_seq: _Optional[int] = ..., checked: _Optional[_Mapping[str, int]] = ..., disagreements: _Optional[_Mapping[str, int]] = ..., total: _Optional[int] = ..., findings: _Optional[_Iterable[_Union[CheckFinding, _Mapping]]] = ...) -> None: ...

@@ -100,6 +100,11 @@ class AdminServiceStub:
                 request_serializer=linecode_dot_v1_dot_admin__pb2.MarkBatchExportedRequest.SerializeToString,
                 response_deserializer=linecode_dot_v1_dot_common__pb2.Change.FromString,
                 _registered_method=True)
+        self.CheckStore = channel.unary_unary(
+                '/linecode.v1.AdminService/CheckStore',
+                request_serializer=linecode_dot_v1_dot_admin__pb2.CheckStoreRequest.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_admin__pb2.CheckStoreReport.FromString,
+                _registered_method=True)
 
 
 class AdminServiceServicer:
@@ -194,6 +199,16 @@ class AdminServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def CheckStore(self, request, context):
+        """Compare the event log with the code records, the per-state counters, the hierarchy's links
+        both ways and the serial pools, in one read snapshot (writes in flight change nothing it sees);
+        writes nothing. Admin only. Runs in the server, about 20 us of its time per code: on a big store
+        prefer `linecode check`, the same check run beside the server.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_AdminServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -261,6 +276,11 @@ def add_AdminServiceServicer_to_server(servicer, server):
                     servicer.MarkBatchExported,
                     request_deserializer=linecode_dot_v1_dot_admin__pb2.MarkBatchExportedRequest.FromString,
                     response_serializer=linecode_dot_v1_dot_common__pb2.Change.SerializeToString,
+            ),
+            'CheckStore': grpc.unary_unary_rpc_method_handler(
+                    servicer.CheckStore,
+                    request_deserializer=linecode_dot_v1_dot_admin__pb2.CheckStoreRequest.FromString,
+                    response_serializer=linecode_dot_v1_dot_admin__pb2.CheckStoreReport.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -614,6 +634,33 @@ class AdminService:
             '/linecode.v1.AdminService/MarkBatchExported',
             linecode_dot_v1_dot_admin__pb2.MarkBatchExportedRequest.SerializeToString,
             linecode_dot_v1_dot_common__pb2.Change.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def CheckStore(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linecode.v1.AdminService/CheckStore',
+            linecode_dot_v1_dot_admin__pb2.CheckStoreRequest.SerializeToString,
+            linecode_dot_v1_dot_admin__pb2.CheckStoreReport.FromString,
             options,
             channel_credentials,
             insecure,
