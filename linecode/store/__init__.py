@@ -1,8 +1,10 @@
 """The line store: products, batches, serial leases, code life cycle, aggregation and events in LMDB.
 
 Use :class:`Store` (``store.py``); the other modules are its parts: ``model`` (the domain types),
-``records`` (byte layouts), ``db`` (environment and group-commit writer), ``coderules`` (code keys),
-``leases``, ``lifecycle``, ``aggregation``, ``reconcile`` and ``replay`` (rebuilding state from events).
+``records`` (byte layouts), ``db`` (environment and group-commit writer), ``coderules`` (a level's
+pool and how its codes are generated; code keys themselves are ``linecode.codes.keys``), ``leases``,
+``lifecycle``, ``aggregation``, ``reconcile``, ``replay`` (rebuilding state from events) and
+``check`` (the log against records, counters, indexes, hierarchy and pools: ``linecode check``).
 """
 
 from linecode.store.db import WriterLock
