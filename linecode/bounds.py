@@ -10,6 +10,7 @@ Character sets:
 
 * ``printable``: any script, no control or format characters (``str.isprintable``: no NUL, tab,
   newline, escape, bidi overrides, zero-width spaces; the ASCII space is allowed);
+* ``line``: ``printable`` but the comma (a role names several lines with commas);
 * ``ascii``: printable ASCII (``0x20`` to ``0x7e``);
 * ``code``: printable ASCII and GS (``0x1d``, the separator of raw GS1 element strings).
 """
@@ -24,6 +25,7 @@ from linecode.errors import InvalidArgument, shown
 
 _CHARSETS = {
     "printable": "printable characters of any script (no control or format characters)",
+    "line": "printable characters of any script but the comma (no control or format characters)",
     "ascii": "printable ASCII characters",
     "code": "printable ASCII characters and GS (0x1d)",
 }
@@ -37,7 +39,7 @@ class Bound:
     """What it is, for error messages and the README table."""
     max_len: int
     charset: str
-    """``printable``, ``ascii`` or ``code`` (see the module docstring)."""
+    """``printable``, ``line``, ``ascii`` or ``code`` (see the module docstring)."""
     reason: str | None = None
     """The reason of a refusal; None: ``TOO_LONG`` or ``BAD_CHARACTER``."""
 
@@ -81,13 +83,15 @@ class Bound:
 def _of_charset(value: str, charset: str) -> bool:
     if charset == "printable":
         return value.isprintable()
+    if charset == "line":
+        return value.isprintable() and "," not in value
     if charset == "ascii":
         return value.isascii() and value.isprintable()
     return value.isascii() and value.replace(GS, "").isprintable()
 
 
 ID = Bound("id: product id, batch id, batch number", 100, "printable", "BAD_ID")
-LINE = Bound("packaging line id", 64, "printable")
+LINE = Bound("packaging line id", 64, "line")
 ACTOR = Bound("actor: operator, PLC or system name", 100, "printable")
 IDEMPOTENCY_KEY = Bound("idempotency key", 128, "ascii", "BAD_IDEMPOTENCY_KEY")
 CODE = Bound("a code in any spelling", MAX_CODE_TEXT, "code")

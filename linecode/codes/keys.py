@@ -9,11 +9,12 @@ as 18 digits, ``(00)…`` or ``00…``. :func:`code_key` turns each of them into
 * ``gs1``: ``(01)<GTIN-14>(21)<serial>`` — expiry and batch are the batch's, not the pack's identity;
 * ``sscc``: ``(00)<18 digits>``.
 
-The parentheses keep the three shapes apart. One spelling is ambiguous: 20 digits starting ``00``
-are an nmpa20 code of a ``00…`` identifier or an SSCC element string; the caller says which
-identifiers are nmpa20 ones (a store knows its products), and the SSCC is the other reading.
-The conversions between a key and its parts, its symbol data and its HRI live here too, so no other
-module cuts a key apart.
+The parentheses keep the three shapes apart. One spelling is ambiguous: 20 plain digits are an
+nmpa20 code, but also an SSCC element string (``00`` + 18 digits) or a GS1 element string with a
+2-digit serial (``01`` + GTIN-14 + ``21`` + 2 digits). The caller says which identifiers are nmpa20
+ones (a store knows its products): 20 digits under such an identifier are that nmpa20 code, others
+are read as SSCC or GS1 when they are valid ones. The conversions between a key and its parts and
+its symbol data live here too, so no other module cuts a key apart.
 """
 
 from __future__ import annotations
@@ -50,11 +51,6 @@ class KeyParts:
     """nmpa20: the 9-digit serial; gs1: the (21) serial; sscc: empty."""
     check: str = ""
     """nmpa20: the 4-digit keyed check; empty otherwise."""
-
-
-def nmpa20_key(digits: str) -> CodeKey:
-    """The key of an nmpa20 code given as its 20 digits."""
-    return CodeKey(digits)
 
 
 def gs1_key(gtin: str, serial: str) -> CodeKey:
@@ -113,12 +109,28 @@ def _all_ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
+def _twenty_digits(digits: str) -> CodeKey:
+    """20 digits of no nmpa20 identifier: the SSCC or GS1 element string they spell, if valid,
+    else the nmpa20 code (which nobody here issued)."""
+    if digits.startswith(("00", "01")):
+        try:
+            fields = parse_element_string(digits)
+        except InvalidCode:
+            return CodeKey(digits)
+        if set(fields) == {"00"}:
+            return sscc_key(fields["00"])
+        if set(fields) == {"01", "21"}:
+            return gs1_key(fields["01"], fields["21"])
+    return CodeKey(digits)
+
+
 def code_key(text: str, is_nmpa20_identifier: Callable[[str], bool] = lambda _: True) -> CodeKey:
     """The canonical key of a code in any accepted spelling.
 
-    ``is_nmpa20_identifier`` settles the one ambiguous spelling, 20 digits starting ``00``: an
-    nmpa20 code when its first 7 digits are an nmpa20 identifier, else an SSCC element string.
-    Raises :class:`InvalidCode` (what was wrong, a short prefix of the text) for anything else.
+    ``is_nmpa20_identifier`` settles the one ambiguous spelling, 20 plain digits: an nmpa20 code
+    when its first 7 digits are an nmpa20 identifier (by default any are), else an SSCC or GS1
+    element string when it is a valid one, else an nmpa20 code nobody here issued. Raises
+    :class:`InvalidCode` (what was wrong, a short prefix of the text) for anything else.
 
     >>> code_key("8600001 123456789 0042")
     '86000011234567890042'
@@ -129,8 +141,9 @@ def code_key(text: str, is_nmpa20_identifier: Callable[[str], bool] = lambda _: 
     >>> code_key("106141411234567897")
     '(00)106141411234567897'
     """
-    if len(text) == CODE_DIGITS and text.isascii() and text.isdigit() and not text.startswith("00"):
-        return CodeKey(text)  # the hot path: nmpa20 keys as the line sends them
+    if len(text) == CODE_DIGITS and text.isascii() and text.isdigit():
+        # the hot path: nmpa20 keys as the line sends them
+        return CodeKey(text) if is_nmpa20_identifier(text[:IDENTIFIER_DIGITS]) else _twenty_digits(text)
     if len(text) > MAX_CODE_TEXT:
         raise InvalidCode(
             f"code {shown(text)} is too long: expected at most {MAX_CODE_TEXT} characters",
@@ -143,12 +156,7 @@ def code_key(text: str, is_nmpa20_identifier: Callable[[str], bool] = lambda _: 
         )
     digits = stripped.translate(_HRI_SEPARATORS)
     if len(digits) == CODE_DIGITS and _all_ascii_digits(digits):
-        if digits.startswith("00") and not is_nmpa20_identifier(digits[:IDENTIFIER_DIGITS]):
-            try:
-                return sscc_key(Sscc.parse(digits[2:]).value)
-            except InvalidCode:
-                pass  # not an SSCC either: an nmpa20 code nobody here issued
-        return CodeKey(digits)
+        return CodeKey(digits) if is_nmpa20_identifier(digits[:IDENTIFIER_DIGITS]) else _twenty_digits(digits)
     if len(digits) == 18 and _all_ascii_digits(digits):
         return sscc_key(Sscc.parse(digits).value)
     if stripped.startswith("(00)") and len(stripped) == 22:

@@ -93,8 +93,9 @@ class PrintServicer(print_pb2_grpc.PrintServiceServicer):
         self, request: print_pb2.RenderImageRequest, context: grpc.ServicerContext
     ) -> print_pb2.Image:
         layout = Layout(request.options)
-        symbol, gs1 = self.store.symbol(request.code)
-        return layout.image(request.code, symbol, gs1, 0)
+        key = self.store.key(request.code)
+        symbol, gs1 = self.store.symbol(key)
+        return layout.image(key, symbol, gs1, 0)
 
     def StreamImages(
         self, request: print_pb2.StreamImagesRequest, context: grpc.ServicerContext
@@ -134,13 +135,14 @@ class PrintServicer(print_pb2_grpc.PrintServiceServicer):
         if which == "codes":
             if not request.codes.codes:
                 raise InvalidArgument("codes is empty: name at least one code", reason="NO_CODES")
-            pairs = [self.store.symbol(c) for c in request.codes.codes]
+            keys = self.store.keys(request.codes.codes)  # each code once: never printed twice
+            pairs = [self.store.symbol(k) for k in keys]
             kinds = {gs1 for _, gs1 in pairs}
             if len(kinds) > 1:
                 raise InvalidArgument(
                     "a stream mixes GS1 and nmpa20 codes; send one kind per stream", reason="MIXED_CODES"
                 )
-            return list(request.codes.codes), [s for s, _ in pairs], kinds.pop()
+            return list(keys), [s for s, _ in pairs], kinds.pop()
         raise InvalidArgument(
             "set a source: range (batch, level, first_index, count) or codes", reason="NO_SOURCE"
         )

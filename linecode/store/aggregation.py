@@ -18,6 +18,7 @@ from linecode.store.lifecycle import (
     Batches,
     listing,
     require,
+    require_empty,
     require_time,
     require_unlocked,
 )
@@ -375,6 +376,7 @@ def replace(
     kind = outcomes[old_child_to]
     if kind is not None:
         okey, orow = _one(tx, old_child, "child")
+        require_empty([okey], [orow], f"replace and make {old_child_to.label}")
         tx.set_state(okey, orow, old_child_to)
         tx.put_row(okey, orow)
         tx.append_event(time_us, kind, orow.batch_ref, actor=actor, line=line, codes=[okey])

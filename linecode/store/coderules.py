@@ -7,7 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from linecode.codes import Gs1Code, Gtin, gs1_check_digit, gs1_key, sscc_key, validate_identifier
-from linecode.errors import InvalidArgument
+from linecode.errors import InvalidArgument, shown
 from linecode.serials import MasterKey, Nmpa20Pool, SerialDomain, SerialPool, SsccPool
 from linecode.store.model import Batch, CodeRule, Level
 
@@ -24,16 +24,16 @@ def validate_level(level: Level) -> None:
     elif level.rule is CodeRule.GS1:
         if Gtin.parse(level.identifier).value != level.identifier:
             raise InvalidArgument(
-                f"level {level.name!r}: GTIN {level.identifier!r} must be given as GTIN-14",
+                f"level {shown(level.name)}: GTIN {shown(level.identifier)} must be given as GTIN-14",
                 reason="BAD_IDENTIFIER",
             )
         SerialDomain(level.serial_alphabet, level.serial_length)
     else:
         ext, prefix = level.identifier[:1], level.identifier[1:]
-        if not level.identifier.isdigit():
+        if not (level.identifier.isascii() and level.identifier.isdigit()):
             raise InvalidArgument(
-                f"level {level.name!r}: SSCC identifier {level.identifier!r} must be the extension digit "
-                "followed by the GS1 company prefix (digits only)",
+                f"level {shown(level.name)}: SSCC identifier {shown(level.identifier)} must be the "
+                "extension digit followed by the GS1 company prefix (ASCII digits only)",
                 reason="BAD_IDENTIFIER",
             )
         SsccPool(MasterKey(bytes(32)), int(ext), prefix)  # checks the shape only

@@ -610,6 +610,18 @@ def _no_record(code: str, slot: bytes) -> NoReturn:
     )
 
 
+def line_forbidden(line: str, lines: Iterable[str], named: Sequence[str] = ()) -> PermissionDenied:
+    """The refusal of a write that would change codes or a batch of ``line`` by a caller limited to
+    ``lines``; ``named``: those of the codes it named."""
+    return PermissionDenied(
+        f"the request would change codes or batches of line {line!r}; this caller may change those of "
+        f"line(s) {', '.join(sorted(lines))} only",
+        reason="ROLE_FORBIDS",
+        codes=list(named)[:50],
+        hint="work that spans lines needs a role naming all of them (line:L1,L2) or admin",
+    )
+
+
 class Tx:
     """A transaction as the store's modules see it: typed reads and writes of the named databases.
 
@@ -638,39 +650,28 @@ class Tx:
         per request by ``Store``; every write of a code record or batch checks it
         (:meth:`may_change`), so a write can change no other line's codes, named or implied."""
 
-    def may_change(self, refs: Iterable[int], keys: Sequence[str] = ()) -> None:
+    def may_change(self, refs: Iterable[int]) -> None:
         """Raise :class:`PermissionDenied` ``ROLE_FORBIDS`` unless every batch of ``refs`` is of one
-        of :attr:`lines` (``keys``: the codes being changed, named in the error)."""
+        of :attr:`lines` (the codes are not named: the caller may not have named them)."""
         lines = self.lines
         if lines is None:
             return
         for ref in set(refs):
-            self._require_line(self.batch_by_ref(ref), keys)
+            if (line := self.batch_by_ref(ref).line) not in lines:
+                raise line_forbidden(line, lines)
 
     def may_change_codes(self, keys: Sequence[str]) -> None:
         """:meth:`may_change` for the codes a request names, checked before any rule, so a caller
-        learns nothing of another line's codes from a refusal (codes not stored are left to the
-        request's own NOT_FOUND)."""
-        if self.lines is None:
+        learns nothing of another line's codes from a refusal but that they are not its own (codes
+        not stored are left to the request's own NOT_FOUND)."""
+        lines = self.lines
+        if lines is None:
             return
         rows = self.rows(keys)
-        refs = {row.batch_ref for row in rows if row is not None}
-        for ref in refs:
-            if self.batch_by_ref(ref).line not in self.lines:
+        for ref in {row.batch_ref for row in rows if row is not None}:
+            if (line := self.batch_by_ref(ref).line) not in lines:
                 named = [k for k, r in zip(keys, rows, strict=True) if r is not None and r.batch_ref == ref]
-                self.may_change([ref], named)
-
-    def _require_line(self, batch: Batch, keys: Sequence[str] = ()) -> None:
-        lines = self.lines
-        if lines is not None and batch.line not in lines:
-            raise PermissionDenied(
-                f"the request would change codes or the state of batch {batch.batch_id!r} of line "
-                f"{batch.line!r}; this caller may change those of line(s) {', '.join(sorted(lines))} "
-                "only",
-                reason="ROLE_FORBIDS",
-                codes=list(keys)[:50],
-                hint="work that spans lines needs a role naming all of them (line:L1,L2) or admin",
-            )
+                raise line_forbidden(line, lines, named)
 
     # codes: ``code_slots`` files each code key under its slot and ``code_records`` holds the records
     # by slot (see ``records.slot_key``), as ``children`` holds each parent's child keys. Slots count
@@ -724,16 +725,13 @@ class Tx:
 
     def put_row(self, code: str, row: Row) -> None:
         if self.lines is not None:
-            self.may_change([row.batch_ref], [code])
+            self.may_change([row.batch_ref])
         self.txn.put(self._known_slot(code), row.pack(), db=self.db.dbs["code_records"])
 
     def put_rows(self, codes: Sequence[str], rows: Sequence[Row]) -> None:
         """Store many records with one call into LMDB."""
         if self.lines is not None:
-            for ref in {row.batch_ref for row in rows}:
-                if self.batch_by_ref(ref).line not in self.lines:
-                    named = [c for c, r in zip(codes, rows, strict=True) if r.batch_ref == ref]
-                    self.may_change([ref], named)
+            self.may_change({row.batch_ref for row in rows})
         slot = self._known_slot
         cursor = self.txn.cursor(db=self.db.dbs["code_records"])
         cursor.putmulti([(slot(code), row.pack()) for code, row in zip(codes, rows, strict=True)])
@@ -891,7 +889,7 @@ class Tx:
         product = self._json_record("products", product_id, records.product_from_json)
         if product is None:
             raise NotFound(
-                f"no product {product_id!r} in this store",
+                f"no product {shown(product_id)} in this store",
                 reason="UNKNOWN_PRODUCT",
                 hint="create it first (create_product)",
             )
@@ -909,6 +907,10 @@ class Tx:
             db=self.db.dbs["products"],
         )
 
+    def product_count(self) -> int:
+        """How many products there are (products are never removed)."""
+        return int(self.txn.stat(self.db.dbs["products"])["entries"])
+
     def products(self) -> list[Product]:
         cursor = self.txn.cursor(db=self.db.dbs["products"])
         return [records.product_from_json(records.load_json(v)) for _, v in cursor]
@@ -917,7 +919,7 @@ class Tx:
         batch = self._json_record("batches", batch_id, records.batch_from_json)
         if batch is None:
             raise NotFound(
-                f"no batch {batch_id!r} in this store",
+                f"no batch {shown(batch_id)} in this store",
                 reason="UNKNOWN_BATCH",
                 hint="check the batch id, or create the batch first (create_batch)",
             )
@@ -943,7 +945,8 @@ class Tx:
         return {int.from_bytes(k, "big"): bytes(v).decode() for k, v in cursor}
 
     def put_batch(self, batch: Batch) -> None:
-        self._require_line(batch)
+        if self.lines is not None and batch.line not in self.lines:
+            raise line_forbidden(batch.line, self.lines)
         self._batches[batch.ref] = batch
         self.txn.put(
             batch.batch_id.encode(),
@@ -1022,7 +1025,7 @@ class Tx:
                 reason="BAD_IDEMPOTENCY_KEY",
                 hint="a UUID or the line's own request number is plenty",
             )
-        raw = self.txn.get(key.encode(), db=self.db.dbs["idempotency"])
+        raw = self.txn.get(self._answer_key(key), db=self.db.dbs["idempotency"])
         if raw is None:
             return None
         body, result = records.unpack_answer(raw)
@@ -1037,7 +1040,17 @@ class Tx:
 
     def remember(self, key: str | None, digest: str, result: dict[str, Any]) -> None:
         if key is not None:
-            self.txn.put(key.encode(), records.pack_answer(digest, result), db=self.db.dbs["idempotency"])
+            self.txn.put(
+                self._answer_key(key), records.pack_answer(digest, result), db=self.db.dbs["idempotency"]
+            )
+
+    def _answer_key(self, key: str) -> bytes:
+        """Where the answer to ``key`` is filed: callers limited to lines have a namespace per set of
+        lines, so one line can neither take another's keys first nor probe which it has used."""
+        if self.lines is None:
+            return key.encode()
+        scope = hashlib.sha256("\x00".join(sorted(self.lines)).encode()).hexdigest()[:16]
+        return f"lines:{scope}|{key}".encode()
 
 
 def request_digest(body: list[Any]) -> str:

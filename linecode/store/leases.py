@@ -17,7 +17,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from linecode.errors import AlreadyExists, Exhausted, InvalidArgument, NotFound, Precondition
+from linecode.errors import AlreadyExists, Exhausted, InvalidArgument, NotFound, Precondition, shown
 from linecode.serials import MasterKey
 from linecode.store import coderules, records
 from linecode.store.db import Tx
@@ -40,7 +40,7 @@ def _pool(tx: Tx, name: str) -> dict[str, Any]:
     pool = tx.pool(name)
     if pool is None:
         raise NotFound(
-            f"no serial pool {name!r} in this store",
+            f"no serial pool {shown(name)} in this store",
             reason="UNKNOWN_POOL",
             hint="create the product that uses it first (create_product)",
         )
@@ -175,7 +175,7 @@ def import_lease(tx: Tx, lease: Lease, *, time_us: int, actor: str) -> int:
                     hint="import each lease once, and only leases exported by the pool's owner",
                 )
     if _overlapping(lease.ranges):
-        raise InvalidArgument(f"lease {lease.as_text()!r} has overlapping ranges", reason="BAD_LEASE")
+        raise InvalidArgument(f"lease {shown(lease.as_text())} has overlapping ranges", reason="BAD_LEASE")
     tx.put_pool(lease.pool, {**pool, "free": records.ranges_to_json(_merge(free + list(lease.ranges)))})
     return tx.append_event(time_us, EventKind.LEASE_IMPORTED, 0, actor=actor, line="", detail=lease.as_text())
 

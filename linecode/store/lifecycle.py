@@ -213,6 +213,23 @@ def require_states(
     )
 
 
+OUT_OF_SERVICE = frozenset({State.SCRAPPED, State.SAMPLED, State.DESTROYED, State.DECOMMISSIONED})
+"""States a code leaves the line for: it must hold no children then (they would stay packed in it)."""
+
+
+def require_empty(keys: Sequence[str], rows: Sequence[Row], doing: str) -> None:
+    """Raise :class:`Precondition` ``PARENT_NOT_EMPTY`` naming each code that holds children."""
+    holding = [k for k, r in zip(keys, rows, strict=True) if r.children]
+    if holding:
+        raise Precondition(
+            f"cannot {doing} {len(holding)} code(s) holding packed children: {listing(holding)}; "
+            "expected codes with nothing packed in them",
+            reason="PARENT_NOT_EMPTY",
+            codes=holding,
+            hint="disaggregate them first",
+        )
+
+
 def report(tx: Tx, event: LineEvent, keys: Sequence[str], *, time_us: int, actor: str, line: str) -> Change:
     """Apply one line event to many codes (distinct keys), all or nothing; one event per batch touched."""
     if not keys:
@@ -222,6 +239,8 @@ def report(tx: Tx, event: LineEvent, keys: Sequence[str], *, time_us: int, actor
     batches = Batches(tx)
     batches.require_open(keys, rows)
     require_states(keys, rows, allowed, f"report {event.value} for", "ILLEGAL_TRANSITION")
+    if target in OUT_OF_SERVICE:
+        require_empty(keys, rows, f"report {event.value} for")
     require_time(keys, rows, time_us)
 
     def move(key: str, row: Row) -> None:

@@ -246,7 +246,7 @@ class Product:
 
     def level(self, level: int | str) -> int:
         """The level number (1 = unit) of a level given by number or name; raises if unknown."""
-        from linecode.errors import InvalidArgument
+        from linecode.errors import InvalidArgument, shown
 
         if isinstance(level, int) and 1 <= level <= len(self.levels):
             return level
@@ -255,7 +255,8 @@ class Product:
                 return number
         names = ", ".join(f"{i} {lv.name}" for i, lv in enumerate(self.levels, start=1))
         raise InvalidArgument(
-            f"product {self.product_id!r} has no packaging level {level!r}; expected one of: {names}",
+            f"product {self.product_id!r} has no packaging level {shown(str(level))}; "
+            f"expected one of: {names}",
             reason="UNKNOWN_LEVEL",
         )
 
@@ -374,14 +375,14 @@ class Lease:
     @classmethod
     def parse(cls, text: str) -> Lease:
         """Read :meth:`as_text` back."""
-        from linecode.errors import InvalidArgument
+        from linecode.errors import InvalidArgument, shown
 
         try:
             pool, spans = text.strip().split(" ")
             ranges = tuple(IndexRange(int(a), int(b)) for a, b in (s.split("-") for s in spans.split(",")))
         except ValueError:
             raise InvalidArgument(
-                f"lease {text!r} is not 'POOL START-END[,START-END…]'", reason="BAD_LEASE"
+                f"lease {shown(text)} is not 'POOL START-END[,START-END…]'", reason="BAD_LEASE"
             ) from None
         return cls(pool, ranges)
 

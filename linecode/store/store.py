@@ -39,6 +39,7 @@ from linecode.store.db import (
     DEFAULT_MAX_READERS,
     Database,
     Tx,
+    line_forbidden,
     request_digest,
 )
 from linecode.store.model import (
@@ -66,8 +67,6 @@ from linecode.store.model import (
 from linecode.store.records import Row
 
 T = TypeVar("T")
-MAX_DESTINATION = bounds.TEXT.max_len
-"""Characters of an export's destination (``mark_exported``) at most."""
 _EVENT_CHUNK = 1000
 # Events of a bulk report carry thousands of codes: a chunk also ends once it holds this many codes,
 # so a reader (an export of a million-code batch) never holds more than about this many at a time.
@@ -91,6 +90,8 @@ class Store:
         self._batch_ids: dict[int, str] = {}
         self._checks_cache: tuple[tuple[str, ...], KeyedChecks] | None = None
         self._nmpa20_identifiers: frozenset[str] = frozenset()
+        self._products_seen = -1
+        """How many products :attr:`_nmpa20_identifiers` was read from."""
 
     # --- opening ----------------------------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class Store:
         Raises :class:`~linecode.errors.InvalidCode` for text that is no code's spelling."""
         return code_key(text, self._is_nmpa20_identifier)
 
-    def _keys(self, texts: Iterable[str], role: str = "code") -> list[CodeKey]:
+    def keys(self, texts: Iterable[str], role: str = "code") -> list[CodeKey]:
         """The keys of ``texts``; a code named twice, in any spelling, is refused
         (:class:`InvalidArgument` ``DUPLICATE_CODE``, or ``DUPLICATE_CHILD`` for ``role="child"``)."""
         is_nmpa20 = self._is_nmpa20_identifier
@@ -187,13 +188,17 @@ class Store:
         return keys
 
     def _is_nmpa20_identifier(self, identifier: str) -> bool:
-        """Settles the one ambiguous spelling (20 digits starting ``00``). Products are never removed,
-        so a known identifier stays known; an unknown one is looked up again (another process of
-        this server may have created its product since)."""
-        if identifier not in self._nmpa20_identifiers:
+        """Settles the one ambiguous spelling (20 plain digits). Products are never removed, so a
+        known identifier stays known; on a miss the identifiers are read again only if products
+        were added since (by another process of this server, say): a count, not a read of them all."""
+        if identifier in self._nmpa20_identifiers:
+            return True
+        count = self._db.read(lambda tx: tx.product_count())
+        if count != self._products_seen:
             self._nmpa20_identifiers = frozenset(
                 lv.identifier for p in self.products() for lv in p.levels if lv.rule is CodeRule.NMPA20
             )
+            self._products_seen = count
         return identifier in self._nmpa20_identifiers
 
     def _write(self, fn: Callable[[Tx], T], lines: Collection[str] | None) -> T:
@@ -286,6 +291,12 @@ class Store:
         _check_id("batch number", batch_number)
         _check_id("batch id", batch_id)
         bounds.LINE.check(line, "line")
+        if not line.strip() or line != line.strip():
+            raise InvalidArgument(
+                f"batch {batch_id!r}: line {shown(line)} is blank or has spaces around it; expected the "
+                "id of the packaging line the batch is made on, as roles name it (line:<id>)",
+                reason="BAD_LINE",
+            )
         if expiry_date <= production_date:
             raise InvalidArgument(
                 f"batch {batch_id!r}: expiry {expiry_date} is not after production {production_date}",
@@ -359,6 +370,8 @@ class Store:
         :class:`~linecode.errors.PermissionDenied` (the batch is not of ``lines``).
         """
         batch = self.batch(batch_id)
+        if lines is not None and batch.line not in lines:
+            raise line_forbidden(batch.line, lines)  # before its product's levels are told
         product = self.product(batch.product_id)
         number = product.level(level)
         spec = product.spec(number)
@@ -524,7 +537,7 @@ class Store:
         ``printed``, ``verified`` and ``verify_failed`` codes. All or nothing, one event per group
         (empty groups are skipped); the answer names the last event and every code. A code may be
         in several groups (printed, then verified), but only once in each (``DUPLICATE_CODE``)."""
-        parsed = [(_line_event(event), self._keys(codes)) for event, codes in groups]
+        parsed = [(_line_event(event), self.keys(codes)) for event, codes in groups]
         parsed = [(kind, codes) for kind, codes in parsed if codes] or parsed[:1]
         every = [code for _, codes in parsed for code in codes]
 
@@ -600,7 +613,7 @@ class Store:
         if (codes is None) == (batch_id is None):
             raise InvalidArgument("give either codes or batch_id, not both or neither", reason="BAD_TARGET")
         bounds.TEXT.check(reason, "reason")
-        keys = self._keys(codes or [])
+        keys = self.keys(codes or [])
         body = ["marks", keys, batch_id, status, lock, reason, time_us]
         if batch_id is not None:
             return self._write_change(
@@ -664,7 +677,7 @@ class Store:
         """The keys of a parent and of its children, each named once (``DUPLICATE_CHILD``), the
         parent not among them (``PARENT_IN_CHILDREN``)."""
         pkey = self.key(parent)
-        kids = self._keys(children, "child")
+        kids = self.keys(children, "child")
         if pkey in kids:
             raise InvalidArgument(
                 f"code {pkey} is given as its own child", reason="PARENT_IN_CHILDREN", codes=[pkey]
@@ -1044,11 +1057,11 @@ class Store:
             for key in keys:
                 row = tx.row(key)
                 if row is None or tx.batch_id_of(row.batch_ref) != batch_id:
+                    # Name the index only: the code there may be another batch's, or not issued yet.
                     raise NotFound(
-                        f"code {key} (pool index {first_index + keys.index(key)}) was not allocated to "
-                        f"batch {batch_id!r}",
+                        f"pool index {first_index + keys.index(key)} was not allocated to batch "
+                        f"{batch_id!r}; expected indices of that batch's allocations",
                         reason="NOT_ALLOCATED",
-                        codes=[key],
                         hint="stream the first_index and count of a CodeBlock that Allocate returned",
                     )
 
@@ -1145,11 +1158,6 @@ def _at_own_time(write: Callable[[int], T], *, own: bool) -> T:
 
 _OWN_TIME_TRIES = 16
 """Writes of one request at the store's own time at most."""
-
-MAX_ID = bounds.ID.max_len
-"""Characters of a product id, batch id or batch number at most (100 of any script stay within the
-511 bytes of an LMDB key)."""
-
 
 def _check_id(what: str, value: str) -> None:
     if not value.strip() or not bounds.ID.fits(value):

@@ -15,7 +15,7 @@ from linecode.service.bounds import FIELDS, bound_of
 from linecode.service.errors import error_detail
 from linecode.store import State
 from linecode.store.replay import differences, stored
-from linecode.v1 import admin_pb2, common_pb2, line_pb2, query_pb2
+from linecode.v1 import admin_pb2, common_pb2, line_pb2, print_pb2, query_pb2
 
 from .conftest import BATCH, ORIGIN, PRODUCT, Client, refused
 
@@ -267,7 +267,7 @@ def test_the_proto_comments_state_every_bound() -> None:
     import re
     from pathlib import Path
 
-    names = {"printable": "printable", "ascii": "ASCII", "code": "ASCII+GS"}
+    names = {"printable": "printable", "line": "printable, no comma", "ascii": "ASCII", "code": "ASCII+GS"}
     requests = _request_messages()
     untagged = []
     for path in sorted((Path(__file__).parents[2] / "proto" / "linecode" / "v1").glob("*.proto")):
@@ -281,3 +281,49 @@ def test_the_proto_comments_state_every_bound() -> None:
                 if bound is not None and f"[≤{bound.max_len} {names[bound.charset]}]" not in line:
                     untagged.append(f"{path.name}: {message}.{f.group(1)}")
     assert not untagged, untagged
+
+
+# --- printers: no code told that was not asked for, none printed twice ----------------------------
+
+
+def test_a_stream_of_indices_not_allocated_to_the_batch_names_no_code(client: Client) -> None:
+    """Streaming another batch's pool indices (or ones not issued yet) used to name the code there."""
+    client.admin.CreateBatch(
+        admin_pb2.Batch(**{**{f.name: v for f, v in BATCH.ListFields()}, "batch_id": "B2"})
+    )
+    other = client.allocate("unit", 2, batch="B2")[0]
+    for first in (other.first_index, other.first_index + 2):
+        request = print_pb2.StreamImagesRequest(
+            range=print_pb2.IndexRangeSource(batch_id="B1", level="unit", first_index=first, count=1)
+        )
+        error = refused(
+            lambda r=request: client.printer.StreamImages(r), grpc.StatusCode.NOT_FOUND, "NOT_ALLOCATED"
+        )
+        detail = error_detail(error)
+        assert detail is not None and not detail.codes
+        assert not any(c in error.details() for c in other.codes)  # type: ignore[attr-defined]
+    assert client.allocate("unit", 1, batch="B2")[0].codes[0] not in error.details()  # type: ignore[attr-defined]
+
+
+def test_a_stream_naming_one_code_twice_is_refused_and_images_name_keys(client: Client) -> None:
+    code, second = client.codes("unit", 2)
+    refused(
+        lambda: client.printer.StreamImages(
+            print_pb2.StreamImagesRequest(codes=print_pb2.CodeList(codes=[code, grouped(code)]))
+        ),
+        grpc.StatusCode.INVALID_ARGUMENT,
+        "DUPLICATE_CODE",
+    )
+    blocks = client.printer.StreamImages(
+        print_pb2.StreamImagesRequest(codes=print_pb2.CodeList(codes=[grouped(code), second]))
+    )
+    assert [image.code for block in blocks for image in block.images] == [code, second]
+    image = client.printer.RenderImage(print_pb2.RenderImageRequest(code=grouped(code).replace(" ", "-")))
+    assert image.code == code
+
+
+def test_a_batch_line_no_role_could_name_is_refused(client: Client) -> None:
+    fields = {f.name: v for f, v in BATCH.ListFields()}
+    for line, reason in (("L1,L2", "BAD_CHARACTER"), (" L1", "BAD_LINE"), ("", "BAD_LINE")):
+        batch = admin_pb2.Batch(**{**fields, "batch_id": "B7", "line": line})
+        refused(lambda b=batch: client.admin.CreateBatch(b), grpc.StatusCode.INVALID_ARGUMENT, reason)

@@ -546,3 +546,23 @@ def test_another_lines_retry_gets_no_answer(mtls: Served) -> None:
         )
     )
     assert [c for b in l1.allocate("unit", 3, key="alloc-L1-7") for c in b.codes] == codes
+
+
+def test_another_lines_batch_tells_nothing_before_the_role_check(mtls: Served) -> None:
+    l1 = mtls.as_role("plc-L1")
+    for level in ("unit", "no-such-level"):
+        denied(lambda lv=level: l1.allocate(lv, 1, batch="B2"))
+
+
+def test_each_lines_idempotency_keys_are_its_own(mtls: Served) -> None:
+    """A line can neither take another line's key first nor learn which keys it has used."""
+    admin, l1, l2 = mtls.as_role("ops"), mtls.as_role("plc-L1"), mtls.as_role("plc-L2")
+    (u1,) = admin.codes("unit", 1, batch="B1")
+    (u2,) = admin.codes("unit", 1, batch="B2")
+    for caller, code in ((l1, u1), (l2, u2)):
+        change = caller.line.ReportEvents(
+            line_pb2.ReportEventsRequest(
+                kind=line_pb2.LINE_EVENT_PRINTED, codes=[code], idempotency_key="req-42", origin=caller.origin
+            )
+        )
+        assert not change.replayed and list(change.codes) == [code]

@@ -293,3 +293,28 @@ def test_a_write_at_the_stores_own_time_follows_each_later_record_it_touches(lin
     assert [e.time_us for e in store.events("B1") if e.seq >= change.event_seq - 3][-1] == base + 12_000_000
     assert {store.info(old).last_event_us for old in olds} == {base + 12_000_000}
     assert not differences(store)
+
+
+def test_a_code_holding_children_does_not_leave_the_line(line: Line) -> None:
+    """Destroying, sampling, scrapping or decommissioning a parent would leave its children packed in
+    a code out of service: refused until it is emptied; so is a replaced child that holds some."""
+    bundle, units = line.bundle()
+    for event in ("destroyed", "sampled", "verify_failed", "decommissioned"):
+        refused(
+            line.store,
+            lambda e=event: line.store.report_events(e, [bundle]),
+            Precondition,
+            "PARENT_NOT_EMPTY",
+        )
+    (case,) = line.commissioned("case", 1)
+    line.store.aggregate(case, [bundle], partial=True)
+    (spare,) = line.commissioned("bundle", 1)
+    refused(
+        line.store,
+        lambda: line.store.replace(case, bundle, spare, old_child_to=State.DESTROYED),
+        Precondition,
+        "PARENT_NOT_EMPTY",
+    )
+    line.store.disaggregate(bundle)
+    line.store.report_events("destroyed", [units[0]])
+    assert line.store.record(units[0]).state is State.DESTROYED
