@@ -36,10 +36,16 @@ _HRI_FIELD = re.compile(r"\((\d{2,4})\)([^()]*)")
 
 
 def _check_digits(kind: str, text: str, length: int) -> str:
-    if len(text) != length or not text.isascii() or not text.isdigit():
+    if not text.isascii() or not text.isdigit():
+        bad = next((c for c in text if not ("0" <= c <= "9")), "")
         raise InvalidCode(
-            f"Invalid {kind} {shown(text)}: expected {length} digits, got {len(text)} characters",
-            reason="BAD_LENGTH" if text.isdigit() else "BAD_CHARACTER",
+            f"Invalid {kind} {shown(text)}: expected {length} ASCII digits, found {bad!r}",
+            reason="BAD_CHARACTER",
+        )
+    if len(text) != length:
+        raise InvalidCode(
+            f"Invalid {kind} {shown(text)}: expected {length} digits, got {len(text)}",
+            reason="BAD_LENGTH",
         )
     expected = gs1_check_digit(text[:-1])
     if int(text[-1]) != expected:

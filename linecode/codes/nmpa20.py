@@ -33,7 +33,8 @@ def validate_identifier(identifier: str) -> str:
     if len(identifier) != IDENTIFIER_DIGITS or not identifier.isascii() or not identifier.isdigit():
         raise InvalidCode(
             f"Invalid nmpa20 product identifier {shown(identifier)}: expected exactly "
-            f"{IDENTIFIER_DIGITS} digits, got {len(identifier)} characters",
+            f"{IDENTIFIER_DIGITS} ASCII digits, got {len(identifier)} characters"
+            f"{'' if identifier.isascii() and identifier.isdigit() else ', not all of them ASCII digits'}",
             reason="BAD_IDENTIFIER",
         )
     return identifier

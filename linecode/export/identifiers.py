@@ -36,8 +36,8 @@ def code_uri(key: str) -> str:
     'urn:linecode:nmpa20:86000011234567890123'
     >>> code_uri("(01)09501101530003(21)ABC123")
     'https://id.gs1.org/01/09501101530003/21/ABC123'
-    >>> code_uri("(00)069012340000000017")
-    'https://id.gs1.org/00/069012340000000017'
+    >>> code_uri("(00)069012340000000016")
+    'https://id.gs1.org/00/069012340000000016'
     """
     p = parts(key)
     if p.rule == "gs1":
@@ -52,14 +52,14 @@ def code_of_uri(uri: str) -> str:
 
     >>> code_of_uri("https://id.gs1.org/01/09501101530003/21/ABC123")
     '(01)09501101530003(21)ABC123'
-    >>> code_of_uri(code_uri("(00)069012340000000017"))
-    '(00)069012340000000017'
+    >>> code_of_uri(code_uri("(00)069012340000000016"))
+    '(00)069012340000000016'
     """
     if uri.startswith(NMPA20_URN):
         return uri[len(NMPA20_URN) :]
     if uri.startswith(DIGITAL_LINK + "01/"):
-        gtin, ai, serial = uri[len(DIGITAL_LINK) + 3 :].split("/", 2)
-        if ai == "21":
+        gtin, ai, serial = [*uri[len(DIGITAL_LINK) + 3 :].split("/", 2), "", ""][:3]
+        if ai == "21" and serial:
             return gs1_key(gtin, unquote(serial))
     if uri.startswith(DIGITAL_LINK + "00/"):
         return sscc_key(uri[len(DIGITAL_LINK) + 3 :])

@@ -80,7 +80,8 @@ DEFAULT_MAX_READERS = 512
 """LMDB reader slots, shared by every process that has the environment open (the first opener sets
 it): a read transaction holds one, and so does each spare one py-lmdb keeps for reuse."""
 MAX_KEY_BYTES = 511
-"""LMDB's longest key (its default build): ids and idempotency keys longer than this are refused."""
+"""LMDB's longest key (its default build). Nothing we file reaches it: ids, codes and idempotency
+keys are bounded far below (``linecode.bounds``)."""
 _DBS = (
     "products",  # product id -> JSON
     "batches",  # batch id -> JSON

@@ -104,9 +104,8 @@ class Row:
 
 
 def plain_key(text: str) -> bool:
-    """True for an nmpa20 key as stored (20 ASCII digits), which is how the line sends codes: such a
-    text is its own first candidate key (see ``coderules.candidate_keys``), so its record can be read
-    by the text itself (a code not found that way still takes the general path, ``lifecycle.find``)."""
+    """True for an nmpa20 key as stored (20 ASCII digits), which is how the line sends codes: the
+    aggregation kernel takes those and leaves every other key to the rule-by-rule checks."""
     return len(text) == 20 and text.isascii() and text.isdigit()
 
 
