@@ -17,7 +17,7 @@ Character sets:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from linecode.codes import GS, MAX_CODE_TEXT
@@ -45,7 +45,7 @@ class Bound:
 
     def fits(self, value: str) -> bool:
         """True when ``value`` is short enough and of the right characters."""
-        return len(value) <= self.max_len and _of_charset(value, self.charset)
+        return len(value) <= self.max_len and _CHARSET_TESTS[self.charset](value)
 
     def check(self, value: str, field: str) -> str:
         """``value`` if it fits, else :class:`InvalidArgument` (:attr:`reason`, else ``TOO_LONG`` or
@@ -80,14 +80,16 @@ class Bound:
         return f"at most {self.max_len} {_CHARSETS[self.charset]}"
 
 
+_CHARSET_TESTS: dict[str, Callable[[str], bool]] = {
+    "printable": str.isprintable,
+    "line": lambda value: value.isprintable() and "," not in value,
+    "ascii": lambda value: value.isascii() and value.isprintable(),
+    "code": lambda value: value.isascii() and value.replace(GS, "").isprintable(),
+}
+
+
 def _of_charset(value: str, charset: str) -> bool:
-    if charset == "printable":
-        return value.isprintable()
-    if charset == "line":
-        return value.isprintable() and "," not in value
-    if charset == "ascii":
-        return value.isascii() and value.isprintable()
-    return value.isascii() and value.replace(GS, "").isprintable()
+    return _CHARSET_TESTS[charset](value)
 
 
 ID = Bound("id: product id, batch id, batch number", 100, "printable", "BAD_ID")

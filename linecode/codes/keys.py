@@ -109,18 +109,19 @@ def _all_ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _twenty_digits(digits: str) -> CodeKey:
-    """20 digits of no nmpa20 identifier: the SSCC or GS1 element string they spell, if valid,
-    else the nmpa20 code (which nobody here issued)."""
-    if digits.startswith(("00", "01")):
-        try:
-            fields = parse_element_string(digits)
-        except InvalidCode:
-            return CodeKey(digits)
-        if set(fields) == {"00"}:
-            return sscc_key(fields["00"])
-        if set(fields) == {"01", "21"}:
-            return gs1_key(fields["01"], fields["21"])
+def _twenty(digits: str, is_nmpa20_identifier: Callable[[str], bool]) -> CodeKey:
+    """20 plain digits: an nmpa20 code, unless they start ``00`` or ``01`` under no nmpa20 identifier
+    and spell a valid SSCC or GS1 element string."""
+    if digits[0] != "0" or digits[1] > "1" or is_nmpa20_identifier(digits[:IDENTIFIER_DIGITS]):
+        return CodeKey(digits)
+    try:
+        fields = parse_element_string(digits)
+    except InvalidCode:
+        return CodeKey(digits)  # not an SSCC or GS1 either: an nmpa20 code nobody here issued
+    if set(fields) == {"00"}:
+        return sscc_key(fields["00"])
+    if set(fields) == {"01", "21"}:
+        return gs1_key(fields["01"], fields["21"])
     return CodeKey(digits)
 
 
@@ -142,8 +143,7 @@ def code_key(text: str, is_nmpa20_identifier: Callable[[str], bool] = lambda _: 
     '(00)106141411234567897'
     """
     if len(text) == CODE_DIGITS and text.isascii() and text.isdigit():
-        # the hot path: nmpa20 keys as the line sends them
-        return CodeKey(text) if is_nmpa20_identifier(text[:IDENTIFIER_DIGITS]) else _twenty_digits(text)
+        return _twenty(text, is_nmpa20_identifier)  # the hot path: nmpa20 keys as the line sends them
     if len(text) > MAX_CODE_TEXT:
         raise InvalidCode(
             f"code {shown(text)} is too long: expected at most {MAX_CODE_TEXT} characters",
@@ -156,7 +156,7 @@ def code_key(text: str, is_nmpa20_identifier: Callable[[str], bool] = lambda _: 
         )
     digits = stripped.translate(_HRI_SEPARATORS)
     if len(digits) == CODE_DIGITS and _all_ascii_digits(digits):
-        return CodeKey(digits) if is_nmpa20_identifier(digits[:IDENTIFIER_DIGITS]) else _twenty_digits(digits)
+        return _twenty(digits, is_nmpa20_identifier)
     if len(digits) == 18 and _all_ascii_digits(digits):
         return sscc_key(Sscc.parse(digits).value)
     if stripped.startswith("(00)") and len(stripped) == 22:
