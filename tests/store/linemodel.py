@@ -24,8 +24,7 @@ documentation implies):
   mixed pallet (disaggregate, replace) is ``BATCH_NOT_OPEN``, as moving it (reparent) is;
 * a rework (replace) keeps the parent as it was declared: a declared partial parent stays partial;
 * idempotency keys are per caller: a caller limited to lines has its own keys for each set of lines;
-* a code holding children may be taken out of service (its children stay in it) or refused
-  ``PARENT_NOT_EMPTY`` until emptied: either is accepted, so long as a refusal changes nothing.
+* a code holding children is not taken out of service until emptied (``PARENT_NOT_EMPTY``).
 """
 
 from __future__ import annotations
@@ -130,9 +129,8 @@ BACKWARDS = rule("TIME_WENT_BACKWARDS")
 FORBIDDEN = Rule(ANY, "PERMISSION_DENIED", ("ROLE_FORBIDS",))
 KEY_REUSED = Rule(SHAPE, "ALREADY_EXISTS", ("IDEMPOTENCY_KEY_REUSED",))
 EMPTY_FIRST = rule("PARENT_NOT_EMPTY")
-"""A code holding children taken out of service (scrapped, sampled, destroyed, decommissioned): the
-model lets it happen (its children stay in it) or be refused, as the store may require it emptied
-first."""
+"""A code holding children cannot be taken out of service (scrapped, sampled, destroyed,
+decommissioned): its children would stay packed in it."""
 
 
 def allowed(rules: Sequence[Rule], status: str, reason: str) -> bool:
@@ -379,7 +377,7 @@ class Model:
             if any(c.state not in allowed_from for c in codes):
                 group.broken(rule("ILLEGAL_TRANSITION"))
             if target in OUT_OF_SERVICE and any(c.children for c in codes):
-                p.tolerated.append(EMPTY_FIRST)
+                group.broken(EMPTY_FIRST)
             self._times(group, t, codes)
             for k in group.touched - p.touched:
                 p.before_us[k] = group.before_us[k]
@@ -530,7 +528,7 @@ class Model:
         if okey != nkey and pkey not in (okey, nkey):
             self._child_rules(p, parent, [new], move=False)
         if a["to"] in OUT_OF_SERVICE and old.children:
-            p.tolerated.append(EMPTY_FIRST)
+            p.broken(EMPTY_FIRST)
         self._times(p, t, [parent, old, new])
         if p.refused:
             return
