@@ -166,11 +166,12 @@ def aggregate(
     time_us: int,
     actor: str,
     line: str,
-    keep_partial: bool = False,
+    keep_partial: bool | None = None,
     move: bool = False,
 ) -> Change:
     """Pack ``children`` into ``parent`` (see SPEC §4 for the rules, checked in that order). Keys
-    only, each child once and not the parent (``Store`` has refused anything else)."""
+    only, each child once and not the parent (``Store`` has refused anything else). ``keep_partial``
+    (rework): the parent's partial flag to keep, whatever its count, instead of ``partial``."""
     if not children:
         raise InvalidArgument("no children given; expected at least one child code", reason="NO_CHILDREN")
     pkey, prow = _one(tx, parent, "parent")
@@ -207,7 +208,7 @@ def aggregate(
             f"expected at most the pack ratio of {ratio}",
             [pkey],
         )
-    if total < ratio and not partial and not keep_partial:
+    if total < ratio and not partial and keep_partial is None:
         raise _fail(
             "PARTIAL_NOT_DECLARED",
             f"parent {pkey} would hold {total} of {ratio} children; expected a full parent, "
@@ -227,7 +228,7 @@ def aggregate(
     else:
         tx.put_packed_children(packed, prow.batch_ref, prow.level - 1)
     prow.children = total
-    prow.partial = (prow.partial if keep_partial else partial) and total < ratio
+    prow.partial = (partial if keep_partial is None else keep_partial) and total < ratio
     prow.last_event_us = time_us
     tx.put_row(pkey, prow)
     seq = tx.append_event(
@@ -335,6 +336,7 @@ def disaggregate(
             )
     if not keys:
         return Change(0, (), pkey)
+    batches.require_open(keys, rows)  # a mixed pallet's children of a closed batch stay as they are
     require_time([pkey, *keys], [prow, *rows], time_us)
     seq = _unpack(tx, pkey, prow, keys, rows, time_us=time_us, actor=actor, line=line)
     return Change(seq, tuple(keys), pkey)
@@ -372,6 +374,7 @@ def replace(
             "expected commissioned, decommissioned or destroyed",
             reason="BAD_STATE",
         )
+    was_partial = _one(tx, parent, "parent")[1].partial  # emptied for a moment below: keep its flag
     disaggregate(tx, parent, [old_child], time_us=time_us, actor=actor, line=line)
     kind = outcomes[old_child_to]
     if kind is not None:
@@ -381,7 +384,14 @@ def replace(
         tx.put_row(okey, orow)
         tx.append_event(time_us, kind, orow.batch_ref, actor=actor, line=line, codes=[okey])
     return aggregate(
-        tx, parent, [new_child], partial=False, keep_partial=True, time_us=time_us, actor=actor, line=line
+        tx,
+        parent,
+        [new_child],
+        partial=False,
+        keep_partial=was_partial,
+        time_us=time_us,
+        actor=actor,
+        line=line,
     )
 
 

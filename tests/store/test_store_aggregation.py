@@ -5,11 +5,11 @@ from __future__ import annotations
 import pytest
 
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
-from linecode.store import EventKind, Lock, State, Store
+from linecode.store import CodeRule, EventKind, Level, Lock, State, Store
 from linecode.store.model import now_us
 from linecode.store.replay import differences
 
-from .conftest import LEVELS, Line, make_batch, refused
+from .conftest import LEVELS, PRODUCT, Line, make_batch, refused
 
 
 def test_aggregate_units_into_a_bundle(line: Line) -> None:
@@ -318,3 +318,40 @@ def test_a_code_holding_children_does_not_leave_the_line(line: Line) -> None:
     line.store.disaggregate(bundle)
     line.store.report_events("destroyed", [units[0]])
     assert line.store.record(units[0]).state is State.DESTROYED
+
+
+def test_rework_keeps_the_parents_partial_flag(line: Line) -> None:
+    """Found by the model-based test: replace emptied a one-child partial parent for a moment and
+    lost its flag, so the batch no longer closed without an override."""
+    (bundle,) = line.commissioned("bundle", 1)
+    old, new = line.commissioned("unit", 2)
+    line.store.aggregate(bundle, [old], partial=True)
+    line.store.replace(bundle, old, new)
+    record = line.store.record(bundle)
+    assert record.partial and record.children == 1
+    assert not [d for d in line.store.reconcile("B1").discrepancies if "partial" in d]
+    assert not differences(line.store)
+
+
+def test_a_closed_batchs_code_stays_in_an_open_mixed_pallet(store: Store) -> None:
+    """Found by the model-based test: taking a closed batch's case out of an open mixed pallet made
+    a released code loose again."""
+    levels = (
+        Level("unit", CodeRule.NMPA20, "8600001"),
+        Level("case", CodeRule.NMPA20, "8600003", pack_ratio=2),
+        Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
+    )
+    store.create_product(PRODUCT, "Mixed", "Demo Bio", levels, mixed_pallets=True)
+    make_batch(store, "B1")
+    make_batch(store, "B2")
+    line = Line(store)
+    (pallet,) = line.commissioned("pallet", 1)
+    (case1,) = line.commissioned("case", 1)
+    (case2,) = line.commissioned("case", 1, "B2")
+    store.aggregate(pallet, [case1, case2])
+    store.close_batch("B2", "end of shift")
+    refused(store, lambda: store.disaggregate(pallet, [case2]), Precondition, "BATCH_NOT_OPEN", [case2])
+    refused(store, lambda: store.disaggregate(pallet), Precondition, "BATCH_NOT_OPEN", [case2])
+    (spare,) = line.commissioned("case", 1)
+    refused(store, lambda: store.replace(pallet, case2, spare), Precondition, "BATCH_NOT_OPEN", [case2])
+    assert store.record(case2).state is State.RELEASED
