@@ -67,6 +67,7 @@ def settings_for(examples: int, steps: int) -> settings:
             HealthCheck.too_slow,
             HealthCheck.data_too_large,
             HealthCheck.filter_too_much,
+            HealthCheck.large_base_example,  # a line's life needs many steps; seen in a gRPC soak
         ],
     }
     soak = int(os.environ.get("LINECODE_SOAK_EXAMPLES", "0") or 0)
