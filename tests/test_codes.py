@@ -154,11 +154,11 @@ def test_every_spelling_of_a_code_is_one_key() -> None:
         assert code_key(text) == gs1, text
     sscc = "(00)106141411234567897"
     for text in (sscc, "106141411234567897", "00106141411234567897", "]C100106141411234567897"):
-        assert code_key(text, lambda identifier: False) == sscc, text
-    # 20 digits starting 00: an nmpa20 code when its identifier is one, else the SSCC.
-    assert (
-        code_key("00106141411234567897", lambda identifier: identifier == "0010614") == "00106141411234567897"
-    )
+        assert code_key(text) == sscc, text
+    # 20 digits starting 00 or 01 are the SSCC or GS1 string they spell (no nmpa20 identifier starts
+    # so), else an nmpa20 code nobody issued.
+    assert code_key("01095011015300032112") == "(01)09501101530003(21)12"
+    assert code_key("00106141411234567898") == "00106141411234567898"  # wrong SSCC check digit
 
 
 @pytest.mark.parametrize(

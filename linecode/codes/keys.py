@@ -9,17 +9,17 @@ as 18 digits, ``(00)…`` or ``00…``. :func:`code_key` turns each of them into
 * ``gs1``: ``(01)<GTIN-14>(21)<serial>`` — expiry and batch are the batch's, not the pack's identity;
 * ``sscc``: ``(00)<18 digits>``.
 
-The parentheses keep the three shapes apart. One spelling is ambiguous: 20 plain digits are an
-nmpa20 code, but also an SSCC element string (``00`` + 18 digits) or a GS1 element string with a
-2-digit serial (``01`` + GTIN-14 + ``21`` + 2 digits). The caller says which identifiers are nmpa20
-ones (a store knows its products): 20 digits under such an identifier are that nmpa20 code, others
-are read as SSCC or GS1 when they are valid ones. The conversions between a key and its parts and
-its symbol data live here too, so no other module cuts a key apart.
+The parentheses keep the three shapes apart. 20 plain digits would be ambiguous: an nmpa20 code,
+but also an SSCC element string (``00`` + 18 digits) or a GS1 element string with a 2-digit serial
+(``01`` + GTIN-14 + ``21`` + 2 digits). So nmpa20 identifiers never start ``00`` or ``01``
+(:data:`AMBIGUOUS_PREFIXES`, refused for a product's levels), and 20 digits starting so are read as
+the SSCC or GS1 element string they spell: each spelling has one reading, whatever products exist.
+The conversions between a key and its parts and its symbol data live here too, so no other module
+cuts a key apart.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NewType
 
@@ -94,8 +94,8 @@ def symbol_data(key: str, expiry: str, batch_number: str) -> tuple[str, bool]:
     GS1 packs take expiry (17, ``YYMMDD``) and batch (10) from their batch; an SSCC is its ``00``
     element string; an nmpa20 code is its digits.
 
-    >>> symbol_data("(00)069012340000000017", "", "")
-    ('00069012340000000017', True)
+    >>> symbol_data("(00)069012340000000016", "", "")
+    ('00069012340000000016', True)
     """
     p = parts(key)
     if p.rule == "sscc":
@@ -109,10 +109,14 @@ def _all_ascii_digits(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-def _twenty(digits: str, is_nmpa20_identifier: Callable[[str], bool]) -> CodeKey:
-    """20 plain digits: an nmpa20 code, unless they start ``00`` or ``01`` under no nmpa20 identifier
-    and spell a valid SSCC or GS1 element string."""
-    if digits[0] != "0" or digits[1] > "1" or is_nmpa20_identifier(digits[:IDENTIFIER_DIGITS]):
+AMBIGUOUS_PREFIXES = ("00", "01")
+"""No nmpa20 identifier starts so: 20 such digits are an SSCC or GS1 element string."""
+
+
+def _twenty(digits: str) -> CodeKey:
+    """20 plain digits: an nmpa20 code, unless they start ``00`` or ``01`` and spell a valid SSCC or
+    GS1 element string."""
+    if digits[0] != "0" or digits[1] > "1":
         return CodeKey(digits)
     try:
         fields = parse_element_string(digits)
@@ -125,25 +129,23 @@ def _twenty(digits: str, is_nmpa20_identifier: Callable[[str], bool]) -> CodeKey
     return CodeKey(digits)
 
 
-def code_key(text: str, is_nmpa20_identifier: Callable[[str], bool] = lambda _: True) -> CodeKey:
-    """The canonical key of a code in any accepted spelling.
+def code_key(text: str) -> CodeKey:
+    """The canonical key of a code in any accepted spelling; depends on nothing but the text.
 
-    ``is_nmpa20_identifier`` settles the one ambiguous spelling, 20 plain digits: an nmpa20 code
-    when its first 7 digits are an nmpa20 identifier (by default any are), else an SSCC or GS1
-    element string when it is a valid one, else an nmpa20 code nobody here issued. Raises
-    :class:`InvalidCode` (what was wrong, a short prefix of the text) for anything else.
+    Raises :class:`InvalidCode` (what was wrong, a short prefix of the text) for text that is no
+    code's spelling.
 
     >>> code_key("8600001 123456789 0042")
     '86000011234567890042'
     >>> code_key("]d2" + "0109501101530003" + "21ABC123" + GS + "17291231" + "10L1")
     '(01)09501101530003(21)ABC123'
-    >>> code_key("00069012340000000016", lambda identifier: False)
+    >>> code_key("00069012340000000016")
     '(00)069012340000000016'
     >>> code_key("106141411234567897")
     '(00)106141411234567897'
     """
     if len(text) == CODE_DIGITS and text.isascii() and text.isdigit():
-        return _twenty(text, is_nmpa20_identifier)  # the hot path: nmpa20 keys as the line sends them
+        return _twenty(text)  # the hot path: nmpa20 keys as the line sends them
     if len(text) > MAX_CODE_TEXT:
         raise InvalidCode(
             f"code {shown(text)} is too long: expected at most {MAX_CODE_TEXT} characters",
@@ -156,7 +158,7 @@ def code_key(text: str, is_nmpa20_identifier: Callable[[str], bool] = lambda _: 
         )
     digits = stripped.translate(_HRI_SEPARATORS)
     if len(digits) == CODE_DIGITS and _all_ascii_digits(digits):
-        return _twenty(digits, is_nmpa20_identifier)
+        return _twenty(digits)
     if len(digits) == 18 and _all_ascii_digits(digits):
         return sscc_key(Sscc.parse(digits).value)
     if stripped.startswith("(00)") and len(stripped) == 22:

@@ -33,6 +33,7 @@ the details base64, twice), so it reaches the client whole."""
 def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
+
 STATUS_OF: dict[type[errors.LinecodeError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
     errors.NotFound: grpc.StatusCode.NOT_FOUND,

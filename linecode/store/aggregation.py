@@ -299,6 +299,7 @@ def _unpack_from_old_parents(
             by_parent[row.parent].append(i)
     for old, idx in by_parent.items():
         okey, orow = _one(tx, old, "parent")
+        tx.may_change([orow.batch_ref])  # before any rule tells of a parent the caller did not name
         Batches(tx).require_open([okey], [orow])
         require_time([okey], [orow], time_us)
         _unpack(
@@ -336,6 +337,7 @@ def disaggregate(
             )
     if not keys:
         return Change(0, (), pkey)
+    tx.may_change({r.batch_ref for r in rows})  # before any rule tells of children it did not name
     batches.require_open(keys, rows)  # a mixed pallet's children of a closed batch stay as they are
     require_time([pkey, *keys], [prow, *rows], time_us)
     seq = _unpack(tx, pkey, prow, keys, rows, time_us=time_us, actor=actor, line=line)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from functools import lru_cache
 
 from linecode.codes import Gs1Code, Gtin, gs1_check_digit, gs1_key, sscc_key, validate_identifier
+from linecode.codes.keys import AMBIGUOUS_PREFIXES
 from linecode.errors import InvalidArgument, shown
 from linecode.serials import MasterKey, Nmpa20Pool, SerialDomain, SerialPool, SsccPool
 from linecode.store.model import Batch, CodeRule, Level
@@ -21,6 +22,14 @@ def validate_level(level: Level) -> None:
     """Raise :class:`InvalidArgument` unless the level's identifier fits its rule."""
     if level.rule is CodeRule.NMPA20:
         validate_identifier(level.identifier)
+        if level.identifier.startswith(AMBIGUOUS_PREFIXES):
+            raise InvalidArgument(
+                f"level {shown(level.name)}: nmpa20 identifier {shown(level.identifier)} starts with "
+                f"{level.identifier[:2]}; expected one that does not start with "
+                f"{' or '.join(AMBIGUOUS_PREFIXES)}, or 20 digits of its codes would also be an SSCC or "
+                "GS1 element string",
+                reason="AMBIGUOUS_IDENTIFIER",
+            )
     elif level.rule is CodeRule.GS1:
         if Gtin.parse(level.identifier).value != level.identifier:
             raise InvalidArgument(

@@ -911,10 +911,6 @@ class Tx:
             db=self.db.dbs["products"],
         )
 
-    def product_count(self) -> int:
-        """How many products there are (products are never removed)."""
-        return int(self.txn.stat(self.db.dbs["products"])["entries"])
-
     def products(self) -> list[Product]:
         cursor = self.txn.cursor(db=self.db.dbs["products"])
         return [records.product_from_json(records.load_json(v)) for _, v in cursor]
@@ -969,6 +965,8 @@ class Tx:
 
     # pools
     def pool(self, name: str) -> dict[str, Any] | None:
+        if not 0 < len(name.encode()) <= MAX_KEY_BYTES:
+            return None  # no pool has such a name, and LMDB could not look it up
         raw = self.txn.get(name.encode(), db=self.db.dbs["pools"])
         return records.load_json(raw) if raw is not None else None  # type: ignore[no-any-return]
 
@@ -1024,9 +1022,10 @@ class Tx:
         before; raises if the key was used for a different request."""
         if key is None:
             return None
-        if not key or not bounds.IDEMPOTENCY_KEY.fits(key):
+        if not key or not bounds.IDEMPOTENCY_KEY.fits(key) or key.startswith("lines:"):
             raise InvalidArgument(
-                f"idempotency key {shown(key)}: expected {bounds.IDEMPOTENCY_KEY.describe()}",
+                f"idempotency key {shown(key)}: expected {bounds.IDEMPOTENCY_KEY.describe()}, not "
+                "starting 'lines:' (the prefix of line callers' own keys)",
                 reason="BAD_IDEMPOTENCY_KEY",
                 hint="a UUID or the line's own request number is plenty",
             )

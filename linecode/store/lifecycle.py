@@ -313,6 +313,7 @@ def set_batch_marks(
 ) -> Change:
     """Set the batch-wide status or lock: it applies to every code of the batch that has none of its own."""
     batch = tx.batch(batch_id)
+    tx.may_change([batch.ref])
     if status is not None:
         batch = replace(batch, status=status)
     if lock is not None:

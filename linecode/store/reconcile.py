@@ -258,6 +258,7 @@ def mark_exported(tx: Tx, batch_id: str, destination: str, *, time_us: int, acto
     closed already, so nothing else changes) and a BATCH_EXPORTED event names where it went. A batch
     delivered again stays EXPORTED and gets one more event. The event's sequence number."""
     batch = tx.batch(batch_id)
+    tx.may_change([batch.ref])
     if batch.state is BatchState.OPEN:
         raise Precondition(
             f"batch {batch_id!r} is open; expected a closed batch to mark exported",

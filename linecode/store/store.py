@@ -89,9 +89,6 @@ class Store:
         self._products: dict[str, Product] = {}
         self._batch_ids: dict[int, str] = {}
         self._checks_cache: tuple[tuple[str, ...], KeyedChecks] | None = None
-        self._nmpa20_identifiers: frozenset[str] = frozenset()
-        self._products_seen = -1
-        """How many products :attr:`_nmpa20_identifiers` was read from."""
 
     # --- opening ----------------------------------------------------------------------------------
 
@@ -177,7 +174,7 @@ class Store:
         """The one canonical key of a code in any accepted spelling (SPEC §1, "one code, one key"):
         every method here resolves the codes it is given through this before any rule runs.
         Raises :class:`~linecode.errors.InvalidCode` for text that is no code's spelling."""
-        return code_key(text, self._is_nmpa20_identifier)
+        return code_key(text)
 
     def keys(self, texts: Iterable[str], role: str = "code") -> list[CodeKey]:
         """The keys of ``texts``; a code named twice, in any spelling, is refused
@@ -194,23 +191,8 @@ class Store:
             # 00/01 ones) are their own keys; checked for all of them at once, as code_key does each.
             keys = cast(list[CodeKey], texts)
         else:
-            is_nmpa20 = self._is_nmpa20_identifier
-            keys = [code_key(text, is_nmpa20) for text in texts]
+            keys = [code_key(text) for text in texts]
         return keys
-
-    def _is_nmpa20_identifier(self, identifier: str) -> bool:
-        """Settles the one ambiguous spelling (20 plain digits). Products are never removed, so a
-        known identifier stays known; on a miss the identifiers are read again only if products
-        were added since (by another process of this server, say): a count, not a read of them all."""
-        if identifier in self._nmpa20_identifiers:
-            return True
-        count = self._db.read(lambda tx: tx.product_count())
-        if count != self._products_seen:
-            self._nmpa20_identifiers = frozenset(
-                lv.identifier for p in self.products() for lv in p.levels if lv.rule is CodeRule.NMPA20
-            )
-            self._products_seen = count
-        return identifier in self._nmpa20_identifiers
 
     def _write(self, fn: Callable[[Tx], T], lines: Collection[str] | None) -> T:
         """``fn`` as one write request whose changes must all be of ``lines`` (None: any line)."""
@@ -551,6 +533,8 @@ class Store:
         in several groups (printed, then verified), but only once in each (``DUPLICATE_CODE``)."""
         parsed = [(_line_event(event), self.keys(codes)) for event, codes in groups]
         parsed = [(kind, codes) for kind, codes in parsed if codes] or parsed[:1]
+        if not parsed:
+            raise InvalidArgument("no codes in the event report; expected at least one", reason="NO_CODES")
         every = [code for _, codes in parsed for code in codes]
 
         def run(tx: Tx, t: int) -> Change:

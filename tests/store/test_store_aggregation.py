@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
+from linecode.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Precondition
 from linecode.store import CodeRule, EventKind, Level, Lock, State, Store
 from linecode.store.model import now_us
 from linecode.store.replay import differences
@@ -355,3 +357,41 @@ def test_a_closed_batchs_code_stays_in_an_open_mixed_pallet(store: Store) -> Non
     (spare,) = line.commissioned("case", 1)
     refused(store, lambda: store.replace(pallet, case2, spare), Precondition, "BATCH_NOT_OPEN", [case2])
     assert store.record(case2).state is State.RELEASED
+
+
+def test_a_line_callers_refusal_tells_nothing_of_another_lines_codes(store: Store) -> None:
+    """Found by a cold review: rules ran before the line check on codes the caller did not name (a
+    whole-parent disaggregate's children, a re-parent's old parent, a batch-wide write), so their
+    refusals told another line's codes, batch and state."""
+    levels = (
+        Level("unit", CodeRule.NMPA20, "8600001"),
+        Level("case", CodeRule.NMPA20, "8600003", pack_ratio=2),
+        Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
+    )
+    store.create_product(PRODUCT, "Mixed", "Demo Bio", levels, mixed_pallets=True)
+    make_batch(store, "B1")
+    store.create_batch(
+        PRODUCT,
+        "B2",
+        production_date=dt.date(2026, 1, 5),
+        expiry_date=dt.date(2028, 1, 4),
+        line="L2",
+        planned_quantity=10,
+    )
+    line = Line(store)
+    pallet1, pallet1b = line.commissioned("pallet", 2)
+    (pallet2,) = line.commissioned("pallet", 1, "B2")
+    case1, case1b = line.commissioned("case", 2)
+    (case2,) = line.commissioned("case", 1, "B2")
+    store.aggregate(pallet1, [case1, case2])
+    store.aggregate(pallet2, [case1b], partial=True)
+    store.close_batch("B2", "end of shift")
+    l1 = {"L1"}
+    for call in (
+        lambda: store.disaggregate(pallet1, lines=l1),
+        lambda: store.reparent(pallet1b, [case1b], partial=True, lines=l1),
+        lambda: store.set_lock("pending", batch_id="B2", lines=l1),
+        lambda: store.mark_exported("B2", "NMPA receipt 7", lines=l1),
+    ):
+        error = refused(store, call, PermissionDenied, "ROLE_FORBIDS", [])
+        assert "B2" not in str(error) and case2 not in str(error) and pallet2 not in str(error)

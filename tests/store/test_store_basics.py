@@ -236,20 +236,27 @@ def test_verify_tells_genuine_from_forged(line: Line) -> None:
     assert store.verify(unit).reason == "LOCKED"
 
 
-def test_an_sscc_and_an_nmpa20_code_of_twenty_digits_each_resolve_to_their_own_key(store: Store) -> None:
-    """20 digits starting 00 are an nmpa20 code of a 00… identifier or an SSCC element string: the
-    store's own identifiers settle which, so each code has one key and a duplicate is seen."""
+def test_twenty_digits_starting_00_are_the_sscc_and_no_nmpa20_identifier_starts_so(store: Store) -> None:
+    """20 plain digits starting 00 (01) would be an nmpa20 code or an SSCC (GS1) element string: no
+    nmpa20 identifier may start so, so each spelling has one key whatever products exist."""
+    for identifier in ("0012345", "0198765"):
+        levels = (Level("unit", CodeRule.NMPA20, identifier),)
+        refused(
+            store,
+            lambda lv=levels: store.create_product("zeros", "Zero vaccine", "Demo Bio", lv),
+            InvalidArgument,
+            "AMBIGUOUS_IDENTIFIER",
+        )
     levels = (
-        Level("unit", CodeRule.NMPA20, "0012345"),
+        Level("unit", CodeRule.NMPA20, "8612345"),
         Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
     )
-    store.create_product("zeros", "Zero vaccine", "Demo Bio", levels)
-    make_batch(store, "Z1", "zeros")
+    store.create_product("p", "Vaccine", "Demo Bio", levels)
+    make_batch(store, "Z1", "p")
     (unit,) = store.allocate("Z1", "unit", 1).codes
     (pallet,) = store.allocate("Z1", "pallet", 1).codes
-    assert unit.startswith("0012345") and pallet.startswith("(00)")
     element = "00" + pallet[4:]
-    assert store.key(unit) == unit and store.key(element) == pallet and store.key(pallet[4:]) == pallet
+    assert store.key(element) == pallet and store.key(pallet[4:]) == pallet
     assert store.record(element).code == pallet
     refused(
         store,
@@ -260,4 +267,6 @@ def test_an_sscc_and_an_nmpa20_code_of_twenty_digits_each_resolve_to_their_own_k
     )
     change = store.report_events("printed", [element, f"{unit[:7]} {unit[7:16]} {unit[16:]}"])
     assert change.codes == (pallet, unit)
+    refused(store, lambda: store.report_many([]), InvalidArgument, "NO_CODES")
+    refused(store, lambda: store.export_lease("", 1), NotFound, "UNKNOWN_POOL")
     assert not differences(store)
