@@ -335,15 +335,18 @@ def test_rework_keeps_the_parents_partial_flag(line: Line) -> None:
     assert not differences(line.store)
 
 
+MIXED_LEVELS = (
+    Level("unit", CodeRule.NMPA20, "8600001"),
+    Level("case", CodeRule.NMPA20, "8600003", pack_ratio=2),
+    Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
+)
+"""A product whose pallets may mix batches (with ``mixed_pallets=True``), small pack ratios."""
+
+
 def test_a_closed_batchs_code_stays_in_an_open_mixed_pallet(store: Store) -> None:
     """Found by the model-based test: taking a closed batch's case out of an open mixed pallet made
     a released code loose again."""
-    levels = (
-        Level("unit", CodeRule.NMPA20, "8600001"),
-        Level("case", CodeRule.NMPA20, "8600003", pack_ratio=2),
-        Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
-    )
-    store.create_product(PRODUCT, "Mixed", "Demo Bio", levels, mixed_pallets=True)
+    store.create_product(PRODUCT, "Mixed", "Demo Bio", MIXED_LEVELS, mixed_pallets=True)
     make_batch(store, "B1")
     make_batch(store, "B2")
     line = Line(store)
@@ -363,12 +366,7 @@ def test_a_line_callers_refusal_tells_nothing_of_another_lines_codes(store: Stor
     """Found by a cold review: rules ran before the line check on codes the caller did not name (a
     whole-parent disaggregate's children, a re-parent's old parent, a batch-wide write), so their
     refusals told another line's codes, batch and state."""
-    levels = (
-        Level("unit", CodeRule.NMPA20, "8600001"),
-        Level("case", CodeRule.NMPA20, "8600003", pack_ratio=2),
-        Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
-    )
-    store.create_product(PRODUCT, "Mixed", "Demo Bio", levels, mixed_pallets=True)
+    store.create_product(PRODUCT, "Mixed", "Demo Bio", MIXED_LEVELS, mixed_pallets=True)
     make_batch(store, "B1")
     store.create_batch(
         PRODUCT,
