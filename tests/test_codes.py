@@ -159,6 +159,9 @@ def test_every_spelling_of_a_code_is_one_key() -> None:
     # so), else an nmpa20 code nobody issued.
     assert code_key("01095011015300032112") == "(01)09501101530003(21)12"
     assert code_key("00106141411234567898") == "00106141411234567898"  # wrong SSCC check digit
+    # HRI as printed under a symbol, with spaces after the AIs
+    assert code_key("(00) 106141411234567897") == sscc
+    assert code_key("(01) 09501101530003 (21) ABC123 (17) 291231 (10) L1") == gs1
 
 
 @pytest.mark.parametrize(

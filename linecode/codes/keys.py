@@ -161,6 +161,8 @@ def code_key(text: str) -> CodeKey:
         return _twenty(digits)
     if len(digits) == 18 and _all_ascii_digits(digits):
         return sscc_key(Sscc.parse(digits).value)
+    if stripped.startswith("("):
+        stripped = stripped.replace(" ", "")  # HRI as printed under a symbol: "(00) 0690…", "(21) AB"
     if stripped.startswith("(00)") and len(stripped) == 22:
         return sscc_key(Sscc.parse(stripped).value)
     if any(c < " " and c != GS for c in stripped) or not stripped.isascii():

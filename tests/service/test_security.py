@@ -566,3 +566,16 @@ def test_each_lines_idempotency_keys_are_its_own(mtls: Served) -> None:
             )
         )
         assert not change.replayed and list(change.codes) == [code]
+
+
+def test_a_printer_cannot_tell_unknown_codes_from_other_lines(mtls: Served) -> None:
+    admin, p1 = mtls.as_role("ops"), mtls.as_role("printer-L1")
+    (other,) = admin.codes("unit", 1, batch="B2")
+    unknown = "86000011234567890042"
+    for code in (other, unknown):
+        error = refused(
+            lambda c=code: p1.printer.RenderImage(print_pb2.RenderImageRequest(code=c)),
+            grpc.StatusCode.PERMISSION_DENIED,
+            "ROLE_FORBIDS",
+        )
+        assert code not in error.details() and "L2" not in error.details()  # type: ignore[attr-defined]
