@@ -174,7 +174,9 @@ class RpcMachine(LineMachine):
                 f"{req}\nended {code.name}: {error.details()}"  # type: ignore[attr-defined]
             )
             detail = error_detail(error)
-            raise Refused(code.name, detail.reason if detail else "", error.details()) from error  # type: ignore[attr-defined]
+            raise Refused(  # type: ignore[attr-defined]
+                code.name, detail.reason if detail else "", error.details(), detail.codes if detail else ()
+            ) from error
         return Answer(change.event_seq, tuple(change.codes), change.parent or None, change.replayed)
 
     def call(self, c: Client, req: Req, a: dict[str, Any], common: dict[str, Any]) -> common_pb2.Change:

@@ -14,7 +14,7 @@ import datetime as dt
 import itertools
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -94,9 +94,26 @@ def settings_for(examples: int, steps: int) -> settings:
 class Refused(Exception):
     """The store (or server) refused a request: its gRPC status name, reason and message."""
 
-    def __init__(self, status: str, reason: str, message: str) -> None:
+    def __init__(self, status: str, reason: str, message: str, codes: Iterable[str] = ()) -> None:
         super().__init__(f"{status} {reason}: {message}")
         self.status, self.reason, self.message = status, reason, message
+        self.codes = tuple(codes)
+        """The offending codes the refusal names."""
+
+
+def named_keys(req: Req) -> set[str]:
+    """The keys of every code a request names (its other strings are not codes)."""
+    texts: list[str] = []
+    for value in req.args.values():
+        if isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                if isinstance(item, str):
+                    texts.append(item)
+                elif isinstance(item, (list, tuple)) and len(item) == 2 and isinstance(item[1], list):
+                    texts.extend(item[1])  # a report's (kind, codes)
+    return {canonical(t) for t in texts}
 
 
 def check_store(store: Store, model: Model) -> None:
@@ -221,6 +238,16 @@ class LineMachine(RuleBasedStateMachine):
             )
             expected = " or ".join(map(str, p.rules)) if p.rules else "it to be accepted"
             assert ok, f"{req}\nrefused: {refused}\nexpected {expected}{self.context(req)}"
+            if req.lines is not None:  # a line caller's refusal tells nothing of another line's codes
+                named = named_keys(req)
+                told = [
+                    k
+                    for k, c in self.model.codes.items()
+                    if self.model.line_of(k) not in req.lines
+                    and k not in named
+                    and (k in refused.codes or k in refused.message or k[4:] in refused.message)
+                ]
+                assert not told, f"{req}\nrefused ({refused}) naming another line's codes {told}"
             assert snapshot(self.s) == before, f"{req}\nwas refused ({refused}), yet the store changed"
             return None
         event(f"{req.op}: {'replayed' if answer.replayed else 'accepted'}")

@@ -129,7 +129,7 @@ class StoreMachine(LineMachine):
                 mark = s.set_lock if a["what"] == "lock" else s.set_status
                 change = mark(a["value"], codes=a["codes"], batch_id=a["batch"], reason=a["reason"], **kw)  # type: ignore[arg-type]
         except LinecodeError as error:
-            raise Refused(status_of(error), error.reason, str(error)) from error
+            raise Refused(status_of(error), error.reason, str(error), error.codes) from error
         return Answer(change.event_seq, change.codes, change.parent, change.replayed)
 
     def teardown(self) -> None:
