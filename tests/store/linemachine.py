@@ -547,6 +547,17 @@ class LineMachine(RuleBasedStateMachine):
     def disaggregate(self, data: st.DataObject) -> None:
         m = self.model
         full = [k for k, c in m.codes.items() if c.children]
+        # Parents holding another line's codes (mixed pallets): emptied whole by a caller of the
+        # parent's line alone, whose refusal must tell nothing of those codes.
+        mixed = sorted(k for k in full if any(m.line_of(c) != m.line_of(k) for c in m.codes[k].children))
+        if mixed and data.draw(st.integers(0, 2), label="mixed parent") == 0:
+            parent = data.draw(st.sampled_from(mixed), label="parent")
+            alone = [c for c in self.CALLERS if c[1] == frozenset({m.line_of(parent)})]
+            if alone:
+                args = {"parent": self.spell(data, parent), "children": None}
+                when = self.time(data, [parent, *m.codes[parent].children])
+                self.send(data, "disaggregate", args, alone[0], key=self.key(data), time_us=when)
+                return
         fit = self.fit(data) and full
         parent = data.draw(st.sampled_from(sorted(full)), label="parent") if fit else self.any_parent(data)
         kids: list[str] | None = None
