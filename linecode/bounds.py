@@ -56,8 +56,9 @@ class Bound:
                 f"({self.kind})",
                 reason=self.reason or "TOO_LONG",
             )
-        if not _of_charset(value, self.charset):
-            bad = next(c for c in value if not _of_charset(c, self.charset))
+        test = _CHARSET_TESTS[self.charset]
+        if not test(value):
+            bad = next(c for c in value if not test(c))
             raise InvalidArgument(
                 f"{field} {shown(value)} holds the character {bad!r}: expected {_CHARSETS[self.charset]} "
                 f"({self.kind})",
@@ -70,7 +71,7 @@ class Bound:
         when they all fit (the usual case: thousands of codes in one report)."""
         if not values:
             return
-        if max(map(len, values)) <= self.max_len and _of_charset("".join(values), self.charset):
+        if max(map(len, values)) <= self.max_len and _CHARSET_TESTS[self.charset]("".join(values)):
             return
         for i, value in enumerate(values):
             self.check(value, f"{field}[{i}]")
@@ -86,10 +87,6 @@ _CHARSET_TESTS: dict[str, Callable[[str], bool]] = {
     "ascii": lambda value: value.isascii() and value.isprintable(),
     "code": lambda value: value.isascii() and value.replace(GS, "").isprintable(),
 }
-
-
-def _of_charset(value: str, charset: str) -> bool:
-    return _CHARSET_TESTS[charset](value)
 
 
 ID = Bound("id: product id, batch id, batch number", 100, "printable", "BAD_ID")

@@ -70,8 +70,6 @@ class Role:
 
 def _lines_of_print_request(store: Store, request: Any) -> set[str]:
     """The lines whose codes a PrintService request would render (reads: checked before the call)."""
-    if not hasattr(request, "WhichOneof"):
-        return set()
     if request.DESCRIPTOR.name == "RenderImageRequest":
         return store.lines_of([request.code])
     if request.WhichOneof("source") == "range":

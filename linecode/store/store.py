@@ -364,15 +364,16 @@ class Store:
         """
         batch = self.batch(batch_id)
         if lines is not None and batch.line not in lines:
-            raise line_forbidden(batch.line, lines)  # before its product's levels are told
+            # Before its product's levels are told, and before a replay would hand out its codes (a
+            # batch's line never changes, so this needs no transaction; the new records are checked
+            # again as they are written).
+            raise line_forbidden(batch.line, lines)
         product = self.product(batch.product_id)
         number = product.level(level)
         spec = product.spec(number)
         digest = request_digest(["allocate", batch_id, number, count])
 
         def run(tx: Tx) -> Allocation:
-            if tx.lines is not None:
-                tx.may_change([tx.batch(batch_id).ref])  # before a replay, which would hand out codes
             stored = tx.recall(idempotency_key, digest)
             if stored is not None:
                 ranges = tuple(records.ranges_from_json(stored["ranges"]))
@@ -763,8 +764,9 @@ class Store:
     # --- queries ----------------------------------------------------------------------------------
 
     def _read_code(self, code: str, fn: Callable[[Tx, str, Row], T]) -> T:
-        key = self.key(code)
+        return self._read_key(self.key(code), fn)
 
+    def _read_key(self, key: CodeKey, fn: Callable[[Tx, str, Row], T]) -> T:
         def run(tx: Tx) -> T:
             row = tx.row(key)
             if row is None:
@@ -988,7 +990,7 @@ class Store:
             p = parts(key)
             if p.rule == "nmpa20":  # the keyed check rejects forgeries without a lookup
                 Nmpa20Code(p.identifier, p.serial, p.check).verify(self._checks())
-            info = self.info(key)
+            info = self._read_key(key, self._info)  # resolved once, above
         except LinecodeError as exc:
             return Verification(False, exc.reason, str(exc))
         mismatch = _gs1_mismatch(data, info)
