@@ -97,6 +97,17 @@ class Exhausted(LinecodeError):
     default_reason = "RESOURCE_EXHAUSTED"
 
 
+class Overloaded(Exhausted):
+    """The server is at its limit for this caller or for everyone; nothing was done, and the same
+    call may be retried after ``retry_after_s`` seconds."""
+
+    default_reason = "OVERLOADED"
+
+    def __init__(self, message: str, *, retry_after_s: float, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.retry_after_s = retry_after_s
+
+
 class Aborted(LinecodeError):
     """A concurrent change got in the way; retrying the same request is safe."""
 

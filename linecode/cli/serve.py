@@ -12,7 +12,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument("--data", type=Path, help="data dir (LMDB and master.key); or [server] data")
     serve.add_argument("--listen", help="HOST:PORT to listen on (default 127.0.0.1:50051)")
     serve.add_argument("--config", type=Path, help="TOML config file (see linecode.service.config)")
-    serve.add_argument("--workers", type=int, help="gRPC worker threads (per process)")
+    serve.add_argument(
+        "--workers", type=int, help="work one process runs at once, in cost units (default 64)"
+    )
     serve.add_argument(
         "--processes",
         type=int,

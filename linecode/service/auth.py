@@ -29,6 +29,7 @@ from typing import Any
 import grpc
 
 from linecode.errors import ConfigError, NotFound, PermissionDenied, Unauthenticated
+from linecode.service.guard import Caller
 from linecode.store import Store
 
 log = logging.getLogger("linecode.auth")
@@ -168,9 +169,10 @@ class Access:
         )
         return error
 
-    def __call__(self, method: str, request: Any, context: grpc.ServicerContext) -> frozenset[str] | None:
-        """Refuse the call unless the caller may make it; the lines its writes are limited to (None:
-        any), for the store to check inside each write (``CallGuard`` hands them on)."""
+    def __call__(self, method: str, request: Any, context: grpc.ServicerContext) -> Caller | None:
+        """Refuse the call unless the caller may make it; who calls and the lines its writes are
+        limited to (None: any), for the store to check inside each write (``CallGuard`` hands them
+        on). None for the open methods."""
         if method.startswith(OPEN_PREFIXES):
             return None
         who, role = self.identify(context, method)
@@ -206,7 +208,7 @@ class Access:
                         f"role {role} may print codes of line(s) {', '.join(sorted(role.lines))} only",
                     )
         log.debug("call allowed", extra={"who": who, "role": str(role), "method": method})
-        return role.lines
+        return Caller(who, role.lines)
 
     def _denied(self, who: str, role: Role, method: str, message: str) -> None:
         self._refuse("permission_denied")

@@ -4,7 +4,15 @@
 [server]
 listen = "127.0.0.1:50051"   # HOST:PORT; port 0 picks a free one
 data = "/var/lib/linecode"   # data dir: LMDB environment and (by default) master.key
-workers = 32                 # gRPC worker threads (per process)
+workers = 64                 # work one process runs at once, in cost units (a small call is 1,
+                             # an Allocate of 5,000 codes 21); beyond it calls are refused at once
+                             # (RESOURCE_EXHAUSTED, OVERLOADED) but for callers under an equal share
+queue = 64                   # calls waiting for a thread, per process; more are refused at once
+caller_share = 0.5           # the part of `workers` one caller (certificate, token, else connection)
+                             # may hold
+retry_after_ms = 250         # the back-off refused calls are told to wait (RetryInfo, gRPC pushback)
+streams_per_connection = 32  # calls one connection may have open (HTTP/2); more wait in the client
+admission = true             # false: admit every call as it comes (only to measure what it does)
 processes = 0                # server processes sharing the port and the store; 0: one per
                              # core this process may run on
 grace_s = 10                 # in-flight calls get this long to finish on SIGTERM/SIGINT
@@ -44,6 +52,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from linecode.errors import ConfigError
+from linecode.service.admission import Limits
 
 MAX_PROCESSES = 64
 _SECTIONS = {
@@ -51,6 +60,11 @@ _SECTIONS = {
         "listen": "listen",
         "data": "data",
         "workers": "workers",
+        "queue": "queue",
+        "caller_share": "caller_share",
+        "retry_after_ms": "retry_after_ms",
+        "streams_per_connection": "streams_per_connection",
+        "admission": "admission",
         "processes": "processes",
         "grace_s": "grace_s",
     },
@@ -61,8 +75,14 @@ _SECTIONS = {
     "metrics": {"listen": "metrics_listen"},
 }
 _PATHS = ("data", "tls_cert", "tls_key", "tls_client_ca")
+_FLOATS = ("grace_s", "caller_share")
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "workers": int,
+    "queue": int,
+    "caller_share": (int, float),
+    "retry_after_ms": int,
+    "streams_per_connection": int,
+    "admission": bool,
     "processes": int,
     "grace_s": (int, float),
     "map_size_mb": int,
@@ -117,7 +137,12 @@ def _describe(t: type | tuple[type, ...]) -> str:
 class ServeConfig:
     listen: str = "127.0.0.1:50051"
     data: Path | None = None
-    workers: int = 32
+    workers: int = 64
+    queue: int = 64
+    caller_share: float = 0.5
+    retry_after_ms: int = 250
+    streams_per_connection: int = 32
+    admission: bool = True
     processes: int = 0
     grace_s: float = 10.0
     map_size_mb: int = 1024
@@ -135,6 +160,24 @@ class ServeConfig:
     def process_count(self) -> int:
         """How many server processes to run (``processes``, 0 meaning one per core)."""
         return self.processes or min(len(os.sched_getaffinity(0)) or 1, MAX_PROCESSES)
+
+    @property
+    def limits(self) -> Limits | None:
+        """What each worker process admits (None: every call, as it comes)."""
+        if not self.admission:
+            return None
+        return Limits(
+            work=self.workers,
+            queue=self.queue,
+            caller_share=self.caller_share,
+            retry_after_s=self.retry_after_ms / 1000,
+            streams_per_connection=self.streams_per_connection,
+        )
+
+    @property
+    def threads(self) -> int:
+        """gRPC work threads per process (each may hold an LMDB reader)."""
+        return Limits(work=self.workers).threads
 
     @property
     def tls(self) -> bool:
@@ -199,15 +242,29 @@ class ServeConfig:
                 raise ConfigError(
                     f"setting {name} = {value!r}: expected {_describe(expected)}", reason="BAD_CONFIG"
                 )
-            clean[name] = Path(value) if name in _PATHS else float(value) if name == "grace_s" else value
+            clean[name] = Path(value) if name in _PATHS else float(value) if name in _FLOATS else value
         config = replace(self, **clean)
         if config.log_level.upper() not in logging.getLevelNamesMapping():
             raise ConfigError(
                 f"[log] level = {config.log_level!r}: expected DEBUG, INFO, WARNING or ERROR",
                 reason="BAD_CONFIG",
             )
-        if config.workers < 1:
-            raise ConfigError(f"workers = {config.workers}: expected at least 1", reason="BAD_CONFIG")
+        for name, low, high in (
+            ("workers", 1, 100_000),
+            ("queue", 0, 1_000_000),
+            ("retry_after_ms", 1, 600_000),
+            ("streams_per_connection", 1, 1_000_000),
+        ):
+            if not low <= getattr(config, name) <= high:
+                raise ConfigError(
+                    f"[server] {name} = {getattr(config, name)}: expected {low} to {high:,}",
+                    reason="BAD_CONFIG",
+                )
+        if not 0 < config.caller_share <= 1:
+            raise ConfigError(
+                f"[server] caller_share = {config.caller_share}: expected more than 0 and at most 1",
+                reason="BAD_CONFIG",
+            )
         for name in ("map_size_mb", "max_map_size_mb"):
             if getattr(config, name) < 1:
                 raise ConfigError(

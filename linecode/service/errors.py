@@ -3,13 +3,16 @@
 Every error leaves the server as a standard status code, a message saying what was wrong and what
 to do, and two details: ``google.rpc.ErrorInfo`` (reason, domain ``linecode``, offending codes and
 hint in its metadata) for generic clients, and ``linecode.v1.ErrorDetail`` for ours. Clients read
-them back with :func:`error_detail`.
+them back with :func:`error_detail`. A refusal for overload (:class:`~linecode.errors.Overloaded`)
+also carries when to come back: ``google.rpc.RetryInfo``, and the ``grpc-retry-pushback-ms``
+trailer that gRPC's own retry policy obeys (``linecode.client``).
 """
 
 from __future__ import annotations
 
 import grpc
-from google.protobuf import any_pb2
+from google.protobuf import any_pb2, duration_pb2
+from google.protobuf.message import Message
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 from grpc_status import rpc_status
 
@@ -75,16 +78,35 @@ def to_status(exc: errors.LinecodeError) -> grpc.Status:
         info.metadata["codes_total"] = str(len(exc.codes))
     if hint:
         info.metadata["hint"] = hint
-    details = []
-    for message in (
+    messages: list[Message] = [
         info,
         common_pb2.ErrorDetail(reason=reason, codes=codes, hint=hint, codes_total=len(exc.codes)),
-    ):
+    ]
+    retry_after = getattr(exc, "retry_after_s", None)
+    if retry_after is not None:
+        delay = duration_pb2.Duration()
+        delay.FromMilliseconds(round(retry_after * 1000))
+        messages.append(error_details_pb2.RetryInfo(retry_delay=delay))
+    details = []
+    for message in messages:
         packed = any_pb2.Any()
         packed.Pack(message)
         details.append(packed)
     proto = status_pb2.Status(code=code.value[0], message=_clip(str(exc), MAX_MESSAGE), details=details)
-    return rpc_status.to_status(proto)
+    status = rpc_status.to_status(proto)
+    if retry_after is None:
+        return status
+    pushback = (("grpc-retry-pushback-ms", str(round(retry_after * 1000))),)
+    return _Status(status.code, status.details, (*status.trailing_metadata, *pushback))
+
+
+class _Status(grpc.Status):
+    def __init__(
+        self, code: grpc.StatusCode, details: str, trailing_metadata: tuple[tuple[str, str | bytes], ...]
+    ):
+        self.code = code
+        self.details = details
+        self.trailing_metadata = trailing_metadata
 
 
 def internal_status(message: str) -> grpc.Status:

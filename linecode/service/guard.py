@@ -1,10 +1,12 @@
-"""One interceptor every call passes through: bounded input, errors to statuses, and the hooks for
-who may call.
+"""One interceptor every call passes through: bounded input, admission, errors to statuses, and the
+hooks for who may call.
 
 Servicers raise linecode errors and never touch status codes; this is the only place that turns
 an exception into a gRPC status. Every request's strings are checked against their bounds here
-first (``linecode.service.bounds``); authentication and roles (``authorize``) and per-call metrics
-(``observe``) hook in here too, so they hold for every RPC without a line in any servicer.
+first (``linecode.service.bounds``); authentication and roles (``authorize``), admission of the
+call's work (``linecode.service.admission``) and per-call metrics (``observe``) hook in here too,
+so they hold for every RPC without a line in any servicer. It also picks the threads each call
+runs on (:class:`Pools`): health and reflection never wait behind linecode's calls.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import grpc
 
 from linecode.errors import LinecodeError
+from linecode.service.admission import Admission, WorkPool, cost
 from linecode.service.bounds import check_request
 from linecode.service.errors import internal_status, status_code_of, to_status
 
@@ -32,48 +37,131 @@ def caller_lines() -> frozenset[str] | None:
     return _CALLER_LINES.get()
 
 
-Authorize = Callable[[str, Any, grpc.ServicerContext], frozenset[str] | None]
+class Caller(NamedTuple):
+    """Who makes a call, as admission counts it, and the lines its writes are limited to."""
+
+    who: str
+    """Client certificate or token (``[auth]``), else the connection's peer address."""
+    lines: frozenset[str] | None
+    """The packaging lines the caller may change codes of (None: any)."""
+
+
+Authorize = Callable[[str, Any, grpc.ServicerContext], Caller | None]
 """Raise Unauthenticated / PermissionDenied to refuse ``method`` with ``request`` to the caller;
-else return the packaging lines the caller's writes are limited to (None: any)."""
+else return who calls (None for open methods, health and reflection)."""
 Observe = Callable[[str, grpc.StatusCode, float], None]
 """Told of every finished call: method, status code, seconds."""
 
+OURS = "/linecode."
+"""Methods of linecode's services; the others (health, reflection) pass outside admission."""
+
+
+@dataclass
+class Pools:
+    """The threads calls run on: linecode's calls on ``work``; the refusals of calls arriving at a
+    full queue on ``refusals``; health and reflection on ``health`` and ``reflection`` (a few
+    threads each, never behind the work)."""
+
+    work: WorkPool
+    refusals: ThreadPoolExecutor
+    health: ThreadPoolExecutor
+    reflection: ThreadPoolExecutor
+
+    @classmethod
+    def start(cls, work_threads: int) -> Pools:
+        def small(name: str) -> ThreadPoolExecutor:
+            return ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"linecode-{name}")
+
+        return cls(WorkPool(work_threads), small("refuse"), small("health"), small("reflect"))
+
+    def all(self) -> tuple[ThreadPoolExecutor, ...]:
+        return (self.work, self.refusals, self.health, self.reflection)
+
+
+def _on_pool(behavior: Callable[..., Any], pool: ThreadPoolExecutor) -> Callable[..., Any]:
+    """``behavior``, run on ``pool`` by gRPC (its ``experimental_thread_pool`` hook)."""
+
+    def call(request: Any, context: grpc.ServicerContext) -> Any:
+        return behavior(request, context)
+
+    call.experimental_thread_pool = pool  # type: ignore[attr-defined]
+    return call
+
+
+def _rebuild(handler: Any, wrap: Callable[[Callable[..., Any], bool], Callable[..., Any]]) -> Any:
+    """``handler`` with its behavior wrapped by ``wrap(behavior, streaming_response)``."""
+    for kind, make in (
+        ("unary_unary", grpc.unary_unary_rpc_method_handler),
+        ("unary_stream", grpc.unary_stream_rpc_method_handler),
+        ("stream_unary", grpc.stream_unary_rpc_method_handler),
+        ("stream_stream", grpc.stream_stream_rpc_method_handler),
+    ):
+        behavior = getattr(handler, kind)
+        if behavior is not None:
+            return make(
+                wrap(behavior, handler.response_streaming),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+    raise AssertionError(f"handler without behavior: {handler!r}")
+
 
 class CallGuard(grpc.ServerInterceptor):
-    """Wraps every handler: authorize, run, map errors, observe."""
+    """Wraps every handler: bound, authorize, admit, run, map errors, observe."""
 
-    def __init__(self, authorize: Authorize | None = None, observe: Observe | None = None) -> None:
+    def __init__(
+        self,
+        authorize: Authorize | None = None,
+        observe: Observe | None = None,
+        *,
+        pools: Pools | None = None,
+        admission: Admission | None = None,
+    ) -> None:
         self._authorize = authorize
         self._observe = observe
+        self._pools = pools
+        self._admission = admission
+        self._handlers: dict[str, tuple[Any, Any]] = {}
+        """Per method: the handler admitted calls get, and the one refused calls get."""
 
     def intercept_service(self, continuation: Any, handler_call_details: Any) -> Any:
-        handler = continuation(handler_call_details)
-        if handler is None:
-            return None
+        # Runs on gRPC's polling thread as each call arrives, before its request is read.
         method: str = handler_call_details.method
-        if handler.unary_unary:
-            return grpc.unary_unary_rpc_method_handler(
-                self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.unary_stream:
-            return grpc.unary_stream_rpc_method_handler(
-                self._streaming(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        if handler.stream_unary:
-            return grpc.stream_unary_rpc_method_handler(
-                self._unary(method, handler.stream_unary),
-                request_deserializer=handler.request_deserializer,
-                response_serializer=handler.response_serializer,
-            )
-        return grpc.stream_stream_rpc_method_handler(
-            self._streaming(method, handler.stream_stream),
-            request_deserializer=handler.request_deserializer,
-            response_serializer=handler.response_serializer,
-        )
+        handlers = self._handlers.get(method)
+        if handlers is None:
+            handler = continuation(handler_call_details)
+            if handler is None:
+                return None
+            handlers = self._handlers[method] = self._wrap(method, handler)
+        admitted, refused = handlers
+        pools = self._pools
+        if refused is not None and pools is not None and pools.work.waiting >= self._queue_limit():
+            return refused
+        return admitted
+
+    def _queue_limit(self) -> int:
+        return self._admission.limits.queue if self._admission is not None else 1 << 62
+
+    def _wrap(self, method: str, handler: Any) -> tuple[Any, Any]:
+        pools = self._pools
+        if not method.startswith(OURS):
+            if pools is None:
+                return handler, None
+            pool = pools.health if "Health" in method else pools.reflection
+            return _rebuild(handler, lambda behavior, _: _on_pool(behavior, pool)), None
+
+        def guarded(behavior: Callable[..., Any], streaming: bool) -> Callable[..., Any]:
+            run = self._streaming(method, behavior) if streaming else self._unary(method, behavior)
+            return _on_pool(run, pools.work) if pools is not None else run
+
+        def refusing(behavior: Callable[..., Any], streaming: bool) -> Callable[..., Any]:
+            assert pools is not None and self._admission is not None
+            refuse = self._refuse_stream(method) if streaming else self._refuse(method)
+            return _on_pool(refuse, pools.refusals)
+
+        admitted = _rebuild(handler, guarded)
+        refused = _rebuild(handler, refusing) if self._admission is not None else None
+        return admitted, refused
 
     def _fail(self, method: str, context: grpc.ServicerContext, exc: BaseException, started: float) -> None:
         if isinstance(exc, LinecodeError):
@@ -84,12 +172,42 @@ class CallGuard(grpc.ServerInterceptor):
         self._done(method, grpc.StatusCode.INTERNAL, started)
         context.abort_with_status(internal_status(f"internal error in {method}: {type(exc).__name__}: {exc}"))
 
-    def _admit(self, method: str, request: Any, context: grpc.ServicerContext) -> frozenset[str] | None:
-        """Check the request's bounds, then the caller; the lines its writes are limited to. (A
-        client stream's requests, which none of ours is, would arrive as an iterator, unchecked.)"""
+    def _refuse(self, method: str) -> Callable[..., Any]:
+        def call(request: Any, context: grpc.ServicerContext) -> Any:
+            assert self._admission is not None
+            error = self._admission.refusal(
+                f"server busy: {self._admission.limits.queue} calls wait for this worker already"
+            )
+            self._fail(method, context, error, time.perf_counter())
+
+        return call
+
+    def _refuse_stream(self, method: str) -> Callable[..., Iterator[Any]]:
+        refuse = self._refuse(method)
+
+        def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            refuse(request, context)
+            yield from ()
+
+        return call
+
+    def _admit(self, method: str, request: Any, context: grpc.ServicerContext) -> tuple[Caller, int]:
+        """Check the request's bounds, then the caller, then admit its work: who calls, and the
+        units to release when the call ends. (A client stream's requests, which none of ours is,
+        would arrive as an iterator, unchecked.)"""
         if hasattr(request, "ListFields"):
             check_request(request)
-        return self._authorize(method, request, context) if self._authorize is not None else None
+        caller = self._authorize(method, request, context) if self._authorize is not None else None
+        if caller is None:
+            caller = Caller(context.peer(), None)
+        if self._admission is None:
+            return caller, 0
+        limits = self._admission.limits
+        return caller, self._admission.admit(caller.who, cost(method, request, limits.caller_cap))
+
+    def _release(self, caller: Caller, units: int) -> None:
+        if units and self._admission is not None:
+            self._admission.release(caller.who, units)
 
     def _done(self, method: str, code: grpc.StatusCode, started: float) -> None:
         if self._observe is not None:
@@ -99,14 +217,18 @@ class CallGuard(grpc.ServerInterceptor):
         def call(request: Any, context: grpc.ServicerContext) -> Any:
             started = time.perf_counter()
             scope = _CALLER_LINES.set(None)
+            admitted: tuple[Caller, int] | None = None
             try:
-                _CALLER_LINES.set(self._admit(method, request, context))
+                admitted = self._admit(method, request, context)
+                _CALLER_LINES.set(admitted[0].lines)
                 response = behavior(request, context)
             except Exception as exc:
                 self._fail(method, context, exc, started)
                 raise  # abort_with_status raised already; keeps type checkers content
             finally:
                 _CALLER_LINES.reset(scope)
+                if admitted is not None:
+                    self._release(*admitted)
             self._done(method, grpc.StatusCode.OK, started)
             return response
 
@@ -115,14 +237,19 @@ class CallGuard(grpc.ServerInterceptor):
     def _streaming(self, method: str, behavior: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
         def call(request: Any, context: grpc.ServicerContext) -> Iterator[Any]:
             started = time.perf_counter()
+            admitted: tuple[Caller, int] | None = None
             try:
-                yield from _scoped(self._admit(method, request, context), behavior(request, context))
+                admitted = self._admit(method, request, context)
+                yield from _scoped(admitted[0].lines, behavior(request, context))
             except GeneratorExit:  # the client went away (cancelled, deadline) mid-stream
                 self._done(method, grpc.StatusCode.CANCELLED, started)
                 raise
             except Exception as exc:
                 self._fail(method, context, exc, started)
                 raise
+            finally:
+                if admitted is not None:
+                    self._release(*admitted)
             self._done(method, grpc.StatusCode.OK, started)
 
         return call

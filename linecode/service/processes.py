@@ -50,7 +50,7 @@ _SPARE_READERS = 24  # py-lmdb's spare read transactions (16) and a margin, per 
 def reader_slots(config: ServeConfig, count: int) -> int:
     """LMDB reader slots for ``count`` worker processes and the supervisor: each may have a read
     open in every gRPC worker thread and keeps spare ones."""
-    return max(DEFAULT_MAX_READERS, (count + 1) * (config.workers + _SPARE_READERS))
+    return max(DEFAULT_MAX_READERS, (count + 1) * (config.threads + _SPARE_READERS))
 
 
 @dataclass

@@ -21,9 +21,10 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linecode.errors import ConfigError
+from linecode.service.admission import Admission, Limits
 from linecode.service.auth import Access
 from linecode.service.config import ServeConfig
-from linecode.service.guard import Authorize, CallGuard, Observe
+from linecode.service.guard import Authorize, CallGuard, Observe, Pools
 from linecode.service.metrics import Metrics
 from linecode.store import Store
 from linecode.v1 import (
@@ -38,6 +39,7 @@ from linecode.v1 import (
 )
 
 log = logging.getLogger("linecode.service")
+DEFAULT_LIMITS = Limits()
 
 SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
@@ -58,7 +60,10 @@ class Running:
     port: int
     health: health.HealthServicer
     pools: list[ThreadPoolExecutor] = field(default_factory=list)
-    rpc_pool: ThreadPoolExecutor | None = None
+    """Pools to drop at once on stop (queued work cancelled)."""
+    call_pools: list[ThreadPoolExecutor] = field(default_factory=list)
+    """Pools the calls run on: waited for on stop, so the caller may close the store after it."""
+    admission: Admission | None = None
     metrics_port: int | None = None
     on_stop: list[Callable[[], object]] = field(default_factory=list)
     """Called after the server stopped (e.g. closing the metrics endpoint)."""
@@ -70,8 +75,8 @@ class Running:
         self.server.stop(grace).wait()
         for pool in self.pools:
             pool.shutdown(wait=False, cancel_futures=True)
-        if self.rpc_pool is not None:
-            self.rpc_pool.shutdown(wait=True)
+        for pool in self.call_pools:
+            pool.shutdown(wait=True)
         for close in self.on_stop:
             close()
 
@@ -80,13 +85,14 @@ def create_server(
     store: Store,
     address: str = "127.0.0.1:0",
     *,
-    workers: int = 32,
+    limits: Limits | None = DEFAULT_LIMITS,
     credentials: grpc.ServerCredentials | None = None,
     authorize: Authorize | None = None,
     observe: Observe | None = None,
     reuse_port: bool = False,
 ) -> Running:
-    """A started server on ``address`` (port 0: a free one) serving ``store``.
+    """A started server on ``address`` (port 0: a free one) serving ``store``, admitting calls
+    within ``limits`` (``linecode.service.admission``; None: every call, as it comes).
 
     ``reuse_port`` lets it share the port with the other worker processes of one server
     (``SO_REUSEPORT``); otherwise a port somebody listens on already is refused."""
@@ -96,11 +102,24 @@ def create_server(
     from linecode.service.query import QueryServicer
 
     render_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="linecode-render")
-    rpc_pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="linecode-rpc")
+    pools = Pools.start((limits or Limits()).threads)
+    admission = Admission(limits) if limits is not None else None
+    options: list[tuple[str, int]] = [
+        ("grpc.so_reuseport", int(reuse_port)),
+        ("grpc.max_receive_message_length", 64 << 20),
+    ]
+    if limits is not None:
+        # One connection's calls beyond the limit wait in the client (HTTP/2). With gRPC's overload
+        # protection on, the server would count a finished stream until Python let go of it and
+        # refuse the client's next one (RST_STREAM REFUSED_STREAM: UNAVAILABLE to the caller).
+        options += [
+            ("grpc.max_concurrent_streams", limits.streams_per_connection),
+            ("grpc.http.overload_protection", 0),
+        ]
     server = grpc.server(
-        rpc_pool,
-        interceptors=[CallGuard(authorize=authorize, observe=observe)],
-        options=[("grpc.so_reuseport", int(reuse_port)), ("grpc.max_receive_message_length", 64 << 20)],
+        pools.work,
+        interceptors=[CallGuard(authorize=authorize, observe=observe, pools=pools, admission=admission)],
+        options=options,
     )
     line_pb2_grpc.add_LineServiceServicer_to_server(LineServicer(store), server)
     print_pb2_grpc.add_PrintServiceServicer_to_server(PrintServicer(store, render_pool), server)
@@ -123,7 +142,8 @@ def create_server(
         port = 0
     if port == 0:
         render_pool.shutdown(wait=False)
-        rpc_pool.shutdown(wait=False)
+        for pool in pools.all():
+            pool.shutdown(wait=False)
         raise ConfigError(
             f"cannot listen on {address}: the port is in use or the address is not this machine's",
             reason="PORT_UNAVAILABLE",
@@ -131,7 +151,9 @@ def create_server(
         )
     server.start()
     log.info("serving", extra={"address": address, "port": port})
-    return Running(server, port, health_servicer, [render_pool], rpc_pool=rpc_pool)
+    return Running(
+        server, port, health_servicer, [render_pool], call_pools=list(pools.all()), admission=admission
+    )
 
 
 def server_credentials(config: ServeConfig) -> grpc.ServerCredentials | None:
@@ -165,7 +187,7 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
     running = create_server(
         store,
         config.listen,
-        workers=config.workers,
+        limits=config.limits,
         credentials=server_credentials(config),
         authorize=access,
         observe=metrics.observe,

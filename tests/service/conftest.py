@@ -124,7 +124,7 @@ def serving(running: Running, store: Store) -> Iterator[Client]:
 @pytest.fixture
 def client(tmp_path: Path, master: MasterKey) -> Iterator[Client]:
     store = Store.open(tmp_path / "data", master_key=master)
-    yield from serving(create_server(store, "127.0.0.1:0", workers=8), store)
+    yield from serving(create_server(store, "127.0.0.1:0"), store)
 
 
 def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str) -> grpc.RpcError:

@@ -54,7 +54,7 @@ def answering(c: Client, commissioned: str) -> query_pb2.BatchCountsResponse:
 @pytest.fixture
 def small(tmp_path: Path, master: MasterKey) -> Iterator[Client]:
     store = Store.open(tmp_path / "data", master_key=master, map_size=MiB, max_map_size=2 * MiB)
-    yield from serving(create_server(store, "127.0.0.1:0", workers=8), store)
+    yield from serving(create_server(store, "127.0.0.1:0"), store)
 
 
 def test_a_full_store_refuses_writes_while_queries_and_health_answer(small: Client) -> None:
@@ -82,7 +82,7 @@ def on_a_small_disk(tmp_path: Path, master: MasterKey) -> Iterator[Client]:
     """A server over a store on an 8 MiB tmpfs (``c.store.path.parent``)."""
     with small_disk(tmp_path / "disk", 8 * MiB) as disk:
         store = Store.open(disk / "data", master_key=master)
-        yield from serving(create_server(store, "127.0.0.1:0", workers=8), store)
+        yield from serving(create_server(store, "127.0.0.1:0"), store)
 
 
 def test_a_full_disk_refuses_writes_until_space_is_freed(on_a_small_disk: Client) -> None:

@@ -1,0 +1,188 @@
+"""Bounded, fair admission: one misbehaving client never starves a line.
+
+Each worker process admits calls in two steps, and refuses at once (RESOURCE_EXHAUSTED, reason
+``OVERLOADED``, with a retry hint) what does not fit, so no call waits in a queue until its deadline:
+
+1. **On arrival** (gRPC's polling thread, before the request is read): a call goes to the work pool
+   unless :attr:`Limits.queue` calls already wait there for a thread. HTTP/2 bounds what one
+   connection can send at all (:attr:`Limits.streams_per_connection`); streams beyond it wait in
+   the client, costing the server nothing.
+2. **On a thread** (the request read, the caller known): the call's *cost* — a small call is 1
+   unit, large ones in proportion to their work (:func:`cost`) — is admitted if the process has
+   room (:attr:`Limits.work` units) and the caller stays within its cap (:attr:`Limits.caller_share`
+   of it). Beyond the room, up to a quarter more is kept for callers using less than an equal share
+   (the work divided by the callers with calls in flight), so a line that makes one call now and
+   then always gets in beside a client that floods.
+
+A caller is its client certificate or bearer token when ``[auth]`` is configured, else its
+connection (the peer address). Health and reflection never pass through here: they have threads of
+their own (``linecode.service.guard``), and refusals are served by a few threads of their own too.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from linecode.errors import Overloaded
+
+SPARE_THREADS = 8
+"""Work-pool threads beyond the most calls admission lets run at once: every call is read and
+admitted (or refused) on one of them, so a full house of admitted calls never holds up refusals."""
+CODES_PER_UNIT = 250
+"""Codes a call writes, allocates or reads per unit of cost beyond its first (measured: an Allocate
+of 5,000 codes takes about as long as twenty Verify calls)."""
+IMAGES_PER_UNIT = 10
+"""Images rendered per unit of cost beyond the first (an image costs about ten codes)."""
+HEAVY_METHODS = frozenset(
+    {
+        "/linecode.v1.AdminService/ExportBatch",
+        "/linecode.v1.AdminService/CheckStore",
+        "/linecode.v1.AdminService/CloseBatch",
+        "/linecode.v1.AdminService/ReconcileBatch",
+    }
+)
+"""Calls that read a whole batch or store: each costs its caller's whole cap."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one worker process admits (``[server]`` settings)."""
+
+    work: int = 64
+    """Cost units running at once before only callers under an equal share get in."""
+    queue: int = 64
+    """Calls waiting for a work-pool thread; a call arriving beyond them is refused."""
+    caller_share: float = 0.5
+    """The part of :attr:`work` one caller may hold at most."""
+    retry_after_s: float = 0.25
+    """The back-off a refusal asks for."""
+    streams_per_connection: int = 32
+    """HTTP/2 streams one connection may have open at once."""
+
+    @property
+    def hard(self) -> int:
+        """Units running at most: :attr:`work` and a quarter more for callers under an equal share."""
+        return self.work + max(1, self.work // 4)
+
+    @property
+    def caller_cap(self) -> int:
+        return max(1, int(self.work * self.caller_share))
+
+    @property
+    def threads(self) -> int:
+        """Work-pool threads: every admitted call holds one (each costs one unit or more)."""
+        return self.hard + SPARE_THREADS
+
+
+def _codes_in(message: Any) -> int:
+    """Strings in repeated fields of ``message``, nested messages included: the codes it names."""
+    total = 0
+    for field, value in message.ListFields():
+        if field.message_type is not None:
+            for item in value if field.is_repeated else (value,):
+                total += _codes_in(item)
+        elif field.is_repeated:
+            total += len(value)
+    return total
+
+
+def cost(method: str, request: Any, cap: int) -> int:
+    """The units ``request`` to ``method`` costs: 1, plus its work (codes allocated or named,
+    images rendered); a whole-batch or whole-store call costs ``cap``."""
+    if method in HEAVY_METHODS:
+        return cap
+    if method == "/linecode.v1.LineService/Allocate":
+        return 1 + request.count // CODES_PER_UNIT
+    if method == "/linecode.v1.PrintService/StreamImages":
+        images = request.range.count if request.HasField("range") else len(request.codes.codes)
+        return 1 + images // IMAGES_PER_UNIT
+    return 1 + _codes_in(request) // CODES_PER_UNIT if hasattr(request, "ListFields") else 1
+
+
+class Admission:
+    """The work admitted in one process, by caller; thread-safe."""
+
+    def __init__(self, limits: Limits) -> None:
+        self.limits = limits
+        self._lock = threading.Lock()
+        self._total = 0
+        self._held: dict[str, int] = {}
+
+    def admit(self, caller: str, units: int) -> int:
+        """Admit ``units`` of work for ``caller`` (more than its cap counts as its cap); the units
+        to :meth:`release` when the call ends. Raises :class:`Overloaded` if they do not fit."""
+        limits = self.limits
+        units = max(1, min(units, limits.caller_cap))
+        with self._lock:
+            held = self._held.get(caller, 0)
+            total = self._total + units
+            fits = total <= limits.work and held + units <= limits.caller_cap
+            if not fits:
+                callers = len(self._held) + (caller not in self._held)
+                fair = max(1, min(limits.caller_cap, limits.work // callers))
+                fits = total <= limits.hard and held + units <= fair
+            if fits:
+                self._total = total
+                self._held[caller] = held + units
+                return units
+        raise self.refusal(
+            f"server busy: this caller has {held} work unit(s) in flight and the call needs {units} "
+            f"more (a caller may hold {limits.caller_cap} of {limits.work}; fewer when others wait)"
+        )
+
+    def release(self, caller: str, units: int) -> None:
+        with self._lock:
+            self._total -= units
+            left = self._held[caller] - units
+            if left:
+                self._held[caller] = left
+            else:
+                del self._held[caller]
+
+    def in_flight(self) -> tuple[int, int]:
+        """Units admitted now, and the callers holding them."""
+        with self._lock:
+            return self._total, len(self._held)
+
+    def refusal(self, message: str) -> Overloaded:
+        ms = round(self.limits.retry_after_s * 1000)
+        return Overloaded(
+            message,
+            retry_after_s=self.limits.retry_after_s,
+            hint=f"nothing was done; retry in {ms} ms or later (linecode.client's service config "
+            "does), and keep fewer calls in flight",
+        )
+
+
+class WorkPool(ThreadPoolExecutor):
+    """The threads calls run on, counting the calls that wait for one (:attr:`waiting`)."""
+
+    def __init__(self, threads: int) -> None:
+        super().__init__(max_workers=threads, thread_name_prefix="linecode-rpc")
+        self._count_lock = threading.Lock()
+        self._waiting = 0
+
+    @property
+    def waiting(self) -> int:
+        return self._waiting
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        with self._count_lock:
+            self._waiting += 1
+        try:
+            return super().submit(self._start, fn, args, kwargs)
+        except BaseException:
+            self._started()
+            raise
+
+    def _started(self) -> None:
+        with self._count_lock:
+            self._waiting -= 1
+
+    def _start(self, fn: Callable[..., Any], args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        self._started()
+        return fn(*args, **kwargs)
