@@ -38,6 +38,7 @@ def run(args: argparse.Namespace) -> int:
 
     from linecode.cli.batch import format_report
     from linecode.cli.progress import progress_bar
+    from linecode.client import channel_options
     from linecode.errors import InvalidArgument
     from linecode.qa import audit_uniqueness, default_levels
     from linecode.service import linesim
@@ -67,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             print(f"linecode demo — server on {target}, data dir {data}")
             product = linesim.demo_product()
-            with grpc.insecure_channel(target) as channel:
+            with grpc.insecure_channel(target, options=channel_options()) as channel:
                 admin = admin_pb2_grpc.AdminServiceStub(channel)
                 batch_ids = linesim.setup_batches(admin, product, args.lines, args.units)
             levels = linesim.levels_of(product)
@@ -94,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 stats = asyncio.run(linesim.run_lines(target, plans, on_image=on_image))
             seconds = time.perf_counter() - started
             reports = []
-            with grpc.insecure_channel(target) as channel:
+            with grpc.insecure_channel(target, options=channel_options()) as channel:
                 admin = admin_pb2_grpc.AdminServiceStub(channel)
                 for plan in plans:
                     admin.CloseBatch(

@@ -251,7 +251,7 @@ class ServeConfig:
             )
         for name, low, high in (
             ("workers", 1, 100_000),
-            ("queue", 0, 1_000_000),
+            ("queue", 1, 1_000_000),
             ("retry_after_ms", 1, 600_000),
             ("streams_per_connection", 1, 1_000_000),
         ):

@@ -24,6 +24,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
+from linecode.client import channel_options
 from linecode.v1 import (
     admin_pb2,
     admin_pb2_grpc,
@@ -332,8 +333,9 @@ async def run_lines(
     measure_until = measure_from + measure_s if measure_s is not None else float("inf")
     # Every line its own connection, as every PLC on a site has: a server of several processes
     # then spreads the lines over its processes (a local subchannel pool stops grpc from sharing one
-    # connection between channels to the same target).
-    options = [("grpc.use_local_subchannel_pool", 1)]
+    # connection between channels to the same target). Each loads the client service config, so a
+    # busy server's refusals are retried after the delay it asks for.
+    options = [("grpc.use_local_subchannel_pool", 1), *channel_options()]
     channels = [
         aio.secure_channel(target, credentials, options=options)
         if credentials

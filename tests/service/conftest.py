@@ -58,7 +58,7 @@ BATCH = admin_pb2.Batch(
     production_date="2026-01-05",
     expiry_date="2028-01-04",
     line="L1",
-    planned_quantity=1000,
+    planned_quantity=100_000,
 )
 ORIGIN = common_pb2.Origin(line="L1", actor="plc-1")
 

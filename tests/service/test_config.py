@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from linecode.errors import ConfigError
-from linecode.service.config import Address
+from linecode.service.admission import Limits
+from linecode.service.config import Address, ServeConfig
 
 from .conftest import serve_refused
 
@@ -54,3 +55,27 @@ def test_serve_refuses_a_malformed_listen_address_and_creates_nothing(tmp_path: 
     assert done.returncode == 2, done.stderr
     assert "listen = '127.0.0.1': expected HOST:PORT" in done.stderr
     assert not data.exists()
+
+
+def test_admission_settings_are_read_and_checked(tmp_path: Path) -> None:
+    config = tmp_path / "serve.toml"
+    config.write_text(
+        "[server]\nworkers = 16\nqueue = 8\ncaller_share = 0.25\nretry_after_ms = 100\n"
+        "streams_per_connection = 4\n"
+    )
+    limits = ServeConfig.load(config).limits
+    assert limits == Limits(work=16, queue=8, caller_share=0.25, retry_after_s=0.1, streams_per_connection=4)
+    assert (limits.caller_cap, limits.hard) == (4, 20)
+    assert ServeConfig().override(admission=False).limits is None
+    for setting, value, expected in (
+        ("workers", 0, "expected 1 to"),
+        ("queue", 0, "expected 1 to"),
+        ("caller_share", 0, "expected more than 0 and at most 1"),
+        ("caller_share", 1.5, "expected more than 0 and at most 1"),
+        ("retry_after_ms", 0, "expected 1 to"),
+        ("streams_per_connection", 0, "expected 1 to"),
+        ("admission", "yes", "expected true or false"),
+    ):
+        with pytest.raises(ConfigError) as info:
+            ServeConfig().override(**{setting: value})
+        assert info.value.reason == "BAD_CONFIG" and expected in str(info.value), (setting, str(info.value))
