@@ -62,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
         processes.run(config, count, announce)
     else:
         store = Store.open(
-            config.data, map_size=config.map_size_mb << 20, max_map_size=config.max_map_size_mb << 20
+            config.data,
+            map_size=config.map_size_mb << 20,
+            max_map_size=config.max_map_size_mb << 20,
+            max_readers=processes.reader_slots(config, 1),
         )
         try:
             with stop_on_signals() as stop:  # taken before the server starts: no signal is lost

@@ -55,6 +55,7 @@ from linecode.errors import ConfigError
 from linecode.service.admission import Limits
 
 MAX_PROCESSES = 64
+_LIMITS = Limits()
 _SECTIONS = {
     "server": {
         "listen": "listen",
@@ -137,11 +138,11 @@ def _describe(t: type | tuple[type, ...]) -> str:
 class ServeConfig:
     listen: str = "127.0.0.1:50051"
     data: Path | None = None
-    workers: int = 64
-    queue: int = 64
-    caller_share: float = 0.5
-    retry_after_ms: int = 250
-    streams_per_connection: int = 32
+    workers: int = _LIMITS.work
+    queue: int = _LIMITS.queue
+    caller_share: float = _LIMITS.caller_share
+    retry_after_ms: int = round(_LIMITS.retry_after_s * 1000)
+    streams_per_connection: int = _LIMITS.streams_per_connection
     admission: bool = True
     processes: int = 0
     grace_s: float = 10.0
