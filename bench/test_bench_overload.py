@@ -39,9 +39,9 @@ RESULTS: dict[int, list[str]] = {}
 def serving(tmp: Path, processes: int, admission: bool) -> Iterator[str]:
     config = tmp / "serve.toml"
     config.write_text(f"[server]\nadmission = {str(admission).lower()}\nprocesses = {processes}\n")
+    args = ("--data", str(tmp / "data"), "--listen", "127.0.0.1:0", "--config", str(config))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "linecode", "serve", "--data", str(tmp / "data"), "--listen", "127.0.0.1:0"]
-        + ["--config", str(config)],
+        [sys.executable, "-m", "linecode", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
@@ -89,7 +89,8 @@ def test_storm_beside_a_line(benchmark, tmp_path_factory: pytest.TempPathFactory
                     f"{size:>6} in flight, admission {'on ' if admission else 'off'}: "
                     f"line Verify {r['verify_ok_pct']:5.1f} % ok p99 {r['verify_p99_ms']:7.1f} ms | "
                     f"health {r['health_ok_pct']:5.1f} % ok p99 {r['health_p99_ms']:7.1f} ms | "
-                    f"site {r['work_per_s']:8,.0f} units/s = {100 * r['work_per_s'] / unloaded:5.1f} % of unloaded | "
+                    f"site {r['work_per_s']:8,.0f} units/s = "
+                    f"{100 * r['work_per_s'] / unloaded:5.1f} % of unloaded | "
                     f"storm refused {r['storm_overloaded']:,.0f}, timed out {r['storm_timeouts']:,.0f}"
                 )
                 print("\n" + rows[-1])
