@@ -5,7 +5,8 @@ processes: the storm (``nice 10``; N calls in flight back to back, a tenth ``All
 codes, 5 s deadlines) and the line (10 calls a second, ``Verify`` and health in turn, 1 s deadline).
 For every storm size the server runs with admission on and off in turn (alternating pairs). The
 *unloaded maximum* is the best throughput of the same mix at 16 and 64 calls in flight, admission
-on; throughput counts work units (a Verify 1, an Allocate of 5,000 codes 21), completed calls only.
+on or off; throughput counts work units (a Verify 1, an Allocate of 5,000 codes 21), completed calls
+only (codes allocated and Verify calls answered are shown too).
 
 Run with ``--processes 1`` too (``LINECODE_BENCH_OVERLOAD_PROCESSES=1,0``): with one process the line
 always shares the storm's worker, the worst case; with one per core (0, the default) the kernel puts
@@ -64,7 +65,12 @@ def one_run(tmp: Path, processes: int, admission: bool, in_flight: int) -> dict[
     with serving(tmp, processes, admission) as target:
         batch = storm.prepare(target, "S-", str(tmp / "codes"))
         storm_out, line_out = storm.run(target, batch, str(tmp / "codes"), in_flight, SECONDS)
-    result: dict[str, float] = {"work_per_s": work_per_second(storm_out)}
+    done = Counter(storm_out["outcomes"])
+    result: dict[str, float] = {
+        "work_per_s": work_per_second(storm_out),
+        "codes_per_s": storm_out["codes"] / storm_out["seconds"],
+        "verify_per_s": done["verify_ok"] / storm_out["seconds"],
+    }
     for kind, calls in line_out.items():
         latencies = sorted(ms for ms, _ in calls)
         result[f"{kind}_ok_pct"] = 100 * sum(o == "ok" for _, o in calls) / max(1, len(calls))
@@ -80,8 +86,14 @@ def test_storm_beside_a_line(benchmark, tmp_path_factory: pytest.TempPathFactory
         return one_run(tmp_path_factory.mktemp("storm"), processes, admission, in_flight)
 
     def sweep() -> list[str]:
-        unloaded = max(run(True, n)["work_per_s"] for n in UNLOADED)
-        rows = [f"unloaded maximum {unloaded:,.0f} work units/s (best of {UNLOADED} in flight)"]
+        alone = [(admission, n, run(admission, n)) for n in UNLOADED for admission in (True, False)]
+        rows = [
+            f"unloaded, {n:>3} in flight, admission {'on ' if admission else 'off'}: "
+            f"{r['work_per_s']:6,.0f} units/s "
+            f"({r['codes_per_s']:8,.0f} codes/s, {r['verify_per_s']:6,.0f} Verify/s)"
+            for admission, n, r in alone
+        ]
+        unloaded = max(r["work_per_s"] for *_, r in alone)
         for size in SIZES:
             for admission in (True, False):
                 r = run(admission, size)
@@ -90,7 +102,9 @@ def test_storm_beside_a_line(benchmark, tmp_path_factory: pytest.TempPathFactory
                     f"line Verify {r['verify_ok_pct']:5.1f} % ok p99 {r['verify_p99_ms']:7.1f} ms | "
                     f"health {r['health_ok_pct']:5.1f} % ok p99 {r['health_p99_ms']:7.1f} ms | "
                     f"site {r['work_per_s']:8,.0f} units/s = "
-                    f"{100 * r['work_per_s'] / unloaded:5.1f} % of unloaded | "
+                    f"{100 * r['work_per_s'] / unloaded:5.1f} % of unloaded "
+                    f"({r['codes_per_s']:7,.0f} codes/s, "
+                    f"{r['verify_per_s']:5,.0f} Verify/s) | "
                     f"storm refused {r['storm_overloaded']:,.0f}, timed out {r['storm_timeouts']:,.0f}"
                 )
                 print("\n" + rows[-1])
