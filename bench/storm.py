@@ -16,6 +16,7 @@ import json
 import random
 import sys
 import time
+import urllib.request
 from collections import Counter
 
 import grpc
@@ -42,9 +43,10 @@ def _outcome(exc: aio.AioRpcError) -> str:
 
 
 async def storm(
-    target: str, batch: str, codes: list[str], in_flight: int, seconds: float
+    target: str, batch: str, codes: list[str], in_flight: int, seconds: float, share: float = ALLOCATE_SHARE
 ) -> dict[str, object]:
-    """``in_flight`` coroutines calling back to back for ``seconds``; outcomes and work done."""
+    """``in_flight`` coroutines calling back to back for ``seconds``, ``share`` of the calls
+    Allocate, the rest Verify; outcomes and work done."""
     outcomes: Counter[str] = Counter()
     work = Counter[str]()
     stop = time.monotonic() + seconds
@@ -57,7 +59,7 @@ async def storm(
         async def one() -> None:
             while time.monotonic() < stop:
                 try:
-                    if random.random() < ALLOCATE_SHARE:
+                    if random.random() < share:
                         request = line_pb2.AllocateRequest(
                             batch_id=batch,
                             level="unit",
@@ -84,9 +86,15 @@ async def storm(
     return {"outcomes": dict(outcomes), "codes": work["codes"], "seconds": took, "seen": SEEN}
 
 
-async def line(target: str, codes: list[str], seconds: float) -> dict[str, object]:
-    """10 calls a second, Verify and health in turn; each call's latency (ms) and outcome."""
+async def line(
+    target: str, codes: list[str], seconds: float, metrics: str | None = None
+) -> dict[str, object]:
+    """10 calls a second, Verify and health in turn (and ``metrics``, a /metrics URL, fetched once a
+    second beside them); each call's latency (ms) and outcome."""
     results: dict[str, list[tuple[float, str]]] = {"verify": [], "health": []}
+    if metrics:
+        results["metrics"] = []
+        probe = asyncio.create_task(_scrape(metrics, seconds, results["metrics"]))
     async with aio.insecure_channel(target) as channel:
         query = query_pb2_grpc.QueryServiceStub(channel)
         health = health_pb2_grpc.HealthStub(channel)
@@ -112,7 +120,24 @@ async def line(target: str, codes: list[str], seconds: float) -> dict[str, objec
                 outcome = _outcome(exc)
             results[kind].append(((time.perf_counter() - began) * 1000, outcome))
             k += 1
+    if metrics:
+        await probe
     return results
+
+
+async def _scrape(url: str, seconds: float, into: list[tuple[float, str]]) -> None:
+    start = time.monotonic()
+    while time.monotonic() - start < seconds:
+        began = time.perf_counter()
+        try:
+            with await asyncio.to_thread(urllib.request.urlopen, url, timeout=LINE_DEADLINE_S) as answer:
+                outcome = (
+                    "ok" if answer.status == 200 and b"linecode_rpc_seconds" in answer.read() else "wrong"
+                )
+        except OSError as exc:
+            outcome = type(exc).__name__
+        into.append(((time.perf_counter() - began) * 1000, outcome))
+        await asyncio.sleep(max(0.0, 1.0 - (time.perf_counter() - began)))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -123,13 +148,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--batch", default="")
     parser.add_argument("--in-flight", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--metrics", help="a /metrics URL the line fetches once a second")
+    parser.add_argument("--allocate-share", type=float, default=ALLOCATE_SHARE)
     args = parser.parse_args(argv)
     with open(args.codes_file) as f:
         codes = f.read().split()
     if args.role == "storm":
-        result = asyncio.run(storm(args.target, args.batch, codes, args.in_flight, args.seconds))
+        result = asyncio.run(
+            storm(args.target, args.batch, codes, args.in_flight, args.seconds, args.allocate_share)
+        )
     else:
-        result = asyncio.run(line(args.target, codes, args.seconds))
+        result = asyncio.run(line(args.target, codes, args.seconds, args.metrics))
     json.dump(result, sys.stdout)
     print()
 
@@ -158,37 +187,36 @@ def prepare(target: str, prefix: str, codes_file: str) -> str:
     return batch
 
 
-def run(target: str, batch: str, codes_file: str, in_flight: int, seconds: float) -> tuple[dict, dict]:  # type: ignore[type-arg]
+def run(  # type: ignore[type-arg]
+    target: str,
+    batch: str,
+    codes_file: str,
+    in_flight: int,
+    seconds: float,
+    metrics: str | None = None,
+    share: float = ALLOCATE_SHARE,
+    with_line: bool = True,
+) -> tuple[dict, dict]:
     """The storm (under ``nice 10``) and the line, side by side: the line starts a second after the
-    storm and stops a second before it."""
+    storm and stops a second before it (no line: ``with_line`` false, its answer empty)."""
     import subprocess
 
     base = [sys.executable, "-m", "bench.storm"]
+    storm_args = ["--batch", batch, "--in-flight", str(in_flight), "--seconds", str(seconds)]
+    storm_args += ["--allocate-share", str(share)]
     storm_proc = subprocess.Popen(
-        [
-            "nice",
-            "-n",
-            "10",
-            *base,
-            "storm",
-            target,
-            codes_file,
-            "--batch",
-            batch,
-            "--in-flight",
-            str(in_flight),
-            "--seconds",
-            str(seconds),
-        ],
+        ["nice", "-n", "10", *base, "storm", target, codes_file, *storm_args],
         stdout=subprocess.PIPE,
         text=True,
     )
-    time.sleep(1.0 + in_flight / 5000)
-    line_proc = subprocess.Popen(
-        [*base, "line", target, codes_file, "--seconds", str(max(1.0, seconds - 2.0 - in_flight / 5000))],
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    line_out, _ = line_proc.communicate(timeout=seconds + 60)
+    line_out = "{}"
+    if with_line:
+        time.sleep(1.0 + in_flight / 5000)
+        line_args = ["--seconds", str(max(1.0, seconds - 2.0 - in_flight / 5000))]
+        line_args += ["--metrics", metrics] if metrics else []
+        line_proc = subprocess.Popen(
+            [*base, "line", target, codes_file, *line_args], stdout=subprocess.PIPE, text=True
+        )
+        line_out, _ = line_proc.communicate(timeout=seconds + 60)
     storm_out, _ = storm_proc.communicate(timeout=seconds + 60)
     return json.loads(storm_out), json.loads(line_out)
