@@ -108,6 +108,13 @@ class Overloaded(Exhausted):
         self.retry_after_s = retry_after_s
 
 
+class TooLate(LinecodeError):
+    """The call's deadline leaves no time for its work: nothing was done (its caller would be gone
+    before the answer)."""
+
+    default_reason = "DEADLINE_TOO_SHORT"
+
+
 class Aborted(LinecodeError):
     """A concurrent change got in the way; retrying the same request is safe."""
 

@@ -27,7 +27,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from linecode.errors import Overloaded
+from linecode.errors import Overloaded, TooLate
 
 SPARE_THREADS = 8
 """Work-pool threads beyond the most calls admission lets run at once: every call is read and
@@ -37,6 +37,11 @@ CODES_PER_UNIT = 250
 of 5,000 codes takes about as long as twenty Verify calls)."""
 IMAGES_PER_UNIT = 10
 """Images rendered per unit of cost beyond the first (an image costs about ten codes)."""
+SECONDS_PER_UNIT = 0.002
+"""Time a unit of work may take on a busy worker: a call whose deadline leaves less than this per
+unit of its cost is not started (``DEADLINE_TOO_SHORT``), as its caller would be gone before the
+answer — under a storm, the calls that waited long in their client would otherwise take the room of
+calls that can still be answered."""
 HEAVY_METHODS = frozenset(
     {
         "/linecode.v1.AdminService/ExportBatch",
@@ -112,11 +117,19 @@ class Admission:
         self._total = 0
         self._held: dict[str, int] = {}
 
-    def admit(self, caller: str, units: int) -> int:
-        """Admit ``units`` of work for ``caller`` (more than its cap counts as its cap); the units
-        to :meth:`release` when the call ends. Raises :class:`Overloaded` if they do not fit."""
+    def admit(self, caller: str, units: int, time_left_s: float | None = None) -> int:
+        """Admit ``units`` of work for ``caller`` (more than its cap counts as its cap) with
+        ``time_left_s`` until its deadline (None: none); the units to :meth:`release` when the call
+        ends. Raises :class:`Overloaded` if they do not fit, :class:`TooLate` if the deadline leaves
+        less than :data:`SECONDS_PER_UNIT` per unit."""
         limits = self.limits
         units = max(1, min(units, limits.caller_cap))
+        if time_left_s is not None and time_left_s < units * SECONDS_PER_UNIT:
+            raise TooLate(
+                f"the call's deadline leaves {max(0.0, time_left_s) * 1000:.1f} ms, too little for its work "
+                f"({units} unit(s) at {SECONDS_PER_UNIT * 1000:g} ms each); nothing was done",
+                hint="give the call a longer deadline",
+            )
         with self._lock:
             held = self._held.get(caller, 0)
             total = self._total + units

@@ -44,6 +44,7 @@ STATUS_OF: dict[type[errors.LinecodeError], grpc.StatusCode] = {
     errors.Precondition: grpc.StatusCode.FAILED_PRECONDITION,
     errors.Exhausted: grpc.StatusCode.RESOURCE_EXHAUSTED,
     errors.Aborted: grpc.StatusCode.ABORTED,
+    errors.TooLate: grpc.StatusCode.DEADLINE_EXCEEDED,
     errors.Unauthenticated: grpc.StatusCode.UNAUTHENTICATED,
     errors.PermissionDenied: grpc.StatusCode.PERMISSION_DENIED,
     errors.ConfigError: grpc.StatusCode.FAILED_PRECONDITION,

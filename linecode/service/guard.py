@@ -203,7 +203,8 @@ class CallGuard(grpc.ServerInterceptor):
         if self._admission is None:
             return caller, 0
         limits = self._admission.limits
-        return caller, self._admission.admit(caller.who, cost(method, request, limits.caller_cap))
+        units = cost(method, request, limits.caller_cap)
+        return caller, self._admission.admit(caller.who, units, context.time_remaining())
 
     def _release(self, caller: Caller, units: int) -> None:
         if units and self._admission is not None:

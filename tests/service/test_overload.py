@@ -7,6 +7,7 @@ thread once HTTP/2's window is full, holding the stream's work units for as long
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,6 +24,7 @@ from linecode.client import channel_options
 from linecode.serials import MasterKey
 from linecode.service.admission import Limits, cost
 from linecode.service.errors import error_detail
+from linecode.service.metrics import Metrics
 from linecode.service.server import create_server
 from linecode.store import Store
 from linecode.v1 import admin_pb2, common_pb2, line_pb2, print_pb2, query_pb2
@@ -135,8 +137,10 @@ def test_the_streams_units_are_released_when_it_ends(small: Client) -> None:
     assert verify(a, small.codes("unit", 1)[0]).genuine
 
 
-def test_a_full_queue_refuses_at_once_and_health_still_answers(small: Client) -> None:
+def test_a_full_queue_refuses_at_once_and_health_and_metrics_still_answer(small: Client) -> None:
     codes = small.codes("unit", 2)
+    metrics = Metrics(small.store)
+    port = metrics.serve("127.0.0.1:0")
     pool = small.running.call_pools[0]
     release = threading.Event()
     blockers = [pool.submit(release.wait) for _ in range(small.running.admission.limits.threads)]  # type: ignore[union-attr]
@@ -148,9 +152,12 @@ def test_a_full_queue_refuses_at_once_and_health_still_answers(small: Client) ->
         for service in ("", "linecode.v1.LineService"):
             answer = health.Check(health_pb2.HealthCheckRequest(service=service), timeout=60)
             assert answer.status == health_pb2.HealthCheckResponse.SERVING
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=60) as scraped:
+            assert b"linecode_codes" in scraped.read()
         assert not queued.done()
     finally:
         release.set()
+        metrics.close()
     for blocker in blockers:
         blocker.result(timeout=60)
     assert queued.result(timeout=60).genuine  # the queued call ran once a thread was free
