@@ -245,3 +245,26 @@ def test_cost_follows_the_work() -> None:
     images = print_pb2.StreamImagesRequest(codes=print_pb2.CodeList(codes=["c"] * 100))
     assert cost("/linecode.v1.PrintService/StreamImages", images, 32) == 11
     assert cost("/linecode.v1.AdminService/ExportBatch", admin_pb2.ExportBatchRequest(), 32) == 32
+
+
+def test_a_call_whose_deadline_leaves_no_time_for_its_work_is_not_started(
+    tmp_path: Path, master: MasterKey
+) -> None:
+    """An Allocate of 100,000 codes costs 401 units: 802 ms at 2 ms a unit. With a deadline of
+    half a second it reaches the server (which would allocate them in far less) and is refused."""
+    store = Store.open(tmp_path / "data", master_key=master)
+    running = create_server(
+        store, limits=Limits(work=1000, caller_share=1.0), observe=lambda m, code, s: SEEN.append((m, code))
+    )
+    for c in serving(running, store):
+        SEEN.clear()
+        request = line_pb2.AllocateRequest(
+            batch_id="B1", level="unit", count=100_000, idempotency_key="late", origin=ORIGIN
+        )
+        with pytest.raises(grpc.RpcError) as info:
+            list(c.line.Allocate(request, timeout=0.5))
+        assert info.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert SEEN == [("/linecode.v1.LineService/Allocate", grpc.StatusCode.DEADLINE_EXCEEDED)]
+        assert not c.query.BatchCounts(query_pb2.BatchCountsRequest(batch_id="B1")).rows
+        fresh = c.allocate("unit", 100, key="late")  # nothing was done: the key is unused
+        assert not fresh[0].replayed
