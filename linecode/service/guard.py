@@ -79,12 +79,14 @@ class Pools:
 
 
 def _on_pool(behavior: Callable[..., Any], pool: ThreadPoolExecutor) -> Callable[..., Any]:
-    """``behavior``, run on ``pool`` by gRPC (its ``experimental_thread_pool`` hook)."""
+    """``behavior``, run on ``pool`` by gRPC (its ``experimental_thread_pool`` hook); a non-blocking
+    stream (health's ``Watch``) stays one, holding no thread while it waits."""
 
-    def call(request: Any, context: grpc.ServicerContext) -> Any:
-        return behavior(request, context)
+    def call(request: Any, context: grpc.ServicerContext, *more: Any) -> Any:
+        return behavior(request, context, *more)
 
     call.experimental_thread_pool = pool  # type: ignore[attr-defined]
+    call.experimental_non_blocking = getattr(behavior, "experimental_non_blocking", False)  # type: ignore[attr-defined]
     return call
 
 

@@ -268,3 +268,18 @@ def test_a_call_whose_deadline_leaves_no_time_for_its_work_is_not_started(
         assert not c.query.BatchCounts(query_pb2.BatchCountsRequest(batch_id="B1")).rows
         fresh = c.allocate("unit", 100, key="late")  # nothing was done: the key is unused
         assert not fresh[0].replayed
+
+
+def test_health_watches_hold_no_thread_of_health(small: Client) -> None:
+    """Health has two threads of its own; watchers (Envoy, some orchestrators) keep streams open
+    for as long as they run, and must not take them from the checks."""
+    health = health_pb2_grpc.HealthStub(small.channel)
+    watches = [health.Watch(health_pb2.HealthCheckRequest(), timeout=60) for _ in range(4)]
+    try:
+        for watch in watches:
+            assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+        answer = health.Check(health_pb2.HealthCheckRequest(), timeout=30)
+        assert answer.status == health_pb2.HealthCheckResponse.SERVING
+    finally:
+        for watch in watches:
+            watch.cancel()
