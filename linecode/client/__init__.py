@@ -1,14 +1,15 @@
 """What a gRPC client of linecode loads to back off when the server is busy.
 
 ``service_config.json`` (beside this file; ``linecode client-config`` prints it) is a standard gRPC
-service config: calls refused with RESOURCE_EXHAUSTED (the server's ``OVERLOADED``, which changed
-nothing) are retried, up to 5 attempts with exponential backoff (0.1 s doubling to 5 s, jittered),
-after the delay the server asks for when it gives one (``grpc-retry-pushback-ms``, sent beside
-``google.rpc.RetryInfo``). The idempotent methods — reads, health, and the writes that take an
-idempotency key (every ``LineService`` call, ``SetLock``, ``SetStatus``) — are retried after
-UNAVAILABLE (connection lost) too: send the key, and a retry of a write the server did make is
-answered from the first. Retry throttling stops retrying while more than about one call in ten
-fails, so clients never multiply a storm. gRPC clients in any language load the same file.
+service config. Every call refused for overload (RESOURCE_EXHAUSTED ``OVERLOADED``: nothing was
+done) is retried, up to 5 attempts, after the delay the server asks for (``grpc-retry-pushback-ms``,
+sent beside ``google.rpc.RetryInfo`` and jittered by the server), else with exponential backoff
+(0.1 s doubling to 5 s, jittered). A full pool or store is RESOURCE_EXHAUSTED too, but its pushback
+of -1 tells gRPC not to retry. Reads and health are also retried after UNAVAILABLE (connection
+lost); writes are not, as a write may have been made before the connection broke: retry those
+yourself with the same idempotency key, which answers from the first. Retry throttling stops
+retrying while more than about one call in ten fails, so clients never multiply a storm. Clients
+built on gRPC's core (Python, C++, Ruby, PHP, C#), grpc-java and grpc-go read the same file.
 """
 
 from __future__ import annotations

@@ -21,11 +21,12 @@ their own (``linecode.service.guard``), and refusals are served by a few threads
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from linecode.errors import Overloaded, TooLate
 
@@ -50,7 +51,19 @@ HEAVY_METHODS = frozenset(
         "/linecode.v1.AdminService/ReconcileBatch",
     }
 )
-"""Calls that read a whole batch or store: each costs its caller's whole cap."""
+HEAVY_UNITS = 8
+"""What a call of :data:`HEAVY_METHODS` (reading a whole batch or store) costs: more than any line's
+call, and still little enough to get in on a busy site, where a batch must be closed however many
+lines run (a cost of a caller's whole cap would fit only while the process is half idle)."""
+
+
+class Caller(NamedTuple):
+    """Who makes a call, as admission counts it, and the lines its writes are limited to."""
+
+    who: str
+    """Client certificate or token (``[auth]``), else the connection's peer address."""
+    lines: frozenset[str] | None
+    """The packaging lines the caller may change codes of (None: any)."""
 
 
 @dataclass(frozen=True)
@@ -67,6 +80,8 @@ class Limits:
     """The back-off a refusal asks for."""
     streams_per_connection: int = 32
     """HTTP/2 streams one connection may have open at once."""
+    enforce: bool = True
+    """False: the pools are sized as above but every call is admitted as it comes (to measure)."""
 
     @property
     def hard(self) -> int:
@@ -81,6 +96,22 @@ class Limits:
     def threads(self) -> int:
         """Work-pool threads: every admitted call holds one (each costs one unit or more)."""
         return self.hard + SPARE_THREADS
+
+    @property
+    def backstop(self) -> int:
+        """Calls one process holds at most, whatever state they are in (gRPC refuses more before
+        reading them, with a plain RESOURCE_EXHAUSTED): a call holds its thread while its request
+        is read, so clients that send headers and never the body could otherwise take every
+        thread, and then the queue, without holding a unit."""
+        return 2 * (self.threads + self.queue)
+
+    def retry_after(self) -> float:
+        """The back-off a refusal asks for: :attr:`retry_after_s`, ±50 % at random, so callers
+        refused together do not come back together (gRPC waits exactly what the server says)."""
+        return self.retry_after_s * random.uniform(0.5, 1.5)
+
+
+DEFAULT_LIMITS = Limits()
 
 
 def _codes_in(message: Any) -> int:
@@ -97,9 +128,9 @@ def _codes_in(message: Any) -> int:
 
 def cost(method: str, request: Any, cap: int) -> int:
     """The units ``request`` to ``method`` costs: 1, plus its work (codes allocated or named,
-    images rendered); a whole-batch or whole-store call costs ``cap``."""
+    images rendered); a whole-batch or whole-store call :data:`HEAVY_UNITS` (at most ``cap``)."""
     if method in HEAVY_METHODS:
-        return cap
+        return min(HEAVY_UNITS, cap)
     if method == "/linecode.v1.LineService/Allocate":
         return 1 + request.count // CODES_PER_UNIT
     if method == "/linecode.v1.PrintService/StreamImages":
@@ -165,8 +196,8 @@ class Admission:
         ms = round(self.limits.retry_after_s * 1000)
         return Overloaded(
             message,
-            retry_after_s=self.limits.retry_after_s,
-            hint=f"nothing was done; retry in {ms} ms or later (linecode.client's service config "
+            retry_after_s=self.limits.retry_after(),
+            hint=f"nothing was done; retry in about {ms} ms (linecode.client's service config "
             "does), and keep fewer calls in flight",
         )
 

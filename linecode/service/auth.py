@@ -29,7 +29,7 @@ from typing import Any
 import grpc
 
 from linecode.errors import ConfigError, NotFound, PermissionDenied, Unauthenticated
-from linecode.service.guard import Caller
+from linecode.service.admission import Caller
 from linecode.store import Store
 
 log = logging.getLogger("linecode.auth")

@@ -52,10 +52,9 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from linecode.errors import ConfigError
-from linecode.service.admission import Limits
+from linecode.service.admission import DEFAULT_LIMITS, Limits
 
 MAX_PROCESSES = 64
-_LIMITS = Limits()
 _SECTIONS = {
     "server": {
         "listen": "listen",
@@ -138,11 +137,11 @@ def _describe(t: type | tuple[type, ...]) -> str:
 class ServeConfig:
     listen: str = "127.0.0.1:50051"
     data: Path | None = None
-    workers: int = _LIMITS.work
-    queue: int = _LIMITS.queue
-    caller_share: float = _LIMITS.caller_share
-    retry_after_ms: int = round(_LIMITS.retry_after_s * 1000)
-    streams_per_connection: int = _LIMITS.streams_per_connection
+    workers: int = DEFAULT_LIMITS.work
+    queue: int = DEFAULT_LIMITS.queue
+    caller_share: float = DEFAULT_LIMITS.caller_share
+    retry_after_ms: int = round(DEFAULT_LIMITS.retry_after_s * 1000)
+    streams_per_connection: int = DEFAULT_LIMITS.streams_per_connection
     admission: bool = True
     processes: int = 0
     grace_s: float = 10.0
@@ -163,22 +162,21 @@ class ServeConfig:
         return self.processes or min(len(os.sched_getaffinity(0)) or 1, MAX_PROCESSES)
 
     @property
-    def limits(self) -> Limits | None:
-        """What each worker process admits (None: every call, as it comes)."""
-        if not self.admission:
-            return None
+    def limits(self) -> Limits:
+        """What each worker process admits (``admission = false``: sized alike, admitting all)."""
         return Limits(
             work=self.workers,
             queue=self.queue,
             caller_share=self.caller_share,
             retry_after_s=self.retry_after_ms / 1000,
             streams_per_connection=self.streams_per_connection,
+            enforce=self.admission,
         )
 
     @property
     def threads(self) -> int:
         """gRPC work threads per process (each may hold an LMDB reader)."""
-        return Limits(work=self.workers).threads
+        return self.limits.threads
 
     @property
     def tls(self) -> bool:
@@ -251,7 +249,7 @@ class ServeConfig:
                 reason="BAD_CONFIG",
             )
         for name, low, high in (
-            ("workers", 1, 100_000),
+            ("workers", 1, 4096),
             ("queue", 1, 1_000_000),
             ("retry_after_ms", 1, 600_000),
             ("streams_per_connection", 1, 1_000_000),

@@ -5,7 +5,8 @@ to do, and two details: ``google.rpc.ErrorInfo`` (reason, domain ``linecode``, o
 hint in its metadata) for generic clients, and ``linecode.v1.ErrorDetail`` for ours. Clients read
 them back with :func:`error_detail`. A refusal for overload (:class:`~linecode.errors.Overloaded`)
 also carries when to come back: ``google.rpc.RetryInfo``, and the ``grpc-retry-pushback-ms``
-trailer that gRPC's own retry policy obeys (``linecode.client``).
+trailer that gRPC's own retry policy obeys (``linecode.client``); any other RESOURCE_EXHAUSTED (a
+full pool or store) carries a pushback of -1, which tells gRPC not to retry it.
 """
 
 from __future__ import annotations
@@ -95,10 +96,15 @@ def to_status(exc: errors.LinecodeError) -> grpc.Status:
         details.append(packed)
     proto = status_pb2.Status(code=code.value[0], message=_clip(str(exc), MAX_MESSAGE), details=details)
     status = rpc_status.to_status(proto)
-    if retry_after is None:
+    if retry_after is not None:
+        pushback = str(round(retry_after * 1000))
+    elif code is grpc.StatusCode.RESOURCE_EXHAUSTED:
+        pushback = "-1"  # a full pool or store: retrying will not help, and gRPC then does not
+    else:
         return status
-    pushback = (("grpc-retry-pushback-ms", str(round(retry_after * 1000))),)
-    return _Status(status.code, status.details, (*status.trailing_metadata, *pushback))
+    return _Status(
+        status.code, status.details, (*status.trailing_metadata, ("grpc-retry-pushback-ms", pushback))
+    )
 
 
 class _Status(grpc.Status):

@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextvars import ContextVar
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Any
 
 import grpc
 
-from linecode.errors import LinecodeError
-from linecode.service.admission import Admission, WorkPool, cost
+from linecode.errors import LinecodeError, Overloaded
+from linecode.service.admission import Admission, Caller, WorkPool, cost
 from linecode.service.bounds import check_request
 from linecode.service.errors import internal_status, status_code_of, to_status
 
@@ -35,15 +35,6 @@ def caller_lines() -> frozenset[str] | None:
     """The lines the running call's caller may change codes of (None: any): servicers pass them to
     every store write, which checks each code it changes against them inside its transaction."""
     return _CALLER_LINES.get()
-
-
-class Caller(NamedTuple):
-    """Who makes a call, as admission counts it, and the lines its writes are limited to."""
-
-    who: str
-    """Client certificate or token (``[auth]``), else the connection's peer address."""
-    lines: frozenset[str] | None
-    """The packaging lines the caller may change codes of (None: any)."""
 
 
 Authorize = Callable[[str, Any, grpc.ServicerContext], Caller | None]
@@ -168,7 +159,9 @@ class CallGuard(grpc.ServerInterceptor):
     def _fail(self, method: str, context: grpc.ServicerContext, exc: BaseException, started: float) -> None:
         if isinstance(exc, LinecodeError):
             self._done(method, status_code_of(exc), started)
-            log.info("call refused", extra={"method": method, "reason": exc.reason, "error": str(exc)})
+            # A storm's refusals are counted (observe), not each written to the log.
+            level = logging.DEBUG if isinstance(exc, Overloaded) else logging.INFO
+            log.log(level, "call refused", extra={"method": method, "reason": exc.reason, "error": str(exc)})
             context.abort_with_status(to_status(exc))
         log.exception("call failed", extra={"method": method})
         self._done(method, grpc.StatusCode.INTERNAL, started)

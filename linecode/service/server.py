@@ -21,7 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linecode.errors import ConfigError
-from linecode.service.admission import Admission, Limits
+from linecode.service.admission import DEFAULT_LIMITS, Admission, Limits
 from linecode.service.auth import Access
 from linecode.service.config import ServeConfig
 from linecode.service.guard import Authorize, CallGuard, Observe, Pools
@@ -39,7 +39,6 @@ from linecode.v1 import (
 )
 
 log = logging.getLogger("linecode.service")
-DEFAULT_LIMITS = Limits()
 
 SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
@@ -85,14 +84,14 @@ def create_server(
     store: Store,
     address: str = "127.0.0.1:0",
     *,
-    limits: Limits | None = DEFAULT_LIMITS,
+    limits: Limits = DEFAULT_LIMITS,
     credentials: grpc.ServerCredentials | None = None,
     authorize: Authorize | None = None,
     observe: Observe | None = None,
     reuse_port: bool = False,
 ) -> Running:
     """A started server on ``address`` (port 0: a free one) serving ``store``, admitting calls
-    within ``limits`` (``linecode.service.admission``; None: every call, as it comes).
+    within ``limits`` (``linecode.service.admission``).
 
     ``reuse_port`` lets it share the port with the other worker processes of one server
     (``SO_REUSEPORT``); otherwise a port somebody listens on already is refused."""
@@ -102,13 +101,13 @@ def create_server(
     from linecode.service.query import QueryServicer
 
     render_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="linecode-render")
-    pools = Pools.start((limits or Limits()).threads)
-    admission = Admission(limits) if limits is not None else None
+    pools = Pools.start(limits.threads)
+    admission = Admission(limits) if limits.enforce else None
     options: list[tuple[str, int]] = [
         ("grpc.so_reuseport", int(reuse_port)),
         ("grpc.max_receive_message_length", 64 << 20),
     ]
-    if limits is not None:
+    if admission is not None:
         # One connection's calls beyond the limit wait in the client (HTTP/2). With gRPC's overload
         # protection on, the server would count a finished stream until Python let go of it and
         # refuse the client's next one (RST_STREAM REFUSED_STREAM: UNAVAILABLE to the caller).
@@ -118,6 +117,7 @@ def create_server(
         ]
     server = grpc.server(
         pools.work,
+        maximum_concurrent_rpcs=limits.backstop if admission is not None else None,
         interceptors=[CallGuard(authorize=authorize, observe=observe, pools=pools, admission=admission)],
         options=options,
     )

@@ -6,6 +6,7 @@ thread once HTTP/2's window is full, holding the stream's work units for as long
 
 from __future__ import annotations
 
+import json
 import threading
 import urllib.request
 from collections.abc import Iterator
@@ -20,10 +21,11 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
-from linecode.client import channel_options
+from linecode.client import SERVICE_CONFIG, channel_options
+from linecode.errors import Exhausted, NotFound
 from linecode.serials import MasterKey
 from linecode.service.admission import Limits, cost
-from linecode.service.errors import error_detail
+from linecode.service.errors import error_detail, to_status
 from linecode.service.metrics import Metrics
 from linecode.service.server import create_server
 from linecode.store import Store
@@ -80,20 +82,21 @@ def overloaded(call: Any) -> grpc.RpcError:
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
     detail = error_detail(error)
     assert detail is not None and detail.reason == "OVERLOADED"
-    assert "retry in 50 ms" in detail.hint
+    assert "retry in about 50 ms" in detail.hint
     status = rpc_status.from_call(error)
     assert status is not None
     packed = [d for d in status.details if d.Is(error_details_pb2.RetryInfo.DESCRIPTOR)]
     assert len(packed) == 1
     delay = error_details_pb2.RetryInfo()
     packed[0].Unpack(delay)
-    assert delay.retry_delay.ToMilliseconds() == 50
-    assert ("grpc-retry-pushback-ms", "50") in error.trailing_metadata()
+    assert 25 <= delay.retry_delay.ToMilliseconds() <= 75  # 50 ms ± 50 %: callers spread out
+    pushback = dict(error.trailing_metadata())["grpc-retry-pushback-ms"]
+    assert pushback == str(delay.retry_delay.ToMilliseconds())
     return error
 
 
-def verify(c: Client, code: str, **kwargs: Any) -> query_pb2.VerifyResponse:
-    return c.query.Verify(query_pb2.VerifyRequest(data=code), timeout=60, **kwargs)
+def verify(c: Client, code: str, timeout: float = 60) -> query_pb2.VerifyResponse:
+    return c.query.Verify(query_pb2.VerifyRequest(data=code), timeout=timeout)
 
 
 def test_a_caller_over_its_share_is_refused_at_once_and_another_gets_in(small: Client) -> None:
@@ -111,7 +114,8 @@ def test_a_caller_over_its_share_is_refused_at_once_and_another_gets_in(small: C
             # a and b hold 4 of 4 units: a third caller still gets one call in (the quarter kept
             # for callers under an equal share) ...
             assert verify(small, codes[1]).genuine
-        assert small.running.admission is not None and small.running.admission.in_flight()[1] >= 1
+            assert small.running.admission is not None
+            assert small.running.admission.in_flight() == (4, 2)  # a's and b's streams; that call's gone
     # the refused allocation did nothing: the same key allocates now, fresh, once
     fresh = small.allocate("unit", 5, key="refused-allocation")
     assert not fresh[0].replayed and fresh[0].first_index == first + STREAMED
@@ -170,10 +174,16 @@ def test_the_client_service_config_retries_a_refusal_after_the_pushback(small: C
     # Every unit taken (a retrying channel reads a stream ahead, so none is held open here; the
     # work is taken in the server's own books instead): any call is refused.
     ballast = [("x", admission.admit("x", 2)), ("y", admission.admit("y", 2)), ("z", admission.admit("z", 1))]
+    # The shipped config, and one whose own backoff (10 s) could not fit 5 attempts into the call's
+    # deadline: they do fit, as each waits the server's pushback (25-75 ms) instead.
+    slow = json.loads(json.dumps(SERVICE_CONFIG))
+    for config in slow["methodConfig"]:
+        config["retryPolicy"].update(initialBackoff="10s", maxBackoff="10s")
+    slow_options = [("grpc.service_config", json.dumps(slow)), ("grpc.enable_retries", 1)]
     try:
-        for options, attempts in ((channel_options(), 5), ((), 1)):
+        for options, attempts in ((channel_options(), 5), (slow_options, 5), ((), 1)):
             SEEN.clear()
-            overloaded(lambda: verify(other(small, *options), code))  # noqa: B023
+            overloaded(lambda: verify(other(small, *options), code, timeout=5))  # noqa: B023
             tries = [c for m, c in SEEN if m.endswith("/Verify")]
             assert tries == [grpc.StatusCode.RESOURCE_EXHAUSTED] * attempts  # maxAttempts: 5
     finally:
@@ -182,10 +192,18 @@ def test_the_client_service_config_retries_a_refusal_after_the_pushback(small: C
     assert verify(other(small, *channel_options()), code).genuine
 
 
+def test_a_full_pool_or_store_tells_grpc_not_to_retry() -> None:
+    for error in (Exhausted("no room", reason="STORE_FULL"), Exhausted("no codes", reason="POOL_EXHAUSTED")):
+        status = to_status(error)
+        assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED
+        assert dict(status.trailing_metadata)["grpc-retry-pushback-ms"] == "-1"
+    assert "grpc-retry-pushback-ms" not in dict(to_status(NotFound("no such code")).trailing_metadata)
+
+
 def test_refusals_mid_storm_leave_nothing_half_written(small: Client) -> None:
-    """Twelve callers on one connection each fire reports, aggregations and allocations at once at
-    a server admitting 4 units: whatever was refused changed nothing, whatever was answered is
-    whole, and the store's own check agrees."""
+    """Three callers, 24 calls at a time, fire reports and allocations at a server admitting 4
+    units: whatever was refused changed nothing, whatever was answered is whole, the store's own
+    check agrees, and every unit admitted came back."""
     batch = admin_pb2.Batch()
     batch.CopyFrom(BATCH)
     batch.batch_id, batch.batch_number = "B2", "B2026002"
@@ -221,6 +239,10 @@ def test_refusals_mid_storm_leave_nothing_half_written(small: Client) -> None:
     counts = small.query.BatchCounts(query_pb2.BatchCountsRequest(batch_id="B2"))
     assert sum(row.count for row in counts.rows) == 100 * allocations
     assert small.admin.CheckStore(admin_pb2.CheckStoreRequest()).ok
+    with pytest.raises(grpc.RpcError) as info:  # a servicer's error gives its units back too
+        small.query.GetParent(query_pb2.CodeRequest(code="bad"))
+    assert info.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert small.running.admission is not None and small.running.admission.in_flight() == (0, 0)
 
 
 def _answered(call: Any) -> bool:
@@ -244,7 +266,8 @@ def test_cost_follows_the_work() -> None:
     assert cost("/linecode.v1.LineService/ReportEvents", grouped, 32) == 5
     images = print_pb2.StreamImagesRequest(codes=print_pb2.CodeList(codes=["c"] * 100))
     assert cost("/linecode.v1.PrintService/StreamImages", images, 32) == 11
-    assert cost("/linecode.v1.AdminService/ExportBatch", admin_pb2.ExportBatchRequest(), 32) == 32
+    assert cost("/linecode.v1.AdminService/ExportBatch", admin_pb2.ExportBatchRequest(), 32) == 8
+    assert cost("/linecode.v1.AdminService/CloseBatch", admin_pb2.CloseBatchRequest(), 2) == 2
 
 
 def test_a_call_whose_deadline_leaves_no_time_for_its_work_is_not_started(
