@@ -39,10 +39,16 @@ of 5,000 codes takes about as long as twenty Verify calls)."""
 IMAGES_PER_UNIT = 10
 """Images rendered per unit of cost beyond the first (an image costs about ten codes)."""
 SECONDS_PER_UNIT = 0.002
-"""Time a unit of work may take on a busy worker: a call whose deadline leaves less than this per
-unit of its cost is not started (``DEADLINE_TOO_SHORT``), as its caller would be gone before the
-answer — under a storm, the calls that waited long in their client would otherwise take the room of
-calls that can still be answered."""
+"""The least time a unit of work takes, and the first guess for a method before its calls teach
+better (:class:`Admission` learns each method's pace from the calls it runs). A call whose deadline
+leaves less than its units take at its method's pace is not started (``DEADLINE_TOO_SHORT``): its
+caller would be gone before the answer, and under a storm the calls that waited long in their
+client would otherwise take the room, and the work, of calls that can still be answered."""
+PACE_LEARNING = 0.1
+"""Weight of each finished call in its method's pace (an exponential moving average)."""
+PACED_STREAMS = frozenset({"/linecode.v1.LineService/Allocate"})
+"""Streams that do their work before the first message: their duration is their work's, so they
+teach the pace (an image stream's duration is its printer's)."""
 HEAVY_METHODS = frozenset(
     {
         "/linecode.v1.AdminService/ExportBatch",
@@ -147,20 +153,24 @@ class Admission:
         self._lock = threading.Lock()
         self._total = 0
         self._held: dict[str, int] = {}
+        self._pace: dict[str, float] = {}
+        """Seconds a unit of each method's calls takes now."""
 
-    def admit(self, caller: str, units: int, time_left_s: float | None = None) -> int:
-        """Admit ``units`` of work for ``caller`` (more than its cap counts as its cap) with
-        ``time_left_s`` until its deadline (None: none); the units to :meth:`release` when the call
-        ends. Raises :class:`Overloaded` if they do not fit, :class:`TooLate` if the deadline leaves
-        less than :data:`SECONDS_PER_UNIT` per unit."""
+    def admit(self, caller: str, units: int, time_left_s: float | None = None, method: str = "") -> int:
+        """Admit ``units`` of work of a ``method`` call for ``caller`` (more than its cap counts as
+        its cap) with ``time_left_s`` until its deadline (None: none); the units to :meth:`release`
+        when the call ends. Raises :class:`Overloaded` if they do not fit, :class:`TooLate` if the
+        deadline leaves less time than they take at the method's pace."""
         limits = self.limits
         units = max(1, min(units, limits.caller_cap))
-        if time_left_s is not None and time_left_s < units * SECONDS_PER_UNIT:
-            raise TooLate(
-                f"the call's deadline leaves {max(0.0, time_left_s) * 1000:.1f} ms, too little for its work "
-                f"({units} unit(s) at {SECONDS_PER_UNIT * 1000:g} ms each); nothing was done",
-                hint="give the call a longer deadline",
-            )
+        if time_left_s is not None:
+            needs = units * max(SECONDS_PER_UNIT, self._pace.get(method, SECONDS_PER_UNIT))
+            if time_left_s < needs:
+                raise TooLate(
+                    f"the call's deadline leaves {max(0.0, time_left_s) * 1000:.1f} ms, less than its work "
+                    f"takes now ({needs * 1000:.0f} ms); nothing was done",
+                    hint="give the call a longer deadline",
+                )
         with self._lock:
             held = self._held.get(caller, 0)
             total = self._total + units
@@ -178,8 +188,13 @@ class Admission:
             f"more (a caller may hold {limits.caller_cap} of {limits.work}; fewer when others wait)"
         )
 
-    def release(self, caller: str, units: int) -> None:
+    def release(self, caller: str, units: int, method: str = "", seconds: float | None = None) -> None:
+        """Give back what :meth:`admit` admitted; a call's duration in ``seconds`` (its work's
+        alone) teaches its method's pace."""
         with self._lock:
+            if seconds is not None:
+                pace = self._pace.get(method, SECONDS_PER_UNIT)
+                self._pace[method] = pace + PACE_LEARNING * (seconds / units - pace)
             self._total -= units
             left = self._held[caller] - units
             if left:

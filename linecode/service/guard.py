@@ -22,7 +22,7 @@ from typing import Any
 import grpc
 
 from linecode.errors import LinecodeError, Overloaded
-from linecode.service.admission import Admission, Caller, WorkPool, cost
+from linecode.service.admission import PACED_STREAMS, Admission, Caller, WorkPool, cost
 from linecode.service.bounds import check_request
 from linecode.service.errors import internal_status, status_code_of, to_status
 
@@ -199,11 +199,12 @@ class CallGuard(grpc.ServerInterceptor):
             return caller, 0
         limits = self._admission.limits
         units = cost(method, request, limits.caller_cap)
-        return caller, self._admission.admit(caller.who, units, context.time_remaining())
+        return caller, self._admission.admit(caller.who, units, context.time_remaining(), method)
 
-    def _release(self, caller: Caller, units: int) -> None:
+    def _release(self, admitted: tuple[Caller, int], method: str, seconds: float | None) -> None:
+        caller, units = admitted
         if units and self._admission is not None:
-            self._admission.release(caller.who, units)
+            self._admission.release(caller.who, units, method, seconds)
 
     def _done(self, method: str, code: grpc.StatusCode, started: float) -> None:
         if self._observe is not None:
@@ -224,7 +225,7 @@ class CallGuard(grpc.ServerInterceptor):
             finally:
                 _CALLER_LINES.reset(scope)
                 if admitted is not None:
-                    self._release(*admitted)
+                    self._release(admitted, method, time.perf_counter() - started)
             self._done(method, grpc.StatusCode.OK, started)
             return response
 
@@ -245,7 +246,8 @@ class CallGuard(grpc.ServerInterceptor):
                 raise
             finally:
                 if admitted is not None:
-                    self._release(*admitted)
+                    paced = method in PACED_STREAMS
+                    self._release(admitted, method, time.perf_counter() - started if paced else None)
             self._done(method, grpc.StatusCode.OK, started)
 
         return call
