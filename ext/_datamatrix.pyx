@@ -1,8 +1,9 @@
 # cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False
 """DataMatrix ECC 200 kernels: encodation, Reed–Solomon, module placement, 1-bit PNG and PBM.
 
-The fast copy of ``linecode/render/reference.py`` (read that first: it is the specification, and
-tests hold this module to it codeword for codeword, module for module, byte for byte). Placement
+The fast copy of ``linecode/render/reference.py`` and, for the images,
+``linecode/render/image_reference.py`` (read those first: they are the specification, and tests
+hold this module to them codeword for codeword, module for module, byte for byte). Placement
 maps, generator polynomials and Huffman codes are built once at import; every bulk function runs
 with the GIL released. Private: use ``linecode.render``.
 """
@@ -824,7 +825,7 @@ def encode_many_smallest(const uint8_t[::1] flat, const int64_t[::1] offsets, bi
 
 
 def image(const uint8_t[:, ::1] matrix, int module_px, int quiet_zone, int fmt):
-    """PNG (fmt 0) or PBM (fmt 1) bytes of a module matrix (reference.png, formats.pbm)."""
+    """PNG (fmt 0) or PBM (fmt 1) bytes of a module matrix (image_reference.png, .pbm)."""
     cdef Buf b
     cdef int status
     if module_px < 1 or quiet_zone < 0 or fmt not in (FORMAT_PNG, FORMAT_PBM) or matrix.shape[1] < 1:
@@ -883,6 +884,7 @@ def render_many(const uint8_t[::1] flat, const int64_t[::1] offsets, bint gs1, i
 cdef int build_tables() except -1:
     """Fill the C tables from the reference, which defines them (runs once, at import)."""
     # Imported here, at the end of this module's initialisation: the reference's package imports us.
+    from linecode.render import image_reference
     from linecode.render import reference as ref
     cdef int i, j, k, n, shape, scheme
     cdef uint32_t crc, code, rev
@@ -919,7 +921,7 @@ cdef int build_tables() except -1:
             crc = (crc >> 1) ^ (0xEDB88320U if crc & 1 else 0)
         CRC_TABLE[i] = crc
     for i in range(288):
-        code, n = ref.fixed_huffman_code(i)
+        code, n = image_reference.fixed_huffman_code(i)
         rev = 0
         for j in range(n):
             rev |= ((code >> j) & 1) << (n - 1 - j)
@@ -930,11 +932,11 @@ cdef int build_tables() except -1:
         for j in range(5):
             rev |= ((i >> j) & 1) << (4 - j)
         DIST_CODE[i] = rev
-        DIST_BASE[i] = ref.DISTANCE_BASE[i]
-        DIST_EXTRA[i] = ref.DISTANCE_EXTRA[i]
+        DIST_BASE[i] = image_reference.DISTANCE_BASE[i]
+        DIST_EXTRA[i] = image_reference.DISTANCE_EXTRA[i]
     for i in range(29):
-        LEN_BASE[i] = ref.LENGTH_BASE[i]
-        LEN_EXTRA[i] = ref.LENGTH_EXTRA[i]
+        LEN_BASE[i] = image_reference.LENGTH_BASE[i]
+        LEN_EXTRA[i] = image_reference.LENGTH_EXTRA[i]
     for k in range(NSIZES):
         build_map(k, ref.placement)
     return 0

@@ -15,6 +15,7 @@ from linecode import render
 from linecode.codes import GS, Gs1Code, Gtin, Nmpa20Code
 from linecode.errors import InvalidArgument, InvalidCode
 from linecode.render import SIZES, formats, libdmtx
+from linecode.render import image_reference as image_ref
 from linecode.render import reference as ref
 
 NMPA20 = "86123451234567890042"
@@ -83,8 +84,8 @@ def test_cython_equals_reference_value_for_value() -> None:
         expected = ref.symbol(SIZES[k], ref.interleave(SIZES[k], cws))
         assert k2 == k and (modules == np.array(expected, dtype=np.uint8)).all(), data
         px, quiet = 1 + t % 3, t % 4
-        assert dm.image(modules, px, quiet, dm.PNG) == ref.png(expected, px, quiet)
-        assert dm.image(modules, px, quiet, dm.PBM) == ref.pbm(expected, px, quiet)
+        assert dm.image(modules, px, quiet, dm.PNG) == image_ref.png(expected, px, quiet)
+        assert dm.image(modules, px, quiet, dm.PBM) == image_ref.pbm(expected, px, quiet)
 
 
 def test_cython_equals_reference_in_every_fixed_size() -> None:
