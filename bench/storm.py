@@ -169,12 +169,12 @@ if __name__ == "__main__":
 
 def prepare(target: str, prefix: str, codes_file: str) -> str:
     """A batch for the storm's allocations and 1,000 genuine codes (written to ``codes_file``)."""
-    from linecode.service import linesim
+    from linecode import sim
     from linecode.v1 import admin_pb2_grpc
 
     with grpc.insecure_channel(target) as channel:
-        (batch,) = linesim.setup_batches(
-            admin_pb2_grpc.AdminServiceStub(channel), linesim.demo_product(), 1, 10**8, prefix
+        (batch,) = sim.setup_batches(
+            admin_pb2_grpc.AdminServiceStub(channel), sim.demo_product(), 1, 10**8, prefix
         )
         stub = line_pb2_grpc.LineServiceStub(channel)
         codes = [

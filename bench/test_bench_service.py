@@ -3,7 +3,7 @@
 The server runs as its own process (``linecode serve``), as on a line: once as one process and once
 with ``--processes 2`` (a supervisor and two workers sharing port and store); the load comes from
 this process over loopback, one asyncio coroutine and one connection per simulated line
-(``linecode.service.linesim``).
+(``linecode.sim``).
 Each line runs at 600 packs/min: allocation in blocks, a printer image stream, printed/verified
 reports, a camera failing 1 %, QA samples, aggregation into bundles, cases and a pallet.
 """
@@ -21,7 +21,7 @@ import grpc
 import pytest
 from grpc import aio
 
-from linecode.service import linesim
+from linecode import sim
 from linecode.service.server import announced_port
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc, query_pb2, query_pb2_grpc
 
@@ -29,6 +29,7 @@ LINES = [int(n) for n in os.environ.get("LINECODE_BENCH_LINES", "25,50,75,100").
 UNITS_PER_LINE = int(os.environ.get("LINECODE_BENCH_UNITS", "400"))  # 40 s at 600 packs/min
 WARMUP_S = 3.0  # a line's first calls (first allocations, pool tables) are not steady state
 SPEED = 600.0
+LEVELS = [(lv.name, lv.ratio) for lv in sim.DEMO_LEVELS]
 
 
 PROCESSES = [int(n) for n in os.environ.get("LINECODE_BENCH_PROCESSES", "1,2").split(",")]
@@ -57,8 +58,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
 
 def _batches(target: str, lines: int, prefix: str) -> list[str]:
     with grpc.insecure_channel(target) as channel:
-        return linesim.setup_batches(
-            admin_pb2_grpc.AdminServiceStub(channel), linesim.demo_product(), lines, UNITS_PER_LINE, prefix
+        return sim.setup_batches(
+            admin_pb2_grpc.AdminServiceStub(channel), sim.demo_product(), lines, UNITS_PER_LINE, prefix
         )
 
 
@@ -72,10 +73,9 @@ def test_lines_at_600_packs_per_minute(benchmark, server: str, lines: int, in_st
     them run: from the last one's start (+ warm-up) to the first one's end. In step (every line's
     cases and pallet in the same second, start spread over one bundle): everything after warm-up,
     the synchronised bursts included — a worst case no real site runs."""
-    product = linesim.demo_product()
     batch_ids = _batches(server, lines, f"N{lines}{'s' if in_step else ''}-")
     plans = [
-        linesim.LinePlan(b, f"L{i + 1}", linesim.levels_of(product), UNITS_PER_LINE, SPEED, in_step=in_step)
+        sim.LinePlan(b, f"L{i + 1}", LEVELS, UNITS_PER_LINE, SPEED, in_step=in_step)
         for i, b in enumerate(batch_ids)
     ]
     if in_step:
@@ -83,10 +83,10 @@ def test_lines_at_600_packs_per_minute(benchmark, server: str, lines: int, in_st
     else:
         spread = plans[0].start_spread_s
         window = {"warmup_s": spread + WARMUP_S, "measure_s": UNITS_PER_LINE * 60 / SPEED - spread - WARMUP_S}
-    stats = benchmark.pedantic(lambda: asyncio.run(linesim.run_lines(server, plans, **window)), rounds=1)  # type: ignore[arg-type]
+    stats = benchmark.pedantic(lambda: asyncio.run(sim.run_lines(server, plans, **window)), rounds=1)  # type: ignore[arg-type]
     latencies = stats.all_latencies()
-    p50, p99 = linesim.percentile(latencies, 0.5), linesim.percentile(latencies, 0.99)
-    per_method = {m: linesim.percentile(sorted(v), 0.99) for m, v in stats.latencies_ms.items()}
+    p50, p99 = sim.percentile(latencies, 0.5), sim.percentile(latencies, 0.99)
+    per_method = {m: sim.percentile(sorted(v), 0.99) for m, v in stats.latencies_ms.items()}
     benchmark.extra_info.update(
         lines=lines,
         in_step=in_step,

@@ -2,7 +2,7 @@
 
 Starts an embedded server on a free loopback port over a data dir (temporary unless ``--data``),
 creates a demo vaccine (unit, bundle, case, SSCC pallet) and one batch per line, then runs the
-lines through real gRPC clients (``linecode.service.linesim``): the PLC allocates and reports at the
+lines through real gRPC clients (``linecode.sim``): the PLC allocates and reports at the
 set line speed, the printer streams images, the camera fails a few codes, QA pulls samples, units
 are packed into bundles, cases and a pallet. Every batch is closed with its reconciliation, a QA
 uniqueness audit runs, and a summary says what happened and where the data and sample images are.
@@ -11,12 +11,13 @@ uniqueness audit runs, and a summary says what happened and where the data and s
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
+import shlex
+import shutil
+import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 SAMPLE_IMAGES = 3
 
@@ -34,17 +35,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def run(args: argparse.Namespace) -> int:
-    import grpc
-
+    from linecode import sim
     from linecode.cli.batch import format_report
     from linecode.cli.progress import progress_bar
-    from linecode.client import channel_options
     from linecode.errors import InvalidArgument
     from linecode.qa import audit_uniqueness, default_levels
-    from linecode.service import linesim
     from linecode.service.server import create_server
     from linecode.store import Store
-    from linecode.v1 import admin_pb2, admin_pb2_grpc, common_pb2
 
     if args.lines < 1 or args.units < 1 or args.speed < 0:
         raise InvalidArgument(
@@ -56,59 +53,41 @@ def run(args: argparse.Namespace) -> int:
     images_dir.mkdir(parents=True, exist_ok=True)
     samples: list[str] = []
 
-    def keep_sample(image: Any) -> None:
-        if len(samples) < SAMPLE_IMAGES and image.code[:7] == "8600001":
-            path = images_dir / f"{image.code}.png"
-            path.write_bytes(image.data)
-            samples.append(str(path))
-
     with Store.open(data) as store:
         running = create_server(store, "127.0.0.1:0")
-        target = f"127.0.0.1:{running.port}"
+        site = sim.Site(f"127.0.0.1:{running.port}")
         try:
-            print(f"linecode demo — server on {target}, data dir {data}")
-            product = linesim.demo_product()
-            with grpc.insecure_channel(target, options=channel_options()) as channel:
-                admin = admin_pb2_grpc.AdminServiceStub(channel)
-                batch_ids = linesim.setup_batches(admin, product, args.lines, args.units)
-            levels = linesim.levels_of(product)
+            print(f"linecode demo — server on {site.target}, data dir {data}")
+            plans = site.setup(args.lines, args.units, args.speed)
+            batch_ids = [plan.batch_id for plan in plans]
             print(
-                f"product  {product.name} ({product.mah}): "
-                + " → ".join(f"{name} x{ratio}" if ratio > 1 else name for name, ratio in levels)
+                f"product  {sim.DEMO_NAME} ({sim.DEMO_MAH}): "
+                + " → ".join(f"{lv.name} x{lv.ratio}" if lv.ratio > 1 else lv.name for lv in sim.DEMO_LEVELS)
             )
             print(
                 f"lines    {args.lines} x {args.units:,} units at {args.speed:,.0f} packs/min; "
                 f"batches {', '.join(batch_ids)}"
             )
-            plans = [
-                linesim.LinePlan(b, f"L{i + 1}", levels, args.units, args.speed)
-                for i, b in enumerate(batch_ids)
-            ]
             started = time.perf_counter()
             with progress_bar(args.lines * args.units, "packing", unit="pack") as bar:
 
-                def on_image(image: Any) -> None:
-                    keep_sample(image)
-                    if image.code[:7] == "8600001":
+                def on_image(code: str, png: bytes) -> None:
+                    if sim.is_unit(code):
                         bar.update(1)
+                        if len(samples) < SAMPLE_IMAGES:
+                            path = images_dir / f"{code}.png"
+                            path.write_bytes(png)
+                            samples.append(str(path))
 
-                stats = asyncio.run(linesim.run_lines(target, plans, on_image=on_image))
+                stats = site.run(plans, on_image)
             seconds = time.perf_counter() - started
-            reports = []
-            with grpc.insecure_channel(target, options=channel_options()) as channel:
-                admin = admin_pb2_grpc.AdminServiceStub(channel)
-                for plan in plans:
-                    admin.CloseBatch(
-                        admin_pb2.CloseBatchRequest(
-                            batch_id=plan.batch_id, origin=common_pb2.Origin(line=plan.line, actor="qa-demo")
-                        )
-                    )
-                    reports.append(store.reconcile(plan.batch_id))
+            site.close(plans)
+            reports = [store.reconcile(batch_id) for batch_id in batch_ids]
         finally:
             running.stop(2)
         master = store.master
     latencies = stats.all_latencies()
-    p50, p99 = linesim.percentile(latencies, 0.5), linesim.percentile(latencies, 0.99)
+    p50, p99 = sim.percentile(latencies, 0.5), sim.percentile(latencies, 0.99)
     for report in reports:
         print("\n".join(format_report(report)))
     audit = audit_uniqueness(master, 200_000, levels=default_levels())
@@ -128,9 +107,10 @@ def run(args: argparse.Namespace) -> int:
     )
     print(f"pallets  {', '.join(stats.top)}")
     print(f"images   {', '.join(samples)}")
-    print(f"try      linecode inspect '{stats.top[0]}' --data {data}")
-    print(f"         linecode batch report {batch_ids[0]} --data {data}")
-    print(f"         linecode export {batch_ids[0]} --data {data} -o {batch_ids[0]}.epcis.json")
+    command = runnable_command()
+    print(f"try      {command} inspect '{stats.top[0]}' --data {data}")
+    print(f"         {command} batch report {batch_ids[0]} --data {data}")
+    print(f"         {command} export {batch_ids[0]} --data {data} -o {batch_ids[0]}.epcis.json")
     ok = all(r.ok for r in reports) and audit.duplicates == 0 and audit.invalid == 0
     if args.json:
         summary = {
@@ -154,3 +134,15 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(summary, sort_keys=True, ensure_ascii=False))
     return 0 if ok else 1
+
+
+def runnable_command() -> str:
+    """How the user who ran this demo runs another ``linecode`` command: ``linecode`` if that is on
+    their PATH (and is this installation), else ``./dev run`` from a checkout (what ``./dev demo``
+    users have), else this interpreter with ``-m linecode``."""
+    found = shutil.which("linecode")
+    if found and Path(found).absolute().parent == Path(sys.executable).absolute().parent:
+        return "linecode"
+    if Path("dev").is_file() and Path("linecode", "__init__.py").is_file():
+        return "./dev run"
+    return f"{shlex.quote(sys.executable)} -m linecode"

@@ -13,9 +13,9 @@ import zxingcpp
 from linecode.render import formats
 
 
-def linecode(*args: str) -> subprocess.CompletedProcess[str]:
+def linecode(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "linecode", *args], capture_output=True, text=True, timeout=300
+        [sys.executable, "-m", "linecode", *args], capture_output=True, text=True, timeout=300, cwd=cwd
     )
 
 
@@ -23,7 +23,17 @@ def test_demo_runs_a_line_and_leaves_data_to_inspect_and_export(tmp_path: Path) 
     year_batches = []
     for _ in range(2):  # a kept data dir gets the next batch on the second run
         run = linecode(
-            "demo", "--data", str(tmp_path), "--units", "250", "--lines", "2", "--speed", "0", "--json"
+            "demo",
+            "--data",
+            str(tmp_path),
+            "--units",
+            "250",
+            "--lines",
+            "2",
+            "--speed",
+            "0",
+            "--json",
+            cwd=tmp_path,
         )
         assert run.returncode == 0, run.stderr
         summary = json.loads(run.stdout.splitlines()[-1])
@@ -33,6 +43,14 @@ def test_demo_runs_a_line_and_leaves_data_to_inspect_and_export(tmp_path: Path) 
         assert summary["aggregations"] >= 2 * (25 + 3 + 1)
         assert summary["p99_ms"] > 0 and summary["qa"]["duplicates"] == 0
     assert len(set(year_batches)) == 4 and year_batches[2][-3:] == "003"
+
+    # What the demo tells a newcomer to try runs as printed, wherever they are (no `linecode` on
+    # their PATH after `./dev demo`, say).
+    (tried,) = [
+        line.removeprefix("try").strip() for line in run.stdout.splitlines() if line.startswith("try ")
+    ]
+    done = subprocess.run(tried, shell=True, capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0 and summary["pallet"] in done.stdout, (tried, done.stderr)
 
     pallet = summary["pallet"]
     inspect = linecode("inspect", pallet, "--data", str(tmp_path), "--json")
@@ -50,3 +68,4 @@ def test_demo_runs_a_line_and_leaves_data_to_inspect_and_export(tmp_path: Path) 
         gray = np.pad(np.where(pixels, 0, 255).astype(np.uint8), 8, constant_values=255)
         (barcode,) = zxingcpp.read_barcodes(gray)
         assert barcode.text == Path(path).stem
+

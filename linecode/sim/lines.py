@@ -6,13 +6,12 @@ hundred lines from one process). Per bundle of units the line: takes unit codes 
 ``printed``, has the camera verify them (a few fail and are ``scrapped``, a few are ``sampled`` by
 QA and replaced), allocates, prints and verifies the bundle code and aggregates the units into it;
 every full case likewise, and at the end one pallet (SSCC) takes the cases. Every unary call's
-latency is recorded per method. ``demo`` and ``bench/`` both use it.
+latency is recorded per method. :class:`linecode.sim.Site` runs them.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import math
 import random
 import time
@@ -26,8 +25,6 @@ from grpc import aio
 
 from linecode.client import channel_options
 from linecode.v1 import (
-    admin_pb2,
-    admin_pb2_grpc,
     common_pb2,
     line_pb2,
     line_pb2_grpc,
@@ -317,7 +314,7 @@ async def run_lines(
     target: str,
     plans: list[LinePlan],
     *,
-    on_image: Callable[[Any], None] = lambda image: None,
+    on_image: Callable[[print_pb2.Image], None] = lambda image: None,
     credentials: grpc.ChannelCredentials | None = None,
     warmup_s: float = 0.0,
     measure_s: float | None = None,
@@ -355,63 +352,3 @@ async def run_lines(
     for stats in results:
         total.merge(stats)
     return total
-
-
-def demo_product(product_id: str = "demo-vaccine") -> admin_pb2.Product:
-    """The demo's product: units in bundles of 10, bundles in cases of 10, cases on an SSCC pallet."""
-    return admin_pb2.Product(
-        product_id=product_id,
-        name="Demo vaccine 0.5 ml",
-        mah="Demo Bio",
-        levels=[
-            admin_pb2.Level(name="unit", rule="nmpa20", identifier="8600001", pack_ratio=1),
-            admin_pb2.Level(name="bundle", rule="nmpa20", identifier="8600002", pack_ratio=10),
-            admin_pb2.Level(name="case", rule="nmpa20", identifier="8600003", pack_ratio=10),
-            admin_pb2.Level(name="pallet", rule="sscc", identifier="06901234", pack_ratio=100),
-        ],
-    )
-
-
-def levels_of(product: admin_pb2.Product) -> list[tuple[str, int]]:
-    return [(lv.name, lv.pack_ratio) for lv in product.levels]
-
-
-def setup_batches(
-    admin: admin_pb2_grpc.AdminServiceStub,
-    product: admin_pb2.Product,
-    lines: int,
-    units: int,
-    prefix: str | None = None,
-) -> list[str]:
-    """Create the product (if new) and one open batch per line, numbered on from the last one
-    (``B<year>001``, ``B<year>002``, ...); the batch ids."""
-    try:
-        admin.CreateProduct(product)
-    except grpc.RpcError as exc:
-        if exc.code() != grpc.StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
-            raise
-    today = dt.date.today()
-    prefix = prefix if prefix is not None else f"B{today.year}"
-    ids: list[str] = []
-    number = 0
-    while len(ids) < lines:
-        number += 1
-        batch_id = f"{prefix}{number:03d}"
-        try:
-            admin.CreateBatch(
-                admin_pb2.Batch(
-                    batch_id=batch_id,
-                    product_id=product.product_id,
-                    batch_number=batch_id,
-                    production_date=today.isoformat(),
-                    expiry_date=today.replace(year=today.year + 2, day=1).isoformat(),
-                    line=f"L{len(ids) + 1}",
-                    planned_quantity=units,
-                )
-            )
-        except grpc.RpcError as exc:
-            if exc.code() != grpc.StatusCode.ALREADY_EXISTS:  # type: ignore[attr-defined]
-                raise
-            continue
-        ids.append(batch_id)
-    return ids
