@@ -27,6 +27,8 @@ from linecode.codes import GS, Gs1Code, Gtin
 from linecode.render import SIZES, SymbolSize, formats, libdmtx
 from linecode.serials import MasterKey, Nmpa20Pool, SsccPool
 
+pytestmark = pytest.mark.slow
+
 MASTER = MasterKey(bytes(range(32)))
 ECC200 = [s for s in SIZES if not s.dmre]
 DMRE = [s for s in SIZES if s.dmre]

@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import zxingcpp
 
 from linecode.render import formats
+
+pytestmark = pytest.mark.slow
 
 
 def linecode(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -68,4 +71,3 @@ def test_demo_runs_a_line_and_leaves_data_to_inspect_and_export(tmp_path: Path) 
         gray = np.pad(np.where(pixels, 0, 255).astype(np.uint8), 8, constant_values=255)
         (barcode,) = zxingcpp.read_barcodes(gray)
         assert barcode.text == Path(path).stem
-

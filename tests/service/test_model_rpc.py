@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import pytest
 from hypothesis import strategies as st
 
 from linecode.certs import Pem, issue, make_ca
@@ -34,6 +35,8 @@ from linecode.v1 import admin_pb2, common_pb2, line_pb2
 from ..store.linemachine import EXPIRY, PRODUCT_ID, PRODUCTION, LineMachine, Refused, settings_for
 from ..store.linemodel import SHAPE, Answer, Prediction, Req, Rule
 from .conftest import Client, connect
+
+pytestmark = pytest.mark.slow
 
 ROLES = {"plc-L1": "line:L1", "plc-L2": "line:L2", "plc-L1L2": "line:L1,L2", "ops": "admin"}
 TIMEOUT = 20

@@ -35,6 +35,8 @@ from .conftest import (
     signal_another_thread,
 )
 
+pytestmark = pytest.mark.slow
+
 SERVE = ("--processes", "2", "--listen", "127.0.0.1:0")
 CHANNELS = 16  # all on one of two workers by chance: 2 in 65,536
 

@@ -31,6 +31,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from linecode.errors import (
     AlreadyExists,
     InvalidArgument,
@@ -44,6 +46,8 @@ from linecode.store import CodeRule, Level, State, Store
 
 from .linemachine import EXPIRY, PRODUCT_ID, PRODUCTION, LineMachine, Refused, settings_for
 from .linemodel import Answer, Req
+
+pytestmark = pytest.mark.slow
 
 STATUS = (
     (InvalidArgument, "INVALID_ARGUMENT"),

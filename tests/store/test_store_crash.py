@@ -15,9 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from linecode.serials import MasterKey
 from linecode.store import Store
 from linecode.store.replay import differences
+
+pytestmark = pytest.mark.slow
 
 CHILD = Path(__file__).with_name("crash_child.py")
 KILLS = 4
