@@ -7,7 +7,6 @@ locked, expired), 2 when the question could not be asked (no data dir, no master
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 from pathlib import Path
 
@@ -42,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
         store.master  # noqa: B018 -- a missing master key is a setup error (exit 2), not a forgery
         answer = store.verify(args.data)
     info = answer.info
-    expired = info is not None and info.expiry_date < dt.date.today()
+    expired = info is not None and info.expired
     if args.json:
         print(
             json.dumps(

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import grpc
 
 from linecode.errors import NotFound
@@ -25,7 +23,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         )
         if answer.info is not None and answer.genuine:  # a forged scan learns nothing of the real code
             response.info.CopyFrom(convert.code_info(answer.info))
-            response.expired = answer.info.expiry_date < dt.date.today()
+            response.expired = answer.info.expired
         return response
 
     def GetParent(self, request: query_pb2.CodeRequest, context: grpc.ServicerContext) -> common_pb2.CodeInfo:

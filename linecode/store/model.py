@@ -476,6 +476,12 @@ class CodeInfo:
     """Unit-level codes inside (1 for a unit)."""
     last_event_us: int
 
+    @property
+    def expired(self) -> bool:
+        """Whether its expiry date has passed (the day of expiry itself is still good), by this
+        machine's date: the one expiry rule (``Store.verify``, the Query service, ``linecode verify``)."""
+        return self.expiry_date < dt.date.today()
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "code": self.code,

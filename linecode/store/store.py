@@ -1006,7 +1006,7 @@ class Store:
                 "LOCKED",
                 f"genuine code, locked: {info.lock.label} {info.lock.chinese}",
             )
-        elif info.expiry_date < dt.date.today():
+        elif info.expired:
             usable, reason, message = False, "EXPIRED", f"genuine code, expired on {info.expiry_date}"
         return Verification(True, reason, message, info, usable)
 
