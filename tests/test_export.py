@@ -46,7 +46,8 @@ CBV = {
 # --- a real store with a batch run through every exported event -----------------------------------
 
 
-def open_store(path: Path, master: MasterKey) -> Store:
+def open_unsynced_store(path: Path, master: MasterKey) -> Store:
+    """A store whose commits are not synced to disk: fast, and all an export's reads need."""
     return Store.open(path, master_key=master, sync=False)
 
 
@@ -70,7 +71,7 @@ def commissioned(store: Store, batch_id: str, level: str, n: int) -> list[str]:
 
 @pytest.fixture
 def store(tmp_path: Path, master: MasterKey) -> Iterator[Store]:
-    s = open_store(tmp_path / "data", master)
+    s = open_unsynced_store(tmp_path / "data", master)
     s.create_product("vaccine", "Demo vaccine 0.5 ml", "Demo Bio", LEVELS)
     yield s
     s.close()
@@ -317,7 +318,7 @@ def test_nmpa_xml_escapes_text(store: Store) -> None:
 @pytest.fixture(scope="module")
 def big_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """100,000 units packed ten to a case (10,000 cases), reported the way a line does: in blocks."""
-    s = open_store(tmp_path_factory.mktemp("big") / "data", MasterKey(bytes(range(32))))
+    s = open_unsynced_store(tmp_path_factory.mktemp("big") / "data", MasterKey(bytes(range(32))))
     s.create_product(
         "vaccine",
         "Demo vaccine",

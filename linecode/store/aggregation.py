@@ -71,9 +71,19 @@ def check_children(
         (k, r.parent) for k, r in zip(keys, rows, strict=True) if r.parent is not None and not ignore_parent
     ]
     if in_parent:
+
+        def where(child: str, parent: str) -> str:
+            # A parent the caller may not change is named only as being there: a line-limited
+            # caller never learns another line's codes from a refusal.
+            lines = tx.lines
+            row = tx.row(parent) if lines is not None else None
+            if lines is not None and row is not None and batches(row.batch_ref).line not in lines:
+                return f"{child} (in a parent of another line)"
+            return f"{child} (in {parent})"
+
         raise _fail(
             "CHILD_ALREADY_AGGREGATED",
-            f"child code(s) already packed: {listing([f'{k} (in {p})' for k, p in in_parent])}; "
+            f"child code(s) already packed: {listing([where(k, p) for k, p in in_parent])}; "
             "expected children in no parent",
             [k for k, _ in in_parent],
             "to move a child use reparent; to unpack use disaggregate",

@@ -366,6 +366,28 @@ def test_a_line_changes_no_code_of_another_line_named_or_implied(mixed: Served) 
     assert not differences(mixed.store)
 
 
+def test_a_refusal_names_no_parent_of_another_line(mixed: Served) -> None:
+    """Found by the model machine: line:L2 packing its own case that sits in an L1 pallet was told
+    the pallet's code (CHILD_ALREADY_AGGREGATED ... in (00)…). Refused alike, the pallet unnamed."""
+    admin, l2 = mixed.as_role("ops"), mixed.as_role("plc-L2")
+    (pallet1,) = admin.commissioned("pallet", 1, batch="M1")
+    (pallet2,) = admin.commissioned("pallet", 1, batch="M2")
+    case2 = _case(admin, "M2")
+    admin.line.Aggregate(line_pb2.AggregateRequest(parent=pallet1, children=[case2], partial=True))
+    with pytest.raises(grpc.RpcError) as info:
+        l2.line.Aggregate(
+            line_pb2.AggregateRequest(parent=pallet2, children=[case2], partial=True, origin=l2.origin)
+        )
+    detail = error_detail(info.value)
+    assert detail is not None and detail.reason == "CHILD_ALREADY_AGGREGATED"
+    assert pallet1 not in (info.value.details() or "") and pallet1 not in detail.codes
+    assert "in a parent of another line" in (info.value.details() or "")
+    # the admin, who may see every line, is told where
+    with pytest.raises(grpc.RpcError) as told:
+        admin.line.Aggregate(line_pb2.AggregateRequest(parent=pallet2, children=[case2], partial=True))
+    assert pallet1 in (told.value.details() or "")
+
+
 def test_a_line_may_not_write_as_another_line(mtls: Served) -> None:
     l1 = mtls.as_role("plc-L1")
     request = line_pb2.AllocateRequest(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -56,13 +57,14 @@ def make_batch(store: Store, batch_id: str, product: str = PRODUCT) -> None:
     )
 
 
-def open_store(path: Path, master: MasterKey, **kw: Any) -> Store:
+def open_durable_store(path: Path, master: MasterKey, **kw: Any) -> Store:
+    """A store as a server opens it: every commit synced to disk (crash and sharing tests need it)."""
     return Store.open(path, master_key=master, **kw)
 
 
 @pytest.fixture
 def store(tmp_path: Path, master: MasterKey) -> Iterator[Store]:
-    s = open_store(tmp_path / "data", master)
+    s = open_durable_store(tmp_path / "data", master)
     yield s
     s.close()
 
@@ -96,3 +98,36 @@ def refused(
     assert snapshot(store) == before
     assert not differences(store)
     return info.value
+
+
+def in_one_group(store: Store, calls: list[Callable[[], object]]) -> tuple[list[object], int]:
+    """Run ``calls`` (writes) queued behind a writer held busy, so that they form one group in this
+    order: each one's result or error reason, and the commits they took."""
+    writer_busy, go_on = threading.Event(), threading.Event()
+
+    def hold_the_writer(tx: object) -> None:
+        writer_busy.set()
+        go_on.wait()
+
+    outcomes: list[object] = [None] * len(calls)
+
+    def call(i: int) -> None:
+        try:
+            outcomes[i] = calls[i]()
+        except LinecodeError as exc:
+            outcomes[i] = exc.reason
+
+    blocker = threading.Thread(target=store._db.write, args=(hold_the_writer,))
+    blocker.start()
+    writer_busy.wait()
+    threads = []
+    for i in range(len(calls)):  # queued one after the other, so they form one group in this order
+        threads.append(threading.Thread(target=call, args=(i,)))
+        threads[-1].start()
+        while store._db._queue.qsize() < i + 1:
+            threading.Event().wait(0.001)
+    commits = store.commits
+    go_on.set()
+    for t in [blocker, *threads]:
+        t.join()
+    return outcomes, store.commits - commits - 1  # less the blocker's own

@@ -25,7 +25,7 @@ from linecode.store.check import AREAS, check
 from linecode.store.db import Tx
 from linecode.store.replay import differences
 
-from .conftest import LEVELS, PRODUCT, Line, make_batch, open_store
+from .conftest import LEVELS, PRODUCT, Line, make_batch, open_durable_store
 
 
 def _linecode(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -283,7 +283,7 @@ def test_check_and_backup_beside_writer_threads_and_a_writing_process(
 ) -> None:
     data = tmp_path / "data"
     with WriterLock(data):  # a server of several processes: this one and another both write
-        store = open_store(data, master, shared=True, sync=False)
+        store = open_durable_store(data, master, shared=True, sync=False)
         try:
             store.create_product(PRODUCT, "Demo vaccine 0.5 ml", "Demo Bio", LEVELS)
             make_batch(store, "B1")
@@ -332,7 +332,7 @@ def test_check_and_backup_beside_writer_threads_and_a_writing_process(
                 (tmp_path / "backup", acked_before),
                 (tmp_path / "backup2", acked_before_cli),
             ):
-                with open_store(path, master) as copy:
+                with open_durable_store(path, master) as copy:
                     assert check(copy).ok
                     assert copy.last_event_seq() >= acked_upto
                     assert list(copy.events())[:acked_upto] == list(store.events())[:acked_upto]

@@ -15,7 +15,7 @@ from linecode.serials import MasterKey
 from linecode.store.db import Database
 from linecode.store.records import new_row, slot_key
 
-from .conftest import Line, open_store
+from .conftest import Line, open_durable_store
 
 _READ_SLOTS = """
 import json, struct, sys
@@ -88,7 +88,7 @@ def _refused_as_another_layout(data: Path, master: MasterKey, says: str) -> None
     before = (data / "data.mdb").read_bytes()
     for readonly in (False, True, False):  # the last: the refusal gave the writer lock back
         with pytest.raises(ConfigError) as info:
-            open_store(data, master, readonly=readonly)
+            open_durable_store(data, master, readonly=readonly)
         assert info.value.reason == "STORE_FORMAT"
         assert says in str(info.value)
     assert (data / "data.mdb").read_bytes() == before
@@ -99,7 +99,7 @@ def test_a_store_of_another_layout_is_refused_and_left_alone(
     tmp_path: Path, master: MasterKey, mark: bytes | None
 ) -> None:
     data = tmp_path / "data"
-    open_store(data, master).close()  # a current store, then marked as another layout (or unmarked)
+    open_durable_store(data, master).close()  # a current store, then marked as another layout (or unmarked)
     env = lmdb.open(str(data), max_dbs=16)
     with env.begin(write=True) as txn:
         if mark is None:

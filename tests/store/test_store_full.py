@@ -26,8 +26,7 @@ from linecode.store import Store
 from linecode.store.model import Lock
 from linecode.store.replay import differences
 
-from .conftest import LEVELS, PRODUCT, make_batch, open_store
-from .test_store_leases import in_one_group
+from .conftest import LEVELS, PRODUCT, in_one_group, make_batch, open_durable_store
 
 MiB = 1 << 20
 CHILD = Path(__file__).with_name("full_child.py")
@@ -75,7 +74,7 @@ def fill(store: Store, count: int = 20_000) -> Exhausted:
 
 
 def test_a_full_map_refuses_the_whole_group_and_reads_go_on(tmp_path: Path, master: MasterKey) -> None:
-    with open_store(tmp_path / "d", master, map_size=MiB, max_map_size=2 * MiB) as store:
+    with open_durable_store(tmp_path / "d", master, map_size=MiB, max_map_size=2 * MiB) as store:
         code = started(store)
         printed = list(store.allocate("B1", "unit", 2000, idempotency_key="first").codes)
         full = fill(store)
@@ -100,7 +99,7 @@ def test_a_full_map_refuses_the_whole_group_and_reads_go_on(tmp_path: Path, mast
         assert list(store.allocate("B1", "unit", 2000, idempotency_key="first").codes) == printed
 
     # more room: the same store reopened with a larger maximum takes the writes that were refused
-    with open_store(tmp_path / "d", master, max_map_size=16 * MiB) as store:
+    with open_durable_store(tmp_path / "d", master, max_map_size=16 * MiB) as store:
         assert store.allocate("B1", "unit", 1, idempotency_key="second").codes
         store.report_events("printed", printed)
         assert len(store.allocate("B1", "unit", 5000).codes) == 5000
@@ -110,7 +109,9 @@ def test_a_full_map_refuses_the_whole_group_and_reads_go_on(tmp_path: Path, mast
 
 
 def test_the_initial_map_size_is_capped_at_the_maximum(tmp_path: Path, master: MasterKey) -> None:
-    with open_store(tmp_path / "d", master, max_map_size=2 * MiB) as store:  # map_size defaults to 1 GiB
+    with open_durable_store(
+        tmp_path / "d", master, max_map_size=2 * MiB
+    ) as store:  # map_size defaults to 1 GiB
         assert store._db.env.info()["map_size"] == 2 * MiB
         started(store)
         assert fill(store).reason == "STORE_FULL"
@@ -139,7 +140,7 @@ def small_disk(where: Path, size: int) -> Iterator[Path]:
 def test_a_full_disk_refuses_writes_and_they_work_again_once_space_is_freed(
     tmp_path: Path, master: MasterKey
 ) -> None:
-    with small_disk(tmp_path / "disk", 8 * MiB) as disk, open_store(disk / "data", master) as store:
+    with small_disk(tmp_path / "disk", 8 * MiB) as disk, open_durable_store(disk / "data", master) as store:
         code = started(store)
         printed = list(store.allocate("B1", "unit", 2000).codes)
         room = os.statvfs(disk)
@@ -177,7 +178,7 @@ def test_a_data_file_at_the_file_size_limit_refuses_writes_until_it_is_lifted(
     """``RLIMIT_FSIZE`` in a child process (so this one's files are not limited): LMDB's writes past it
     come back short or with EFBIG; the child reports what it saw, then this process checks the store."""
     data = tmp_path / "d"
-    with open_store(data, master) as store:
+    with open_durable_store(data, master) as store:
         code = started(store)
     done = subprocess.run(
         [sys.executable, str(CHILD), str(data), code], capture_output=True, text=True, timeout=60
@@ -188,6 +189,6 @@ def test_a_data_file_at_the_file_size_limit_refuses_writes_until_it_is_lifted(
     assert "file size limit" in seen["message"] and "ulimit -f" in seen["hint"]
     assert seen["unchanged"] and seen["reads"] and seen["writer_alive"]
     assert seen["after"] == 20_000  # the limit lifted, the refused allocation went through
-    with open_store(data, master) as store:
+    with open_durable_store(data, master) as store:
         assert sum(row.count for row in store.counts("B1") if row.level_name == "unit") == 22_001
         assert not differences(store)

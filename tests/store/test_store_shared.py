@@ -15,27 +15,27 @@ from linecode.serials import MasterKey
 from linecode.store import WriterLock
 from linecode.store.replay import differences
 
-from .conftest import LEVELS, PRODUCT, Line, make_batch, open_store
+from .conftest import LEVELS, PRODUCT, Line, make_batch, open_durable_store
 
 
 def test_a_shared_open_needs_the_writer_lock_held(tmp_path: Path, master: MasterKey) -> None:
     with pytest.raises(ConfigError) as info:
-        open_store(tmp_path / "data", master, shared=True)
+        open_durable_store(tmp_path / "data", master, shared=True)
     assert info.value.reason == "STORE_NOT_LOCKED"
     # The check took no lock: a plain writer opens the data dir afterwards.
-    open_store(tmp_path / "data", master).close()
+    open_durable_store(tmp_path / "data", master).close()
 
 
 def test_the_writer_lock_refuses_a_second_server(tmp_path: Path, master: MasterKey) -> None:
     with WriterLock(tmp_path / "data"):
         with pytest.raises(ConfigError) as info:
-            open_store(tmp_path / "data", master)
+            open_durable_store(tmp_path / "data", master)
         assert info.value.reason == "STORE_IN_USE"
         with pytest.raises(ConfigError) as info:
             WriterLock(tmp_path / "data")
         assert info.value.reason == "STORE_IN_USE"
-        open_store(tmp_path / "data", master, shared=True).close()
-    open_store(tmp_path / "data", master).close()  # released
+        open_durable_store(tmp_path / "data", master, shared=True).close()
+    open_durable_store(tmp_path / "data", master).close()  # released
 
 
 CHILD = Path(__file__).with_name("shared_child.py")
@@ -44,7 +44,7 @@ CHILD = Path(__file__).with_name("shared_child.py")
 def test_processes_share_one_store_without_repeating_a_serial(tmp_path: Path, master: MasterKey) -> None:
     path = tmp_path / "data"
     with WriterLock(path):
-        store = open_store(path, master, shared=True)
+        store = open_durable_store(path, master, shared=True)
         try:
             store.create_product(PRODUCT, "Demo vaccine 0.5 ml", "Demo Bio", LEVELS)
             make_batch(store, "B1")
@@ -75,7 +75,7 @@ def test_processes_share_one_store_without_repeating_a_serial(tmp_path: Path, ma
 
 def test_the_reader_slot_of_a_process_killed_mid_read_is_freed(tmp_path: Path, master: MasterKey) -> None:
     path = tmp_path / "data"
-    with open_store(path, master) as store:
+    with open_durable_store(path, master) as store:
         die_reading = (
             "import os, signal, sys; from linecode.store import Store; "
             "s = Store.open(sys.argv[1], readonly=True); txn = s._db.env.begin(); "
