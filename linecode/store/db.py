@@ -1,32 +1,7 @@
 """The LMDB environment of a data dir, its one writer, and the transaction view the store writes through.
 
-Group commit: every write is a function of a transaction. Callers put their function on a queue
-and wait; one writer thread takes everything queued, runs the functions one after the other in one
-transaction, commits the lot with one ``fsync``, and only then answers each caller. So a caller's
-write is durable when its call returns, and the cost of the ``fsync`` is shared by everyone who
-arrived while the last one ran.
-
-A request that fails must leave no trace, also when it fails half way through a compound change.
-Nested transactions (savepoints) give that, but cost an allocation and a merge of dirty pages per
-request, and almost every request succeeds. So the writer first runs a group without savepoints;
-only when a request fails does it throw the transaction away and run the group again: the requests
-before the failed one as before, the failed one not at all (its error is its answer), and the ones
-after it each in a savepoint. Functions must therefore be re-runnable (they already are: a full map
-re-runs the whole group after growing it). The requests run without savepoints share one
-:class:`Tx`, so a group looks each batch, product and code slot up once and adds its counters once;
-that is safe for the same reason (a failure throws the whole attempt away, remembered reads with it).
-
-The data dir holds ``data.mdb`` and ``lock.mdb`` (LMDB's), ``writer.lock`` (ours: one writing
-server per data dir, also inside one process), usually ``master.key``, and while a server of
-several processes runs with metrics, its workers' metric files (``metrics.workers/``). Read-only opens take no
-writer lock, so the inspection CLI works beside a running server.
-
-A server may write from several processes (``linecode serve --processes N``): its supervising
-process holds the :class:`WriterLock`, and each worker opens the environment ``shared``. LMDB
-serialises the processes' write transactions (its lock file holds a robust cross-process mutex), so
-every rule still sees all earlier writes; each process groups its own callers' writes. A shared open
-reserves the whole ``max_map_size`` up front (address space only: the file grows as data is
-written), so no process ever has to adopt a size another one grew to.
+Group commit (one writer thread, one ``fsync`` per group, savepoints only after a failure), the data
+dir's files and writing from several processes: ``docs/store.md``.
 """
 
 from __future__ import annotations
