@@ -34,9 +34,9 @@ from linecode.v1 import (
 
 BLOCK = 50
 """Unit codes per Allocate call of a line (5 s ahead at 600 packs/min); a level above gets as many as
-it needs for that many units. Small blocks on purpose: an allocation writes one record per code in
-one durable commit, and a large one holds every other write of the site back while it syncs
-(measured: 75 lines, p99 28 ms with 50, 131 ms with 200, 830 ms with 1,000)."""
+it needs for that many units. Small on purpose: an allocation writes one record per code in one
+durable commit, and a large one holds every other write of the site back while it syncs
+(``bench/RESULTS.md``, Service)."""
 
 
 @dataclass

@@ -106,22 +106,22 @@ class Store:
         max_readers: int = DEFAULT_MAX_READERS,
         master_key: MasterKey | None = None,
     ) -> Store:
-        """Open (or create) the store in ``data_dir``.
+        """Open (or create) the store in ``data_dir``. Raises :class:`~linecode.errors.ConfigError`:
+        ``STORE_IN_USE`` if another writer has the data dir, ``STORE_FORMAT`` if the store was
+        written in another layout (left as it is).
 
-        ``map_size`` is the initial LMDB map size; it doubles whenever a write finds it full, up to
-        ``max_map_size`` (then the write fails with :class:`~linecode.errors.Exhausted` and nothing is
-        stored). ``readonly`` opens without the writer lock, e.g. for inspection while a server runs.
-        ``group_commit=False`` commits each write on its own (only for comparison in benchmarks);
-        ``sync=False`` skips fsync (tests only: a crash may then lose acknowledged writes).
-        ``shared`` opens it as one of several writing processes of one server, whose supervisor holds
-        the data dir's :class:`~linecode.store.db.WriterLock` (else ``STORE_NOT_LOCKED``); the map is
-        then reserved at ``max_map_size`` from the start, and the lock stays held (shared) until
-        :meth:`close`. ``max_readers``: LMDB reader slots for all processes together (the first
-        opener's value counts).
-        The master key comes from ``master_key``, else ``LINECODE_MASTER_KEY`` or
-        ``<data_dir>/master.key`` (created on first writable open). Raises
-        :class:`~linecode.errors.ConfigError` with reason ``STORE_IN_USE`` if another writer has the
-        data dir, ``STORE_FORMAT`` if the store was written in another layout (left as it is).
+        * ``master_key``: the serials' master key; else ``LINECODE_MASTER_KEY``, else
+          ``<data_dir>/master.key`` (created on the first writable open).
+        * ``map_size``: the initial LMDB map size; it doubles whenever a write finds it full, up to
+        * ``max_map_size``: beyond it a write fails with :class:`~linecode.errors.Exhausted` and
+          nothing of it is stored.
+        * ``readonly``: no writer lock, e.g. to inspect beside a running server.
+        * ``shared``: one of several writing processes of one server, whose supervisor holds the
+          data dir's :class:`~linecode.store.db.WriterLock` (else ``STORE_NOT_LOCKED``); the map is
+          reserved at ``max_map_size`` from the start, and the lock held (shared) until :meth:`close`.
+        * ``max_readers``: LMDB reader slots for all processes together (the first opener's counts).
+        * ``group_commit=False``: each write committed on its own (only to compare, in benchmarks).
+        * ``sync=False``: no fsync (tests only: a crash may then lose acknowledged writes).
         """
         path = Path(data_dir)
         db = Database(
