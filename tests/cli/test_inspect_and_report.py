@@ -6,7 +6,7 @@ import json
 import subprocess
 import sys
 
-from .conftest import Line
+from tests.store.conftest import Line
 
 
 def _linecode(*args: str) -> subprocess.CompletedProcess[str]:
