@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -30,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from bench import storm
+from bench.serving import serve
 from linecode.service.server import announced_port
 
 SIZES = [int(n) for n in os.environ.get("LINECODE_BENCH_STORM", "300,1000,3000,10000").split(",")]
@@ -53,22 +52,10 @@ def serving(tmp: Path, processes: int, admission: bool) -> Iterator[tuple[str, s
         '[metrics]\nlisten = "127.0.0.1:0"\n'
     )
     args = ("--data", str(tmp / "data"), "--listen", "127.0.0.1:0", "--config", str(config))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "linecode", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "LINECODE_MASTER_KEY": "22" * 32},
-    )
-    assert proc.stdout is not None
-    try:
-        announced = proc.stdout.readline()
+    with serve(*args) as announced:
         metrics = re.search(r"metrics on (http://\S+/metrics)", announced)
         assert metrics is not None, announced
         yield f"127.0.0.1:{announced_port(announced)}", metrics.group(1)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=60)
 
 
 def one_run(

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 
@@ -21,6 +19,7 @@ import grpc
 import pytest
 from grpc import aio
 
+from bench.serving import serve
 from linecode import sim
 from linecode.service.server import announced_port
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc, query_pb2, query_pb2_grpc
@@ -40,20 +39,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequ
     data = tmp_path_factory.mktemp("serve") / "data"
     args = ("--data", str(data), "--listen", "127.0.0.1:0", "--workers", "64")
     args += ("--processes", str(request.param))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "linecode", "serve", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env={**os.environ, "LINECODE_MASTER_KEY": "22" * 32},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    port = announced_port(line)
-    SUMMARY.clear()
-    yield f"127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait(timeout=30)
+    with serve(*args) as announced:
+        SUMMARY.clear()
+        yield f"127.0.0.1:{announced_port(announced)}"
 
 
 def _batches(target: str, lines: int, prefix: str) -> list[str]:

@@ -127,13 +127,10 @@ class CallGuard(grpc.ServerInterceptor):
                 return None
             handlers = self._handlers[method] = self._wrap(method, handler)
         admitted, refused = handlers
-        pools = self._pools
-        if refused is not None and pools is not None and pools.work.waiting >= self._queue_limit():
+        # Refused handlers exist only with admission (and its pools).
+        if refused is not None and self._pools.work.waiting >= self._admission.limits.queue:  # type: ignore[union-attr]
             return refused
         return admitted
-
-    def _queue_limit(self) -> int:
-        return self._admission.limits.queue if self._admission is not None else 1 << 62
 
     def _wrap(self, method: str, handler: Any) -> tuple[Any, Any]:
         pools = self._pools
