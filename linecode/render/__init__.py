@@ -17,6 +17,8 @@ its encoder (zint) uses it by default, so for a few long GS1 codes it draws 20x4
 where the smallest ECC 200 size is 32x32 (1024). Our rule, held by the tests: the default symbol is
 never larger in area than zxing-cpp's whenever zxing-cpp's is an ISO/IEC 16022 size, and with
 ``dmre=True`` it is never larger at all.
+
+See ``docs/render.md``.
 """
 
 from __future__ import annotations
