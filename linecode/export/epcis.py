@@ -1,37 +1,7 @@
-"""A batch's events as an EPCIS 2.0 JSON-LD document, streamed.
+"""A batch's events as an EPCIS 2.0 JSON-LD document, streamed: one EPCIS event per exported store
+event, in log order, up to the event log as it stood when the export began.
 
-:func:`write_epcis` writes the document header, then one EPCIS event per exported store event as the
-store's event iterator yields them, then the footer; memory stays bounded by one event log chunk
-(the store caps it by codes) whatever the batch size. The document is consistent with the event
-log as it stood when the export began: events appended later are left for the next export.
-
-Mapping (store event kind → EPCIS event, CBV 2.0 short names as in the EPCIS 2.0 JSON schema):
-
-================= ================================ ======== ============== ====================
-store event       EPCIS event                      action   bizStep        disposition
-================= ================================ ======== ============== ====================
-commissioned      ObjectEvent, ``ilmd`` lot/expiry ADD      commissioning  active
-scrapped          ObjectEvent                      OBSERVE  inspecting     non_conformant
-sampled           ObjectEvent                      OBSERVE  sampling       non_sellable_other
-destroyed         ObjectEvent                      OBSERVE  destroying     destroyed
-decommissioned    ObjectEvent                      DELETE   decommissioning inactive
-aggregated        AggregationEvent (parentID)      ADD      packing        in_progress
-disaggregated     AggregationEvent (parentID)      DELETE   unpacking      in_progress
-================= ================================ ======== ============== ====================
-
-Other store events (allocated, encoded, released, status/lock changes, batch and lease events)
-have no EPCIS counterpart here and are counted in :attr:`ExportSummary.skipped`.
-
-Identifiers (see :mod:`linecode.export.identifiers`): GS1 codes as GS1 Digital Link URIs,
-``nmpa20`` codes as ``urn:linecode:nmpa20:<20 digits>``, the read point as
-``urn:linecode:line:<line id>`` (the line that reported the event, else the batch's line). No
-``bizLocation``: the store does not know the site's GLN. Commissioning events carry the batch
-number and expiry as ILMD (``cbvmda:lotNumber``, ``cbvmda:itemExpirationDate``).
-
-``eventTime`` is UTC (``…Z``, microseconds); ``eventTimeZoneOffset`` is the line's local offset,
-given by the caller. ``eventID`` is ``urn:uuid:`` + a UUID-5 of the event's kind, sequence number,
-time and first code; codes are unique forever, so the ID is too, and re-exporting the same event
-gives the same ID (a receiver can drop duplicates).
+Which store event becomes which EPCIS event, the identifiers, times and event IDs: ``docs/exports.md``.
 """
 
 from __future__ import annotations
