@@ -33,7 +33,7 @@ from linecode.errors import ConfigError, LinecodeError
 from linecode.service.config import Address, ServeConfig
 from linecode.service.server import StopSignals, start, stop_on_signals, wait_for_signal
 from linecode.store import Store, WriterLock
-from linecode.store.db import DEFAULT_MAX_READERS
+from linecode.store.database import DEFAULT_MAX_READERS
 
 log = logging.getLogger("linecode.service")
 

@@ -7,7 +7,6 @@ pool and how its codes are generated; code keys themselves are ``linecode.codes.
 ``check`` (the log against records, counters, indexes, hierarchy and pools: ``linecode check``).
 """
 
-from linecode.store.db import WriterLock
 from linecode.store.model import (
     Allocation,
     Batch,
@@ -35,6 +34,7 @@ from linecode.store.model import (
     now_us,
 )
 from linecode.store.store import Store
+from linecode.store.writer_lock import WriterLock
 
 __all__ = [
     "Allocation",

@@ -3,7 +3,7 @@
 Each write validates every rule against the transaction's current state before touching anything,
 and raises on the first rule broken, naming all codes that break it. A refused request writes nothing,
 even half way through a compound change (re-parent, replace): the group-commit writer then runs
-its group again without it (see ``linecode.store.db``). The usual aggregation is checked and
+its group again without it (see ``linecode.store.database``). The usual aggregation is checked and
 repacked by the ``_records`` kernel; the rule-by-rule checks here decide whenever it declines.
 """
 
@@ -13,7 +13,6 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from linecode.errors import InvalidArgument, NotFound, Precondition
-from linecode.store.db import Tx
 from linecode.store.lifecycle import (
     Batches,
     listing,
@@ -24,6 +23,7 @@ from linecode.store.lifecycle import (
 )
 from linecode.store.model import BatchState, Change, EventKind, Lock, Product, State, TreeNode
 from linecode.store.records import Row
+from linecode.store.tx import Tx
 
 _OUT_OF_SERVICE = {
     State.SCRAPPED: "CHILD_SCRAPPED",

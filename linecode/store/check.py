@@ -36,11 +36,11 @@ from typing import Any, TypeVar
 
 from linecode.errors import LinecodeError
 from linecode.store import coderules, records, replay
-from linecode.store.db import Tx
 from linecode.store.leases import _merge as merge_ranges
 from linecode.store.model import Batch, Event, EventKind, IndexRange, Lease, Level, Product, State
 from linecode.store.records import Row
 from linecode.store.store import Store
+from linecode.store.tx import Tx
 
 AREAS = ("events", "records", "index", "counters", "hierarchy", "pools")
 """What a check compares, in the order it reports."""

@@ -20,8 +20,8 @@ from typing import Any
 from linecode.errors import AlreadyExists, Exhausted, InvalidArgument, NotFound, Precondition, shown
 from linecode.serials import MasterKey
 from linecode.store import coderules, records
-from linecode.store.db import Tx
 from linecode.store.model import Batch, BatchState, EventKind, IndexRange, Lease, Level, State
+from linecode.store.tx import Tx
 
 MAX_ALLOCATION = 1_000_000
 """Most codes one ``allocate`` call hands out (a bigger one would hold the writer too long)."""

@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from linecode.errors import InvalidArgument, NotFound, Precondition, TimeWentBackwards
-from linecode.store.db import Tx
 from linecode.store.model import (
     Batch,
     BatchState,
@@ -27,6 +26,7 @@ from linecode.store.model import (
     now_us,
 )
 from linecode.store.records import Row
+from linecode.store.tx import Tx
 
 SHOWN = 10
 """How many offending codes an error message spells out (all of them are in ``error.codes``)."""

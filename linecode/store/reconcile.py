@@ -16,7 +16,6 @@ from dataclasses import replace
 from typing import Any
 
 from linecode.errors import Precondition
-from linecode.store.db import Tx
 from linecode.store.lifecycle import batch_event, effective_lock, listing, require_time
 from linecode.store.model import (
     Batch,
@@ -28,6 +27,7 @@ from linecode.store.model import (
     State,
 )
 from linecode.store.records import Row
+from linecode.store.tx import Tx
 
 LISTED = 100
 """Codes listed per kind of discrepancy in a report."""

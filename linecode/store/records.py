@@ -280,7 +280,7 @@ def load_json(raw: Buffer) -> Any:
 
 
 def pack_answer(digest: str, result: dict[str, Any]) -> bytes:
-    """An idempotency record: the request's :func:`~linecode.store.db.request_digest` and its answer.
+    """An idempotency record: the request's :func:`~linecode.store.tx.request_digest` and its answer.
 
     A change's answer (``event_seq`` and ``parent``: nearly every request of a line) is written as
     the text ``<digest> <event_seq> <parent>``, any other answer as JSON (which starts with ``{``).

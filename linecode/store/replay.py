@@ -17,10 +17,10 @@ from itertools import islice
 from typing import TypeVar
 
 from linecode.store import records
-from linecode.store.db import Tx
 from linecode.store.model import Batch, BatchState, Event, EventKind, Lock, RegulatoryStatus, State
 from linecode.store.records import Row
 from linecode.store.store import Store
+from linecode.store.tx import Tx
 
 T = TypeVar("T")
 

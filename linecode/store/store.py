@@ -1,7 +1,7 @@
 """The ``Store`` facade: the whole line store as one typed Python API.
 
 Everything the gRPC layer (and the CLI, and the tests) does goes through these methods. Writes
-return only once durable (group commit, see ``db.py``); reads see the last committed state.
+return only once durable (group commit, see ``database.py``); reads see the last committed state.
 Codes are accepted in any form a scanner or a person produces and resolved to their one canonical
 key (:meth:`Store.key`, ``linecode.codes.keys``) before any rule runs; a request naming one code
 twice, in any spelling, is refused. Codes are returned as their keys. A write given ``lines`` (the
@@ -21,27 +21,18 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from linecode import bounds
-from linecode.codes import CodeKey, Nmpa20Code, code_key, parse_element_string, parts, symbol_data
+from linecode.codes import CodeKey, code_key
 from linecode.errors import (
     AlreadyExists,
     InvalidArgument,
     LinecodeError,
-    NotFound,
     TimeWentBackwards,
     shown,
 )
-from linecode.serials import KeyedChecks, MasterKey
+from linecode.serials import MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
 from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records
-from linecode.store.db import (
-    DEFAULT_MAP_SIZE,
-    DEFAULT_MAX_MAP_SIZE,
-    DEFAULT_MAX_READERS,
-    Database,
-    Tx,
-    line_forbidden,
-    request_digest,
-)
+from linecode.store.database import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, DEFAULT_MAX_READERS, Database
 from linecode.store.model import (
     Allocation,
     Batch,
@@ -65,6 +56,8 @@ from linecode.store.model import (
     now_us,
 )
 from linecode.store.records import Row
+from linecode.store.tx import Tx, line_forbidden, request_digest
+from linecode.store.verification import Lookups
 
 T = TypeVar("T")
 _EVENT_CHUNK = 1000
@@ -86,9 +79,8 @@ class Store:
         self._db = db
         self._master = master
         self._key_file = key_file
-        self._products: dict[str, Product] = {}
         self._batch_ids: dict[int, str] = {}
-        self._checks_cache: tuple[tuple[str, ...], KeyedChecks] | None = None
+        self._look = Lookups(db, lambda: self.master)
 
     # --- opening ----------------------------------------------------------------------------------
 
@@ -117,7 +109,7 @@ class Store:
           nothing of it is stored.
         * ``readonly``: no writer lock, e.g. to inspect beside a running server.
         * ``shared``: one of several writing processes of one server, whose supervisor holds the
-          data dir's :class:`~linecode.store.db.WriterLock` (else ``STORE_NOT_LOCKED``); the map is
+          data dir's :class:`~linecode.store.writer_lock.WriterLock` (else ``STORE_NOT_LOCKED``); the map is
           reserved at ``max_map_size`` from the start, and the lock held (shared) until :meth:`close`.
         * ``max_readers``: LMDB reader slots for all processes together (the first opener's counts).
         * ``group_commit=False``: each write committed on its own (only to compare, in benchmarks).
@@ -259,9 +251,7 @@ class Store:
 
     def product(self, product_id: str) -> Product:
         """A product by id; raises :class:`NotFound`."""
-        if product_id not in self._products:
-            self._products[product_id] = self._db.read(lambda tx: tx.product(product_id))
-        return self._products[product_id]
+        return self._db.read(lambda tx: tx.product(product_id))
 
     def products(self) -> list[Product]:
         """All products."""
@@ -767,13 +757,7 @@ class Store:
         return self._read_key(self.key(code), fn)
 
     def _read_key(self, key: CodeKey, fn: Callable[[Tx, str, Row], T]) -> T:
-        def run(tx: Tx) -> T:
-            row = tx.row(key)
-            if row is None:
-                raise NotFound(f"code {key} is not in this store", reason="UNKNOWN_CODE", codes=[key])
-            return fn(tx, key, row)
-
-        return self._db.read(run)
+        return self._db.read(lambda tx: fn(tx, key, tx.known_row(key)))
 
     def record(self, code: str) -> CodeRecord:
         """The stored record of a code; raises :class:`NotFound`."""
@@ -797,28 +781,7 @@ class Store:
 
     def info(self, code: str) -> CodeInfo:
         """Everything about one code: level, state, effective status and lock, batch, path, counts."""
-        return self._read_code(code, self._info)
-
-    def _info(self, tx: Tx, key: str, row: Row) -> CodeInfo:
-        batch = tx.batch_by_ref(row.batch_ref)
-        product = tx.product(batch.product_id)
-        return CodeInfo(
-            code=key,
-            level=row.level,
-            level_name=product.spec(row.level).name,
-            product_id=product.product_id,
-            batch_id=batch.batch_id,
-            batch_number=batch.batch_number,
-            expiry_date=batch.expiry_date,
-            state=row.state,
-            status=lifecycle.effective_status(row, batch),
-            lock=lifecycle.effective_lock(row, batch),
-            parent=row.parent,
-            path=tuple(aggregation.path_to_top(tx, key, row)),
-            children=row.children,
-            units=aggregation.units_under(tx, key, row),
-            last_event_us=row.last_event_us,
-        )
+        return self._look.info(self.key(code))
 
     def _public(self, tx: Tx, key: str, row: Row) -> CodeRecord:
         return CodeRecord(
@@ -856,7 +819,11 @@ class Store:
         number = self.product(batch.product_id).level(level)
         after: str | None = None
         while True:
-            chunk = self._db.read(partial(_level_codes, ref=batch.ref, level=number, after=after))
+            chunk = self._db.read(
+                partial(
+                    Tx.batch_codes_after, batch_ref=batch.ref, level=number, after=after, limit=_CODE_CHUNK
+                )
+            )
             yield from chunk
             if len(chunk) < _CODE_CHUNK:
                 return
@@ -970,7 +937,15 @@ class Store:
         ref = self.batch(batch_id).ref if batch_id is not None else None
         seq = since
         while True:
-            chunk, last = self._db.read(partial(_read_events, since=seq, ref=ref))
+            chunk, last = self._db.read(
+                partial(
+                    Tx.events_after,
+                    since=seq,
+                    batch_ref=ref,
+                    max_events=_EVENT_CHUNK,
+                    max_codes=_EVENT_CHUNK_CODES,
+                )
+            )
             yield from chunk
             chunk = []  # release it before reading the next one, so two never sit in memory together
             if last == seq:
@@ -985,36 +960,12 @@ class Store:
         """What a scanned code is: genuine (known here, right keyed check), its state, batch, expiry,
         path, and whether it is usable (in use, not locked, not expired). Never raises for bad input;
         the answer says why."""
-        try:
-            key = self.key(data)
-            p = parts(key)
-            if p.rule == "nmpa20":  # the keyed check rejects forgeries without a lookup
-                Nmpa20Code(p.identifier, p.serial, p.check).verify(self._checks())
-            info = self._read_key(key, self._info)  # resolved once, above
-        except LinecodeError as exc:
-            return Verification(False, exc.reason, str(exc))
-        mismatch = _gs1_mismatch(data, info)
-        if mismatch:
-            return Verification(False, "DATA_MISMATCH", mismatch, info)
-        usable = info.state in (State.COMMISSIONED, State.AGGREGATED, State.RELEASED)
-        reason, message = "OK", "genuine code in use"
-        if not usable:
-            reason, message = "NOT_IN_USE", f"genuine code, but {info.state.label}"
-        elif info.lock is not Lock.NORMAL:
-            usable, reason, message = (
-                False,
-                "LOCKED",
-                f"genuine code, locked: {info.lock.label} {info.lock.chinese}",
-            )
-        elif info.expired:
-            usable, reason, message = False, "EXPIRED", f"genuine code, expired on {info.expiry_date}"
-        return Verification(True, reason, message, info, usable)
+        return self._look.verify(data)
 
     def symbol(self, code: str) -> tuple[str, bool]:
         """What a printer puts into the DataMatrix of an issued code (any accepted form of it), and
         whether it is a GS1 symbol. Raises :class:`NotFound` for a code this store never issued."""
-        info = self.info(code)
-        return symbol_data(info.code, info.expiry_date.strftime("%y%m%d"), info.batch_number)
+        return self._look.symbol(self.key(code))
 
     def lines_of(self, codes: Sequence[str]) -> set[str]:
         """The packaging lines of the batches of ``codes`` (one read transaction); raises
@@ -1030,8 +981,7 @@ class Store:
 
     def used_bytes(self) -> int:
         """Bytes of the data file in use: LMDB pages up to the last one written."""
-        env = self._db.env
-        return int((env.info()["last_pgno"] + 1) * env.stat()["psize"])
+        return self._db.used_bytes()
 
     def clear_stale_readers(self) -> int:
         """Free the LMDB reader slots of processes that died mid-read; how many (see ``Database``)."""
@@ -1047,34 +997,7 @@ class Store:
         """Keys and symbol data of the codes of pool indices ``first_index`` .. ``+ count - 1`` of a
         batch's level, in print order, and whether they are GS1. Every one must have been allocated
         to that batch (:class:`NotFound` ``NOT_ALLOCATED`` names the first that was not)."""
-        batch = self.batch(batch_id)
-        spec = self.product(batch.product_id).spec(self.product(batch.product_id).level(level))
-        keys, symbols = coderules.generate(self.master, spec, batch, first_index, count)
-
-        def run(tx: Tx) -> None:
-            for key in keys:
-                row = tx.row(key)
-                if row is None or tx.batch_id_of(row.batch_ref) != batch_id:
-                    # Name the index only: the code there may be another batch's, or not issued yet.
-                    raise NotFound(
-                        f"pool index {first_index + keys.index(key)} was not allocated to batch "
-                        f"{batch_id!r}; expected indices of that batch's allocations",
-                        reason="NOT_ALLOCATED",
-                        hint="stream the first_index and count of a CodeBlock that Allocate returned",
-                    )
-
-        self._db.read(run)
-        return keys, symbols, spec.rule is not CodeRule.NMPA20
-
-    def _checks(self) -> KeyedChecks:
-        """The keyed checks of every nmpa20 identifier here, derived again only when they change."""
-        identifiers = tuple(
-            lv.identifier for p in self.products() for lv in p.levels if lv.rule is CodeRule.NMPA20
-        )
-        cached = self._checks_cache
-        if cached is None or cached[0] != identifiers:
-            cached = self._checks_cache = (identifiers, KeyedChecks(self.master, identifiers))
-        return cached[1]
+        return self._look.allocated_symbols(batch_id, level, first_index, count)
 
     def backup(self, path: Path | str) -> int:
         """A consistent, compacted copy of the store as it stands in ``path``, a new or empty
@@ -1083,44 +1006,6 @@ class Store:
         ``master.key`` along (``linecode backup`` does). Raises :class:`AlreadyExists`
         ``BACKUP_EXISTS`` for a directory with files in it, ``ConfigError`` ``BACKUP_FAILED``."""
         return self._db.backup(Path(path))
-
-
-def _read_events(tx: Tx, *, since: int, ref: int | None) -> tuple[list[Event], int]:
-    """Up to a chunk of events after ``since`` (of batch ``ref`` only, if given), and the last
-    sequence number looked at (so a chunk of other batches' events still moves the reader on)."""
-    cursor = tx.txn.cursor(db=tx.db.dbs["events"])
-    out: list[Event] = []
-    last = since
-    if not cursor.set_range(records.seq_key(since + 1)):
-        return out, last
-    names = tx.batch_refs()
-    codes = 0
-    for n, (key, raw) in enumerate(cursor):
-        if n >= _EVENT_CHUNK or codes >= _EVENT_CHUNK_CODES:
-            break
-        last = records.seq_of(key)
-        if ref is None or records.event_batch_ref(raw) == ref:
-            out.append(records.unpack_event(last, raw, names))
-            codes += len(out[-1].codes)
-    return out, last
-
-
-def _level_codes(tx: Tx, *, ref: int, level: int, after: str | None) -> list[str]:
-    """Up to a chunk of a batch level's code keys, those sorting after ``after`` (all if None)."""
-    cursor = tx.txn.cursor(db=tx.db.dbs["by_batch"])
-    key = records.batch_level_key(ref, level)
-    if after is None:
-        found = cursor.set_key(key)
-    else:
-        # Duplicates are sorted: land on the first key >= after, step over it if it is after itself.
-        found = cursor.set_range_dup(key, after.encode())
-        if found and bytes(cursor.value()) == after.encode():
-            found = cursor.next_dup()
-    out: list[str] = []
-    while found and len(out) < _CODE_CHUNK:
-        out.append(bytes(cursor.value()).decode())
-        found = cursor.next_dup()
-    return out
 
 
 def _line_event(event: LineEvent | str) -> LineEvent:
@@ -1177,18 +1062,3 @@ def _enum(cls: Any, value: str, what: str) -> Any:
             f"unknown {what} {value!r}; expected one of {', '.join(m.label for m in cls)}",
             reason=f"UNKNOWN_{what.upper()}",
         ) from None
-
-
-def _gs1_mismatch(data: str, info: CodeInfo) -> str | None:
-    """For scanned GS1 strings: the (17) expiry and (10) batch must be the batch's."""
-    if parts(info.code).rule != "gs1":
-        return None
-    try:
-        fields = parse_element_string(data)
-    except LinecodeError:
-        return None
-    if "10" in fields and fields["10"] != info.batch_number:
-        return f"batch (10) {fields['10']!r} on the pack, expected {info.batch_number!r}"
-    if "17" in fields and fields["17"] != info.expiry_date.strftime("%y%m%d"):
-        return f"expiry (17) {fields['17']} on the pack, expected {info.expiry_date:%y%m%d}"
-    return None

@@ -18,7 +18,7 @@ from linecode.service.auth import QA_ADMIN_READS
 from linecode.service.server import announced_port
 from linecode.store import State, Store
 from linecode.store import records as layout
-from linecode.store.db import Tx
+from linecode.store.tx import Tx
 from linecode.v1 import admin_pb2, admin_pb2_grpc, line_pb2, line_pb2_grpc, query_pb2, query_pb2_grpc
 
 from .conftest import BATCH, ORIGIN, PRODUCT, SERVE_ENV, Client, refused, serve_process

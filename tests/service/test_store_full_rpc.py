@@ -18,7 +18,7 @@ from linecode.service.config import ServeConfig
 from linecode.service.errors import error_detail
 from linecode.service.server import announced_port, create_server
 from linecode.store import Store
-from linecode.store.db import DEFAULT_MAX_MAP_SIZE
+from linecode.store.database import DEFAULT_MAX_MAP_SIZE
 from linecode.store.replay import differences
 from linecode.v1 import line_pb2, query_pb2
 

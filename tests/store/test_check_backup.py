@@ -22,8 +22,8 @@ from linecode.serials import MasterKey
 from linecode.store import State, Store, WriterLock
 from linecode.store import records as layout
 from linecode.store.check import AREAS, check
-from linecode.store.db import Tx
 from linecode.store.replay import differences
+from linecode.store.tx import Tx
 
 from .conftest import LEVELS, PRODUCT, Line, make_batch, open_durable_store
 

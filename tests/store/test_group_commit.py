@@ -10,9 +10,9 @@ import pytest
 
 from linecode.errors import LinecodeError
 from linecode.store import ReconciliationReport
-from linecode.store.db import Tx
 from linecode.store.model import EventKind, Lock, now_us
 from linecode.store.replay import differences
+from linecode.store.tx import Tx
 
 from .conftest import Line, in_one_group, make_batch
 

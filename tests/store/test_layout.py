@@ -12,7 +12,7 @@ import pytest
 
 from linecode.errors import ConfigError, NotFound
 from linecode.serials import MasterKey
-from linecode.store.db import Database
+from linecode.store.database import Database
 from linecode.store.records import new_row, slot_key
 
 from .conftest import Line, open_durable_store

@@ -7,10 +7,10 @@ import pytest
 from linecode.codes import Gs1Code, Sscc
 from linecode.errors import AlreadyExists, InvalidArgument, InvalidCode, NotFound, Precondition
 from linecode.store import CodeRule, EventKind, Level, LineEvent, Lock, RegulatoryStatus, State, Store
-from linecode.store.db import MAX_KEY_BYTES
 from linecode.store.lifecycle import MAX_AHEAD_US
 from linecode.store.model import now_us
 from linecode.store.replay import differences
+from linecode.store.tx import MAX_KEY_BYTES
 
 from .conftest import LEVELS, PRODUCT, Line, make_batch, refused
 
