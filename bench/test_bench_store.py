@@ -26,7 +26,7 @@ from pathlib import Path
 import pytest
 
 from linecode.serials import MasterKey
-from linecode.store import CodeRule, Level, Store
+from linecode.store import CodeRule, Level, Origin, Store
 
 CALLERS = int(os.environ.get("LINECODE_BENCH_CALLERS", 64))
 PARENTS = int(os.environ.get("LINECODE_BENCH_PARENTS", 2000))
@@ -87,7 +87,7 @@ class _Callers:
             try:
                 for i in range(first, len(parents), CALLERS):
                     children = units[RATIO * i : RATIO * (i + 1)]
-                    store.aggregate(parents[i], children, idempotency_key=keys[i])
+                    store.aggregate(parents[i], children, origin=Origin(idempotency_key=keys[i]))
             except BaseException as exc:  # re-raised by run(), in the benchmark's thread
                 self.errors.append(exc)
 

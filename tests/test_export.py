@@ -22,7 +22,7 @@ from linecode.export import code_of_uri, code_uri, write_epcis, write_nmpa_json,
 from linecode.export.epcis import EXPORTED_KINDS
 from linecode.export.nmpa import QUANTITIES
 from linecode.serials import MasterKey
-from linecode.store import CodeRule, EventKind, Level, Store
+from linecode.store import CodeRule, EventKind, Level, Origin, Store
 
 STANDARDS = Path(__file__).resolve().parents[2] / "shared" / "standards"
 EPCIS_SCHEMA = STANDARDS / "epcis-2.0-json-schema.json"
@@ -84,7 +84,7 @@ def batch(store: Store) -> str:
     add_batch(store, "B1")
     units = list(store.allocate("B1", "unit", 12).codes)
     store.report_events("printed", units)
-    store.report_events("verified", units[:10], line="L 1")
+    store.report_events("verified", units[:10], origin=Origin(line="L 1"))
     store.report_events("verify_failed", units[10:])
     store.report_events("sampled", [units[8]])
     store.report_events("destroyed", [units[9]])

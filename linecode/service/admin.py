@@ -182,7 +182,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             self.store.set_lock(
                 _enum(Lock, request.lock, "lock"),
                 reason=request.reason,
-                **convert.write_args(request),
+                origin=convert.origin(request),
                 **_target(request),  # type: ignore[arg-type]
             )
         )
@@ -194,7 +194,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             self.store.set_status(
                 _enum(RegulatoryStatus, request.status, "status"),
                 reason=request.reason,
-                **convert.write_args(request),
+                origin=convert.origin(request),
                 **_target(request),  # type: ignore[arg-type]
             )
         )
@@ -204,7 +204,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
     ) -> admin_pb2.ReconciliationReport:
         return convert.report(
             self.store.close_batch(
-                request.batch_id, request.override_reason or None, **convert.write_args(request)
+                request.batch_id, request.override_reason or None, origin=convert.origin(request)
             )
         )
 
@@ -219,15 +219,14 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         lease = self.store.export_lease(
             request.pool,
             request.count,
-            actor=request.origin.actor,
-            idempotency_key=request.idempotency_key or None,
+            origin=convert.origin(request),
         )
         return admin_pb2.LeaseMessage(text=lease.as_text())
 
     def ImportLease(
         self, request: admin_pb2.LeaseMessage, context: grpc.ServicerContext
     ) -> common_pb2.Change:
-        seq = self.store.import_lease(request.text, actor=request.origin.actor)
+        seq = self.store.import_lease(request.text, origin=convert.origin(request))
         return common_pb2.Change(event_seq=seq)  # its own event, whatever another process wrote since
 
     def ExportBatch(
@@ -247,7 +246,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         self, request: admin_pb2.MarkBatchExportedRequest, context: grpc.ServicerContext
     ) -> common_pb2.Change:
         return convert.change(
-            self.store.mark_exported(request.batch_id, request.destination, **convert.write_args(request))
+            self.store.mark_exported(request.batch_id, request.destination, origin=convert.origin(request))
         )
 
     def CheckStore(

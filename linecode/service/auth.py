@@ -5,7 +5,7 @@ Roles (SPEC §6):
 * ``line:<id>``    — LineService, changing only codes and batches of line ``<id>``: every code the
   write changes, named or implied (the children a whole-parent disaggregate takes out, the old
   parents a re-parent empties, a replaced child), decided by the store inside the write
-  transaction (``Store(..., lines=...)``), so it cannot race;
+  transaction (the ``lines`` of the write's ``Origin``), so it cannot race;
 * ``line:<id>,<id>…`` — the same over several lines (mixed pallets packed from several lines);
 * ``printer:<id>[,<id>…]`` — PrintService, only images of codes of those lines;
 * ``qa``           — QueryService and the read-only AdminService calls;

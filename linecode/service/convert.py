@@ -13,6 +13,7 @@ from linecode.store import (
     CodeInfo,
     Level,
     LineEvent,
+    Origin,
     Product,
     ReconciliationReport,
     TreeNode,
@@ -49,21 +50,18 @@ def level_arg(text: str) -> int | str:
     return int(text) if text.isascii() and text.isdigit() else text
 
 
-def time_arg(time_us: int) -> int | None:
-    return time_us or None
-
-
-def write_args(request: Any) -> dict[str, Any]:
-    """The keyword arguments every event-appending store write takes from its request: the
-    idempotency key, the event time (0 = now), the actor and the line; and the lines the caller
-    may change (its role's, checked by the store inside the write)."""
-    return {
-        "idempotency_key": request.idempotency_key or None,
-        "time_us": time_arg(request.time_us),
-        "actor": request.origin.actor,
-        "line": request.origin.line,
-        "lines": caller_lines(),
-    }
+def origin(request: Any) -> Origin:
+    """The origin of a write request: its ``origin`` (actor, line), event time (0 = now) and
+    idempotency key, those of them its message has; and the lines the caller may change (its
+    role's, checked by the store inside the write)."""
+    sent = getattr(request, "origin", None)
+    return Origin(
+        actor=sent.actor if sent is not None else "",
+        line=sent.line if sent is not None else "",
+        time_us=getattr(request, "time_us", 0) or None,
+        idempotency_key=getattr(request, "idempotency_key", "") or None,
+        lines=caller_lines(),
+    )
 
 
 def date_arg(text: str, what: str) -> dt.date:

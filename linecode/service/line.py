@@ -8,7 +8,6 @@ import grpc
 
 from linecode.errors import InvalidArgument
 from linecode.service import convert
-from linecode.service.guard import caller_lines
 from linecode.store import Store
 from linecode.v1 import common_pb2, line_pb2, line_pb2_grpc
 
@@ -36,10 +35,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
             request.batch_id,
             convert.level_arg(request.level),
             request.count,
-            idempotency_key=request.idempotency_key or None,
-            actor=request.origin.actor,
-            line=request.origin.line or None,
-            lines=caller_lines(),
+            origin=convert.origin(request),
         )
         same = allocation.symbols == allocation.codes
         offsets = [(r.start, r.count) for r in allocation.ranges]
@@ -69,7 +65,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
         return convert.change(
             self.store.report_many(
                 groups,
-                **convert.write_args(request),
+                origin=convert.origin(request),
             )
         )
 
@@ -81,7 +77,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
                 request.parent,
                 request.children,
                 partial=request.partial,
-                **convert.write_args(request),
+                origin=convert.origin(request),
             )
         )
 
@@ -92,7 +88,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
             self.store.disaggregate(
                 request.parent,
                 list(request.children) or None,
-                **convert.write_args(request),
+                origin=convert.origin(request),
             )
         )
 
@@ -102,7 +98,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
                 request.new_parent,
                 request.children,
                 partial=request.partial,
-                **convert.write_args(request),
+                origin=convert.origin(request),
             )
         )
 
@@ -112,6 +108,6 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
                 request.parent,
                 request.old_child,
                 request.new_child,
-                **convert.write_args(request),
+                origin=convert.origin(request),
             )
         )

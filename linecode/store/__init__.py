@@ -1,7 +1,10 @@
 """The line store: products, batches, serial leases, code life cycle, aggregation and events in LMDB.
 
-Use :class:`Store` (``store.py``); the other modules are its parts: ``model`` (the domain types),
-``records`` (byte layouts), ``db`` (environment and group-commit writer), ``coderules`` (a level's
+Use :class:`Store` (``store.py``); every write takes an :class:`Origin` (who, on which line, when,
+under which idempotency key, limited to which lines). The other modules are its parts: ``model``
+(the domain types), ``records`` (byte layouts), ``database`` (environment and group-commit writer),
+``writer_lock``, ``tx`` (typed access in a transaction), ``verification`` (scans and print look-ups),
+``coderules`` (a level's
 pool and how its codes are generated; code keys themselves are ``linecode.codes.keys``), ``leases``,
 ``lifecycle``, ``aggregation``, ``reconcile``, ``replay`` (rebuilding state from events) and
 ``check`` (the log against records, counters, indexes, hierarchy and pools: ``linecode check``).
@@ -24,6 +27,7 @@ from linecode.store.model import (
     LevelReconciliation,
     LineEvent,
     Lock,
+    Origin,
     Product,
     ReconciliationReport,
     RegulatoryStatus,
@@ -53,6 +57,7 @@ __all__ = [
     "LevelReconciliation",
     "LineEvent",
     "Lock",
+    "Origin",
     "Product",
     "ReconciliationReport",
     "RegulatoryStatus",

@@ -21,7 +21,7 @@ from linecode.store.lifecycle import (
     require_time,
     require_unlocked,
 )
-from linecode.store.model import BatchState, Change, EventKind, Lock, Product, State, TreeNode
+from linecode.store.model import BatchState, Change, EventKind, Lock, Product, Stamp, State, TreeNode
 from linecode.store.records import Row
 from linecode.store.tx import Tx
 
@@ -173,9 +173,7 @@ def aggregate(
     children: Sequence[str],
     *,
     partial: bool,
-    time_us: int,
-    actor: str,
-    line: str,
+    at: Stamp,
     keep_partial: bool | None = None,
     move: bool = False,
 ) -> Change:
@@ -190,7 +188,7 @@ def aggregate(
     # checked and repacked from their stored bytes.
     packed = None
     if not move and _parent_fits(batches, prow):
-        packed = tx.pack_children(list(children), pkey, prow.level - 1, prow.batch_ref, time_us)
+        packed = tx.pack_children(list(children), pkey, prow.level - 1, prow.batch_ref, at.time_us)
     if packed is None:
         keys, rows = require(tx, children, "child code")
         _check_parent(tx, batches, pkey, prow)
@@ -227,26 +225,24 @@ def aggregate(
             "pass partial=True if this parent is meant to stay partial",
         )
     if packed is None:
-        require_time([pkey, *keys], [prow, *rows], time_us)
+        require_time([pkey, *keys], [prow, *rows], at.time_us)
     else:
-        require_time([pkey], [prow], time_us)  # pack_children has checked the children's times
+        require_time([pkey], [prow], at.time_us)  # pack_children has checked the children's times
     if move:
-        _unpack_from_old_parents(tx, keys, rows, time_us=time_us, actor=actor, line=line)
+        _unpack_from_old_parents(tx, keys, rows, at=at)
     if packed is None:
-        _store_children(tx, keys, rows, State.AGGREGATED, pkey, time_us)
+        _store_children(tx, keys, rows, State.AGGREGATED, pkey, at.time_us)
         tx.link_all(pkey, keys)
     else:
         tx.put_packed_children(packed, prow.batch_ref, prow.level - 1)
     prow.children = total
     prow.partial = (partial if keep_partial is None else keep_partial) and total < ratio
-    prow.last_event_us = time_us
+    prow.last_event_us = at.time_us
     tx.put_row(pkey, prow)
     seq = tx.append_event(
-        time_us,
+        at,
         EventKind.AGGREGATED,
         prow.batch_ref,
-        actor=actor,
-        line=line,
         codes=keys,
         parent=pkey,
         detail=partial_detail(prow),
@@ -277,32 +273,26 @@ def _unpack(
     keys: Sequence[str],
     rows: Sequence[Row],
     *,
-    time_us: int,
-    actor: str,
-    line: str,
+    at: Stamp,
 ) -> int:
-    _store_children(tx, keys, rows, State.COMMISSIONED, None, time_us)
+    _store_children(tx, keys, rows, State.COMMISSIONED, None, at.time_us)
     for key in keys:
         tx.unlink(pkey, key)
     prow.children -= len(keys)
     prow.partial = prow.partial and prow.children > 0
-    prow.last_event_us = time_us
+    prow.last_event_us = at.time_us
     tx.put_row(pkey, prow)
     return tx.append_event(
-        time_us,
+        at,
         EventKind.DISAGGREGATED,
         prow.batch_ref,
-        actor=actor,
-        line=line,
         codes=list(keys),
         parent=pkey,
         detail=partial_detail(prow),
     )
 
 
-def _unpack_from_old_parents(
-    tx: Tx, keys: Sequence[str], rows: Sequence[Row], *, time_us: int, actor: str, line: str
-) -> None:
+def _unpack_from_old_parents(tx: Tx, keys: Sequence[str], rows: Sequence[Row], *, at: Stamp) -> None:
     by_parent: dict[str, list[int]] = defaultdict(list)
     for i, row in enumerate(rows):
         if row.parent is not None:
@@ -311,22 +301,18 @@ def _unpack_from_old_parents(
         okey, orow = _one(tx, old, "parent")
         tx.may_change([orow.batch_ref])  # before any rule tells of a parent the caller did not name
         Batches(tx).require_open([okey], [orow])
-        require_time([okey], [orow], time_us)
+        require_time([okey], [orow], at.time_us)
         _unpack(
             tx,
             okey,
             orow,
             [keys[i] for i in idx],
             [rows[i] for i in idx],
-            time_us=time_us,
-            actor=actor,
-            line=line,
+            at=at,
         )
 
 
-def disaggregate(
-    tx: Tx, parent: str, children: Sequence[str] | None, *, time_us: int, actor: str, line: str
-) -> Change:
+def disaggregate(tx: Tx, parent: str, children: Sequence[str] | None, *, at: Stamp) -> Change:
     """Take ``children`` (all when None) out of ``parent``; they become loose commissioned codes."""
     pkey, prow = _one(tx, parent, "parent")
     batches = Batches(tx)
@@ -349,18 +335,14 @@ def disaggregate(
         return Change(0, (), pkey)
     tx.may_change({r.batch_ref for r in rows})  # before any rule tells of children it did not name
     batches.require_open(keys, rows)  # a mixed pallet's children of a closed batch stay as they are
-    require_time([pkey, *keys], [prow, *rows], time_us)
-    seq = _unpack(tx, pkey, prow, keys, rows, time_us=time_us, actor=actor, line=line)
+    require_time([pkey, *keys], [prow, *rows], at.time_us)
+    seq = _unpack(tx, pkey, prow, keys, rows, at=at)
     return Change(seq, tuple(keys), pkey)
 
 
-def reparent(
-    tx: Tx, new_parent: str, children: Sequence[str], *, partial: bool, time_us: int, actor: str, line: str
-) -> Change:
+def reparent(tx: Tx, new_parent: str, children: Sequence[str], *, partial: bool, at: Stamp) -> Change:
     """Move children (packed elsewhere or loose) into ``new_parent``, all rules of ``aggregate`` applying."""
-    return aggregate(
-        tx, new_parent, children, partial=partial, time_us=time_us, actor=actor, line=line, move=True
-    )
+    return aggregate(tx, new_parent, children, partial=partial, at=at, move=True)
 
 
 def replace(
@@ -370,9 +352,7 @@ def replace(
     new_child: str,
     *,
     old_child_to: State,
-    time_us: int,
-    actor: str,
-    line: str,
+    at: Stamp,
 ) -> Change:
     """Rework: swap ``old_child`` in ``parent`` for ``new_child`` (a loose commissioned code)."""
     outcomes = {
@@ -387,23 +367,21 @@ def replace(
             reason="BAD_STATE",
         )
     was_partial = _one(tx, parent, "parent")[1].partial  # emptied for a moment below: keep its flag
-    disaggregate(tx, parent, [old_child], time_us=time_us, actor=actor, line=line)
+    disaggregate(tx, parent, [old_child], at=at)
     kind = outcomes[old_child_to]
     if kind is not None:
         okey, orow = _one(tx, old_child, "child")
         require_empty([okey], [orow], f"replace and make {old_child_to.label}")
         tx.set_state(okey, orow, old_child_to)
         tx.put_row(okey, orow)
-        tx.append_event(time_us, kind, orow.batch_ref, actor=actor, line=line, codes=[okey])
+        tx.append_event(at, kind, orow.batch_ref, codes=[okey])
     return aggregate(
         tx,
         parent,
         [new_child],
         partial=False,
         keep_partial=was_partial,
-        time_us=time_us,
-        actor=actor,
-        line=line,
+        at=at,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from linecode.errors import AlreadyExists, Exhausted, InvalidArgument, NotFound, Precondition, shown
 from linecode.serials import MasterKey
 from linecode.store import coderules, records
-from linecode.store.model import Batch, BatchState, EventKind, IndexRange, Lease, Level, State
+from linecode.store.model import Batch, BatchState, EventKind, IndexRange, Lease, Level, Stamp, State
 from linecode.store.tx import Tx
 
 MAX_ALLOCATION = 1_000_000
@@ -103,9 +103,7 @@ def allocate(
     level: int,
     count: int,
     *,
-    time_us: int,
-    actor: str,
-    line: str,
+    at: Stamp,
 ) -> tuple[list[IndexRange], list[str], list[str], int]:
     """Reserve and record ``count`` codes of ``level`` for ``batch``: (ranges, keys, symbols, event seq)."""
     if batch.state is not BatchState.OPEN:
@@ -127,7 +125,7 @@ def allocate(
         k, s = coderules.generate(master, spec, batch, r.start, r.count)
         keys += k
         symbols += s
-    clash = tx.insert_rows(keys, records.new_row(level, batch.ref, time_us).pack())
+    clash = tx.insert_rows(keys, records.new_row(level, batch.ref, at.time_us).pack())
     if clash:
         # Only possible if two pools produced the same key (e.g. a GTIN reused across products).
         raise AlreadyExists(
@@ -139,22 +137,20 @@ def allocate(
     tx.add_to_batch(batch.ref, level, keys)
     tx.count_new(batch.ref, level, State.ALLOCATED, len(keys))
     detail = Lease(coderules.pool_name(spec), tuple(ranges)).as_text()
-    seq = tx.append_event(
-        time_us, EventKind.ALLOCATED, batch.ref, actor=actor, line=line, codes=keys, detail=detail
-    )
+    seq = tx.append_event(at, EventKind.ALLOCATED, batch.ref, codes=keys, detail=detail)
     return ranges, keys, symbols, seq
 
 
-def export_lease(tx: Tx, name: str, count: int, *, time_us: int, actor: str) -> Lease:
+def export_lease(tx: Tx, name: str, count: int, *, at: Stamp) -> Lease:
     """Give ``count`` indices of pool ``name`` (the top of what this server owns) to another server."""
     if count < 1:
         raise InvalidArgument(f"lease of {count} indices: expected at least 1", reason="BAD_COUNT")
     lease = Lease(name, tuple(reserve(tx, name, count, from_top=True)))
-    tx.append_event(time_us, EventKind.LEASE_EXPORTED, 0, actor=actor, line="", detail=lease.as_text())
+    tx.append_event(at, EventKind.LEASE_EXPORTED, 0, detail=lease.as_text())
     return lease
 
 
-def import_lease(tx: Tx, lease: Lease, *, time_us: int, actor: str) -> int:
+def import_lease(tx: Tx, lease: Lease, *, at: Stamp) -> int:
     """Take over a lease exported by another server; refuses ranges overlapping anything known here."""
     pool = _pool(tx, lease.pool)
     free = records.ranges_from_json(pool["free"])
@@ -177,7 +173,7 @@ def import_lease(tx: Tx, lease: Lease, *, time_us: int, actor: str) -> int:
     if _overlapping(lease.ranges):
         raise InvalidArgument(f"lease {shown(lease.as_text())} has overlapping ranges", reason="BAD_LEASE")
     tx.put_pool(lease.pool, {**pool, "free": records.ranges_to_json(_merge(free + list(lease.ranges)))})
-    return tx.append_event(time_us, EventKind.LEASE_IMPORTED, 0, actor=actor, line="", detail=lease.as_text())
+    return tx.append_event(at, EventKind.LEASE_IMPORTED, 0, detail=lease.as_text())
 
 
 def _overlapping(ranges: tuple[IndexRange, ...]) -> bool:

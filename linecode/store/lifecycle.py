@@ -21,6 +21,7 @@ from linecode.store.model import (
     LineEvent,
     Lock,
     RegulatoryStatus,
+    Stamp,
     State,
     format_time,
     now_us,
@@ -230,7 +231,7 @@ def require_empty(keys: Sequence[str], rows: Sequence[Row], doing: str) -> None:
         )
 
 
-def report(tx: Tx, event: LineEvent, keys: Sequence[str], *, time_us: int, actor: str, line: str) -> Change:
+def report(tx: Tx, event: LineEvent, keys: Sequence[str], *, at: Stamp) -> Change:
     """Apply one line event to many codes (distinct keys), all or nothing; one event per batch touched."""
     if not keys:
         raise InvalidArgument("no codes in the event report; expected at least one", reason="NO_CODES")
@@ -241,12 +242,12 @@ def report(tx: Tx, event: LineEvent, keys: Sequence[str], *, time_us: int, actor
     require_states(keys, rows, allowed, f"report {event.value} for", "ILLEGAL_TRANSITION")
     if target in OUT_OF_SERVICE:
         require_empty(keys, rows, f"report {event.value} for")
-    require_time(keys, rows, time_us)
+    require_time(keys, rows, at.time_us)
 
     def move(key: str, row: Row) -> None:
         tx.set_state(key, row, target)
 
-    return apply(tx, keys, rows, move, kind, time_us=time_us, actor=actor, line=line)
+    return apply(tx, keys, rows, move, kind, at=at)
 
 
 def apply(
@@ -256,21 +257,19 @@ def apply(
     change: Callable[[str, Row], None],
     kind: EventKind,
     *,
-    time_us: int,
-    actor: str,
-    line: str,
+    at: Stamp,
     detail: str = "",
 ) -> Change:
     """Apply ``change`` to validated rows, store them, and record one ``kind`` event per batch."""
     by_batch: dict[int, list[str]] = defaultdict(list)
     for key, row in zip(keys, rows, strict=True):
         change(key, row)
-        row.last_event_us = time_us
+        row.last_event_us = at.time_us
         by_batch[row.batch_ref].append(key)
     tx.put_rows(keys, rows)
     seq = 0
     for ref, codes in by_batch.items():
-        seq = tx.append_event(time_us, kind, ref, actor=actor, line=line, codes=codes, detail=detail)
+        seq = tx.append_event(at, kind, ref, codes=codes, detail=detail)
     return Change(seq, tuple(keys))
 
 
@@ -281,15 +280,13 @@ def set_code_marks(
     status: RegulatoryStatus | None,
     lock: Lock | None,
     reason: str,
-    time_us: int,
-    actor: str,
-    line: str,
+    at: Stamp,
 ) -> Change:
     """Set the regulatory status or the lock of codes (distinct keys; one of the two)."""
     if not keys:
         raise InvalidArgument("no codes given; expected at least one", reason="NO_CODES")
     keys, rows = require(tx, keys)
-    require_time(keys, rows, time_us)
+    require_time(keys, rows, at.time_us)
     kind = EventKind.STATUS_SET if status is not None else EventKind.LOCK_SET
 
     def mark(key: str, row: Row) -> None:
@@ -297,7 +294,7 @@ def set_code_marks(
         row.lock = lock if lock is not None else row.lock
 
     detail = mark_detail(status, lock, reason)
-    return apply(tx, keys, rows, mark, kind, time_us=time_us, actor=actor, line=line, detail=detail)
+    return apply(tx, keys, rows, mark, kind, at=at, detail=detail)
 
 
 def set_batch_marks(
@@ -307,9 +304,7 @@ def set_batch_marks(
     status: RegulatoryStatus | None,
     lock: Lock | None,
     reason: str,
-    time_us: int,
-    actor: str,
-    line: str,
+    at: Stamp,
 ) -> Change:
     """Set the batch-wide status or lock: it applies to every code of the batch that has none of its own."""
     batch = tx.batch(batch_id)
@@ -320,23 +315,21 @@ def set_batch_marks(
         batch = replace(batch, lock=lock)
     kind = EventKind.BATCH_STATUS_SET if status is not None else EventKind.BATCH_LOCK_SET
     detail = mark_detail(status, lock, reason)
-    return Change(batch_event(tx, batch, kind, time_us, actor=actor, line=line, detail=detail), ())
+    return Change(batch_event(tx, batch, kind, at, detail=detail), ())
 
 
-def batch_event(
-    tx: Tx, batch: Batch, kind: EventKind, time_us: int, *, actor: str, line: str, detail: str
-) -> int:
+def batch_event(tx: Tx, batch: Batch, kind: EventKind, at: Stamp, *, detail: str) -> int:
     """Store ``batch`` (as changed by the caller) and append its batch-wide event; its sequence
     number, which the batch keeps if it closes or exports it. Batch-wide event times never go
     backwards either."""
-    if time_us < batch.last_event_us:
-        raise _backwards(time_us, batch.last_event_us, f"batch {batch.batch_id!r}", [])
-    seq = tx.append_event(time_us, kind, batch.ref, actor=actor, line=line, detail=detail)
+    if at.time_us < batch.last_event_us:
+        raise _backwards(at.time_us, batch.last_event_us, f"batch {batch.batch_id!r}", [])
+    seq = tx.append_event(at, kind, batch.ref, detail=detail)
     if kind is EventKind.BATCH_CLOSED:
         batch = replace(batch, closed_event_seq=seq)
     elif kind is EventKind.BATCH_EXPORTED:
         batch = replace(batch, exported_event_seq=seq)
-    tx.put_batch(replace(batch, last_event_us=time_us))
+    tx.put_batch(replace(batch, last_event_us=at.time_us))
     return seq
 
 

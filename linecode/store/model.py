@@ -407,6 +407,40 @@ class Allocation:
 
 
 @dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a write comes from; every write of the ``Store`` takes one (default: nobody in
+    particular, now, no retry key, any line)."""
+
+    actor: str = ""
+    """Who writes (a PLC, an operator); recorded in its events."""
+    line: str = ""
+    """The packaging line it happens on; recorded in its events."""
+    time_us: int | None = None
+    """When it happened, in microseconds UTC; None: the moment the store writes it."""
+    idempotency_key: str | None = None
+    """A retry with the same key gets the first answer and writes nothing again."""
+    lines: frozenset[str] | None = None
+    """The lines the caller may change codes and batches of (its role's); None: any."""
+
+    def at(self, time_us: int) -> Stamp:
+        """What the write's events record, at ``time_us``."""
+        return Stamp(time_us, self.actor, self.line)
+
+
+@dataclass(frozen=True, slots=True)
+class Stamp:
+    """What an event records of its write: when, who, on which line. The store's rules take one."""
+
+    time_us: int
+    actor: str
+    line: str
+
+
+ANYONE = Origin()
+"""The default origin: no actor, no line, the store's time, no retry key, any line."""
+
+
+@dataclass(frozen=True, slots=True)
 class Change:
     """Result of a write that appended one event: bulk line events, aggregation and the rest."""
 

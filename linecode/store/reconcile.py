@@ -24,6 +24,7 @@ from linecode.store.model import (
     LevelReconciliation,
     Lock,
     ReconciliationReport,
+    Stamp,
     State,
 )
 from linecode.store.records import Row
@@ -160,9 +161,7 @@ def _discrepancies(level: LevelReconciliation) -> list[str]:
     return found
 
 
-def close(
-    tx: Tx, batch_id: str, override_reason: str | None, *, time_us: int, actor: str, line: str
-) -> ReconciliationReport:
+def close(tx: Tx, batch_id: str, override_reason: str | None, *, at: Stamp) -> ReconciliationReport:
     """Reconcile, refuse on a discrepancy unless overridden, release what is packed, close the batch."""
     batch = tx.batch(batch_id)
     if batch.state is not BatchState.OPEN:
@@ -193,13 +192,13 @@ def close(
             if packed and effective_lock(row, batch) is Lock.NORMAL:
                 released.append(key)
                 rows.append(row)
-    require_time(released, rows, time_us)
+    require_time(released, rows, at.time_us)
     for key, row in zip(released, rows, strict=True):
         tx.set_state(key, row, State.RELEASED)
-        row.last_event_us = time_us
+        row.last_event_us = at.time_us
         tx.put_row(key, row)
     if released:
-        tx.append_event(time_us, EventKind.RELEASED, batch.ref, actor=actor, line=line, codes=released)
+        tx.append_event(at, EventKind.RELEASED, batch.ref, codes=released)
     closed = replace(batch, state=BatchState.CLOSED)
     detail = json.dumps(
         {
@@ -210,7 +209,7 @@ def close(
         ensure_ascii=False,
         sort_keys=True,
     )
-    seq = batch_event(tx, closed, EventKind.BATCH_CLOSED, time_us, actor=actor, line=line, detail=detail)
+    seq = batch_event(tx, closed, EventKind.BATCH_CLOSED, at, detail=detail)
     tx.flush_counts()
     answer = {
         "closed_event_seq": seq,
@@ -253,7 +252,7 @@ def as_closed(tx: Tx, batch_id: str, answer: dict[str, Any]) -> ReconciliationRe
     )
 
 
-def mark_exported(tx: Tx, batch_id: str, destination: str, *, time_us: int, actor: str, line: str) -> int:
+def mark_exported(tx: Tx, batch_id: str, destination: str, *, at: Stamp) -> int:
     """Record that a closed batch's data went to ``destination``: the batch becomes EXPORTED (it was
     closed already, so nothing else changes) and a BATCH_EXPORTED event names where it went. A batch
     delivered again stays EXPORTED and gets one more event. The event's sequence number."""
@@ -267,4 +266,4 @@ def mark_exported(tx: Tx, batch_id: str, destination: str, *, time_us: int, acto
         )
     exported = replace(batch, state=BatchState.EXPORTED)
     detail = json.dumps({"destination": destination}, ensure_ascii=False)
-    return batch_event(tx, exported, EventKind.BATCH_EXPORTED, time_us, actor=actor, line=line, detail=detail)
+    return batch_event(tx, exported, EventKind.BATCH_EXPORTED, at, detail=detail)

@@ -14,7 +14,7 @@ never go backwards.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
@@ -34,6 +34,7 @@ from linecode.serials.keys import KEY_FILE_NAME
 from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records
 from linecode.store.database import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, DEFAULT_MAX_READERS, Database
 from linecode.store.model import (
+    ANYONE,
     Allocation,
     Batch,
     Change,
@@ -47,9 +48,11 @@ from linecode.store.model import (
     Level,
     LineEvent,
     Lock,
+    Origin,
     Product,
     ReconciliationReport,
     RegulatoryStatus,
+    Stamp,
     State,
     TreeNode,
     Verification,
@@ -186,20 +189,53 @@ class Store:
             keys = [code_key(text) for text in texts]
         return keys
 
-    def _write(self, fn: Callable[[Tx], T], lines: Collection[str] | None) -> T:
+    def _write(self, fn: Callable[[Tx], T], lines: frozenset[str] | None) -> T:
         """``fn`` as one write request whose changes must all be of ``lines`` (None: any line)."""
         if lines is None:
             return self._db.write(fn)
-        allowed = frozenset(lines)
 
         def scoped(tx: Tx) -> T:
-            tx.lines = allowed
+            tx.lines = lines
             try:
                 return fn(tx)
             finally:
                 tx.lines = None
 
         return self._db.write(scoped)
+
+    def _write_once(
+        self,
+        body: list[Any],
+        origin: Origin,
+        run: Callable[[Tx, Stamp], T],
+        *,
+        answer: Callable[[T], dict[str, Any]],
+        replay: Callable[[Tx, dict[str, Any]], T],
+        first: Callable[[Tx], object] | None = None,
+    ) -> T:
+        """Run a write once per idempotency key: ``run`` at the origin's stamp, its ``answer`` kept
+        under the key; a retry gets ``replay`` of that answer and writes nothing. ``body`` (codes as
+        keys, so a retry in other spellings is the same request) tells a retry from a reuse of the
+        key; ``first`` runs before either (the caller's lines, checked before a replay tells the
+        answer). Without a time of its own the write takes the store's (see :func:`_at_own_time`)."""
+        lifecycle.check_time(origin.time_us)
+        digest = request_digest(body)
+
+        def write(not_before: int) -> T:
+            def fn(tx: Tx) -> T:
+                if first is not None:
+                    first(tx)
+                stored = tx.recall(origin.idempotency_key, digest)
+                if stored is not None:
+                    return replay(tx, stored)
+                t = origin.time_us if origin.time_us is not None else max(now_us(), not_before)
+                result = run(tx, origin.at(t))
+                tx.remember(origin.idempotency_key, digest, answer(result))
+                return result
+
+            return self._write(fn, origin.lines)
+
+        return _at_own_time(write, own=origin.time_us is None)
 
     # --- products and batches ---------------------------------------------------------------------
 
@@ -212,13 +248,14 @@ class Store:
         *,
         mixed_pallets: bool = False,
         claim_pools: bool = True,
-        actor: str = "",
+        origin: Origin = ANYONE,
     ) -> Product:
         """Register a product and its packaging hierarchy (level 1, the unit, first).
 
         Each level's serial pool is created if new; ``claim_pools=True`` gives this server the whole
         serial domain of new pools, ``False`` leaves them empty until a lease is imported (a second
-        server of a pool, SPEC §7). Raises :class:`AlreadyExists` for a known ``product_id``.
+        server of a pool, SPEC §7). Raises :class:`AlreadyExists` for a known ``product_id`` (unless
+        it is a retry with the ``origin``'s idempotency key: it gets the product).
         """
         _check_id("product id", product_id)
         bounds.NAME.check(name, "product name")
@@ -236,18 +273,25 @@ class Store:
             coderules.validate_level(level)
         levels = [replace(lv, pack_ratio=1) if i == 0 else lv for i, lv in enumerate(levels)]
         product = Product(product_id, name, mah, tuple(levels), mixed_pallets)
+        encoded = records.product_to_json(product)
 
-        def run(tx: Tx) -> Product:
+        def run(tx: Tx, at: Stamp) -> Product:
             if tx.has_product(product_id):
                 raise AlreadyExists(f"product {product_id!r} exists already", reason="PRODUCT_EXISTS")
             tx.put_product(product)
             for level in product.levels:
                 leases.create_pool(tx, level, claim=claim_pools)
-            detail = records.dump_json(records.product_to_json(product)).decode()
-            tx.append_event(now_us(), EventKind.PRODUCT_CREATED, 0, actor=actor, line="", detail=detail)
+            detail = records.dump_json(encoded).decode()
+            tx.append_event(replace(at, line=""), EventKind.PRODUCT_CREATED, 0, detail=detail)
             return product
 
-        return self._db.write(run)
+        return self._write_once(
+            ["create_product", encoded, claim_pools],
+            origin,
+            run,
+            answer=lambda _: {},
+            replay=lambda tx, _: tx.product(product_id),
+        )
 
     def product(self, product_id: str) -> Product:
         """A product by id; raises :class:`NotFound`."""
@@ -267,9 +311,11 @@ class Store:
         line: str,
         planned_quantity: int,
         batch_id: str | None = None,
-        actor: str = "",
+        origin: Origin = ANYONE,
     ) -> Batch:
-        """Open a batch of a product. ``batch_id`` defaults to the batch number and must be new."""
+        """Open a batch of a product on packaging ``line``. ``batch_id`` defaults to the batch number
+        and must be new (:class:`AlreadyExists` ``BATCH_EXISTS``, unless it is a retry with the
+        ``origin``'s idempotency key: it gets the batch as it stands)."""
         batch_id = batch_id or batch_number
         _check_id("batch number", batch_number)
         _check_id("batch id", batch_id)
@@ -295,7 +341,7 @@ class Store:
 
                 validate_cset82("GS1 batch (10)", batch_number)
 
-        def run(tx: Tx) -> Batch:
+        def run(tx: Tx, at: Stamp) -> Batch:
             tx.product(product_id)
             if tx.has_batch(batch_id):
                 raise AlreadyExists(
@@ -312,16 +358,27 @@ class Store:
                 line,
                 planned_quantity,
                 ref=tx.next_batch_ref(),
-                last_event_us=now_us(),
+                last_event_us=at.time_us,
             )
             tx.put_batch(batch)
             detail = records.dump_json(records.batch_to_json(batch)).decode()
-            tx.append_event(
-                batch.last_event_us, EventKind.BATCH_CREATED, batch.ref, actor=actor, line=line, detail=detail
-            )
+            tx.append_event(replace(at, line=line), EventKind.BATCH_CREATED, batch.ref, detail=detail)
             return batch
 
-        return self._db.write(run)
+        body = [
+            "create_batch",
+            product_id,
+            batch_number,
+            batch_id,
+            production_date.isoformat(),
+            expiry_date.isoformat(),
+            line,
+            planned_quantity,
+            origin.time_us,
+        ]
+        return self._write_once(
+            body, origin, run, answer=lambda _: {}, replay=lambda tx, _: tx.batch(batch_id)
+        )
 
     def batch(self, batch_id: str) -> Batch:
         """A batch by id (current state, status and lock); raises :class:`NotFound`."""
@@ -333,74 +390,61 @@ class Store:
 
     # --- allocation and leases --------------------------------------------------------------------
 
-    def allocate(
-        self,
-        batch_id: str,
-        level: int | str,
-        count: int,
-        *,
-        idempotency_key: str | None = None,
-        actor: str = "",
-        line: str | None = None,
-        lines: Collection[str] | None = None,
-    ) -> Allocation:
+    def allocate(self, batch_id: str, level: int | str, count: int, *, origin: Origin = ANYONE) -> Allocation:
         """Hand ``count`` new codes of ``level`` (number or name) of ``batch_id`` to the line.
 
         The pool's index range is reserved and every code recorded as ``allocated`` in the same
         durable transaction before this returns, so no code is ever handed out twice. Repeating a
-        call with the same ``idempotency_key`` returns the same codes. Raises :class:`NotFound`,
+        call with the same idempotency key returns the same codes. Raises :class:`NotFound`,
         :class:`Precondition` (batch not open), :class:`Exhausted` (pool has no indices left here),
-        :class:`~linecode.errors.PermissionDenied` (the batch is not of ``lines``).
+        :class:`~linecode.errors.PermissionDenied` (the batch is not of the origin's ``lines``).
+        The event records the origin's line, else the batch's.
         """
         batch = self.batch(batch_id)
-        if lines is not None and batch.line not in lines:
+        if origin.lines is not None and batch.line not in origin.lines:
             # Before its product's levels are told, and before a replay would hand out its codes (a
             # batch's line never changes, so this needs no transaction; the new records are checked
             # again as they are written).
-            raise line_forbidden(batch.line, lines)
+            raise line_forbidden(batch.line, origin.lines)
         product = self.product(batch.product_id)
         number = product.level(level)
         spec = product.spec(number)
-        digest = request_digest(["allocate", batch_id, number, count])
+        pool = coderules.pool_name(spec)
 
-        def run(tx: Tx) -> Allocation:
-            stored = tx.recall(idempotency_key, digest)
-            if stored is not None:
-                ranges = tuple(records.ranges_from_json(stored["ranges"]))
-                keys, symbols = self._generate(spec, batch, ranges)
-                return Allocation(
-                    batch_id,
-                    number,
-                    spec.name,
-                    stored["pool"],
-                    ranges,
-                    tuple(keys),
-                    tuple(symbols),
-                    stored["event_seq"],
-                    replayed=True,
-                )
-            current = tx.batch(batch_id)
+        def run(tx: Tx, at: Stamp) -> Allocation:
             taken, keys, symbols, seq = leases.allocate(
-                tx,
-                self.master,
-                current,
-                number,
-                count,
-                time_us=now_us(),
-                actor=actor,
-                line=line or batch.line,
-            )
-            pool = coderules.pool_name(spec)
-            tx.remember(
-                idempotency_key,
-                digest,
-                {"ranges": records.ranges_to_json(taken), "pool": pool, "event_seq": seq},
+                tx, self.master, tx.batch(batch_id), number, count, at=replace(at, line=at.line or batch.line)
             )
             return Allocation(
                 batch_id, number, spec.name, pool, tuple(taken), tuple(keys), tuple(symbols), seq
             )
 
-        return self._write(run, lines)
+        def replay(tx: Tx, stored: dict[str, Any]) -> Allocation:
+            ranges = tuple(records.ranges_from_json(stored["ranges"]))
+            keys, symbols = self._generate(spec, batch, ranges)
+            return Allocation(
+                batch_id,
+                number,
+                spec.name,
+                stored["pool"],
+                ranges,
+                tuple(keys),
+                tuple(symbols),
+                stored["event_seq"],
+                replayed=True,
+            )
+
+        return self._write_once(
+            ["allocate", batch_id, number, count],
+            origin,
+            run,
+            answer=lambda a: {
+                "ranges": records.ranges_to_json(a.ranges),
+                "pool": a.pool,
+                "event_seq": a.event_seq,
+            },
+            replay=replay,
+        )
 
     def _generate(self, spec: Level, batch: Batch, ranges: Iterable[Any]) -> tuple[list[str], list[str]]:
         keys: list[str] = []
@@ -411,37 +455,37 @@ class Store:
             symbols += s
         return keys, symbols
 
-    def export_lease(
-        self, pool: str, count: int, *, actor: str = "", idempotency_key: str | None = None
-    ) -> Lease:
+    def export_lease(self, pool: str, count: int, *, origin: Origin = ANYONE) -> Lease:
         """Carve ``count`` indices off this server's part of ``pool`` for another server (SPEC §7).
 
         They are never issued here afterwards. Give the returned lease (``Lease.as_text()``) to the
         other server's :meth:`import_lease`. Raises :class:`Exhausted` if this server owns fewer.
-        A retry with the same ``idempotency_key`` returns the same lease (a lease lost in transit
+        A retry with the same idempotency key returns the same lease (a lease lost in transit
         would otherwise leave its indices unusable everywhere).
         """
-        digest = request_digest(["export_lease", pool, count])
+        return self._write_once(
+            ["export_lease", pool, count],
+            origin,
+            lambda tx, at: leases.export_lease(tx, pool, count, at=replace(at, line="")),
+            answer=lambda lease: {"lease": lease.as_text()},
+            replay=lambda tx, stored: Lease.parse(stored["lease"]),
+        )
 
-        def run(tx: Tx) -> Lease:
-            stored = tx.recall(idempotency_key, digest)
-            if stored is not None:
-                return Lease.parse(stored["lease"])
-            lease = leases.export_lease(tx, pool, count, time_us=now_us(), actor=actor)
-            tx.remember(idempotency_key, digest, {"lease": lease.as_text()})
-            return lease
-
-        return self._db.write(run)
-
-    def import_lease(self, lease: Lease | str, *, actor: str = "") -> int:
+    def import_lease(self, lease: Lease | str, *, origin: Origin = ANYONE) -> int:
         """Add a lease exported by the pool's owner to this server's part of the pool; the sequence
-        number of the event recording it.
+        number of the event recording it (a retry with the same idempotency key gets it again).
 
         The pool must exist here (create the product with ``claim_pools=False``). Raises
         :class:`AlreadyExists` if a range overlaps anything this server owns or has used.
         """
         parsed = Lease.parse(lease) if isinstance(lease, str) else lease
-        return self._db.write(lambda tx: leases.import_lease(tx, parsed, time_us=now_us(), actor=actor))
+        return self._write_once(
+            ["import_lease", parsed.as_text()],
+            origin,
+            lambda tx, at: leases.import_lease(tx, parsed, at=replace(at, line="")),
+            answer=lambda seq: {"event_seq": seq},
+            replay=lambda tx, stored: int(stored["event_seq"]),
+        )
 
     def pools(self) -> dict[str, dict[str, Any]]:
         """Each pool's size, free ranges (still issuable here) and used ranges (issued or exported)."""
@@ -452,45 +496,29 @@ class Store:
     def _write_change(
         self,
         body: list[Any],
-        idempotency_key: str | None,
+        origin: Origin,
         keys: Sequence[CodeKey],
-        run: Callable[[Tx, int], Change],
-        lines: Collection[str] | None = None,
+        run: Callable[[Tx, Stamp], Change],
         named: Sequence[CodeKey] | None = None,
     ) -> Change:
-        """Run an event-appending write once per idempotency key (a retry gets the first answer).
-        ``body`` (codes as keys, so a retry in other spellings is the same request) ends with the
-        time the caller gave (None: now); ``keys`` are the codes the answer names, ``named`` every
-        code the request names (default ``keys``): with ``lines``, they must all be of those lines
-        before any rule is checked (the codes the write implies are checked as it changes them)."""
-        lifecycle.check_time(body[-1])
-        digest = request_digest(body)
-
-        def write(not_before: int) -> Change:
-            def fn(tx: Tx) -> Change:
-                if lines is not None:  # before a replay too: it tells the answer
-                    tx.may_change_codes(keys if named is None else named)
-                stored = tx.recall(idempotency_key, digest)
-                if stored is not None:
-                    return Change(stored["event_seq"], tuple(keys), stored["parent"], replayed=True)
-                change = run(tx, body[-1] if body[-1] is not None else max(now_us(), not_before))
-                tx.remember(idempotency_key, digest, {"event_seq": change.event_seq, "parent": change.parent})
-                return change
-
-            return self._write(fn, lines)
-
-        return _at_own_time(write, own=body[-1] is None)
+        """:meth:`_write_once` for a write answered with a :class:`Change`. ``body`` ends with the
+        origin's time; ``keys`` are the codes the answer names, ``named`` every code the request
+        names (default ``keys``): with the origin's ``lines``, they must all be of those lines before
+        any rule is checked (the codes the write implies are checked as it changes them)."""
+        named = keys if named is None else named
+        return self._write_once(
+            [*body, origin.time_us],
+            origin,
+            run,
+            answer=lambda change: {"event_seq": change.event_seq, "parent": change.parent},
+            replay=lambda tx, stored: Change(
+                stored["event_seq"], tuple(keys), stored["parent"], replayed=True
+            ),
+            first=None if origin.lines is None else lambda tx: tx.may_change_codes(named),
+        )
 
     def report_events(
-        self,
-        event: LineEvent | str,
-        codes: Sequence[str],
-        *,
-        time_us: int | None = None,
-        idempotency_key: str | None = None,
-        actor: str = "",
-        line: str = "",
-        lines: Collection[str] | None = None,
+        self, event: LineEvent | str, codes: Sequence[str], *, origin: Origin = ANYONE
     ) -> Change:
         """Report one line event for many codes at once (thousands per call), all or nothing.
 
@@ -499,24 +527,10 @@ class Store:
         fails the whole call with :class:`Precondition` reason ``ILLEGAL_TRANSITION`` naming each
         offending code and its current state.
         """
-        return self.report_many(
-            [(event, codes)],
-            time_us=time_us,
-            idempotency_key=idempotency_key,
-            actor=actor,
-            line=line,
-            lines=lines,
-        )
+        return self.report_many([(event, codes)], origin=origin)
 
     def report_many(
-        self,
-        groups: Sequence[tuple[LineEvent | str, Sequence[str]]],
-        *,
-        time_us: int | None = None,
-        idempotency_key: str | None = None,
-        actor: str = "",
-        line: str = "",
-        lines: Collection[str] | None = None,
+        self, groups: Sequence[tuple[LineEvent | str, Sequence[str]]], *, origin: Origin = ANYONE
     ) -> Change:
         """Several line events in one atomic write, applied in order — e.g. one machine cycle's
         ``printed``, ``verified`` and ``verify_failed`` codes. All or nothing, one event per group
@@ -528,18 +542,12 @@ class Store:
             raise InvalidArgument("no codes in the event report; expected at least one", reason="NO_CODES")
         every = [code for _, codes in parsed for code in codes]
 
-        def run(tx: Tx, t: int) -> Change:
-            changes = [
-                lifecycle.report(tx, kind, codes, time_us=t, actor=actor, line=line) for kind, codes in parsed
-            ]
+        def run(tx: Tx, at: Stamp) -> Change:
+            changes = [lifecycle.report(tx, kind, codes, at=at) for kind, codes in parsed]
             return Change(changes[-1].event_seq, tuple(k for c in changes for k in c.codes))
 
         return self._write_change(
-            ["report", [[kind.value, codes] for kind, codes in parsed], time_us],
-            idempotency_key,
-            every,
-            run,
-            lines,
+            ["report", [[kind.value, codes] for kind, codes in parsed]], origin, every, run
         )
 
     def set_status(
@@ -549,19 +557,13 @@ class Store:
         codes: Sequence[str] | None = None,
         batch_id: str | None = None,
         reason: str = "",
-        time_us: int | None = None,
-        actor: str = "",
-        line: str = "",
-        idempotency_key: str | None = None,
-        lines: Collection[str] | None = None,
+        origin: Origin = ANYONE,
     ) -> Change:
         """Set the NMPAB/T 1004 regulatory status of some codes, or of a whole batch (exactly one of
         ``codes`` and ``batch_id``). A batch status shows on every code of it that has none of its own.
-        A retry with the same ``idempotency_key`` gets the first answer and writes nothing."""
+        A retry with the same idempotency key gets the first answer and writes nothing."""
         value = status if isinstance(status, RegulatoryStatus) else _enum(RegulatoryStatus, status, "status")
-        return self._set_marks(
-            codes, batch_id, value, None, reason, time_us, actor, line, idempotency_key, lines
-        )
+        return self._set_marks(codes, batch_id, value, None, reason, origin)
 
     def set_lock(
         self,
@@ -570,19 +572,13 @@ class Store:
         codes: Sequence[str] | None = None,
         batch_id: str | None = None,
         reason: str = "",
-        time_us: int | None = None,
-        actor: str = "",
-        line: str = "",
-        idempotency_key: str | None = None,
-        lines: Collection[str] | None = None,
+        origin: Origin = ANYONE,
     ) -> Change:
         """Lock (待定 pending, 待召回 to-be-recalled, 异常 abnormal) or unlock (正常 normal) some codes or a
         whole batch. A locked code cannot be aggregated or released; a batch lock locks all its codes.
-        A retry with the same ``idempotency_key`` gets the first answer and writes nothing."""
+        A retry with the same idempotency key gets the first answer and writes nothing."""
         value = lock if isinstance(lock, Lock) else _enum(Lock, lock, "lock")
-        return self._set_marks(
-            codes, batch_id, None, value, reason, time_us, actor, line, idempotency_key, lines
-        )
+        return self._set_marks(codes, batch_id, None, value, reason, origin)
 
     def _set_marks(
         self,
@@ -591,50 +587,33 @@ class Store:
         status: RegulatoryStatus | None,
         lock: Lock | None,
         reason: str,
-        time_us: int | None,
-        actor: str,
-        line: str,
-        idempotency_key: str | None,
-        lines: Collection[str] | None,
+        origin: Origin,
     ) -> Change:
         if (codes is None) == (batch_id is None):
             raise InvalidArgument("give either codes or batch_id, not both or neither", reason="BAD_TARGET")
         bounds.TEXT.check(reason, "reason")
         keys = self.keys(codes or [])
-        body = ["marks", keys, batch_id, status, lock, reason, time_us]
+        body = ["marks", keys, batch_id, status, lock, reason]
         if batch_id is not None:
             return self._write_change(
                 body,
-                idempotency_key,
+                origin,
                 [],
-                lambda tx, t: lifecycle.set_batch_marks(
-                    tx, batch_id, status=status, lock=lock, reason=reason, time_us=t, actor=actor, line=line
+                lambda tx, at: lifecycle.set_batch_marks(
+                    tx, batch_id, status=status, lock=lock, reason=reason, at=at
                 ),
-                lines,
             )
         return self._write_change(
             body,
-            idempotency_key,
+            origin,
             keys,
-            lambda tx, t: lifecycle.set_code_marks(
-                tx, keys, status=status, lock=lock, reason=reason, time_us=t, actor=actor, line=line
-            ),
-            lines,
+            lambda tx, at: lifecycle.set_code_marks(tx, keys, status=status, lock=lock, reason=reason, at=at),
         )
 
     # --- aggregation ------------------------------------------------------------------------------
 
     def aggregate(
-        self,
-        parent: str,
-        children: Sequence[str],
-        *,
-        partial: bool = False,
-        idempotency_key: str | None = None,
-        time_us: int | None = None,
-        actor: str = "",
-        line: str = "",
-        lines: Collection[str] | None = None,
+        self, parent: str, children: Sequence[str], *, partial: bool = False, origin: Origin = ANYONE
     ) -> Change:
         """Pack ``children`` into ``parent``, atomically, with every rule of SPEC §4.
 
@@ -644,19 +623,16 @@ class Store:
         ``CHILD_ALREADY_AGGREGATED``, ``CHILD_SCRAPPED``/``SAMPLED``/``DESTROYED``/``DECOMMISSIONED``,
         ``CHILD_NOT_COMMISSIONED``, ``CODE_LOCKED``, ``LEVEL_MISMATCH``, ``BATCH_MISMATCH``,
         ``OVER_PACK_RATIO``, ``PARTIAL_NOT_DECLARED``, ``TIME_WENT_BACKWARDS``; each names the
-        offending codes in ``error.codes``. The same ``idempotency_key`` with the same request returns
+        offending codes in ``error.codes``. The same idempotency key with the same request returns
         the first answer (``replayed=True``) and writes nothing; with another request it raises
         :class:`AlreadyExists` ``IDEMPOTENCY_KEY_REUSED``.
         """
         pkey, kids = self._family(parent, children)
         return self._write_change(
-            ["aggregate", pkey, kids, partial, time_us],
-            idempotency_key,
+            ["aggregate", pkey, kids, partial],
+            origin,
             kids,
-            lambda tx, t: aggregation.aggregate(
-                tx, pkey, kids, partial=partial, time_us=t, actor=actor, line=line
-            ),
-            lines,
+            lambda tx, at: aggregation.aggregate(tx, pkey, kids, partial=partial, at=at),
             [pkey, *kids],
         )
 
@@ -672,40 +648,22 @@ class Store:
         return pkey, kids
 
     def disaggregate(
-        self,
-        parent: str,
-        children: Sequence[str] | None = None,
-        *,
-        idempotency_key: str | None = None,
-        time_us: int | None = None,
-        actor: str = "",
-        line: str = "",
-        lines: Collection[str] | None = None,
+        self, parent: str, children: Sequence[str] | None = None, *, origin: Origin = ANYONE
     ) -> Change:
         """Take some (or, with ``children=None``, all) children out of ``parent``; they become loose
         commissioned codes. Raises :class:`Precondition` ``NOT_A_CHILD`` for codes not in the parent."""
         pkey, kids = self._family(parent, children or [])
         some = None if children is None else kids
         return self._write_change(
-            ["disaggregate", pkey, some, time_us],
-            idempotency_key,
+            ["disaggregate", pkey, some],
+            origin,
             kids,
-            lambda tx, t: aggregation.disaggregate(tx, pkey, some, time_us=t, actor=actor, line=line),
-            lines,
+            lambda tx, at: aggregation.disaggregate(tx, pkey, some, at=at),
             [pkey, *kids],
         )
 
     def reparent(
-        self,
-        new_parent: str,
-        children: Sequence[str],
-        *,
-        partial: bool = False,
-        idempotency_key: str | None = None,
-        time_us: int | None = None,
-        actor: str = "",
-        line: str = "",
-        lines: Collection[str] | None = None,
+        self, new_parent: str, children: Sequence[str], *, partial: bool = False, origin: Origin = ANYONE
     ) -> Change:
         """Move children from their current parents (or loose) into ``new_parent`` in one atomic step.
 
@@ -713,13 +671,10 @@ class Store:
         :meth:`aggregate` applies except "not already in a parent"."""
         pkey, kids = self._family(new_parent, children)
         return self._write_change(
-            ["reparent", pkey, kids, partial, time_us],
-            idempotency_key,
+            ["reparent", pkey, kids, partial],
+            origin,
             kids,
-            lambda tx, t: aggregation.reparent(
-                tx, pkey, kids, partial=partial, time_us=t, actor=actor, line=line
-            ),
-            lines,
+            lambda tx, at: aggregation.reparent(tx, pkey, kids, partial=partial, at=at),
             [pkey, *kids],
         )
 
@@ -730,24 +685,17 @@ class Store:
         new_child: str,
         *,
         old_child_to: State = State.DECOMMISSIONED,
-        idempotency_key: str | None = None,
-        time_us: int | None = None,
-        actor: str = "",
-        line: str = "",
-        lines: Collection[str] | None = None,
+        origin: Origin = ANYONE,
     ) -> Change:
         """Rework: take ``old_child`` out of ``parent`` and put the loose, commissioned ``new_child`` in.
 
         ``old_child`` ends ``decommissioned`` (default), ``destroyed`` or loose ``commissioned``."""
         pkey, (old, new) = self._family(parent, [old_child, new_child])
         return self._write_change(
-            ["replace", pkey, old, new, old_child_to, time_us],
-            idempotency_key,
+            ["replace", pkey, old, new, old_child_to],
+            origin,
             [new],
-            lambda tx, t: aggregation.replace(
-                tx, pkey, old, new, old_child_to=old_child_to, time_us=t, actor=actor, line=line
-            ),
-            lines,
+            lambda tx, at: aggregation.replace(tx, pkey, old, new, old_child_to=old_child_to, at=at),
             [pkey, old, new],
         )
 
@@ -851,15 +799,7 @@ class Store:
         return self._db.read(lambda tx: reconcile.reconcile(tx, tx.batch(batch_id)))
 
     def close_batch(
-        self,
-        batch_id: str,
-        override_reason: str | None = None,
-        *,
-        time_us: int | None = None,
-        actor: str = "",
-        line: str = "",
-        idempotency_key: str | None = None,
-        lines: Collection[str] | None = None,
+        self, batch_id: str, override_reason: str | None = None, *, origin: Origin = ANYONE
     ) -> ReconciliationReport:
         """Reconcile and close a batch; packed, unlocked codes become ``released``.
 
@@ -867,46 +807,26 @@ class Store:
         parents) it raises :class:`Precondition` ``BATCH_DISCREPANCY`` naming the codes, unless
         ``override_reason`` is given: then it closes and records the reason in the BATCH_CLOSED
         event. The report lists the discrepancies either way. Unused codes are reported, never
-        reissued. A retry with the same ``idempotency_key`` writes nothing and gets the close's
+        reissued. A retry with the same idempotency key writes nothing and gets the close's
         report (its numbers, state and export as they stand at the retry).
         """
-        lifecycle.check_time(time_us)
         if override_reason is not None:
             bounds.TEXT.check(override_reason, "override reason")
-        digest = request_digest(["close_batch", batch_id, override_reason, time_us])
+        return self._write_once(
+            ["close_batch", batch_id, override_reason, origin.time_us],
+            origin,
+            lambda tx, at: reconcile.close(tx, batch_id, override_reason, at=at),
+            answer=reconcile.close_answer,
+            replay=lambda tx, stored: reconcile.as_closed(tx, batch_id, stored),
+            first=None if origin.lines is None else lambda tx: tx.may_change([tx.batch(batch_id).ref]),
+        )
 
-        def write(not_before: int) -> ReconciliationReport:
-            def run(tx: Tx) -> ReconciliationReport:
-                if tx.lines is not None:
-                    tx.may_change([tx.batch(batch_id).ref])
-                stored = tx.recall(idempotency_key, digest)
-                if stored is not None:
-                    return reconcile.as_closed(tx, batch_id, stored)
-                t = time_us if time_us is not None else max(now_us(), not_before)
-                report = reconcile.close(tx, batch_id, override_reason, time_us=t, actor=actor, line=line)
-                tx.remember(idempotency_key, digest, reconcile.close_answer(report))
-                return report
-
-            return self._write(run, lines)
-
-        return _at_own_time(write, own=time_us is None)
-
-    def mark_exported(
-        self,
-        batch_id: str,
-        destination: str,
-        *,
-        time_us: int | None = None,
-        actor: str = "",
-        line: str = "",
-        idempotency_key: str | None = None,
-        lines: Collection[str] | None = None,
-    ) -> Change:
+    def mark_exported(self, batch_id: str, destination: str, *, origin: Origin = ANYONE) -> Change:
         """Record that a closed batch's data was delivered to ``destination`` (e.g. the regulator's
         platform and its receipt number): the batch becomes ``exported`` and a BATCH_EXPORTED event
         says where its data went. Exporting a document does not do this by itself: only the caller
         knows the delivery succeeded. Delivered again, the batch gets one more event; a retry with
-        the same ``idempotency_key`` gets the first answer (``replayed``) and writes nothing.
+        the same idempotency key gets the first answer (``replayed``) and writes nothing.
 
         Raises :class:`Precondition` ``BATCH_NOT_CLOSED`` (an open batch) or ``TIME_WENT_BACKWARDS``
         (a time sent, earlier than the batch's last event), :class:`NotFound` ``UNKNOWN_BATCH``,
@@ -920,13 +840,10 @@ class Store:
                 hint="e.g. the regulator's platform and the receipt number of the submission",
             )
         return self._write_change(
-            ["mark_exported", batch_id, destination, time_us],
-            idempotency_key,
+            ["mark_exported", batch_id, destination],
+            origin,
             [],
-            lambda tx, t: Change(
-                reconcile.mark_exported(tx, batch_id, destination, time_us=t, actor=actor, line=line), ()
-            ),
-            lines,
+            lambda tx, at: Change(reconcile.mark_exported(tx, batch_id, destination, at=at), ()),
         )
 
     def events(self, batch_id: str | None = None, since: int = 0) -> Iterator[Event]:

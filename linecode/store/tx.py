@@ -13,7 +13,7 @@ import lmdb
 from linecode import _records, bounds
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, shown
 from linecode.store import records
-from linecode.store.model import Batch, Event, EventKind, Lock, Product, State
+from linecode.store.model import Batch, Event, EventKind, Lock, Product, Stamp, State
 from linecode.store.records import Row
 
 if TYPE_CHECKING:
@@ -447,18 +447,17 @@ class Tx:
     # events
     def append_event(
         self,
-        time_us: int,
+        at: Stamp,
         kind: EventKind,
         batch_ref: int,
         *,
-        actor: str,
-        line: str,
         codes: tuple[str, ...] | list[str] = (),
         parent: str | None = None,
         detail: str = "",
     ) -> int:
         """Append one event; returns its sequence number. Its actor and line must fit their bounds
         (``linecode.bounds``): every write appends an event, so nothing unbounded is ever stored."""
+        time_us, actor, line = at.time_us, at.actor, at.line
         if (actor, line) != self.db.last_origin:  # a line's requests mostly come from one actor
             bounds.ACTOR.check(actor, "actor")
             bounds.LINE.check(line, "line")

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from linecode.errors import AlreadyExists
 from linecode.serials import MasterKey
-from linecode.store import CodeRule, Level, Store
+from linecode.store import CodeRule, Level, Origin, Store
 
 LEVELS = (
     Level("unit", CodeRule.NMPA20, "8600001"),
@@ -54,7 +54,7 @@ def main(data: str, journal: str) -> None:
             note("A", [bundle, *units])
             store.report_events("printed", [bundle, *units[:5]])
             store.report_events("verified", [bundle, *units[:5]])
-            store.aggregate(bundle, units[:5], idempotency_key=f"{run}-{n}-{i}")
+            store.aggregate(bundle, units[:5], origin=Origin(idempotency_key=f"{run}-{n}-{i}"))
             note("G", [bundle, *units[:5]])
 
     threads = [threading.Thread(target=worker, args=(n,), daemon=True) for n in range(THREADS)]

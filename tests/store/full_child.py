@@ -19,7 +19,7 @@ from pathlib import Path
 
 from linecode.errors import LinecodeError
 from linecode.serials import MasterKey
-from linecode.store import Store
+from linecode.store import Origin, Store
 
 
 def main(data: Path, code: str) -> None:
@@ -39,7 +39,7 @@ def main(data: Path, code: str) -> None:
     refused: list[LinecodeError] = []
     for count in (20_000, 5000):
         try:
-            store.allocate("B1", "unit", count, idempotency_key=f"big-{count}")
+            store.allocate("B1", "unit", count, origin=Origin(idempotency_key=f"big-{count}"))
         except LinecodeError as exc:
             refused.append(exc)
     unchanged = raw() == before
@@ -47,7 +47,7 @@ def main(data: Path, code: str) -> None:
     reads = reads and bool(store.counts("B1")) and bool(list(store.events("B1")))
     alive = db._writer is not None and db._writer.is_alive()
     resource.setrlimit(resource.RLIMIT_FSIZE, (hard, hard))
-    after = len(store.allocate("B1", "unit", 20_000, idempotency_key="big-20000").codes)
+    after = len(store.allocate("B1", "unit", 20_000, origin=Origin(idempotency_key="big-20000")).codes)
     store.report_events("printed", printed)
     store.close()
     print(

@@ -11,7 +11,7 @@ import json
 import sys
 
 from linecode.serials import MasterKey
-from linecode.store import Store
+from linecode.store import Origin, Store
 
 
 def main(data: str, bundle: str, units: list[str]) -> None:
@@ -22,7 +22,7 @@ def main(data: str, bundle: str, units: list[str]) -> None:
         for i in range(40):
             codes += store.allocate("B1", "unit", 25).codes
             if i == 20:
-                packed = store.aggregate(bundle, units, idempotency_key="pack-once")
+                packed = store.aggregate(bundle, units, origin=Origin(idempotency_key="pack-once"))
         assert packed is not None
         print(json.dumps({"codes": codes, "packed": [packed.event_seq, sorted(packed.codes)]}))
     finally:

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 
 from linecode.errors import LinecodeError
-from linecode.store import ReconciliationReport
+from linecode.store import Origin, ReconciliationReport
 from linecode.store.model import EventKind, Lock, now_us
 from linecode.store.replay import differences
 from linecode.store.tx import Tx
@@ -30,7 +30,7 @@ def test_group_commit_isolates_a_failing_request(line: Line) -> None:
         if i % 10 == 3:
             kids = [*kids[:4], units[0]]  # units[0] belongs to request 0: one of the two must fail
         try:
-            store.aggregate(parents[i], kids, idempotency_key=f"k{i}")
+            store.aggregate(parents[i], kids, origin=Origin(idempotency_key=f"k{i}"))
         except LinecodeError as exc:
             errors.append(exc)
 
@@ -119,7 +119,7 @@ def test_an_event_that_would_not_be_last_is_an_error_not_lost(line: Line) -> Non
 
     def append_with_a_stale_number(tx: Tx) -> int:
         tx._seq = last - 1  # as if another write had appended since it was read
-        return tx.append_event(now_us(), EventKind.SAMPLED, 1, actor="", line="")
+        return tx.append_event(Origin().at(now_us()), EventKind.SAMPLED, 1)
 
     with pytest.raises(RuntimeError, match="would not be the last"):
         store._db.write(append_with_a_stale_number)
@@ -150,7 +150,7 @@ def test_many_callers_mixing_writes_keep_records_log_and_counters_in_step(line: 
         elif op == 4:
             store.set_lock(rng.choice([Lock.NORMAL, Lock.PENDING]), batch_id="B1")
         else:  # keys shared between threads: a retry, or a key reused for another request
-            store.aggregate(bundle, picked[:3], partial=True, idempotency_key=f"k{n % 7}")
+            store.aggregate(bundle, picked[:3], partial=True, origin=Origin(idempotency_key=f"k{n % 7}"))
 
     def caller(seed: int) -> None:
         rng = random.Random(seed)

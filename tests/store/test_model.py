@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -42,7 +43,7 @@ from linecode.errors import (
     Precondition,
 )
 from linecode.serials import MasterKey
-from linecode.store import CodeRule, Level, State, Store
+from linecode.store import CodeRule, Level, Origin, State, Store
 
 from .linemachine import EXPIRY, PRODUCT_ID, PRODUCTION, LineMachine, Refused, settings_for
 from .linemodel import Answer, Req
@@ -101,37 +102,35 @@ class StoreMachine(LineMachine):
 
     def execute(self, req: Req) -> Answer:
         s, a = self.s, req.args
-        kw: dict[str, object] = {}
-        if req.lines is not None:
-            kw["lines"] = req.lines
-        if req.key is not None:
-            kw["idempotency_key"] = req.key
+        origin = Origin(idempotency_key=req.key, lines=req.lines)
         try:
             if req.op == "allocate":
                 level = self.names[a["level"] - 1] if a.get("by_name") else a["level"]
-                allocation = s.allocate(a["batch"], level, a["count"], **kw)  # type: ignore[arg-type]
+                allocation = s.allocate(a["batch"], level, a["count"], origin=origin)
                 return Answer(allocation.event_seq, allocation.codes, None, allocation.replayed)
-            kw["time_us"] = req.time_us
+            origin = replace(origin, time_us=req.time_us)
             if req.op == "close":
-                report = s.close_batch(a["batch"], a["override"], **kw)  # type: ignore[arg-type]
+                report = s.close_batch(a["batch"], a["override"], origin=origin)
                 return Answer(report.closed_event_seq, replayed=None)
             if req.op == "report":
                 if a.get("single"):
                     ((kind, codes),) = a["groups"]
-                    change = s.report_events(kind, codes, **kw)  # type: ignore[arg-type]
+                    change = s.report_events(kind, codes, origin=origin)
                 else:
-                    change = s.report_many(a["groups"], **kw)  # type: ignore[arg-type]
+                    change = s.report_many(a["groups"], origin=origin)
             elif req.op in ("aggregate", "reparent"):
                 write = s.aggregate if req.op == "aggregate" else s.reparent
-                change = write(a["parent"], a["children"], partial=a["partial"], **kw)  # type: ignore[arg-type]
+                change = write(a["parent"], a["children"], partial=a["partial"], origin=origin)
             elif req.op == "disaggregate":
-                change = s.disaggregate(a["parent"], a["children"], **kw)  # type: ignore[arg-type]
+                change = s.disaggregate(a["parent"], a["children"], origin=origin)
             elif req.op == "replace":
                 to = State[a["to"].upper()]
-                change = s.replace(a["parent"], a["old"], a["new"], old_child_to=to, **kw)  # type: ignore[arg-type]
+                change = s.replace(a["parent"], a["old"], a["new"], old_child_to=to, origin=origin)
             else:
                 mark = s.set_lock if a["what"] == "lock" else s.set_status
-                change = mark(a["value"], codes=a["codes"], batch_id=a["batch"], reason=a["reason"], **kw)  # type: ignore[arg-type]
+                change = mark(
+                    a["value"], codes=a["codes"], batch_id=a["batch"], reason=a["reason"], origin=origin
+                )
         except LinecodeError as error:
             raise Refused(status_of(error), error.reason, str(error), error.codes) from error
         return Answer(change.event_seq, change.codes, change.parent, change.replayed)

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Precondition
-from linecode.store import CodeRule, EventKind, Level, Lock, State, Store
+from linecode.store import CodeRule, EventKind, Level, Lock, Origin, State, Store
 from linecode.store.model import now_us
 from linecode.store.replay import differences
 
@@ -175,10 +175,10 @@ def test_event_time_never_goes_backwards(line: Line) -> None:
     units = list(store.allocate("B1", "unit", 5).codes)
     store.report_events("printed", units)
     ahead = now_us() + 120_000_000
-    store.report_events("verified", units, time_us=ahead)  # a line clock two minutes ahead
+    store.report_events("verified", units, origin=Origin(time_us=ahead))  # a line clock two minutes ahead
     refused(
         store,
-        lambda: store.aggregate(bundle, units, time_us=ahead - 1),
+        lambda: store.aggregate(bundle, units, origin=Origin(time_us=ahead - 1)),
         Precondition,
         "TIME_WENT_BACKWARDS",
         units,
@@ -203,14 +203,14 @@ def test_idempotent_retry_writes_nothing_new(line: Line) -> None:
     store = line.store
     (bundle,) = line.commissioned("bundle", 1)
     units = line.commissioned("unit", 5)
-    first = store.aggregate(bundle, units, idempotency_key="plc-42")
+    first = store.aggregate(bundle, units, origin=Origin(idempotency_key="plc-42"))
     seq = store.last_event_seq()
-    again = store.aggregate(bundle, units, idempotency_key="plc-42")
+    again = store.aggregate(bundle, units, origin=Origin(idempotency_key="plc-42"))
     assert again.replayed and again.event_seq == first.event_seq and set(again.codes) == set(units)
     assert store.last_event_seq() == seq
     refused(
         store,
-        lambda: store.aggregate(bundle, units[:4], partial=True, idempotency_key="plc-42"),
+        lambda: store.aggregate(bundle, units[:4], partial=True, origin=Origin(idempotency_key="plc-42")),
         AlreadyExists,
         "IDEMPOTENCY_KEY_REUSED",
     )
@@ -286,8 +286,8 @@ def test_a_write_at_the_stores_own_time_follows_each_later_record_it_touches(lin
     for i in range(3):  # three bundles packed and then marked by a line whose clock runs a little ahead
         (old,) = line.commissioned("bundle", 1)
         units = line.commissioned("unit", 5)
-        store.aggregate(old, units, time_us=base + 1_000_000)
-        store.set_status("self_checked", codes=[old], time_us=base + (10 + i) * 1_000_000)
+        store.aggregate(old, units, origin=Origin(time_us=base + 1_000_000))
+        store.set_status("self_checked", codes=[old], origin=Origin(time_us=base + (10 + i) * 1_000_000))
         olds.append(old)
         moved.append(units[0])
     (new,) = line.commissioned("bundle", 1)
@@ -386,10 +386,10 @@ def test_a_line_callers_refusal_tells_nothing_of_another_lines_codes(store: Stor
     store.close_batch("B2", "end of shift")
     l1 = {"L1"}
     for call in (
-        lambda: store.disaggregate(pallet1, lines=l1),
-        lambda: store.reparent(pallet1b, [case1b], partial=True, lines=l1),
-        lambda: store.set_lock("pending", batch_id="B2", lines=l1),
-        lambda: store.mark_exported("B2", "NMPA receipt 7", lines=l1),
+        lambda: store.disaggregate(pallet1, origin=Origin(lines=frozenset(l1))),
+        lambda: store.reparent(pallet1b, [case1b], partial=True, origin=Origin(lines=frozenset(l1))),
+        lambda: store.set_lock("pending", batch_id="B2", origin=Origin(lines=frozenset(l1))),
+        lambda: store.mark_exported("B2", "NMPA receipt 7", origin=Origin(lines=frozenset(l1))),
     ):
         error = refused(store, call, PermissionDenied, "ROLE_FORBIDS", [])
         assert "B2" not in str(error) and case2 not in str(error) and pallet2 not in str(error)

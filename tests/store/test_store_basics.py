@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
 from linecode.codes import Gs1Code, Sscc
 from linecode.errors import AlreadyExists, InvalidArgument, InvalidCode, NotFound, Precondition
-from linecode.store import CodeRule, EventKind, Level, LineEvent, Lock, RegulatoryStatus, State, Store
+from linecode.store import CodeRule, EventKind, Level, LineEvent, Lock, Origin, RegulatoryStatus, State, Store
 from linecode.store.lifecycle import MAX_AHEAD_US
 from linecode.store.model import now_us
 from linecode.store.replay import differences
@@ -26,6 +28,43 @@ def test_product_and_batch_are_stored_and_unique(line: Line) -> None:
     refused(store, lambda: make_batch(store, "B2", product="nope"), NotFound, "UNKNOWN_PRODUCT")
     with pytest.raises(InvalidCode):
         store.create_product("p2", "x", "y", [Level("unit", CodeRule.NMPA20, "86")])
+
+
+def test_creations_and_leases_take_their_origin_like_every_write(store: Store) -> None:
+    """Products, batches and imported leases are written once per idempotency key like every other
+    write: a retry after a lost answer gets the first answer; the key again for another request is
+    refused; the origin's actor and time are what their events record."""
+    who = Origin(actor="admin-wang", idempotency_key="p-1")
+    first = store.create_product(PRODUCT, "Demo vaccine", "Demo Bio", LEVELS, origin=who)
+    assert store.create_product(PRODUCT, "Demo vaccine", "Demo Bio", LEVELS, origin=who) == first
+    refused(
+        store,
+        lambda: store.create_product(PRODUCT, "Other name", "Demo Bio", LEVELS, origin=who),
+        AlreadyExists,
+        "IDEMPOTENCY_KEY_REUSED",
+    )
+    at = now_us() - 5_000_000
+    opened = Origin(actor="admin-wang", time_us=at, idempotency_key="b-1")
+    for _ in range(2):  # the second is the retry: the same batch, no second event
+        batch = store.create_batch(
+            PRODUCT,
+            "B1",
+            production_date=dt.date(2026, 1, 5),
+            expiry_date=dt.date(2028, 1, 4),
+            line="L1",
+            planned_quantity=1000,
+            origin=opened,
+        )
+    assert batch.last_event_us == at
+    created = [e for e in store.events() if e.kind in (EventKind.PRODUCT_CREATED, EventKind.BATCH_CREATED)]
+    assert [(e.kind, e.actor, e.line) for e in created] == [
+        (EventKind.PRODUCT_CREATED, "admin-wang", ""),
+        (EventKind.BATCH_CREATED, "admin-wang", "L1"),
+    ]
+    assert created[1].time_us == at
+    refused(store, lambda: make_batch(store, "B1"), AlreadyExists, "BATCH_EXISTS")  # no key: a second create
+    lease = store.export_lease("nmpa20/8600001", 100, origin=Origin(idempotency_key="l-1"))
+    assert store.export_lease("nmpa20/8600001", 100, origin=Origin(idempotency_key="l-1")) == lease
 
 
 def test_allocation_hands_out_fresh_codes_past_every_earlier_range(line: Line) -> None:
@@ -55,12 +94,12 @@ def test_allocation_survives_reopen_and_never_reissues(line: Line, master) -> No
 
 def test_allocation_is_idempotent_per_key(line: Line) -> None:
     store = line.store
-    a = store.allocate("B1", "unit", 10, idempotency_key="k1")
-    b = store.allocate("B1", "unit", 10, idempotency_key="k1")
+    a = store.allocate("B1", "unit", 10, origin=Origin(idempotency_key="k1"))
+    b = store.allocate("B1", "unit", 10, origin=Origin(idempotency_key="k1"))
     assert b.replayed and b.codes == a.codes and b.event_seq == a.event_seq
     refused(
         store,
-        lambda: store.allocate("B1", "unit", 11, idempotency_key="k1"),
+        lambda: store.allocate("B1", "unit", 11, origin=Origin(idempotency_key="k1")),
         AlreadyExists,
         "IDEMPOTENCY_KEY_REUSED",
     )
@@ -140,10 +179,10 @@ def test_event_time_never_goes_backwards(line: Line) -> None:
     store = line.store
     codes = list(store.allocate("B1", "unit", 2).codes)
     printed = now_us() + 60_000_000  # a line clock a minute ahead
-    store.report_events("printed", codes, time_us=printed)
+    store.report_events("printed", codes, origin=Origin(time_us=printed))
     refused(
         store,
-        lambda: store.report_events("verified", codes, time_us=printed - 1),
+        lambda: store.report_events("verified", codes, origin=Origin(time_us=printed - 1)),
         Precondition,
         "TIME_WENT_BACKWARDS",
         codes,
@@ -157,11 +196,13 @@ def test_event_times_far_ahead_or_before_the_epoch_are_refused(line: Line) -> No
     for wrong in (now_us() + MAX_AHEAD_US + 60_000_000, 2**64 - 1, 0, -5, seconds, seconds * 1000):
         refused(
             store,
-            lambda t=wrong: store.report_events("printed", codes, time_us=t),
+            lambda t=wrong: store.report_events("printed", codes, origin=Origin(time_us=t)),
             InvalidArgument,
             "BAD_TIME",
         )
-    store.report_events("printed", codes, time_us=now_us() + MAX_AHEAD_US - 60_000_000)  # a clock a bit ahead
+    store.report_events(
+        "printed", codes, origin=Origin(time_us=now_us() + MAX_AHEAD_US - 60_000_000)
+    )  # a clock a bit ahead
 
 
 def test_ids_and_idempotency_keys_lmdb_cannot_hold_are_refused(line: Line) -> None:
@@ -170,7 +211,7 @@ def test_ids_and_idempotency_keys_lmdb_cannot_hold_are_refused(line: Line) -> No
     for key in ("", "k" * (MAX_KEY_BYTES + 1)):
         refused(
             store,
-            lambda k=key: store.set_lock("pending", codes=[unit], idempotency_key=k),
+            lambda k=key: store.set_lock("pending", codes=[unit], origin=Origin(idempotency_key=k)),
             InvalidArgument,
             "BAD_IDEMPOTENCY_KEY",
         )
@@ -204,20 +245,23 @@ def test_status_and_locks_per_code_and_per_batch(line: Line) -> None:
 def test_a_retried_lock_or_status_writes_nothing_new(line: Line) -> None:
     store = line.store
     units = line.commissioned("unit", 2)
-    first = store.set_lock("pending", codes=units, reason="QA hold", idempotency_key="hold-1")
+    first = store.set_lock("pending", codes=units, reason="QA hold", origin=Origin(idempotency_key="hold-1"))
     store.set_lock("normal", codes=units[:1], reason="released by QA")
     seq = store.last_event_seq()
-    again = store.set_lock("pending", codes=units, reason="QA hold", idempotency_key="hold-1")
+    again = store.set_lock("pending", codes=units, reason="QA hold", origin=Origin(idempotency_key="hold-1"))
     assert again.replayed and again.event_seq == first.event_seq and store.last_event_seq() == seq
     assert store.info(units[0]).lock is Lock.NORMAL  # the retry did not lock it again
     refused(
         store,
-        lambda: store.set_lock("abnormal", codes=units, idempotency_key="hold-1"),
+        lambda: store.set_lock("abnormal", codes=units, origin=Origin(idempotency_key="hold-1")),
         AlreadyExists,
         "IDEMPOTENCY_KEY_REUSED",
     )
-    status = store.set_status("damaged", batch_id="B1", idempotency_key="st-1")
-    assert store.set_status("damaged", batch_id="B1", idempotency_key="st-1").event_seq == status.event_seq
+    status = store.set_status("damaged", batch_id="B1", origin=Origin(idempotency_key="st-1"))
+    assert (
+        store.set_status("damaged", batch_id="B1", origin=Origin(idempotency_key="st-1")).event_seq
+        == status.event_seq
+    )
     assert store.last_event_seq() == status.event_seq
     assert not differences(store)
 

@@ -7,7 +7,7 @@ from dataclasses import replace
 
 from linecode.cli.batch import format_report
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, Precondition
-from linecode.store import BatchState, EventKind, Lock, State
+from linecode.store import BatchState, EventKind, Lock, Origin, State
 from linecode.store.model import now_us
 from linecode.store.replay import differences
 
@@ -99,22 +99,24 @@ def test_a_closed_batch_is_marked_exported_once_per_delivery_and_stays_closed_to
     assert report.exported_to is None and store.batch("B1").closed_event_seq == closed.closed_event_seq
     refused(
         store,
-        lambda: store.mark_exported("B1", "NMPA", time_us=closed_at - 1),
+        lambda: store.mark_exported("B1", "NMPA", origin=Origin(time_us=closed_at - 1)),
         Precondition,
         "TIME_WENT_BACKWARDS",
     )
-    change = store.mark_exported("B1", "药品追溯协同平台, receipt 42", actor="qa-li", idempotency_key="x1")
+    change = store.mark_exported(
+        "B1", "药品追溯协同平台, receipt 42", origin=Origin(actor="qa-li", idempotency_key="x1")
+    )
     assert change.event_seq > closed.closed_event_seq and not change.replayed
     assert store.batch("B1").state is BatchState.EXPORTED
     event = list(store.events("B1"))[-1]
     assert (event.seq, event.kind, event.actor) == (change.event_seq, EventKind.BATCH_EXPORTED, "qa-li")
     assert json.loads(event.detail) == {"destination": "药品追溯协同平台, receipt 42"}
-    retry = store.mark_exported("B1", "药品追溯协同平台, receipt 42", idempotency_key="x1")
+    retry = store.mark_exported("B1", "药品追溯协同平台, receipt 42", origin=Origin(idempotency_key="x1"))
     assert retry.replayed and retry.event_seq == change.event_seq
     assert store.last_event_seq() == change.event_seq  # a retry writes nothing
     refused(
         store,
-        lambda: store.mark_exported("B1", "somewhere else", idempotency_key="x1"),
+        lambda: store.mark_exported("B1", "somewhere else", origin=Origin(idempotency_key="x1")),
         AlreadyExists,
         "IDEMPOTENCY_KEY_REUSED",
     )
@@ -133,10 +135,10 @@ def test_a_closed_batch_is_marked_exported_once_per_delivery_and_stays_closed_to
 def test_batch_wide_event_times_never_go_backwards(line: Line) -> None:
     store = line.store
     ahead = now_us() + 60_000_000  # a clock a minute ahead
-    store.set_lock(Lock.PENDING, batch_id="B1", time_us=ahead)
+    store.set_lock(Lock.PENDING, batch_id="B1", origin=Origin(time_us=ahead))
     for call in (
-        lambda: store.set_status("self_checked", batch_id="B1", time_us=ahead - 1),
-        lambda: store.close_batch("B1", override_reason="x", time_us=ahead - 1),
+        lambda: store.set_status("self_checked", batch_id="B1", origin=Origin(time_us=ahead - 1)),
+        lambda: store.close_batch("B1", override_reason="x", origin=Origin(time_us=ahead - 1)),
     ):
         refused(store, call, Precondition, "TIME_WENT_BACKWARDS")
     store.set_status("self_checked", batch_id="B1")  # no time sent: the store's own, not before the lock's
@@ -148,14 +150,18 @@ def test_batch_wide_event_times_never_go_backwards(line: Line) -> None:
 def test_a_retried_close_gets_the_report_and_writes_nothing(line: Line) -> None:
     store = line.store
     line.commissioned("unit", 2)  # loose
-    first = store.close_batch("B1", override_reason="two loose units to rework", idempotency_key="close-1")
+    first = store.close_batch(
+        "B1", override_reason="two loose units to rework", origin=Origin(idempotency_key="close-1")
+    )
     seq = store.last_event_seq()
-    retry = store.close_batch("B1", override_reason="two loose units to rework", idempotency_key="close-1")
+    retry = store.close_batch(
+        "B1", override_reason="two loose units to rework", origin=Origin(idempotency_key="close-1")
+    )
     assert store.last_event_seq() == seq
     assert retry == first and retry.closed_event_seq == seq and len(retry.loose_units) == 2
     refused(
         store,
-        lambda: store.close_batch("B1", idempotency_key="close-1"),
+        lambda: store.close_batch("B1", origin=Origin(idempotency_key="close-1")),
         AlreadyExists,
         "IDEMPOTENCY_KEY_REUSED",
     )
@@ -182,18 +188,18 @@ def test_a_batch_closed_before_it_kept_its_close_event(line: Line) -> None:
     kept, and the replay check takes the numbers from the log."""
     store = line.store
     line.bundle()
-    first = store.close_batch("B1", override_reason="shift end", idempotency_key="close-B1")
+    first = store.close_batch("B1", override_reason="shift end", origin=Origin(idempotency_key="close-B1"))
     old = replace(store.batch("B1"), closed_event_seq=0)
     store._db.write(lambda tx: tx.put_batch(old))  # as the earlier linecode wrote it
     assert not differences(store)
     report = store.reconcile("B1")
     assert (report.closed_event_seq, report.closed_us, report.override_reason) == (0, 0, None)
     assert "closed before the batch record kept its close event" in "\n".join(format_report(report))
-    retry = store.close_batch("B1", override_reason="shift end", idempotency_key="close-B1")
+    retry = store.close_batch("B1", override_reason="shift end", origin=Origin(idempotency_key="close-B1"))
     assert (retry.closed_event_seq, retry.closed_us) == (first.closed_event_seq, first.closed_us)
     assert retry.override_reason == "shift end" and retry == first
     store.mark_exported("B1", "NMPA")
-    retry = store.close_batch("B1", override_reason="shift end", idempotency_key="close-B1")
+    retry = store.close_batch("B1", override_reason="shift end", origin=Origin(idempotency_key="close-B1"))
     assert retry.state is BatchState.EXPORTED and retry.exported_to == "NMPA"  # as it stands now
     assert not differences(store)
     store._db.write(lambda tx: tx.put_batch(replace(store.batch("B1"), closed_event_seq=1)))

@@ -22,7 +22,7 @@ import pytest
 
 from linecode.errors import Exhausted
 from linecode.serials import MasterKey
-from linecode.store import Store
+from linecode.store import Origin, Store
 from linecode.store.model import Lock
 from linecode.store.replay import differences
 
@@ -76,7 +76,7 @@ def fill(store: Store, count: int = 20_000) -> Exhausted:
 def test_a_full_map_refuses_the_whole_group_and_reads_go_on(tmp_path: Path, master: MasterKey) -> None:
     with open_durable_store(tmp_path / "d", master, map_size=MiB, max_map_size=2 * MiB) as store:
         code = started(store)
-        printed = list(store.allocate("B1", "unit", 2000, idempotency_key="first").codes)
+        printed = list(store.allocate("B1", "unit", 2000, origin=Origin(idempotency_key="first")).codes)
         full = fill(store)
         assert full.reason == "STORE_FULL"
         assert "max_map_size_mb" in str(full) and "nothing of the failed write was stored" in str(full)
@@ -85,7 +85,7 @@ def test_a_full_map_refuses_the_whole_group_and_reads_go_on(tmp_path: Path, mast
         outcomes, commits = in_one_group(
             store,
             [
-                lambda: store.allocate("B1", "unit", 1, idempotency_key="second"),
+                lambda: store.allocate("B1", "unit", 1, origin=Origin(idempotency_key="second")),
                 lambda: store.report_events("printed", printed),
                 lambda: store.allocate("B1", "unit", 5000),
                 lambda: store.set_lock(Lock.PENDING, codes=[code], reason="QA hold"),
@@ -96,11 +96,13 @@ def test_a_full_map_refuses_the_whole_group_and_reads_go_on(tmp_path: Path, mast
         reads_go_on(store, code)
         assert not differences(store)
         # the writer is alive: the retry of an earlier request is answered from its stored answer
-        assert list(store.allocate("B1", "unit", 2000, idempotency_key="first").codes) == printed
+        assert (
+            list(store.allocate("B1", "unit", 2000, origin=Origin(idempotency_key="first")).codes) == printed
+        )
 
     # more room: the same store reopened with a larger maximum takes the writes that were refused
     with open_durable_store(tmp_path / "d", master, max_map_size=16 * MiB) as store:
-        assert store.allocate("B1", "unit", 1, idempotency_key="second").codes
+        assert store.allocate("B1", "unit", 1, origin=Origin(idempotency_key="second")).codes
         store.report_events("printed", printed)
         assert len(store.allocate("B1", "unit", 5000).codes) == 5000
         assert store.record(printed[-1]).state.label == "encoded"
@@ -151,13 +153,13 @@ def test_a_full_disk_refuses_writes_and_they_work_again_once_space_is_freed(
             store,
             [
                 lambda: store.report_events("printed", printed),
-                lambda: store.allocate("B1", "unit", 20_000, idempotency_key="big"),
+                lambda: store.allocate("B1", "unit", 20_000, origin=Origin(idempotency_key="big")),
                 lambda: store.set_lock(Lock.PENDING, codes=[code], reason="QA hold"),
             ],
         )
         assert outcomes == ["DISK_FULL"] * 3 and commits == 0
         with pytest.raises(Exhausted) as info:
-            store.allocate("B1", "unit", 20_000, idempotency_key="big")
+            store.allocate("B1", "unit", 20_000, origin=Origin(idempotency_key="big"))
         assert info.value.reason == "DISK_FULL"
         assert "no space left on the disk" in str(info.value) and "free space" in (info.value.hint or "")
         assert raw(store) == before
@@ -166,7 +168,7 @@ def test_a_full_disk_refuses_writes_and_they_work_again_once_space_is_freed(
 
         filler.unlink()  # space is back: the same writes go through, with no restart
         store.report_events("printed", printed)
-        assert len(store.allocate("B1", "unit", 20_000, idempotency_key="big").codes) == 20_000
+        assert len(store.allocate("B1", "unit", 20_000, origin=Origin(idempotency_key="big")).codes) == 20_000
         assert store.record(printed[0]).state.label == "encoded"
         reads_go_on(store, code)
         assert not differences(store)
