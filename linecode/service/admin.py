@@ -15,7 +15,7 @@ import grpc
 from linecode.errors import Aborted, InvalidArgument
 from linecode.export import ExportSummary, write_epcis, write_nmpa_json, write_nmpa_xml
 from linecode.service import convert
-from linecode.store import Lock, RegulatoryStatus, Store
+from linecode.store import Lock, Marking, RegulatoryStatus, Store
 from linecode.store.check import LISTED, check
 from linecode.v1 import admin_pb2, admin_pb2_grpc, common_pb2
 
@@ -117,12 +117,14 @@ def _summary(summary: ExportSummary) -> admin_pb2.ExportSummary:
     )
 
 
-def _target(request: admin_pb2.SetLockRequest | admin_pb2.SetStatusRequest) -> dict[str, object]:
+def _marking(request: admin_pb2.SetLockRequest | admin_pb2.SetStatusRequest) -> Marking:
+    """What a SetLock or SetStatus request marks (its batch or its codes), why, and its origin."""
     which = request.WhichOneof("target")
+    marking = Marking(reason=request.reason, origin=convert.origin(request))
     if which == "batch_id":
-        return {"batch_id": request.batch_id}
+        return Marking(**marking, batch_id=request.batch_id)
     if which == "codes":
-        return {"codes": list(request.codes.codes)}
+        return Marking(**marking, codes=list(request.codes.codes))
     raise InvalidArgument("set a batch_id or codes: nothing to change was named", reason="NO_TARGET")
 
 
@@ -178,26 +180,13 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
         return convert.batch(self.store.batch(request.batch_id))
 
     def SetLock(self, request: admin_pb2.SetLockRequest, context: grpc.ServicerContext) -> common_pb2.Change:
-        return convert.change(
-            self.store.set_lock(
-                _enum(Lock, request.lock, "lock"),
-                reason=request.reason,
-                origin=convert.origin(request),
-                **_target(request),  # type: ignore[arg-type]
-            )
-        )
+        return convert.change(self.store.set_lock(_enum(Lock, request.lock, "lock"), **_marking(request)))
 
     def SetStatus(
         self, request: admin_pb2.SetStatusRequest, context: grpc.ServicerContext
     ) -> common_pb2.Change:
-        return convert.change(
-            self.store.set_status(
-                _enum(RegulatoryStatus, request.status, "status"),
-                reason=request.reason,
-                origin=convert.origin(request),
-                **_target(request),  # type: ignore[arg-type]
-            )
-        )
+        status = _enum(RegulatoryStatus, request.status, "status")
+        return convert.change(self.store.set_status(status, **_marking(request)))
 
     def CloseBatch(
         self, request: admin_pb2.CloseBatchRequest, context: grpc.ServicerContext

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import grpc
 
 from linecode.errors import InvalidArgument
 from linecode.service import convert
-from linecode.store import Store
+from linecode.store import Change, Store
 from linecode.v1 import common_pb2, line_pb2, line_pb2_grpc
 
 DEFAULT_BLOCK = 10_000
@@ -62,52 +62,33 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
         groups += [(convert.line_event(g.kind), g.codes) for g in request.groups]
         if not groups:
             raise InvalidArgument("no codes to report: set kind and codes, or groups", reason="NO_CODES")
-        return convert.change(
-            self.store.report_many(
-                groups,
-                origin=convert.origin(request),
-            )
-        )
+        return convert.change(self.store.report_many(groups, origin=convert.origin(request)))
 
     def Aggregate(
         self, request: line_pb2.AggregateRequest, context: grpc.ServicerContext
     ) -> common_pb2.Change:
-        return convert.change(
-            self.store.aggregate(
-                request.parent,
-                request.children,
-                partial=request.partial,
-                origin=convert.origin(request),
-            )
-        )
+        return self._pack(self.store.aggregate, request.parent, request)
+
+    def Reparent(self, request: line_pb2.ReparentRequest, context: grpc.ServicerContext) -> common_pb2.Change:
+        return self._pack(self.store.reparent, request.new_parent, request)
+
+    def _pack(
+        self,
+        write: Callable[..., Change],
+        parent: str,
+        request: line_pb2.AggregateRequest | line_pb2.ReparentRequest,
+    ) -> common_pb2.Change:
+        origin = convert.origin(request)
+        return convert.change(write(parent, request.children, partial=request.partial, origin=origin))
 
     def Disaggregate(
         self, request: line_pb2.DisaggregateRequest, context: grpc.ServicerContext
     ) -> common_pb2.Change:
-        return convert.change(
-            self.store.disaggregate(
-                request.parent,
-                list(request.children) or None,
-                origin=convert.origin(request),
-            )
-        )
-
-    def Reparent(self, request: line_pb2.ReparentRequest, context: grpc.ServicerContext) -> common_pb2.Change:
-        return convert.change(
-            self.store.reparent(
-                request.new_parent,
-                request.children,
-                partial=request.partial,
-                origin=convert.origin(request),
-            )
-        )
+        some = list(request.children) or None
+        return convert.change(self.store.disaggregate(request.parent, some, origin=convert.origin(request)))
 
     def Replace(self, request: line_pb2.ReplaceRequest, context: grpc.ServicerContext) -> common_pb2.Change:
+        origin = convert.origin(request)
         return convert.change(
-            self.store.replace(
-                request.parent,
-                request.old_child,
-                request.new_child,
-                origin=convert.origin(request),
-            )
+            self.store.replace(request.parent, request.old_child, request.new_child, origin=origin)
         )

@@ -340,11 +340,6 @@ def disaggregate(tx: Tx, parent: str, children: Sequence[str] | None, *, at: Sta
     return Change(seq, tuple(keys), pkey)
 
 
-def reparent(tx: Tx, new_parent: str, children: Sequence[str], *, partial: bool, at: Stamp) -> Change:
-    """Move children (packed elsewhere or loose) into ``new_parent``, all rules of ``aggregate`` applying."""
-    return aggregate(tx, new_parent, children, partial=partial, at=at, move=True)
-
-
 def replace(
     tx: Tx,
     parent: str,

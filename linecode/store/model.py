@@ -10,8 +10,9 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict
 
 
 def now_us() -> int:
@@ -438,6 +439,16 @@ class Stamp:
 
 ANYONE = Origin()
 """The default origin: no actor, no line, the store's time, no retry key, any line."""
+
+
+class Marking(TypedDict, total=False):
+    """What a status or lock is set on, and why: exactly one of ``codes`` (any spellings) and
+    ``batch_id``; ``reason``, recorded in the event; and the write's ``origin``."""
+
+    codes: Sequence[str] | None
+    batch_id: str | None
+    reason: str
+    origin: Origin
 
 
 @dataclass(frozen=True, slots=True)

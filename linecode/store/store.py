@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from linecode import bounds
 from linecode.codes import CodeKey, code_key
@@ -48,6 +48,7 @@ from linecode.store.model import (
     Level,
     LineEvent,
     Lock,
+    Marking,
     Origin,
     Product,
     ReconciliationReport,
@@ -61,6 +62,9 @@ from linecode.store.model import (
 from linecode.store.records import Row
 from linecode.store.tx import Tx, line_forbidden, request_digest
 from linecode.store.verification import Lookups
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 T = TypeVar("T")
 _EVENT_CHUNK = 1000
@@ -550,44 +554,30 @@ class Store:
             ["report", [[kind.value, codes] for kind, codes in parsed]], origin, every, run
         )
 
-    def set_status(
-        self,
-        status: RegulatoryStatus | str,
-        *,
-        codes: Sequence[str] | None = None,
-        batch_id: str | None = None,
-        reason: str = "",
-        origin: Origin = ANYONE,
-    ) -> Change:
-        """Set the NMPAB/T 1004 regulatory status of some codes, or of a whole batch (exactly one of
-        ``codes`` and ``batch_id``). A batch status shows on every code of it that has none of its own.
+    def set_status(self, status: RegulatoryStatus | str, **marking: Unpack[Marking]) -> Change:
+        """Set the NMPAB/T 1004 regulatory status of some codes, or of a whole batch (see
+        :class:`Marking`). A batch status shows on every code of it that has none of its own.
         A retry with the same idempotency key gets the first answer and writes nothing."""
         value = status if isinstance(status, RegulatoryStatus) else _enum(RegulatoryStatus, status, "status")
-        return self._set_marks(codes, batch_id, value, None, reason, origin)
+        return self._set_marks(value, None, **marking)
 
-    def set_lock(
-        self,
-        lock: Lock | str,
-        *,
-        codes: Sequence[str] | None = None,
-        batch_id: str | None = None,
-        reason: str = "",
-        origin: Origin = ANYONE,
-    ) -> Change:
+    def set_lock(self, lock: Lock | str, **marking: Unpack[Marking]) -> Change:
         """Lock (待定 pending, 待召回 to-be-recalled, 异常 abnormal) or unlock (正常 normal) some codes or a
-        whole batch. A locked code cannot be aggregated or released; a batch lock locks all its codes.
-        A retry with the same idempotency key gets the first answer and writes nothing."""
+        whole batch (see :class:`Marking`). A locked code cannot be aggregated or released; a batch
+        lock locks all its codes. A retry with the same idempotency key gets the first answer and
+        writes nothing."""
         value = lock if isinstance(lock, Lock) else _enum(Lock, lock, "lock")
-        return self._set_marks(codes, batch_id, None, value, reason, origin)
+        return self._set_marks(None, value, **marking)
 
     def _set_marks(
         self,
-        codes: Sequence[str] | None,
-        batch_id: str | None,
         status: RegulatoryStatus | None,
         lock: Lock | None,
-        reason: str,
-        origin: Origin,
+        *,
+        codes: Sequence[str] | None = None,
+        batch_id: str | None = None,
+        reason: str = "",
+        origin: Origin = ANYONE,
     ) -> Change:
         if (codes is None) == (batch_id is None):
             raise InvalidArgument("give either codes or batch_id, not both or neither", reason="BAD_TARGET")
@@ -627,12 +617,18 @@ class Store:
         the first answer (``replayed=True``) and writes nothing; with another request it raises
         :class:`AlreadyExists` ``IDEMPOTENCY_KEY_REUSED``.
         """
+        return self._pack("aggregate", parent, children, partial, origin)
+
+    def _pack(self, op: str, parent: str, children: Sequence[str], partial: bool, origin: Origin) -> Change:
+        """:meth:`aggregate` or (``op="reparent"``) :meth:`reparent`: the same rules, but a reparent
+        takes children out of the parents they are in first."""
         pkey, kids = self._family(parent, children)
+        move = op == "reparent"
         return self._write_change(
-            ["aggregate", pkey, kids, partial],
+            [op, pkey, kids, partial],
             origin,
             kids,
-            lambda tx, at: aggregation.aggregate(tx, pkey, kids, partial=partial, at=at),
+            lambda tx, at: aggregation.aggregate(tx, pkey, kids, partial=partial, at=at, move=move),
             [pkey, *kids],
         )
 
@@ -669,14 +665,7 @@ class Store:
 
         Records a DISAGGREGATED event per old parent and one AGGREGATED event; every rule of
         :meth:`aggregate` applies except "not already in a parent"."""
-        pkey, kids = self._family(new_parent, children)
-        return self._write_change(
-            ["reparent", pkey, kids, partial],
-            origin,
-            kids,
-            lambda tx, at: aggregation.reparent(tx, pkey, kids, partial=partial, at=at),
-            [pkey, *kids],
-        )
+        return self._pack("reparent", new_parent, children, partial, origin)
 
     def replace(
         self,

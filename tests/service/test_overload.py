@@ -125,19 +125,19 @@ def test_a_caller_over_its_share_is_refused_at_once_and_another_gets_in(small: C
 def test_the_streams_units_are_released_when_it_ends(small: Client) -> None:
     first = allocated(small)
     a = other(small)
-    for _ in range(3):
-        with held(a, first):
-            pass
-    # a cancelled held stream gives back its units (eventually: the server notices the cancel
-    # when its blocked send returns) — a new call of a's gets in
     admission = small.running.admission
     assert admission is not None
-    deadline = threading.Event()
-    for _ in range(200):
-        if admission.in_flight() == (0, 0):
-            break
-        deadline.wait(0.05)
-    assert admission.in_flight() == (0, 0)
+    for _ in range(3):
+        with held(a, first):
+            assert admission.in_flight() == (2, 1)
+        # a cancelled held stream gives back its units (eventually: the server notices the cancel
+        # when its blocked send returns), so the same caller's next stream gets in
+        released = threading.Event()
+        for _ in range(200):
+            if admission.in_flight() == (0, 0):
+                break
+            released.wait(0.05)
+        assert admission.in_flight() == (0, 0)
     assert verify(a, small.codes("unit", 1)[0]).genuine
 
 
