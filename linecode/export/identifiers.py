@@ -2,16 +2,7 @@
 
 GS1 codes become GS1 Digital Link URIs (valid EPCIS 2.0 identifiers, and unlike SGTIN EPC URIs they
 do not need the GS1 company prefix length, which the store does not know). The others get private
-URNs of the ``linecode`` namespace:
-
-================================ ==========================================================
-store key                        URI
-================================ ==========================================================
-``(01)<GTIN-14>(21)<serial>``    ``https://id.gs1.org/01/<GTIN-14>/21/<serial>``
-``(00)<SSCC 18 digits>``         ``https://id.gs1.org/00/<SSCC>``
-``<20 digits>`` (nmpa20)         ``urn:linecode:nmpa20:<20 digits>``
-line id (read point)             ``urn:linecode:line:<line id, percent-encoded>``
-================================ ==========================================================
+URNs of the ``linecode`` namespace; the table is in ``docs/exports.md`` (Identifiers).
 
 GS1 serials are percent-encoded as the Digital Link standard asks (our serials are digits or
 upper-case letters, which stay as they are).

@@ -1,7 +1,7 @@
 """The NMPA batch report of a batch: production data set and packaging relations, as JSON or XML.
 
 Both formats carry the same fields under the same names (XML elements are named like the JSON keys),
-mapped to NMPAB/T 1004-2019 (疫苗追溯基本数据集) data elements in the README section "Exports":
+mapped to NMPAB/T 1004-2019 (疫苗追溯基本数据集) data elements in ``docs/exports.md`` (NMPA batch report):
 
 * ``production`` — the 生产信息 subset: product identifier (药品标识码), name, MAH, batch number
   (批号), production date, expiry, status, and per packaging level its identifier, pack ratio and
