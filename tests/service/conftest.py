@@ -6,6 +6,7 @@ import os
 import select
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -143,6 +144,18 @@ def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str) -> grpc
 SERVE_COMMAND = [sys.executable, "-m", "linecode", "serve"]
 SERVE_ENV = {**os.environ, "LINECODE_MASTER_KEY": "11" * 32}
 """``linecode serve`` as a command, and its environment (a test master key)."""
+
+
+def idle(running: Running) -> None:
+    """Wait (up to 10 s) until the server holds no admitted work: a cancelled stream gives its units
+    back when the server notices the cancel, a moment after the client has let go."""
+    admission = running.admission
+    assert admission is not None
+    for _ in range(200):
+        if admission.in_flight() == (0, 0):
+            return
+        time.sleep(0.05)
+    assert admission.in_flight() == (0, 0)
 
 
 def serve_refused(*args: str) -> subprocess.CompletedProcess[str]:

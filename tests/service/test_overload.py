@@ -30,7 +30,7 @@ from linecode.service.metrics import Metrics
 from linecode.service.server import create_server
 from linecode.store import Store
 from linecode.v1 import admin_pb2, common_pb2, line_pb2, print_pb2, query_pb2
-from tests.service.conftest import BATCH, ORIGIN, Client, connect, serving
+from tests.service.conftest import BATCH, ORIGIN, Client, connect, idle, serving
 
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 """Channels to one target share a connection unless told not to; each caller here has its own."""
@@ -132,12 +132,7 @@ def test_the_streams_units_are_released_when_it_ends(small: Client) -> None:
             assert admission.in_flight() == (2, 1)
         # a cancelled held stream gives back its units (eventually: the server notices the cancel
         # when its blocked send returns), so the same caller's next stream gets in
-        released = threading.Event()
-        for _ in range(200):
-            if admission.in_flight() == (0, 0):
-                break
-            released.wait(0.05)
-        assert admission.in_flight() == (0, 0)
+        idle(small.running)
     assert verify(a, small.codes("unit", 1)[0]).genuine
 
 
