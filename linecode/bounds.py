@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 from linecode.codes import GS, MAX_CODE_TEXT
 from linecode.errors import InvalidArgument, shown
+from linecode.reasons import Reason
 
 _CHARSETS = {
     "printable": "printable characters of any script (no control or format characters)",
@@ -40,7 +41,7 @@ class Bound:
     max_len: int
     charset: str
     """``printable``, ``line``, ``ascii`` or ``code`` (see the module docstring)."""
-    reason: str | None = None
+    reason: Reason | None = None
     """The reason of a refusal; None: ``TOO_LONG`` or ``BAD_CHARACTER``."""
 
     def fits(self, value: str) -> bool:
@@ -54,7 +55,7 @@ class Bound:
             raise InvalidArgument(
                 f"{field} {shown(value)} is too long: expected at most {self.max_len} characters "
                 f"({self.kind})",
-                reason=self.reason or "TOO_LONG",
+                reason=self.reason or Reason.TOO_LONG,
             )
         test = _CHARSET_TESTS[self.charset]
         if not test(value):
@@ -62,7 +63,7 @@ class Bound:
             raise InvalidArgument(
                 f"{field} {shown(value)} holds the character {bad!r}: expected {_CHARSETS[self.charset]} "
                 f"({self.kind})",
-                reason=self.reason or "BAD_CHARACTER",
+                reason=self.reason or Reason.BAD_CHARACTER,
             )
         return value
 
@@ -89,10 +90,10 @@ _CHARSET_TESTS: dict[str, Callable[[str], bool]] = {
 }
 
 
-ID = Bound("id: product id, batch id, batch number", 100, "printable", "BAD_ID")
+ID = Bound("id: product id, batch id, batch number", 100, "printable", Reason.BAD_ID)
 LINE = Bound("packaging line id", 64, "line")
 ACTOR = Bound("actor: operator, PLC or system name", 100, "printable")
-IDEMPOTENCY_KEY = Bound("idempotency key", 128, "ascii", "BAD_IDEMPOTENCY_KEY")
+IDEMPOTENCY_KEY = Bound("idempotency key", 128, "ascii", Reason.BAD_IDEMPOTENCY_KEY)
 CODE = Bound("a code in any spelling", MAX_CODE_TEXT, "code")
 NAME = Bound("name: product, MAH", 200, "printable")
 LEVEL = Bound("packaging level name or number", 64, "printable")

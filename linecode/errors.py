@@ -1,14 +1,17 @@
 """The one error hierarchy of linecode.
 
 Every error says what was wrong, what was expected and, where it helps, what to do. Each class
-carries a machine-readable ``reason`` (upper snake case) and optionally the offending codes, so the
-gRPC layer can map the class to a status code in one table and pass the reason and codes on as
-status details. Nothing below the service layer knows about gRPC.
+carries a machine-readable ``reason`` (a member of :class:`~linecode.reasons.Reason`, the one
+registry) and optionally the offending codes, so the gRPC layer can map the class to a status code
+in one table and pass the reason and codes on as status details. Nothing below the service layer
+knows about gRPC.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+from linecode.reasons import Reason
 
 SHOWN_CHARS = 40
 """Characters of a refused value an error message quotes at most."""
@@ -31,13 +34,13 @@ def shown(value: str, limit: int = SHOWN_CHARS) -> str:
 class LinecodeError(Exception):
     """Base of every error linecode raises on purpose."""
 
-    default_reason = "LINECODE_ERROR"
+    default_reason = Reason.LINECODE_ERROR
 
     def __init__(
         self,
         message: str,
         *,
-        reason: str | None = None,
+        reason: Reason | None = None,
         codes: Iterable[str] = (),
         hint: str | None = None,
     ) -> None:
@@ -51,37 +54,37 @@ class LinecodeError(Exception):
 class InvalidArgument(LinecodeError):
     """The caller sent something malformed: wrong length, alphabet, date, option."""
 
-    default_reason = "INVALID_ARGUMENT"
+    default_reason = Reason.INVALID_ARGUMENT
 
 
 class InvalidCode(InvalidArgument):
     """A code (or scanned data) is not well-formed or fails its check."""
 
-    default_reason = "INVALID_CODE"
+    default_reason = Reason.INVALID_CODE
 
 
 class NotFound(LinecodeError):
     """A product, batch, code or lease that does not exist here."""
 
-    default_reason = "NOT_FOUND"
+    default_reason = Reason.NOT_FOUND
 
 
 class AlreadyExists(LinecodeError):
     """Creating something that exists already (product, batch, idempotency key with a new body)."""
 
-    default_reason = "ALREADY_EXISTS"
+    default_reason = Reason.ALREADY_EXISTS
 
 
 class Precondition(LinecodeError):
     """The request is well-formed but the current state does not allow it."""
 
-    default_reason = "FAILED_PRECONDITION"
+    default_reason = Reason.FAILED_PRECONDITION
 
 
 class TimeWentBackwards(Precondition):
     """An event time earlier than the last event of a code or batch the request touches."""
 
-    default_reason = "TIME_WENT_BACKWARDS"
+    default_reason = Reason.TIME_WENT_BACKWARDS
 
     def __init__(
         self, message: str, *, latest_us: int, codes: Iterable[str] = (), hint: str | None = None
@@ -94,14 +97,14 @@ class TimeWentBackwards(Precondition):
 class Exhausted(LinecodeError):
     """A pool, lease or store has no room left."""
 
-    default_reason = "RESOURCE_EXHAUSTED"
+    default_reason = Reason.RESOURCE_EXHAUSTED
 
 
 class Overloaded(Exhausted):
     """The server is at its limit for this caller or for everyone; nothing was done, and the same
     call may be retried after ``retry_after_s`` seconds."""
 
-    default_reason = "OVERLOADED"
+    default_reason = Reason.OVERLOADED
 
     def __init__(self, message: str, *, retry_after_s: float, hint: str | None = None) -> None:
         super().__init__(message, hint=hint)
@@ -112,28 +115,28 @@ class TooLate(LinecodeError):
     """The call's deadline leaves no time for its work: nothing was done (its caller would be gone
     before the answer)."""
 
-    default_reason = "DEADLINE_TOO_SHORT"
+    default_reason = Reason.DEADLINE_TOO_SHORT
 
 
 class Aborted(LinecodeError):
     """A concurrent change got in the way; retrying the same request is safe."""
 
-    default_reason = "ABORTED"
+    default_reason = Reason.ABORTED
 
 
 class Unauthenticated(LinecodeError):
     """The caller is not known."""
 
-    default_reason = "UNAUTHENTICATED"
+    default_reason = Reason.UNAUTHENTICATED
 
 
 class PermissionDenied(LinecodeError):
     """The caller is known but its role does not allow this."""
 
-    default_reason = "PERMISSION_DENIED"
+    default_reason = Reason.PERMISSION_DENIED
 
 
 class ConfigError(LinecodeError):
     """Local set-up is wrong: key file, data dir, config file."""
 
-    default_reason = "CONFIG_ERROR"
+    default_reason = Reason.CONFIG_ERROR

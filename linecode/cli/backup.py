@@ -7,6 +7,8 @@ import argparse
 import os
 from pathlib import Path
 
+from linecode.reasons import Reason
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     cmd = sub.add_parser(
@@ -57,7 +59,7 @@ def copy_master_key(data: Path, out: Path) -> str:
     except OSError as exc:
         raise ConfigError(
             f"the store was backed up to {out}, but its master key was not: {exc}",
-            reason="BACKUP_FAILED",
+            reason=Reason.BACKUP_FAILED,
             hint=f"copy {source} to {out} yourself, with 0600 rights",
         ) from exc
     note = (

@@ -10,6 +10,8 @@ import argparse
 import re
 from pathlib import Path
 
+from linecode.reasons import Reason
+
 DEFAULT_CLIENTS = ("plc-L1=line:L1", "printer-L1=printer:L1", "qa-desk=qa", "ops=admin")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*")
 
@@ -55,7 +57,7 @@ def parse_clients(specs: list[str]) -> dict[str, str]:
             raise InvalidArgument(
                 f"--client {spec!r}: expected a common name of letters, digits, '.', '_' and '-' "
                 "(not 'ca' or 'server', they name the CA and server files), optionally =ROLE",
-                reason="BAD_CLIENT_NAME",
+                reason=Reason.BAD_CLIENT_NAME,
             )
         clients[name] = str(Role.parse(role or "qa"))
     return clients
@@ -100,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
     if (folder / "ca.key").exists() and not args.force:
         raise ConfigError(
             f"{folder / 'ca.key'} exists already; a new CA would orphan every certificate it signed",
-            reason="CA_EXISTS",
+            reason=Reason.CA_EXISTS,
             hint="pick another DIR, or pass --force to replace it",
         )
     ca = make_ca()

@@ -11,6 +11,8 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from linecode.reasons import Reason
+
 if TYPE_CHECKING:
     from linecode.store.check import CheckReport
 
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from linecode.store.check import check
 
     if args.limit < 0:
-        raise InvalidArgument(f"--limit {args.limit}: expected 0 or more", reason="BAD_LIMIT")
+        raise InvalidArgument(f"--limit {args.limit}: expected 0 or more", reason=Reason.BAD_LIMIT)
     with Store.open(args.data, readonly=True) as store:
         report = check(store, limit=args.limit)
     if args.json:

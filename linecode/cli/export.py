@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from linecode.errors import InvalidArgument
+from linecode.reasons import Reason
 
 FORMATS = ("epcis", "nmpa-json", "nmpa-xml")
 
@@ -74,7 +75,8 @@ def parse_offset(text: str) -> dt.timedelta:
     match = re.fullmatch(r"([+-])(\d\d):(\d\d)", text)
     if match is None:
         raise InvalidArgument(
-            f"--utc-offset {text!r}: expected +HH:MM or -HH:MM (e.g. +08:00) or Z", reason="BAD_UTC_OFFSET"
+            f"--utc-offset {text!r}: expected +HH:MM or -HH:MM (e.g. +08:00) or Z",
+            reason=Reason.BAD_UTC_OFFSET,
         )
     sign = -1 if match[1] == "-" else 1
     return sign * dt.timedelta(hours=int(match[2]), minutes=int(match[3]))

@@ -6,6 +6,8 @@ import argparse
 import logging
 from pathlib import Path
 
+from linecode.reasons import Reason
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve = sub.add_parser("serve", help="run the gRPC server of a packaging line")
@@ -42,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     )
     if config.data is None:
         raise ConfigError(
-            "no data dir: pass --data DIR or set [server] data in --config", reason="NO_DATA_DIR"
+            "no data dir: pass --data DIR or set [server] data in --config", reason=Reason.NO_DATA_DIR
         )
     setup_logging(json_lines=config.log_json, level=config.log_level)
     count = config.process_count

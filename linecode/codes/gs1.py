@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from linecode.codes.checksums import gs1_check_digit
 from linecode.errors import InvalidCode, shown
+from linecode.reasons import Reason
 
 GS = "\x1d"
 """Group separator: ends a variable-length field that is not last (it is FNC1 in the symbol)."""
@@ -40,18 +41,18 @@ def _check_digits(kind: str, text: str, length: int) -> str:
         bad = next((c for c in text if not ("0" <= c <= "9")), "")
         raise InvalidCode(
             f"Invalid {kind} {shown(text)}: expected {length} ASCII digits, found {bad!r}",
-            reason="BAD_CHARACTER",
+            reason=Reason.BAD_CHARACTER,
         )
     if len(text) != length:
         raise InvalidCode(
             f"Invalid {kind} {shown(text)}: expected {length} digits, got {len(text)}",
-            reason="BAD_LENGTH",
+            reason=Reason.BAD_LENGTH,
         )
     expected = gs1_check_digit(text[:-1])
     if int(text[-1]) != expected:
         raise InvalidCode(
             f"Invalid {kind} check digit for {shown(text)}: expected {expected}, got {text[-1]}",
-            reason="BAD_CHECK",
+            reason=Reason.BAD_CHECK,
         )
     return text
 
@@ -61,13 +62,13 @@ def validate_cset82(kind: str, text: str, max_length: int = 20) -> str:
     if not 1 <= len(text) <= max_length:
         raise InvalidCode(
             f"Invalid {kind} {shown(text)}: expected 1 to {max_length} characters, got {len(text)}",
-            reason="BAD_LENGTH",
+            reason=Reason.BAD_LENGTH,
         )
     bad = [c for c in text if c not in CSET82]
     if bad:
         raise InvalidCode(
             f"Invalid {kind} {shown(text)}: {bad[0]!r} is not in GS1 character set 82",
-            reason="BAD_CHARACTER",
+            reason=Reason.BAD_CHARACTER,
         )
     return text
 
@@ -82,7 +83,7 @@ def gs1_date(text: str, kind: str = "expiry date") -> dt.date:
     datetime.date(2029, 2, 28)
     """
     if len(text) != 6 or not text.isascii() or not text.isdigit():
-        raise InvalidCode(f"Invalid {kind} {shown(text)}: expected YYMMDD, 6 digits", reason="BAD_DATE")
+        raise InvalidCode(f"Invalid {kind} {shown(text)}: expected YYMMDD, 6 digits", reason=Reason.BAD_DATE)
     yy, mm, dd = int(text[:2]), int(text[2:4]), int(text[4:])
     this_year = dt.date.today().year
     year = this_year // 100 * 100 + yy
@@ -91,12 +92,14 @@ def gs1_date(text: str, kind: str = "expiry date") -> dt.date:
     elif this_year - year > 49:
         year += 100
     if not 1 <= mm <= 12:
-        raise InvalidCode(f"Invalid {kind} {shown(text)}: month {mm:02d} is not 01..12", reason="BAD_DATE")
+        raise InvalidCode(
+            f"Invalid {kind} {shown(text)}: month {mm:02d} is not 01..12", reason=Reason.BAD_DATE
+        )
     last = calendar.monthrange(year, mm)[1]
     if dd > last:
         raise InvalidCode(
             f"Invalid {kind} {shown(text)}: day {dd:02d} is past the end of {year}-{mm:02d} ({last})",
-            reason="BAD_DATE",
+            reason=Reason.BAD_DATE,
         )
     return dt.date(year, mm, dd or last)
 
@@ -162,7 +165,7 @@ class Sscc:
             raise InvalidCode(
                 f"Invalid SSCC parts: extension {extension!r} + prefix {company_prefix!r} + "
                 f"serial reference {serial_reference!r} must make 17 digits, got {len(payload)}",
-                reason="BAD_LENGTH",
+                reason=Reason.BAD_LENGTH,
             )
         return cls(payload + str(gs1_check_digit(payload)))
 
@@ -211,7 +214,7 @@ class Gs1Code:
             raise InvalidCode(
                 f"Invalid GS1 pack code {shown(text)}: missing AI {', '.join(missing)}; "
                 "expected (01), (21), (17) and (10)",
-                reason="MISSING_AI",
+                reason=Reason.MISSING_AI,
             )
         return cls(Gtin.parse(fields["01"]), fields["21"], fields["17"], fields["10"])
 
@@ -251,14 +254,14 @@ def parse_element_string(text: str) -> dict[str, str]:
     for ai, value in pairs:
         if ai in fields:
             raise InvalidCode(
-                f"Invalid GS1 data {shown(text)}: AI ({ai}) appears twice", reason="DUPLICATE_AI"
+                f"Invalid GS1 data {shown(text)}: AI ({ai}) appears twice", reason=Reason.DUPLICATE_AI
             )
         fixed, max_len = _AIS[ai]
         if fixed is not None:
             if len(value) != fixed or not value.isdigit():
                 raise InvalidCode(
                     f"Invalid GS1 data {shown(text)}: AI ({ai}) needs {fixed} digits, got {shown(value)}",
-                    reason="BAD_LENGTH",
+                    reason=Reason.BAD_LENGTH,
                 )
         else:
             validate_cset82(f"GS1 AI ({ai}) value", value, max_len)
@@ -279,7 +282,7 @@ def _known_ai(ai: str, text: str) -> str:
         raise InvalidCode(
             f"Invalid GS1 data {shown(text)}: AI ({ai}) is not one linecode reads; "
             f"expected one of {', '.join(f'({a})' for a in _AIS)}",
-            reason="UNKNOWN_AI",
+            reason=Reason.UNKNOWN_AI,
         )
     return ai
 
@@ -287,7 +290,9 @@ def _known_ai(ai: str, text: str) -> str:
 def _split_hri(raw: str, text: str) -> list[tuple[str, str]]:
     pairs = [(m.group(1), m.group(2)) for m in _HRI_FIELD.finditer(raw)]
     if "".join(f"({a}){v}" for a, v in pairs) != raw:
-        raise InvalidCode(f"Invalid GS1 HRI {shown(text)}: expected (AI)value(AI)value…", reason="BAD_SYNTAX")
+        raise InvalidCode(
+            f"Invalid GS1 HRI {shown(text)}: expected (AI)value(AI)value…", reason=Reason.BAD_SYNTAX
+        )
     return [(_known_ai(a, text), v) for a, v in pairs]
 
 

@@ -26,6 +26,7 @@ from typing import NewType
 from linecode.codes.gs1 import GS, Gs1Code, Gtin, Sscc, parse_element_string
 from linecode.codes.nmpa20 import CODE_DIGITS, IDENTIFIER_DIGITS, SERIAL_DIGITS
 from linecode.errors import InvalidCode, shown
+from linecode.reasons import Reason
 
 CodeKey = NewType("CodeKey", str)
 """A code's canonical key: the only form rules, counters and indexes ever see."""
@@ -83,7 +84,7 @@ def parts(key: str) -> KeyParts:
     raise InvalidCode(
         f"code key {shown(key)} is none of the store's forms: expected 20 digits (nmpa20), "
         "'(01)<GTIN-14>(21)<serial>' or '(00)<18 digits>'",
-        reason="BAD_CODE_KEY",
+        reason=Reason.BAD_CODE_KEY,
         codes=[key[:MAX_CODE_TEXT]],
     )
 
@@ -149,12 +150,12 @@ def code_key(text: str) -> CodeKey:
     if len(text) > MAX_CODE_TEXT:
         raise InvalidCode(
             f"code {shown(text)} is too long: expected at most {MAX_CODE_TEXT} characters",
-            reason="CODE_TOO_LONG",
+            reason=Reason.CODE_TOO_LONG,
         )
     stripped = text.strip()
     if not stripped:
         raise InvalidCode(
-            "empty code: expected an nmpa20 code, a GS1 element string or an SSCC", reason="EMPTY"
+            "empty code: expected an nmpa20 code, a GS1 element string or an SSCC", reason=Reason.EMPTY
         )
     digits = stripped.translate(_HRI_SEPARATORS)
     if len(digits) == CODE_DIGITS and _all_ascii_digits(digits):
@@ -170,7 +171,7 @@ def code_key(text: str) -> CodeKey:
         raise InvalidCode(
             f"code {shown(text)} holds the character {bad!r}: expected digits, GS1 character set 82, "
             "spaces, dashes or GS",
-            reason="BAD_CHARACTER",
+            reason=Reason.BAD_CHARACTER,
         )
     fields = parse_element_string(stripped)
     if "00" in fields and len(fields) == 1:
@@ -179,6 +180,6 @@ def code_key(text: str) -> CodeKey:
         raise InvalidCode(
             f"code {shown(text)} is not one this service issues: expected 20 nmpa20 digits, a GS1 string "
             "with (01) and (21), or an SSCC",
-            reason="NOT_A_PACK_CODE",
+            reason=Reason.NOT_A_PACK_CODE,
         )
     return gs1_key(Gtin.parse(fields["01"]).value, fields["21"])

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from linecode.errors import InvalidCode, NotFound, shown
+from linecode.reasons import Reason
 
 IDENTIFIER_DIGITS = 7
 SERIAL_DIGITS = 9
@@ -35,7 +36,7 @@ def validate_identifier(identifier: str) -> str:
             f"Invalid nmpa20 product identifier {shown(identifier)}: expected exactly "
             f"{IDENTIFIER_DIGITS} ASCII digits, got {len(identifier)} characters"
             f"{'' if identifier.isascii() and identifier.isdigit() else ', not all of them ASCII digits'}",
-            reason="BAD_IDENTIFIER",
+            reason=Reason.BAD_IDENTIFIER,
         )
     return identifier
 
@@ -72,12 +73,12 @@ class Nmpa20Code:
             bad = next((c for c in digits if not ("0" <= c <= "9")), "")
             raise InvalidCode(
                 f"Invalid nmpa20 code {shown(text)}: expected only digits, found {bad!r}",
-                reason="BAD_CHARACTER",
+                reason=Reason.BAD_CHARACTER,
             )
         if len(digits) != CODE_DIGITS:
             raise InvalidCode(
                 f"Invalid nmpa20 code {shown(text)}: expected {CODE_DIGITS} digits, got {len(digits)}",
-                reason="BAD_LENGTH",
+                reason=Reason.BAD_LENGTH,
             )
         code = cls(
             digits[:IDENTIFIER_DIGITS],
@@ -95,14 +96,14 @@ class Nmpa20Code:
             raise NotFound(
                 f"Unknown nmpa20 product identifier {self.identifier!r} in code {self.data!r}: "
                 "no product of this server has it",
-                reason="UNKNOWN_IDENTIFIER",
+                reason=Reason.UNKNOWN_IDENTIFIER,
                 codes=[self.data],
             )
         if expected != self.check:
             raise InvalidCode(
                 f"Invalid nmpa20 check for {self.data!r}: expected {expected}, got {self.check} "
                 "(misread, mistyped or forged)",
-                reason="BAD_CHECK",
+                reason=Reason.BAD_CHECK,
                 codes=[self.data],
             )
 

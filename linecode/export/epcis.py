@@ -15,6 +15,7 @@ from typing import Any, BinaryIO, TextIO
 from linecode.errors import InvalidArgument
 from linecode.export.identifiers import code_uri, line_uri
 from linecode.export.sink import ExportSummary, ProgressCallback, Sink
+from linecode.reasons import Reason
 from linecode.store import Batch, Event, EventKind, Store, format_time, now_us
 
 EPCIS_CONTEXT = "https://ref.gs1.org/standards/epcis/epcis-context.jsonld"
@@ -106,7 +107,7 @@ def format_offset(offset: dt.timedelta) -> str:
         raise InvalidArgument(
             f"time zone offset {offset} cannot be an eventTimeZoneOffset: expected whole minutes "
             "from -14:00 to +14:00",
-            reason="BAD_UTC_OFFSET",
+            reason=Reason.BAD_UTC_OFFSET,
         )
     sign = "-" if minutes < 0 else "+"
     hours, mins = divmod(abs(minutes), 60)

@@ -14,6 +14,7 @@ from urllib.parse import quote, unquote
 
 from linecode.codes import gs1_key, parts, sscc_key
 from linecode.errors import InvalidArgument, shown
+from linecode.reasons import Reason
 
 DIGITAL_LINK = "https://id.gs1.org/"
 NMPA20_URN = "urn:linecode:nmpa20:"
@@ -57,7 +58,7 @@ def code_of_uri(uri: str) -> str:
     raise InvalidArgument(
         f"URI {shown(uri)} names no code of ours: expected {NMPA20_URN}<20 digits>, "
         f"{DIGITAL_LINK}01/<GTIN-14>/21/<serial> or {DIGITAL_LINK}00/<SSCC>",
-        reason="BAD_CODE_URI",
+        reason=Reason.BAD_CODE_URI,
     )
 
 

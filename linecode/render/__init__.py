@@ -34,6 +34,7 @@ import numpy.typing as npt
 import linecode._datamatrix as _dm
 from linecode.codes import GS, Gs1Code, Nmpa20Code, Sscc, parse_element_string
 from linecode.errors import InvalidArgument, InvalidCode
+from linecode.reasons import Reason
 from linecode.render import libdmtx
 from linecode.render import reference as ref
 from linecode.render.formats import FORMATS, KERNEL_FORMATS, MEDIA_TYPES, Format, check_layout, write
@@ -94,7 +95,7 @@ def symbol_size(size: str | SymbolSize) -> SymbolSize:
             return s
     raise InvalidArgument(
         f"DataMatrix size {size!r}: expected ROWSxCOLS, one of {', '.join(s.name for s in SIZES)}",
-        reason="BAD_SIZE",
+        reason=Reason.BAD_SIZE,
     )
 
 
@@ -133,16 +134,18 @@ def symbol_data(code: Code, gs1: bool | None = None) -> tuple[bytes, bool]:
 def _size_args(size: str | SymbolSize | None, shape: Shape, dmre: bool) -> tuple[int, int]:
     """(fixed size index or -1, the kernel's size set)."""
     if shape not in SHAPES:
-        raise InvalidArgument(f"shape {shape!r}: expected one of {', '.join(SHAPES)}", reason="BAD_SHAPE")
+        raise InvalidArgument(
+            f"shape {shape!r}: expected one of {', '.join(SHAPES)}", reason=Reason.BAD_SHAPE
+        )
     if size is None:
         return -1, _SIZE_SETS[shape, bool(dmre)]
     fixed = symbol_size(size)
     if (shape == "square" and not fixed.square) or (shape == "rectangle" and fixed.square):
-        raise InvalidArgument(f"size {fixed.name} is not a {shape}", reason="BAD_SIZE")
+        raise InvalidArgument(f"size {fixed.name} is not a {shape}", reason=Reason.BAD_SIZE)
     if fixed.dmre and not dmre:
         raise InvalidArgument(
             f"size {fixed.name} is a DMRE size (ISO/IEC 21471), which libdmtx cannot read",
-            reason="BAD_SIZE",
+            reason=Reason.BAD_SIZE,
             hint="pass dmre=True if every reader of the label supports DMRE (zxing-cpp does)",
         )
     return SIZES.index(fixed), ref.SHAPE_ANY
@@ -159,7 +162,7 @@ def _does_not_fit(data: bytes, gs1: bool, size: int, size_set: int) -> InvalidAr
     )
     return InvalidArgument(
         f"data {data.decode()!r} does not fit: it needs {need} data codewords, {where}",
-        reason="DOES_NOT_FIT",
+        reason=Reason.DOES_NOT_FIT,
         hint="choose a larger size, another shape, or leave the size free",
     )
 
@@ -167,7 +170,7 @@ def _does_not_fit(data: bytes, gs1: bool, size: int, size_set: int) -> InvalidAr
 def _check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise InvalidArgument(
-            f"backend {backend!r}: expected one of {', '.join(BACKENDS)}", reason="BAD_BACKEND"
+            f"backend {backend!r}: expected one of {', '.join(BACKENDS)}", reason=Reason.BAD_BACKEND
         )
 
 
@@ -250,7 +253,7 @@ def _batch(
             raise InvalidCode(
                 f"Invalid nmpa20 code {codes[first].decode(errors='replace')!r} (code {first} of the "
                 "batch): expected 20 digits",
-                reason="BAD_CHARACTER",
+                reason=Reason.BAD_CHARACTER,
             )
         return flat.reshape(-1), np.arange(len(codes) + 1, dtype=np.int64) * 20, False
     kinds = set()
@@ -302,7 +305,7 @@ def render_many(
     the batch; the kernel releases the GIL.
     """
     if fmt not in KERNEL_FORMATS:
-        raise InvalidArgument(f"bulk image format {fmt!r}: expected png or pbm", reason="BAD_FORMAT")
+        raise InvalidArgument(f"bulk image format {fmt!r}: expected png or pbm", reason=Reason.BAD_FORMAT)
     check_layout(fmt, module_px, quiet_zone)
     k, size_set = _size_args(size, shape, dmre)
     flat, offsets, is_gs1 = _batch(codes, gs1)

@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 import linecode._datamatrix as _dm
 from linecode.errors import InvalidArgument
+from linecode.reasons import Reason
 
 Format = Literal["png", "svg", "pbm"]
 FORMATS: tuple[Format, ...] = ("png", "svg", "pbm")
@@ -32,7 +33,7 @@ def check_layout(fmt: str, module_px: int, quiet_zone: int) -> None:
     """Raise :class:`InvalidArgument` for an unknown format or a module size / quiet zone out of range."""
     if fmt not in FORMATS:
         raise InvalidArgument(
-            f"image format {fmt!r}: expected one of {', '.join(FORMATS)}", reason="BAD_FORMAT"
+            f"image format {fmt!r}: expected one of {', '.join(FORMATS)}", reason=Reason.BAD_FORMAT
         )
     if not 1 <= module_px <= 100:
         raise InvalidArgument(f"module size {module_px} px: expected 1 to 100 pixels (dots) per module")

@@ -18,6 +18,7 @@ import numpy.typing as npt
 from pylibdmtx import wrapper as w
 
 from linecode.errors import InvalidArgument
+from linecode.reasons import Reason
 
 GS = 0x1D
 _AUTO = {  # our shape -> libdmtx's automatic size choice
@@ -53,7 +54,7 @@ def encode(data: bytes, gs1: bool, size: int = -1, shape: int = 0) -> npt.NDArra
         if not w.dmtxEncodeDataMatrix(enc, len(payload), ctypes.cast(buffer, w.c_ubyte_p)):
             raise InvalidArgument(
                 f"libdmtx cannot encode {data!r} in the requested size",
-                reason="DOES_NOT_FIT",
+                reason=Reason.DOES_NOT_FIT,
                 hint="choose a larger size or leave the size free",
             )
         image = enc[0].image[0]

@@ -24,6 +24,7 @@ import linecode._serials as _serials
 from linecode.codes import CSET82, Nmpa20Code, Sscc, validate_identifier
 from linecode.codes.nmpa20 import SERIAL_DIGITS
 from linecode.errors import InvalidArgument, InvalidCode
+from linecode.reasons import Reason
 from linecode.serials.keys import MasterKey
 from linecode.serials.reference import ROUNDS
 
@@ -167,7 +168,7 @@ class SerialPool:
         if len(serial) != self.domain.length or any(c not in self._values for c in serial):
             raise InvalidCode(
                 f"serial {serial!r} is not {self.domain.length} characters of {self.domain.alphabet!r}",
-                reason="BAD_SERIAL",
+                reason=Reason.BAD_SERIAL,
             )
         value = 0
         for c in serial:
@@ -221,7 +222,7 @@ class Nmpa20Pool(SerialPool):
         if code.identifier != self.identifier:
             raise InvalidCode(
                 f"code {code.data!r} has identifier {code.identifier}, expected {self.identifier}",
-                reason="WRONG_IDENTIFIER",
+                reason=Reason.WRONG_IDENTIFIER,
                 codes=[code.data],
             )
         code.verify(KeyedChecks.for_pool(self))
@@ -250,7 +251,7 @@ class SsccPool(SerialPool):
     def index_of(self, sscc: Sscc) -> int:
         head = f"{self.extension}{self.company_prefix}"
         if not sscc.value.startswith(head):
-            raise InvalidCode(f"SSCC {sscc.value} is not under {head}", reason="WRONG_PREFIX")
+            raise InvalidCode(f"SSCC {sscc.value} is not under {head}", reason=Reason.WRONG_PREFIX)
         return self.index(sscc.value[len(head) : 17])
 
 

@@ -16,6 +16,7 @@ import stat
 from pathlib import Path
 
 from linecode.errors import ConfigError
+from linecode.reasons import Reason
 
 ENV_VAR = "LINECODE_MASTER_KEY"
 KEY_FILE_NAME = "master.key"
@@ -29,7 +30,7 @@ class MasterKey:
 
     def __init__(self, secret: bytes) -> None:
         if len(secret) != 32:
-            raise ConfigError(f"master key must be 32 bytes, got {len(secret)}", reason="BAD_MASTER_KEY")
+            raise ConfigError(f"master key must be 32 bytes, got {len(secret)}", reason=Reason.BAD_MASTER_KEY)
         self._secret = secret
 
     def __repr__(self) -> str:
@@ -44,7 +45,7 @@ class MasterKey:
         if len(secret) != 32:
             raise ConfigError(
                 f"{source} must be 64 hex digits (32 bytes), got {len(text.strip())} characters",
-                reason="BAD_MASTER_KEY",
+                reason=Reason.BAD_MASTER_KEY,
                 hint='make one with: python -c "import secrets; print(secrets.token_hex(32))"',
             )
         return cls(secret)
@@ -63,7 +64,8 @@ class MasterKey:
         if not path.exists():
             if not create:
                 raise ConfigError(
-                    f"no master key: {ENV_VAR} is not set and {path} does not exist", reason="NO_MASTER_KEY"
+                    f"no master key: {ENV_VAR} is not set and {path} does not exist",
+                    reason=Reason.NO_MASTER_KEY,
                 )
             path.parent.mkdir(parents=True, exist_ok=True)
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -73,7 +75,7 @@ class MasterKey:
         if mode & 0o077:
             raise ConfigError(
                 f"key file {path} has rights {mode:04o}; expected 0600 (owner only)",
-                reason="KEY_FILE_RIGHTS",
+                reason=Reason.KEY_FILE_RIGHTS,
                 hint=f"chmod 600 {path}",
             )
         return cls.from_hex(path.read_text(), source=str(path))

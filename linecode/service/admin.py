@@ -14,6 +14,7 @@ import grpc
 
 from linecode.errors import Aborted, InvalidArgument
 from linecode.export import ExportSummary, write_epcis, write_nmpa_json, write_nmpa_xml
+from linecode.reasons import Reason
 from linecode.service import convert
 from linecode.store import Lock, Marking, RegulatoryStatus, Store
 from linecode.store.check import LISTED, check
@@ -54,7 +55,7 @@ class _ChunkPipe:
                 return
             except queue.Full:
                 continue
-        raise Aborted("export cancelled by the client", reason="CANCELLED")
+        raise Aborted("export cancelled by the client", reason=Reason.CANCELLED)
 
     def write(self, data: bytes) -> int:
         if data:
@@ -125,7 +126,7 @@ def _marking(request: admin_pb2.SetLockRequest | admin_pb2.SetStatusRequest) -> 
         return Marking(**marking, batch_id=request.batch_id)
     if which == "codes":
         return Marking(**marking, codes=list(request.codes.codes))
-    raise InvalidArgument("set a batch_id or codes: nothing to change was named", reason="NO_TARGET")
+    raise InvalidArgument("set a batch_id or codes: nothing to change was named", reason=Reason.NO_TARGET)
 
 
 def _enum(cls: Any, value: int, what: str) -> Any:
@@ -134,7 +135,8 @@ def _enum(cls: Any, value: int, what: str) -> Any:
     except ValueError:
         names = ", ".join(f"{m.value} {m.name}" for m in cls)
         raise InvalidArgument(
-            f"{what} {value}: expected one of {names}", reason=f"BAD_{what.upper()}"
+            f"{what} {value}: expected one of {names}",
+            reason=Reason.BAD_LOCK if what == "lock" else Reason.BAD_STATUS,
         ) from None
 
 
@@ -225,7 +227,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             raise InvalidArgument(
                 f"export format {request.format}: expected EXPORT_FORMAT_EPCIS, EXPORT_FORMAT_NMPA_JSON "
                 "or EXPORT_FORMAT_NMPA_XML",
-                reason="BAD_EXPORT_FORMAT",
+                reason=Reason.BAD_EXPORT_FORMAT,
             )
         self.store.batch(request.batch_id)  # NotFound before the stream starts, not in the middle
         offset = dt.timedelta(minutes=request.utc_offset_minutes)
@@ -245,7 +247,7 @@ class AdminServicer(admin_pb2_grpc.AdminServiceServicer):
             raise InvalidArgument(
                 f"limit {request.limit}: expected at most {MAX_CHECK_LISTED} disagreements listed "
                 "(all are counted either way)",
-                reason="BAD_LIMIT",
+                reason=Reason.BAD_LIMIT,
                 hint="run `linecode check --data DIR` beside the server for a longer list",
             )
         # The message's fields are the names of CheckReport.as_dict, as `linecode check --json` prints it.

@@ -29,6 +29,7 @@ from typing import Any
 import grpc
 
 from linecode.errors import ConfigError, NotFound, PermissionDenied, Unauthenticated
+from linecode.reasons import Reason
 from linecode.service.admission import Caller
 from linecode.store import Store
 
@@ -61,7 +62,7 @@ class Role:
             raise ConfigError(
                 f"role {text!r}: expected line:<line-id>[,<line-id>…], printer:<line-id>[,<line-id>…], "
                 "qa or admin",
-                reason="BAD_ROLE",
+                reason=Reason.BAD_ROLE,
             )
         return cls(kind, lines)
 
@@ -108,7 +109,7 @@ class Access:
                 "unknown_certificate",
                 Unauthenticated(
                     f"client certificate {cn!r} is not known to this server",
-                    reason="UNKNOWN_CLIENT",
+                    reason=Reason.UNKNOWN_CLIENT,
                     hint="add its common name to [auth] clients in the server config",
                 ),
             )
@@ -125,7 +126,7 @@ class Access:
                         "unknown_token",
                         Unauthenticated(
                             "bearer token is not known to this server",
-                            reason="UNKNOWN_TOKEN",
+                            reason=Reason.UNKNOWN_TOKEN,
                             hint="add it (or sha256:<its hex digest>) to [auth] tokens in the server config",
                         ),
                     )
@@ -137,7 +138,7 @@ class Access:
             "no_credentials",
             Unauthenticated(
                 "no credentials: expected a client certificate or 'authorization: Bearer <token>' metadata",
-                reason="NO_CREDENTIALS",
+                reason=Reason.NO_CREDENTIALS,
             ),
         )
 
@@ -213,4 +214,6 @@ class Access:
     def _denied(self, who: str, role: Role, method: str, message: str) -> None:
         self._refuse("permission_denied")
         log.warning("call denied", extra={"who": who, "role": str(role), "method": method})
-        raise PermissionDenied(message, reason="ROLE_FORBIDS", hint="ask an admin for a role that allows it")
+        raise PermissionDenied(
+            message, reason=Reason.ROLE_FORBIDS, hint="ask an admin for a role that allows it"
+        )

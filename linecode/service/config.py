@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from linecode.errors import ConfigError
+from linecode.reasons import Reason
 from linecode.service.admission import DEFAULT_LIMITS, Limits
 
 MAX_PROCESSES = 64
@@ -112,7 +113,7 @@ class Address(NamedTuple):
         host, sep, port = address.rpartition(":")
         if not sep or not host or not (port.isascii() and port.isdigit()) or int(port) > 65535:
             raise ConfigError(
-                f"{what} = {address!r}: expected HOST:PORT, e.g. 127.0.0.1:50051", reason="BAD_CONFIG"
+                f"{what} = {address!r}: expected HOST:PORT, e.g. 127.0.0.1:50051", reason=Reason.BAD_CONFIG
             )
         return cls(host, int(port))
 
@@ -195,9 +196,11 @@ class ServeConfig:
         try:
             raw = tomllib.loads(Path(path).read_text())
         except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist", reason="NO_CONFIG") from None
+            raise ConfigError(f"config file {path} does not exist", reason=Reason.NO_CONFIG) from None
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}", reason="BAD_CONFIG") from None
+            raise ConfigError(
+                f"config file {path} is not valid TOML: {exc}", reason=Reason.BAD_CONFIG
+            ) from None
         values: dict[str, Any] = {}
         for section, body in raw.items():
             keys = _SECTIONS.get(section)
@@ -205,14 +208,14 @@ class ServeConfig:
                 raise ConfigError(
                     f"config file {path}: unknown section [{section}]; expected one of "
                     f"{', '.join(f'[{s}]' for s in _SECTIONS)}",
-                    reason="BAD_CONFIG",
+                    reason=Reason.BAD_CONFIG,
                 )
             for key, value in body.items():
                 if key not in keys:
                     raise ConfigError(
                         f"config file {path}: unknown key {key!r} in [{section}]; expected one of "
                         f"{', '.join(keys)}",
-                        reason="BAD_CONFIG",
+                        reason=Reason.BAD_CONFIG,
                     )
                 values[keys[key]] = value
         for name in _PATHS:  # relative to the config file, not to wherever serve was started
@@ -228,7 +231,7 @@ class ServeConfig:
             if value is None:
                 continue
             if name not in names:
-                raise ConfigError(f"unknown setting {name!r}", reason="BAD_CONFIG")
+                raise ConfigError(f"unknown setting {name!r}", reason=Reason.BAD_CONFIG)
             expected = _TYPES.get(name, str)
             if name in _PATHS:
                 expected = (str, Path)
@@ -239,14 +242,14 @@ class ServeConfig:
                 ok = all(isinstance(k, str) and isinstance(v, str) for k, v in value.items())
             if not ok:
                 raise ConfigError(
-                    f"setting {name} = {value!r}: expected {_describe(expected)}", reason="BAD_CONFIG"
+                    f"setting {name} = {value!r}: expected {_describe(expected)}", reason=Reason.BAD_CONFIG
                 )
             clean[name] = Path(value) if name in _PATHS else float(value) if name in _FLOATS else value
         config = replace(self, **clean)
         if config.log_level.upper() not in logging.getLevelNamesMapping():
             raise ConfigError(
                 f"[log] level = {config.log_level!r}: expected DEBUG, INFO, WARNING or ERROR",
-                reason="BAD_CONFIG",
+                reason=Reason.BAD_CONFIG,
             )
         for name, low, high in (
             ("workers", 1, 4096),
@@ -257,42 +260,42 @@ class ServeConfig:
             if not low <= getattr(config, name) <= high:
                 raise ConfigError(
                     f"[server] {name} = {getattr(config, name)}: expected {low} to {high:,}",
-                    reason="BAD_CONFIG",
+                    reason=Reason.BAD_CONFIG,
                 )
         if not 0 < config.caller_share <= 1:
             raise ConfigError(
                 f"[server] caller_share = {config.caller_share}: expected more than 0 and at most 1",
-                reason="BAD_CONFIG",
+                reason=Reason.BAD_CONFIG,
             )
         for name in ("map_size_mb", "max_map_size_mb"):
             if getattr(config, name) < 1:
                 raise ConfigError(
-                    f"[store] {name} = {getattr(config, name)}: expected at least 1", reason="BAD_CONFIG"
+                    f"[store] {name} = {getattr(config, name)}: expected at least 1", reason=Reason.BAD_CONFIG
                 )
         if not 0 <= config.processes <= MAX_PROCESSES:
             raise ConfigError(
                 f"processes = {config.processes}: expected 1 to {MAX_PROCESSES}, or 0 for one per core",
-                reason="BAD_CONFIG",
+                reason=Reason.BAD_CONFIG,
             )
         for what, address in (("listen", config.listen), ("metrics listen", config.metrics_listen)):
             if address is None:
                 continue
             Address.parse(address, what)
         if (config.tls_cert is None) != (config.tls_key is None):
-            raise ConfigError("[tls] needs both cert and key", reason="BAD_CONFIG")
+            raise ConfigError("[tls] needs both cert and key", reason=Reason.BAD_CONFIG)
         if config.tls_client_ca is not None and config.tls_cert is None:
-            raise ConfigError("[tls] client_ca needs cert and key too", reason="BAD_CONFIG")
+            raise ConfigError("[tls] client_ca needs cert and key too", reason=Reason.BAD_CONFIG)
         if config.auth_clients and config.tls_client_ca is None:
             raise ConfigError(
                 "[auth] clients without [tls] client_ca: no client certificate would ever be asked for, "
                 "so these clients could never be recognised",
-                reason="BAD_CONFIG",
+                reason=Reason.BAD_CONFIG,
                 hint="set [tls] client_ca to the CA that signs the client certificates",
             )
         if config.auth and not config.tls:
             raise ConfigError(
                 "[auth] without [tls]: identities and tokens would travel in plain text",
-                reason="BAD_CONFIG",
+                reason=Reason.BAD_CONFIG,
                 hint="configure [tls] cert and key (and client_ca for client certificates)",
             )
         return config

@@ -6,6 +6,7 @@ import datetime as dt
 from typing import Any
 
 from linecode.errors import InvalidArgument
+from linecode.reasons import Reason
 from linecode.service.guard import caller_lines
 from linecode.store import (
     Batch,
@@ -36,7 +37,7 @@ def line_event(kind: int) -> LineEvent:
     except KeyError:
         names = ", ".join(line_pb2.LineEventKind.Name(k) for k in LINE_EVENTS)
         raise InvalidArgument(
-            f"line event kind {kind}: expected one of {names}", reason="UNKNOWN_EVENT"
+            f"line event kind {kind}: expected one of {names}", reason=Reason.UNKNOWN_EVENT
         ) from None
 
 
@@ -45,7 +46,7 @@ def level_arg(text: str) -> int | str:
     text = text.strip()
     if not text:
         raise InvalidArgument(
-            "level is empty: expected a level name such as 'unit' or a number", reason="NO_LEVEL"
+            "level is empty: expected a level name such as 'unit' or a number", reason=Reason.NO_LEVEL
         )
     return int(text) if text.isascii() and text.isdigit() else text
 
@@ -69,7 +70,7 @@ def date_arg(text: str, what: str) -> dt.date:
         return dt.date.fromisoformat(text)
     except ValueError:
         raise InvalidArgument(
-            f"{what} {text!r}: expected an ISO date YYYY-MM-DD", reason="BAD_DATE"
+            f"{what} {text!r}: expected an ISO date YYYY-MM-DD", reason=Reason.BAD_DATE
         ) from None
 
 
@@ -117,7 +118,7 @@ def level_in(msg: admin_pb2.Level) -> Level:
         rules = ", ".join(r.value for r in CodeRule)
         raise InvalidArgument(
             f"level {msg.name!r}: code rule {msg.rule!r}; expected one of {rules}",
-            reason="BAD_RULE",
+            reason=Reason.BAD_RULE,
         ) from None
     extra: dict[str, str | int] = {}
     if msg.serial_alphabet:

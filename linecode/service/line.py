@@ -7,6 +7,7 @@ from collections.abc import Callable, Iterator
 import grpc
 
 from linecode.errors import InvalidArgument
+from linecode.reasons import Reason
 from linecode.service import convert
 from linecode.store import Change, Store
 from linecode.v1 import common_pb2, line_pb2, line_pb2_grpc
@@ -27,7 +28,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
         block = request.block_size or DEFAULT_BLOCK
         if block > MAX_BLOCK:
             raise InvalidArgument(
-                f"block_size {block}: expected at most {MAX_BLOCK:,}", reason="BAD_BLOCK_SIZE"
+                f"block_size {block}: expected at most {MAX_BLOCK:,}", reason=Reason.BAD_BLOCK_SIZE
             )
         # Durable before the first block: a client gone mid-stream loses nothing, and a retry
         # with the same idempotency key streams the same codes again.
@@ -61,7 +62,7 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
         groups = [(convert.line_event(request.kind), request.codes)] if request.codes else []
         groups += [(convert.line_event(g.kind), g.codes) for g in request.groups]
         if not groups:
-            raise InvalidArgument("no codes to report: set kind and codes, or groups", reason="NO_CODES")
+            raise InvalidArgument("no codes to report: set kind and codes, or groups", reason=Reason.NO_CODES)
         return convert.change(self.store.report_many(groups, origin=convert.origin(request)))
 
     def Aggregate(

@@ -28,6 +28,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from linecode.errors import ConfigError
+from linecode.reasons import Reason
 from linecode.service.config import Address
 from linecode.store import Store
 
@@ -129,7 +130,7 @@ class Endpoint:
         except OSError as exc:
             raise ConfigError(
                 f"cannot serve metrics on {address}: {exc.strerror or exc}",
-                reason="PORT_UNAVAILABLE",
+                reason=Reason.PORT_UNAVAILABLE,
                 hint="pick another [metrics] listen / --metrics HOST:PORT, or port 0 for any free port",
             ) from None
         self.port = int(self._server.server_port)

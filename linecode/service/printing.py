@@ -15,6 +15,7 @@ import grpc
 
 from linecode import render
 from linecode.errors import InvalidArgument
+from linecode.reasons import Reason
 from linecode.service import convert
 from linecode.store import Store
 from linecode.v1 import print_pb2, print_pb2_grpc
@@ -44,13 +45,13 @@ class Layout:
     def __init__(self, options: print_pb2.ImageOptions) -> None:
         if options.format not in _FORMATS:
             raise InvalidArgument(
-                f"image format {options.format}: expected PNG, SVG, PBM or MATRIX", reason="BAD_FORMAT"
+                f"image format {options.format}: expected PNG, SVG, PBM or MATRIX", reason=Reason.BAD_FORMAT
             )
         self.fmt = _FORMATS[options.format]
         self.module_px = options.module_px or 10
         self.quiet_zone = options.quiet_zone if options.HasField("quiet_zone") else 1
         if (options.rows == 0) != (options.cols == 0):
-            raise InvalidArgument("fixed size needs both rows and cols (or neither)", reason="BAD_SIZE")
+            raise InvalidArgument("fixed size needs both rows and cols (or neither)", reason=Reason.BAD_SIZE)
         self.size = f"{options.rows}x{options.cols}" if options.rows else None
         self.shape = _SHAPES.get(options.shape, "any")
         self.layout: dict[str, Any] = {
@@ -104,7 +105,7 @@ class PrintServicer(print_pb2_grpc.PrintServiceServicer):
         block = request.images_per_message or DEFAULT_BLOCK
         if block > MAX_BLOCK:
             raise InvalidArgument(
-                f"images_per_message {block}: expected at most {MAX_BLOCK}", reason="BAD_BLOCK_SIZE"
+                f"images_per_message {block}: expected at most {MAX_BLOCK}", reason=Reason.BAD_BLOCK_SIZE
             )
         codes, symbols, gs1 = self._source(request)
         pending: Future[list[print_pb2.Image]] | None = None
@@ -127,22 +128,23 @@ class PrintServicer(print_pb2_grpc.PrintServiceServicer):
             r = request.range
             if not 0 < r.count <= MAX_STREAM:
                 raise InvalidArgument(
-                    f"count {r.count}: expected 1 to {MAX_STREAM:,} images per stream", reason="BAD_COUNT"
+                    f"count {r.count}: expected 1 to {MAX_STREAM:,} images per stream",
+                    reason=Reason.BAD_COUNT,
                 )
             return self.store.allocated_symbols(
                 r.batch_id, convert.level_arg(r.level), r.first_index, r.count
             )
         if which == "codes":
             if not request.codes.codes:
-                raise InvalidArgument("codes is empty: name at least one code", reason="NO_CODES")
+                raise InvalidArgument("codes is empty: name at least one code", reason=Reason.NO_CODES)
             keys = self.store.keys(request.codes.codes)  # each code once: never printed twice
             pairs = [self.store.symbol(k) for k in keys]
             kinds = {gs1 for _, gs1 in pairs}
             if len(kinds) > 1:
                 raise InvalidArgument(
-                    "a stream mixes GS1 and nmpa20 codes; send one kind per stream", reason="MIXED_CODES"
+                    "a stream mixes GS1 and nmpa20 codes; send one kind per stream", reason=Reason.MIXED_CODES
                 )
             return list(keys), [s for s, _ in pairs], kinds.pop()
         raise InvalidArgument(
-            "set a source: range (batch, level, first_index, count) or codes", reason="NO_SOURCE"
+            "set a source: range (batch, level, first_index, count) or codes", reason=Reason.NO_SOURCE
         )

@@ -30,6 +30,7 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from linecode.errors import ConfigError, LinecodeError
+from linecode.reasons import Reason
 from linecode.service.config import Address, ServeConfig
 from linecode.service.server import StopSignals, start, stop_on_signals, wait_for_signal
 from linecode.store import Store, WriterLock
@@ -64,7 +65,7 @@ class Supervisor:
 
     def __init__(self, config: ServeConfig, count: int) -> None:
         if config.data is None:
-            raise ConfigError("no data dir for the server", reason="NO_DATA_DIR")
+            raise ConfigError("no data dir for the server", reason=Reason.NO_DATA_DIR)
         self.config = config
         self.count = count
         self._lock = WriterLock(config.data)
@@ -126,13 +127,18 @@ class Supervisor:
                 ours.close()
                 raise ConfigError(
                     f"server worker {index} did not start (exit code {process.exitcode})",
-                    reason="WORKER_FAILED",
+                    reason=Reason.WORKER_FAILED,
                     hint="see its log lines above",
                 )
         try:
             message = ours.recv()
         except EOFError:  # it died before saying anything
-            message = ("error", f"server worker {index} did not start", "WORKER_FAILED", "see its log above")
+            message = (
+                "error",
+                f"server worker {index} did not start",
+                Reason.WORKER_FAILED,
+                "see its log above",
+            )
         if message[0] != "ready":
             process.join()
             ours.close()
@@ -173,7 +179,7 @@ class Supervisor:
                 if len(self._restarts) > MAX_RESTARTS_PER_MINUTE:
                     raise ConfigError(
                         f"server workers died {len(self._restarts)} times within a minute; giving up",
-                        reason="WORKER_FAILED",
+                        reason=Reason.WORKER_FAILED,
                         hint="see the log lines above for why",
                     )
                 try:
@@ -256,7 +262,7 @@ def _reserve_port(address: str) -> tuple[socket.socket, int]:
     except OSError as exc:
         raise ConfigError(
             f"cannot listen on {address}: {exc.strerror or exc}",
-            reason="PORT_UNAVAILABLE",
+            reason=Reason.PORT_UNAVAILABLE,
             hint="pick another --listen HOST:PORT, or port 0 for any free port",
         ) from None
     return reservation, int(reservation.getsockname()[1])

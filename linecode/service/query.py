@@ -5,6 +5,7 @@ from __future__ import annotations
 import grpc
 
 from linecode.errors import NotFound
+from linecode.reasons import Reason
 from linecode.service import convert
 from linecode.store import Store
 from linecode.v1 import common_pb2, query_pb2, query_pb2_grpc
@@ -31,7 +32,7 @@ class QueryServicer(query_pb2_grpc.QueryServiceServicer):
         if parent is None:
             raise NotFound(
                 f"code {request.code} is in no parent (loose or top level)",
-                reason="NO_PARENT",
+                reason=Reason.NO_PARENT,
                 codes=[request.code],
             )
         return convert.code_info(self.store.info(parent))

@@ -21,6 +21,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linecode.errors import ConfigError
+from linecode.reasons import Reason
 from linecode.service.admission import DEFAULT_LIMITS, Admission, Limits
 from linecode.service.auth import Access
 from linecode.service.config import ServeConfig
@@ -146,7 +147,7 @@ def create_server(
             pool.shutdown(wait=False)
         raise ConfigError(
             f"cannot listen on {address}: the port is in use or the address is not this machine's",
-            reason="PORT_UNAVAILABLE",
+            reason=Reason.PORT_UNAVAILABLE,
             hint="pick another --listen HOST:PORT, or port 0 for any free port",
         )
     server.start()
@@ -164,7 +165,7 @@ def server_credentials(config: ServeConfig) -> grpc.ServerCredentials | None:
         pair = (config.tls_key.read_bytes(), config.tls_cert.read_bytes())
         client_ca = config.tls_client_ca.read_bytes() if config.tls_client_ca else None
     except OSError as exc:
-        raise ConfigError(f"cannot read TLS file: {exc}", reason="BAD_TLS_FILE") from None
+        raise ConfigError(f"cannot read TLS file: {exc}", reason=Reason.BAD_TLS_FILE) from None
     return grpc.ssl_server_credentials(
         [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
     )

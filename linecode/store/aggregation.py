@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 
 from linecode.errors import InvalidArgument, NotFound, Precondition
+from linecode.reasons import Reason
 from linecode.store.lifecycle import (
     Batches,
     listing,
@@ -26,10 +27,10 @@ from linecode.store.records import Row
 from linecode.store.tx import Tx
 
 _OUT_OF_SERVICE = {
-    State.SCRAPPED: "CHILD_SCRAPPED",
-    State.SAMPLED: "CHILD_SAMPLED",
-    State.DESTROYED: "CHILD_DESTROYED",
-    State.DECOMMISSIONED: "CHILD_DECOMMISSIONED",
+    State.SCRAPPED: Reason.CHILD_SCRAPPED,
+    State.SAMPLED: Reason.CHILD_SAMPLED,
+    State.DESTROYED: Reason.CHILD_DESTROYED,
+    State.DECOMMISSIONED: Reason.CHILD_DECOMMISSIONED,
 }
 PARENT_STATES = frozenset({State.COMMISSIONED, State.AGGREGATED})
 """A parent takes children once commissioned, also when it sits in a parent itself."""
@@ -40,13 +41,13 @@ def _one(tx: Tx, key: str, role: str) -> tuple[str, Row]:
     if row is None:
         raise NotFound(
             f"{role} {key} is not in this store; expected a code allocated here",
-            reason=f"UNKNOWN_{role.upper()}",
+            reason=Reason.UNKNOWN_CHILD if role == "child" else Reason.UNKNOWN_PARENT,
             codes=[key],
         )
     return key, row
 
 
-def _fail(rule: str, message: str, codes: Sequence[str], hint: str | None = None) -> Precondition:
+def _fail(rule: Reason, message: str, codes: Sequence[str], hint: str | None = None) -> Precondition:
     return Precondition(message, reason=rule, codes=codes, hint=hint)
 
 
@@ -82,7 +83,7 @@ def check_children(
             return f"{child} (in {parent})"
 
         raise _fail(
-            "CHILD_ALREADY_AGGREGATED",
+            Reason.CHILD_ALREADY_AGGREGATED,
             f"child code(s) already packed: {listing([where(k, p) for k, p in in_parent])}; "
             "expected children in no parent",
             [k for k, _ in in_parent],
@@ -101,7 +102,7 @@ def check_children(
     wrong = [(k, r.state) for k, r in zip(keys, rows, strict=True) if r.state not in wanted]
     if wrong:
         raise _fail(
-            "CHILD_NOT_COMMISSIONED",
+            Reason.CHILD_NOT_COMMISSIONED,
             f"child code(s) not commissioned: {listing([f'{k} (is {s.label})' for k, s in wrong])}; "
             "expected codes read back by the camera (commissioned)",
             [k for k, _ in wrong],
@@ -119,7 +120,7 @@ def check_children(
         parent_name = product.spec(prow.level).name
         expected = f"level {want} ({product.spec(want).name})" if want >= 1 else "nothing (it is a unit)"
         raise _fail(
-            "LEVEL_MISMATCH",
+            Reason.LEVEL_MISMATCH,
             f"child code(s) at the wrong packaging level for parent {pkey} "
             f"(level {prow.level} {parent_name}): "
             f"{listing([f'{k} (level {lv})' for k, lv in wrong_level])}; expected {expected} of product "
@@ -131,7 +132,7 @@ def check_children(
         if foreign:
             allowed = " (only the top level of a product with mixed_pallets may mix batches)"
             raise _fail(
-                "BATCH_MISMATCH",
+                Reason.BATCH_MISMATCH,
                 f"child code(s) {listing(foreign)} are not of the parent's batch {parent_batch.batch_id!r}; "
                 f"expected one batch per parent{allowed}",
                 foreign,
@@ -157,14 +158,16 @@ def _check_parent(tx: Tx, batches: Batches, pkey: str, prow: Row) -> None:
     batches.require_open([pkey], [prow])
     if prow.state not in PARENT_STATES:
         raise _fail(
-            "PARENT_NOT_COMMISSIONED",
+            Reason.PARENT_NOT_COMMISSIONED,
             f"parent {pkey} is {prow.state.label}; expected a commissioned parent code",
             [pkey],
             "report the parent's label printed and verified first",
         )
     require_unlocked([pkey], [prow], batches, "packed into")
     if prow.level == 1:
-        raise _fail("LEVEL_MISMATCH", f"parent {pkey} is a unit (level 1); units hold no children", [pkey])
+        raise _fail(
+            Reason.LEVEL_MISMATCH, f"parent {pkey} is a unit (level 1); units hold no children", [pkey]
+        )
 
 
 def aggregate(
@@ -181,7 +184,9 @@ def aggregate(
     only, each child once and not the parent (``Store`` has refused anything else). ``keep_partial``
     (rework): the parent's partial flag to keep, whatever its count, instead of ``partial``."""
     if not children:
-        raise InvalidArgument("no children given; expected at least one child code", reason="NO_CHILDREN")
+        raise InvalidArgument(
+            "no children given; expected at least one child code", reason=Reason.NO_CHILDREN
+        )
     pkey, prow = _one(tx, parent, "parent")
     batches = Batches(tx)
     # The usual case first: loose children of the parent's (open, unlocked) batch and product, read,
@@ -197,7 +202,7 @@ def aggregate(
             here = [k for k, r in zip(keys, rows, strict=True) if r.parent == pkey]
             if here:
                 raise _fail(
-                    "CHILD_ALREADY_AGGREGATED",
+                    Reason.CHILD_ALREADY_AGGREGATED,
                     f"code(s) {listing(here)} are already in parent {pkey}; "
                     "expected children of other parents",
                     here,
@@ -211,14 +216,14 @@ def aggregate(
     total = prow.children + len(keys)
     if total > ratio:
         raise _fail(
-            "OVER_PACK_RATIO",
+            Reason.OVER_PACK_RATIO,
             f"parent {pkey} would hold {total} children ({prow.children} already + {len(keys)} new); "
             f"expected at most the pack ratio of {ratio}",
             [pkey],
         )
     if total < ratio and not partial and keep_partial is None:
         raise _fail(
-            "PARTIAL_NOT_DECLARED",
+            Reason.PARTIAL_NOT_DECLARED,
             f"parent {pkey} would hold {total} of {ratio} children; expected a full parent, "
             "or the partial flag for a deliberately partial one (end of batch)",
             [pkey],
@@ -322,12 +327,12 @@ def disaggregate(tx: Tx, parent: str, children: Sequence[str] | None, *, at: Sta
         keys, rows = require(tx, present, "child code")
     else:
         if not children:
-            raise InvalidArgument("no children given; pass None to remove all", reason="NO_CHILDREN")
+            raise InvalidArgument("no children given; pass None to remove all", reason=Reason.NO_CHILDREN)
         keys, rows = require(tx, children, "child code")
         strangers = [k for k, r in zip(keys, rows, strict=True) if r.parent != pkey]
         if strangers:
             raise _fail(
-                "NOT_A_CHILD",
+                Reason.NOT_A_CHILD,
                 f"code(s) {listing(strangers)} are not in parent {pkey}; expected children of that parent",
                 strangers,
             )
@@ -359,7 +364,7 @@ def replace(
         raise InvalidArgument(
             f"replaced child cannot become {old_child_to.label}; "
             "expected commissioned, decommissioned or destroyed",
-            reason="BAD_STATE",
+            reason=Reason.BAD_STATE,
         )
     was_partial = _one(tx, parent, "parent")[1].partial  # emptied for a moment below: keep its flag
     disaggregate(tx, parent, [old_child], at=at)

@@ -9,6 +9,7 @@ from functools import lru_cache
 from linecode.codes import Gs1Code, Gtin, gs1_check_digit, gs1_key, sscc_key, validate_identifier
 from linecode.codes.keys import AMBIGUOUS_PREFIXES
 from linecode.errors import InvalidArgument, shown
+from linecode.reasons import Reason
 from linecode.serials import MasterKey, Nmpa20Pool, SerialDomain, SerialPool, SsccPool
 from linecode.store.model import Batch, CodeRule, Level
 
@@ -28,13 +29,13 @@ def validate_level(level: Level) -> None:
                 f"{level.identifier[:2]}; expected one that does not start with "
                 f"{' or '.join(AMBIGUOUS_PREFIXES)}, or 20 digits of its codes would also be an SSCC or "
                 "GS1 element string",
-                reason="AMBIGUOUS_IDENTIFIER",
+                reason=Reason.AMBIGUOUS_IDENTIFIER,
             )
     elif level.rule is CodeRule.GS1:
         if Gtin.parse(level.identifier).value != level.identifier:
             raise InvalidArgument(
                 f"level {shown(level.name)}: GTIN {shown(level.identifier)} must be given as GTIN-14",
-                reason="BAD_IDENTIFIER",
+                reason=Reason.BAD_IDENTIFIER,
             )
         SerialDomain(level.serial_alphabet, level.serial_length)
     else:
@@ -43,12 +44,13 @@ def validate_level(level: Level) -> None:
             raise InvalidArgument(
                 f"level {shown(level.name)}: SSCC identifier {shown(level.identifier)} must be the "
                 "extension digit followed by the GS1 company prefix (ASCII digits only)",
-                reason="BAD_IDENTIFIER",
+                reason=Reason.BAD_IDENTIFIER,
             )
         SsccPool(MasterKey(bytes(32)), int(ext), prefix)  # checks the shape only
     if level.pack_ratio < 1:
         raise InvalidArgument(
-            f"level {level.name!r}: pack ratio {level.pack_ratio} must be at least 1", reason="BAD_PACK_RATIO"
+            f"level {level.name!r}: pack ratio {level.pack_ratio} must be at least 1",
+            reason=Reason.BAD_PACK_RATIO,
         )
 
 

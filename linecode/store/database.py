@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 import lmdb
 
 from linecode.errors import AlreadyExists, ConfigError, Exhausted, NotFound
+from linecode.reasons import Reason
 from linecode.store.tx import Tx
 from linecode.store.writer_lock import LOCK_FILE, join_writer_lock, take_writer_lock
 
@@ -90,7 +91,7 @@ class Database:
             if not (self.path / "data.mdb").exists():
                 raise NotFound(
                     f"no linecode store in {self.path}: data.mdb is missing",
-                    reason="NO_STORE",
+                    reason=Reason.NO_STORE,
                     hint="check --data; a store is created by the server or `linecode demo --data DIR`",
                 )
         else:
@@ -121,7 +122,7 @@ class Database:
             if isinstance(exc, ConfigError):
                 raise
             raise ConfigError(
-                f"cannot open the LMDB store in {self.path}: {exc}", reason="STORE_UNREADABLE"
+                f"cannot open the LMDB store in {self.path}: {exc}", reason=Reason.STORE_UNREADABLE
             ) from exc
         self._readers = 0
         self._resizing = False
@@ -188,7 +189,7 @@ class Database:
         if self.readonly:
             raise ConfigError(
                 f"the store in {self.path} is open read-only",
-                reason="READ_ONLY",
+                reason=Reason.READ_ONLY,
                 hint="open it without readonly",
             )
         if self._writer is None:
@@ -327,7 +328,7 @@ class Database:
             full = Exhausted(
                 f"the store in {self.path} is full at its maximum map size of {size:,} bytes; "
                 "nothing of the failed write was stored, reads go on",
-                reason="STORE_FULL",
+                reason=Reason.STORE_FULL,
                 hint="raise max_map_size ([store] max_map_size_mb of linecode serve) and restart; "
                 "make sure the disk has room for it",
             )
@@ -357,7 +358,7 @@ class Database:
             return Exhausted(
                 f"the store's data file {data} cannot grow past this process's file size limit of "
                 f"{limit:,} bytes ({exc}); nothing of the failed write was stored, reads go on",
-                reason="DISK_FULL",
+                reason=Reason.DISK_FULL,
                 hint="raise the file size limit of the server (ulimit -f, LimitFSIZE=) and retry",
             )
         disk = os.statvfs(self.path)
@@ -367,7 +368,7 @@ class Database:
         return Exhausted(
             f"no space left on the disk of the store in {self.path} ({free:,} bytes free; {exc}); "
             "nothing of the failed write was stored, reads go on",
-            reason="DISK_FULL",
+            reason=Reason.DISK_FULL,
             hint="free space on that disk (or move the data dir to a larger one) and retry; "
             "writes work again as soon as there is room",
         )
@@ -392,7 +393,7 @@ class Database:
             if any(target.iterdir()):
                 raise AlreadyExists(
                     f"the backup directory {target} is not empty; expected a new or empty directory",
-                    reason="BACKUP_EXISTS",
+                    reason=Reason.BACKUP_EXISTS,
                     hint="name a new directory for each backup, or remove the old one first",
                 )
             with self.reading() as txn:
@@ -407,7 +408,7 @@ class Database:
         except (OSError, lmdb.Error) as exc:
             raise ConfigError(
                 f"cannot back up the store in {self.path} to {target}: {exc}",
-                reason="BACKUP_FAILED",
+                reason=Reason.BACKUP_FAILED,
                 hint="check the path, its rights and the free space there; remove a partial copy first",
             ) from exc
         return last
@@ -443,7 +444,7 @@ def _check_format(env: lmdb.Environment, path: Path, readonly: bool) -> None:
         raise ConfigError(
             f"the store in {path} is in {written}; this linecode reads layout {FORMAT.decode()!r} "
             "(code records filed by slot in allocation order) only",
-            reason="STORE_FORMAT",
+            reason=Reason.STORE_FORMAT,
             hint="finish its batches with the linecode that wrote it, or start a new data dir",
         )
 

@@ -18,6 +18,7 @@ import itertools
 from typing import Any
 
 from linecode.errors import AlreadyExists, Exhausted, InvalidArgument, NotFound, Precondition, shown
+from linecode.reasons import Reason
 from linecode.serials import MasterKey
 from linecode.store import coderules, records
 from linecode.store.model import Batch, BatchState, EventKind, IndexRange, Lease, Level, Stamp, State
@@ -41,7 +42,7 @@ def _pool(tx: Tx, name: str) -> dict[str, Any]:
     if pool is None:
         raise NotFound(
             f"no serial pool {shown(name)} in this store",
-            reason="UNKNOWN_POOL",
+            reason=Reason.UNKNOWN_POOL,
             hint="create the product that uses it first (create_product)",
         )
     return pool
@@ -85,7 +86,7 @@ def reserve(tx: Tx, name: str, count: int, *, from_top: bool = False) -> list[In
     if count > available:
         raise Exhausted(
             f"serial pool {name!r} has {available:,} indices left on this server, {count:,} were asked for",
-            reason="POOL_EXHAUSTED",
+            reason=Reason.POOL_EXHAUSTED,
             hint="import a lease for this pool from the server that owns it (import_lease)"
             if available == 0
             else "ask for fewer codes",
@@ -109,12 +110,12 @@ def allocate(
     if batch.state is not BatchState.OPEN:
         raise Precondition(
             f"batch {batch.batch_id!r} is {batch.state.label}; codes can only be allocated to an open batch",
-            reason="BATCH_NOT_OPEN",
+            reason=Reason.BATCH_NOT_OPEN,
         )
     if not 1 <= count <= MAX_ALLOCATION:
         raise InvalidArgument(
             f"allocation of {count:,} codes: expected 1 to {MAX_ALLOCATION:,} per call",
-            reason="BAD_COUNT",
+            reason=Reason.BAD_COUNT,
             hint="split a large allocation into several calls",
         )
     spec = tx.product(batch.product_id).spec(level)
@@ -130,7 +131,7 @@ def allocate(
         # Only possible if two pools produced the same key (e.g. a GTIN reused across products).
         raise AlreadyExists(
             f"allocated codes already exist in the store: {', '.join(clash[:10])}",
-            reason="CODE_EXISTS",
+            reason=Reason.CODE_EXISTS,
             codes=clash[:10],
             hint="two levels share an identifier: give each product level its own identifier",
         )
@@ -144,7 +145,7 @@ def allocate(
 def export_lease(tx: Tx, name: str, count: int, *, at: Stamp) -> Lease:
     """Give ``count`` indices of pool ``name`` (the top of what this server owns) to another server."""
     if count < 1:
-        raise InvalidArgument(f"lease of {count} indices: expected at least 1", reason="BAD_COUNT")
+        raise InvalidArgument(f"lease of {count} indices: expected at least 1", reason=Reason.BAD_COUNT)
     lease = Lease(name, tuple(reserve(tx, name, count, from_top=True)))
     tx.append_event(at, EventKind.LEASE_EXPORTED, 0, detail=lease.as_text())
     return lease
@@ -160,18 +161,20 @@ def import_lease(tx: Tx, lease: Lease, *, at: Stamp) -> int:
             raise InvalidArgument(
                 f"lease range {r.start}-{r.end} of pool {lease.pool!r}: "
                 f"expected 0 <= start < end <= {pool['size']}",
-                reason="BAD_LEASE",
+                reason=Reason.BAD_LEASE,
             )
         for mine in free + used:
             if r.start < mine.end and mine.start < r.end:
                 raise AlreadyExists(
                     f"lease range {r.start}-{r.end} of pool {lease.pool!r} overlaps {mine.start}-{mine.end}, "
                     "which this server already owns or has used",
-                    reason="LEASE_OVERLAP",
+                    reason=Reason.LEASE_OVERLAP,
                     hint="import each lease once, and only leases exported by the pool's owner",
                 )
     if _overlapping(lease.ranges):
-        raise InvalidArgument(f"lease {shown(lease.as_text())} has overlapping ranges", reason="BAD_LEASE")
+        raise InvalidArgument(
+            f"lease {shown(lease.as_text())} has overlapping ranges", reason=Reason.BAD_LEASE
+        )
     tx.put_pool(lease.pool, {**pool, "free": records.ranges_to_json(_merge(free + list(lease.ranges)))})
     return tx.append_event(at, EventKind.LEASE_IMPORTED, 0, detail=lease.as_text())
 

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from linecode.errors import InvalidArgument, NotFound, Precondition, TimeWentBackwards
+from linecode.reasons import Reason
 from linecode.store.model import (
     Batch,
     BatchState,
@@ -75,7 +76,7 @@ def require(tx: Tx, keys: Sequence[str], role: str = "code") -> tuple[list[str],
     if missing:
         raise NotFound(
             f"{len(missing)} {role}(s) not in this store: {listing(missing)}; expected codes allocated here",
-            reason="UNKNOWN_CODE",
+            reason=Reason.UNKNOWN_CODE,
             codes=missing,
             hint="check for misreads; codes from another server or a forged code are unknown here",
         )
@@ -92,7 +93,7 @@ def no_duplicates(keys: Sequence[str], role: str = "code") -> None:
     raise InvalidArgument(
         f"{role} {listing(dups)} appear(s) more than once in the request (in one spelling or "
         "several); expected each once",
-        reason=f"DUPLICATE_{role.upper()}",
+        reason=Reason.DUPLICATE_CHILD if role == "child" else Reason.DUPLICATE_CODE,
         codes=dups,
     )
 
@@ -119,7 +120,7 @@ class Batches:
                 f"code(s) {listing(closed)} belong to batch {batch.batch_id!r}, "
                 f"which is {batch.state.label}; "
                 "expected an open batch",
-                reason="BATCH_NOT_OPEN",
+                reason=Reason.BATCH_NOT_OPEN,
                 codes=closed,
             )
 
@@ -141,7 +142,7 @@ def require_unlocked(keys: Sequence[str], rows: Sequence[Row], batches: Batches,
         text = listing([f"{k} ({lock.label} {lock.chinese})" for k, lock in locked])
         raise Precondition(
             f"locked code(s) cannot be {what}: {text}; expected lock 'normal' (正常)",
-            reason="CODE_LOCKED",
+            reason=Reason.CODE_LOCKED,
             codes=[k for k, _ in locked],
             hint="clear the lock of the code or its batch (set_lock) once the cause is resolved",
         )
@@ -171,7 +172,7 @@ def check_time(time_us: int | None) -> None:
         raise InvalidArgument(
             f"event time {time_us} is {what}; expected microseconds since the epoch, "
             f"at most {MAX_AHEAD_US // 60_000_000} min ahead",
-            reason="BAD_TIME",
+            reason=Reason.BAD_TIME,
             hint="check the line controller's clock, or send no time to use the server's",
         )
 
@@ -196,7 +197,7 @@ def _backwards(time_us: int, latest: int, what: str, codes: list[str]) -> TimeWe
 
 
 def require_states(
-    keys: Sequence[str], rows: Sequence[Row], allowed: frozenset[State], doing: str, reason: str
+    keys: Sequence[str], rows: Sequence[Row], allowed: frozenset[State], doing: str, reason: Reason
 ) -> None:
     """Raise :class:`Precondition` naming each code not in ``allowed`` with its current state."""
     wrong = [(k, r.state) for k, r in zip(keys, rows, strict=True) if r.state not in allowed]
@@ -225,7 +226,7 @@ def require_empty(keys: Sequence[str], rows: Sequence[Row], doing: str) -> None:
         raise Precondition(
             f"cannot {doing} {len(holding)} code(s) holding packed children: {listing(holding)}; "
             "expected codes with nothing packed in them",
-            reason="PARENT_NOT_EMPTY",
+            reason=Reason.PARENT_NOT_EMPTY,
             codes=holding,
             hint="disaggregate them first",
         )
@@ -234,12 +235,12 @@ def require_empty(keys: Sequence[str], rows: Sequence[Row], doing: str) -> None:
 def report(tx: Tx, event: LineEvent, keys: Sequence[str], *, at: Stamp) -> Change:
     """Apply one line event to many codes (distinct keys), all or nothing; one event per batch touched."""
     if not keys:
-        raise InvalidArgument("no codes in the event report; expected at least one", reason="NO_CODES")
+        raise InvalidArgument("no codes in the event report; expected at least one", reason=Reason.NO_CODES)
     keys, rows = require(tx, keys)
     allowed, target, kind = TRANSITIONS[event]
     batches = Batches(tx)
     batches.require_open(keys, rows)
-    require_states(keys, rows, allowed, f"report {event.value} for", "ILLEGAL_TRANSITION")
+    require_states(keys, rows, allowed, f"report {event.value} for", Reason.ILLEGAL_TRANSITION)
     if target in OUT_OF_SERVICE:
         require_empty(keys, rows, f"report {event.value} for")
     require_time(keys, rows, at.time_us)
@@ -284,7 +285,7 @@ def set_code_marks(
 ) -> Change:
     """Set the regulatory status or the lock of codes (distinct keys; one of the two)."""
     if not keys:
-        raise InvalidArgument("no codes given; expected at least one", reason="NO_CODES")
+        raise InvalidArgument("no codes given; expected at least one", reason=Reason.NO_CODES)
     keys, rows = require(tx, keys)
     require_time(keys, rows, at.time_us)
     kind = EventKind.STATUS_SET if status is not None else EventKind.LOCK_SET

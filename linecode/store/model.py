@@ -14,6 +14,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypedDict
 
+from linecode.reasons import Reason
+
 
 def now_us() -> int:
     """The current UTC time in integer microseconds since the epoch (the store's only time unit)."""
@@ -258,7 +260,7 @@ class Product:
         raise InvalidArgument(
             f"product {self.product_id!r} has no packaging level {shown(str(level))}; "
             f"expected one of: {names}",
-            reason="UNKNOWN_LEVEL",
+            reason=Reason.UNKNOWN_LEVEL,
         )
 
     def spec(self, level: int) -> Level:
@@ -383,7 +385,7 @@ class Lease:
             ranges = tuple(IndexRange(int(a), int(b)) for a, b in (s.split("-") for s in spans.split(",")))
         except ValueError:
             raise InvalidArgument(
-                f"lease {shown(text)} is not 'POOL START-END[,START-END…]'", reason="BAD_LEASE"
+                f"lease {shown(text)} is not 'POOL START-END[,START-END…]'", reason=Reason.BAD_LEASE
             ) from None
         return cls(pool, ranges)
 
@@ -639,7 +641,7 @@ class Verification:
 
     genuine: bool
     """Known to this store (and, for nmpa20, its keyed check is right)."""
-    reason: str
+    reason: Reason
     """``OK`` or the machine-readable reason it is not genuine or not usable."""
     message: str
     info: CodeInfo | None = None

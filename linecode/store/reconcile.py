@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from linecode.errors import Precondition
+from linecode.reasons import Reason
 from linecode.store.lifecycle import batch_event, effective_lock, listing, require_time
 from linecode.store.model import (
     Batch,
@@ -167,7 +168,7 @@ def close(tx: Tx, batch_id: str, override_reason: str | None, *, at: Stamp) -> R
     if batch.state is not BatchState.OPEN:
         raise Precondition(
             f"batch {batch_id!r} is {batch.state.label}; expected an open batch to close",
-            reason="BATCH_NOT_OPEN",
+            reason=Reason.BATCH_NOT_OPEN,
         )
     before = reconcile(tx, batch)
     if before.discrepancies and not (override_reason and override_reason.strip()):
@@ -175,7 +176,7 @@ def close(tx: Tx, batch_id: str, override_reason: str | None, *, at: Stamp) -> R
         raise Precondition(
             f"batch {batch_id!r} does not reconcile: {'; '.join(before.discrepancies)}"
             + (f"; codes: {listing(offending)}" if offending else ""),
-            reason="BATCH_DISCREPANCY",
+            reason=Reason.BATCH_DISCREPANCY,
             codes=offending,
             hint="resolve them on the line, or close with an override reason (it is recorded)",
         )
@@ -261,7 +262,7 @@ def mark_exported(tx: Tx, batch_id: str, destination: str, *, at: Stamp) -> int:
     if batch.state is BatchState.OPEN:
         raise Precondition(
             f"batch {batch_id!r} is open; expected a closed batch to mark exported",
-            reason="BATCH_NOT_CLOSED",
+            reason=Reason.BATCH_NOT_CLOSED,
             hint="close the batch first (an export of an open batch is a preview, not the batch's data)",
         )
     exported = replace(batch, state=BatchState.EXPORTED)

@@ -29,6 +29,7 @@ from linecode.errors import (
     TimeWentBackwards,
     shown,
 )
+from linecode.reasons import Reason
 from linecode.serials import MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
 from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records
@@ -265,14 +266,16 @@ class Store:
         bounds.NAME.check(name, "product name")
         bounds.NAME.check(mah, "MAH")
         if not levels:
-            raise InvalidArgument("a product needs at least one level", reason="BAD_PRODUCT")
+            raise InvalidArgument("a product needs at least one level", reason=Reason.BAD_PRODUCT)
         if len({lv.name for lv in levels}) != len(levels):
             raise InvalidArgument(
-                f"product {product_id!r}: level names must be distinct", reason="BAD_PRODUCT"
+                f"product {product_id!r}: level names must be distinct", reason=Reason.BAD_PRODUCT
             )
         for level in levels:
             if not level.name.strip():
-                raise InvalidArgument(f"product {product_id!r}: a level has no name", reason="BAD_PRODUCT")
+                raise InvalidArgument(
+                    f"product {product_id!r}: a level has no name", reason=Reason.BAD_PRODUCT
+                )
             bounds.LEVEL.check(level.name, "level name")
             coderules.validate_level(level)
         levels = [replace(lv, pack_ratio=1) if i == 0 else lv for i, lv in enumerate(levels)]
@@ -281,7 +284,7 @@ class Store:
 
         def run(tx: Tx, at: Stamp) -> Product:
             if tx.has_product(product_id):
-                raise AlreadyExists(f"product {product_id!r} exists already", reason="PRODUCT_EXISTS")
+                raise AlreadyExists(f"product {product_id!r} exists already", reason=Reason.PRODUCT_EXISTS)
             tx.put_product(product)
             for level in product.levels:
                 leases.create_pool(tx, level, claim=claim_pools)
@@ -328,16 +331,16 @@ class Store:
             raise InvalidArgument(
                 f"batch {batch_id!r}: line {shown(line)} is blank or has spaces around it; expected the "
                 "id of the packaging line the batch is made on, as roles name it (line:<id>)",
-                reason="BAD_LINE",
+                reason=Reason.BAD_LINE,
             )
         if expiry_date <= production_date:
             raise InvalidArgument(
                 f"batch {batch_id!r}: expiry {expiry_date} is not after production {production_date}",
-                reason="BAD_DATES",
+                reason=Reason.BAD_DATES,
             )
         if planned_quantity < 0:
             raise InvalidArgument(
-                f"batch {batch_id!r}: planned quantity {planned_quantity} < 0", reason="BAD_QUANTITY"
+                f"batch {batch_id!r}: planned quantity {planned_quantity} < 0", reason=Reason.BAD_QUANTITY
             )
         for level in self.product(product_id).levels:
             if level.rule is CodeRule.GS1:
@@ -350,7 +353,7 @@ class Store:
             if tx.has_batch(batch_id):
                 raise AlreadyExists(
                     f"batch {batch_id!r} exists already",
-                    reason="BATCH_EXISTS",
+                    reason=Reason.BATCH_EXISTS,
                     hint="pass a distinct batch_id when two products share a batch number",
                 )
             batch = Batch(
@@ -543,7 +546,9 @@ class Store:
         parsed = [(_line_event(event), self.keys(codes)) for event, codes in groups]
         parsed = [(kind, codes) for kind, codes in parsed if codes] or parsed[:1]
         if not parsed:
-            raise InvalidArgument("no codes in the event report; expected at least one", reason="NO_CODES")
+            raise InvalidArgument(
+                "no codes in the event report; expected at least one", reason=Reason.NO_CODES
+            )
         every = [code for _, codes in parsed for code in codes]
 
         def run(tx: Tx, at: Stamp) -> Change:
@@ -580,7 +585,9 @@ class Store:
         origin: Origin = ANYONE,
     ) -> Change:
         if (codes is None) == (batch_id is None):
-            raise InvalidArgument("give either codes or batch_id, not both or neither", reason="BAD_TARGET")
+            raise InvalidArgument(
+                "give either codes or batch_id, not both or neither", reason=Reason.BAD_TARGET
+            )
         bounds.TEXT.check(reason, "reason")
         keys = self.keys(codes or [])
         body = ["marks", keys, batch_id, status, lock, reason]
@@ -639,7 +646,7 @@ class Store:
         lifecycle.no_duplicates(kids, "child")
         if pkey in kids:
             raise InvalidArgument(
-                f"code {pkey} is given as its own child", reason="PARENT_IN_CHILDREN", codes=[pkey]
+                f"code {pkey} is given as its own child", reason=Reason.PARENT_IN_CHILDREN, codes=[pkey]
             )
         return pkey, kids
 
@@ -825,7 +832,7 @@ class Store:
             raise InvalidArgument(
                 f"the destination of the export {shown(destination)} is blank, too long or holds control "
                 f"characters; expected where the batch's data went, {bounds.TEXT.describe()}",
-                reason="BAD_DESTINATION",
+                reason=Reason.BAD_DESTINATION,
                 hint="e.g. the regulator's platform and the receipt number of the submission",
             )
         return self._write_change(
@@ -920,7 +927,7 @@ def _line_event(event: LineEvent | str) -> LineEvent:
     except ValueError:
         raise InvalidArgument(
             f"unknown line event {event!r}; expected one of {', '.join(e.value for e in LineEvent)}",
-            reason="UNKNOWN_EVENT",
+            reason=Reason.UNKNOWN_EVENT,
         ) from None
 
 
@@ -953,7 +960,7 @@ def _check_id(what: str, value: str) -> None:
     if not value.strip() or not bounds.ID.fits(value):
         raise InvalidArgument(
             f"{what} {shown(value)}: expected {bounds.ID.describe()}, not all spaces",
-            reason="BAD_ID",
+            reason=Reason.BAD_ID,
         )
 
 
@@ -966,5 +973,5 @@ def _enum(cls: Any, value: str, what: str) -> Any:
                 return member
         raise InvalidArgument(
             f"unknown {what} {value!r}; expected one of {', '.join(m.label for m in cls)}",
-            reason=f"UNKNOWN_{what.upper()}",
+            reason=Reason.UNKNOWN_LOCK if what == "lock" else Reason.UNKNOWN_STATUS,
         ) from None

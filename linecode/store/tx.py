@@ -12,6 +12,7 @@ import lmdb
 
 from linecode import _records, bounds
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, shown
+from linecode.reasons import Reason
 from linecode.store import records
 from linecode.store.model import Batch, Event, EventKind, Lock, Product, Stamp, State
 from linecode.store.records import Row
@@ -33,12 +34,12 @@ def _no_record(code: str, slot: bytes) -> NoReturn:
     raise NotFound(
         f"code {code} is filed under slot {records.slot_of(slot)}, which holds no record: the store is "
         "inconsistent",
-        reason="BAD_SLOT",
+        reason=Reason.BAD_SLOT,
         codes=[code],
     )
 
 
-def _missing(what: str, given: str, reason: str) -> NoReturn:
+def _missing(what: str, given: str, reason: Reason) -> NoReturn:
     raise NotFound(
         f"no {what} {shown(given)} in this store",
         reason=reason,
@@ -52,7 +53,7 @@ def line_forbidden(line: str, lines: Iterable[str], named: Sequence[str] = ()) -
     return PermissionDenied(
         f"the request would change codes or batches of line {line!r}; this caller may change those of "
         f"line(s) {', '.join(sorted(lines))} only",
-        reason="ROLE_FORBIDS",
+        reason=Reason.ROLE_FORBIDS,
         codes=list(named)[:50],
         hint="work that spans lines needs a role naming all of them (line:L1,L2) or admin",
     )
@@ -139,7 +140,7 @@ class Tx:
         """The record of ``code``; raises :class:`NotFound` ``UNKNOWN_CODE`` if there is none."""
         row = self.row(code)
         if row is None:
-            raise NotFound(f"code {code} is not in this store", reason="UNKNOWN_CODE", codes=[code])
+            raise NotFound(f"code {code} is not in this store", reason=Reason.UNKNOWN_CODE, codes=[code])
         return row
 
     def rows(self, codes: Sequence[str]) -> list[Row | None]:
@@ -358,7 +359,7 @@ class Tx:
     def product(self, product_id: str) -> Product:
         """A product by id; raises :class:`NotFound` ``UNKNOWN_PRODUCT``."""
         product = self._json_record("products", product_id, records.product_from_json)
-        return product if product is not None else _missing("product", product_id, "UNKNOWN_PRODUCT")
+        return product if product is not None else _missing("product", product_id, Reason.UNKNOWN_PRODUCT)
 
     def has_product(self, product_id: str) -> bool:
         """Whether a product of this id exists."""
@@ -380,7 +381,7 @@ class Tx:
     def batch(self, batch_id: str) -> Batch:
         """A batch by id; raises :class:`NotFound` ``UNKNOWN_BATCH``."""
         batch = self._json_record("batches", batch_id, records.batch_from_json)
-        return batch if batch is not None else _missing("batch", batch_id, "UNKNOWN_BATCH")
+        return batch if batch is not None else _missing("batch", batch_id, Reason.UNKNOWN_BATCH)
 
     def has_batch(self, batch_id: str) -> bool:
         """Whether a batch of this id exists."""
@@ -390,7 +391,9 @@ class Tx:
         """The id of the batch of internal ref ``ref`` (records name their batch by ref)."""
         raw = self.txn.get(records.ref_key(ref), db=self.db.dbs["batch_refs"])
         if raw is None:
-            raise NotFound(f"no batch with internal ref {ref}: the store is inconsistent", reason="BAD_REF")
+            raise NotFound(
+                f"no batch with internal ref {ref}: the store is inconsistent", reason=Reason.BAD_REF
+            )
         return bytes(raw).decode()
 
     def batch_by_ref(self, ref: int) -> Batch:
@@ -515,7 +518,7 @@ class Tx:
             raise InvalidArgument(
                 f"idempotency key {shown(key)}: expected {bounds.IDEMPOTENCY_KEY.describe()}, not "
                 "starting 'lines:' (the prefix of line callers' own keys)",
-                reason="BAD_IDEMPOTENCY_KEY",
+                reason=Reason.BAD_IDEMPOTENCY_KEY,
                 hint="a UUID or the line's own request number is plenty",
             )
         raw = self.txn.get(self._answer_key(key), db=self.db.dbs["idempotency"])
@@ -526,7 +529,7 @@ class Tx:
             raise AlreadyExists(
                 f"idempotency key {shown(key)} was already used for a different request; "
                 "expected the same key only for an exact retry",
-                reason="IDEMPOTENCY_KEY_REUSED",
+                reason=Reason.IDEMPOTENCY_KEY_REUSED,
                 hint="use a new idempotency key for a new request",
             )
         return result

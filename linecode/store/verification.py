@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from linecode.codes import CodeKey, Nmpa20Code, code_key, parse_element_string, parts, symbol_data
 from linecode.errors import LinecodeError, NotFound
+from linecode.reasons import Reason
 from linecode.serials import KeyedChecks, MasterKey
 from linecode.store import aggregation, coderules, lifecycle
 from linecode.store.database import Database
@@ -42,15 +43,15 @@ class Lookups:
             return Verification(False, exc.reason, str(exc))
         mismatch = _gs1_mismatch(data, info)
         if mismatch:
-            return Verification(False, "DATA_MISMATCH", mismatch, info)
+            return Verification(False, Reason.DATA_MISMATCH, mismatch, info)
         if info.state not in _IN_USE:
-            return Verification(True, "NOT_IN_USE", f"genuine code, but {info.state.label}", info)
+            return Verification(True, Reason.NOT_IN_USE, f"genuine code, but {info.state.label}", info)
         if info.lock is not Lock.NORMAL:
             text = f"genuine code, locked: {info.lock.label} {info.lock.chinese}"
-            return Verification(True, "LOCKED", text, info)
+            return Verification(True, Reason.LOCKED, text, info)
         if info.expired:
-            return Verification(True, "EXPIRED", f"genuine code, expired on {info.expiry_date}", info)
-        return Verification(True, "OK", "genuine code in use", info, True)
+            return Verification(True, Reason.EXPIRED, f"genuine code, expired on {info.expiry_date}", info)
+        return Verification(True, Reason.OK, "genuine code in use", info, True)
 
     def symbol(self, key: CodeKey) -> tuple[str, bool]:
         """The DataMatrix data of an issued code, and whether it is a GS1 symbol."""
@@ -79,7 +80,7 @@ class Lookups:
                     raise NotFound(
                         f"pool index {first_index + keys.index(key)} was not allocated to batch "
                         f"{batch_id!r}; expected indices of that batch's allocations",
-                        reason="NOT_ALLOCATED",
+                        reason=Reason.NOT_ALLOCATED,
                         hint="stream the first_index and count of a CodeBlock that Allocate returned",
                     )
 

@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 from linecode.errors import ConfigError
+from linecode.reasons import Reason
 
 LOCK_FILE = "writer.lock"
 
@@ -63,7 +64,7 @@ def join_writer_lock(path: Path) -> int:
         os.close(fd)  # this check took it, so nobody held it; closing drops it again
     raise ConfigError(
         f"a shared open of {path.parent} needs its writer lock held by the serving process; nobody holds it",
-        reason="STORE_NOT_LOCKED",
+        reason=Reason.STORE_NOT_LOCKED,
         hint="open the store without shared, or take WriterLock(data_dir) first",
     )
 
@@ -72,7 +73,7 @@ def _in_use(path: Path, holder: str) -> ConfigError:
     return ConfigError(
         f"the data dir {path.parent} is already open for writing (by process {holder}); "
         "expected one writer per data dir",
-        reason="STORE_IN_USE",
+        reason=Reason.STORE_IN_USE,
         hint="stop the other server, use another --data, or open read-only",
     )
 
