@@ -11,9 +11,12 @@ from pathlib import Path
 
 import grpc
 import pytest
+from google.rpc import error_details_pb2, status_pb2
 
 from linecode import errors
+from linecode.reasons import Reason
 from linecode.service.errors import STATUS_OF, status_code_of, to_status
+from linecode.v1 import common_pb2
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -52,11 +55,21 @@ def test_generated_code_is_current(tmp_path: Path) -> None:
     ],
 )
 def test_every_error_class_has_its_status(error: type[errors.LinecodeError], status: grpc.StatusCode) -> None:
-    exc = error("what was wrong", reason="SOME_REASON", codes=["c1", "c2"], hint="do this")
-    assert status_code_of(exc) == status
+    # Any reason: the status comes from the class.
+    exc = error("what was wrong", reason=Reason.CODE_LOCKED, codes=["c1", "c2"], hint="do this")
+    assert status_code_of(exc) == status == status_code_of(error)
     rich = to_status(exc)
     assert rich.code == status
     assert "what was wrong" in rich.details
+
+
+def test_a_reason_leaves_as_its_own_text() -> None:
+    """A reason is a ``StrEnum`` member: the status details carry its text, as plain strings."""
+    rich = to_status(errors.InvalidCode("bad check", reason=Reason.BAD_CHECK))
+    status = status_pb2.Status.FromString(dict(rich.trailing_metadata)["grpc-status-details-bin"])
+    info, detail = error_details_pb2.ErrorInfo(), common_pb2.ErrorDetail()
+    assert status.details[0].Unpack(info) and status.details[1].Unpack(detail)
+    assert info.reason == detail.reason == "BAD_CHECK" and type(info.reason) is type(detail.reason) is str
 
 
 def test_every_error_in_the_hierarchy_is_mapped() -> None:

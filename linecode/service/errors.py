@@ -54,8 +54,10 @@ STATUS_OF: dict[type[errors.LinecodeError], grpc.StatusCode] = {
 """Most specific class first is not needed: the lookup walks each error's MRO."""
 
 
-def status_code_of(exc: errors.LinecodeError) -> grpc.StatusCode:
-    for cls in type(exc).__mro__:
+def status_code_of(exc: errors.LinecodeError | type[errors.LinecodeError]) -> grpc.StatusCode:
+    """The status an error, or every error of a class, leaves the server with: a reason's status is
+    its class's (README lists the reasons by status; ``tests/test_reasons.py`` holds it to this)."""
+    for cls in (exc if isinstance(exc, type) else type(exc)).__mro__:
         if cls in STATUS_OF:
             return STATUS_OF[cls]  # type: ignore[index]
     return grpc.StatusCode.INTERNAL

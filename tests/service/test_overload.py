@@ -23,6 +23,7 @@ from grpc_status import rpc_status
 
 from linecode.client import SERVICE_CONFIG, channel_options
 from linecode.errors import Exhausted, NotFound
+from linecode.reasons import Reason
 from linecode.serials import MasterKey
 from linecode.service.admission import Limits, cost
 from linecode.service.errors import error_detail, to_status
@@ -81,7 +82,7 @@ def overloaded(call: Any) -> grpc.RpcError:
     error = info.value
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
     detail = error_detail(error)
-    assert detail is not None and detail.reason == "OVERLOADED"
+    assert detail is not None and detail.reason == Reason.OVERLOADED
     assert "retry in about 50 ms" in detail.hint
     status = rpc_status.from_call(error)
     assert status is not None
@@ -188,7 +189,10 @@ def test_the_client_service_config_retries_a_refusal_after_the_pushback(small: C
 
 
 def test_a_full_pool_or_store_tells_grpc_not_to_retry() -> None:
-    for error in (Exhausted("no room", reason="STORE_FULL"), Exhausted("no codes", reason="POOL_EXHAUSTED")):
+    for error in (
+        Exhausted("no room", reason=Reason.STORE_FULL),
+        Exhausted("no codes", reason=Reason.POOL_EXHAUSTED),
+    ):
         status = to_status(error)
         assert status.code == grpc.StatusCode.RESOURCE_EXHAUSTED
         assert dict(status.trailing_metadata)["grpc-retry-pushback-ms"] == "-1"
@@ -246,7 +250,7 @@ def _answered(call: Any) -> bool:
     except grpc.RpcError as error:
         assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED, error
         detail = error_detail(error)
-        assert detail is not None and detail.reason == "OVERLOADED"
+        assert detail is not None and detail.reason == Reason.OVERLOADED
         return False
     return True
 
