@@ -3,9 +3,12 @@
 
 The fast copy of ``linecode/render/reference.py`` and, for the images,
 ``linecode/render/image_reference.py`` (read those first: they are the specification, and tests
-hold this module to them codeword for codeword, module for module, byte for byte). Placement
-maps, generator polynomials and Huffman codes are built once at import; every bulk function runs
-with the GIL released. Private: use ``linecode.render``.
+hold this module to them codeword for codeword, module for module, byte for byte, and error for
+error: data no symbol can hold raises :class:`linecode.errors.InvalidData`, as the reference does,
+with the code's index in a bulk call; a call against a function's contract (a size index, an
+array's shape) is a bug of the caller and raises ``ValueError``. Placement maps, generator
+polynomials and Huffman codes are built once at import; every bulk function runs with the GIL
+released. Private: use ``linecode.render``.
 """
 
 from cpython.bytes cimport PyBytes_FromStringAndSize
@@ -14,6 +17,9 @@ from libc.stdlib cimport free, malloc, realloc
 from libc.string cimport memcmp, memcpy, memmove, memset
 
 import numpy as np
+
+from linecode.errors import InvalidData
+from linecode.reasons import Reason
 
 cdef enum:
     NSIZES = 48  # 30 of ISO/IEC 16022, then 18 DMRE of ISO/IEC 21471
@@ -281,11 +287,11 @@ cdef int encode_codewords(const uint8_t* data, int n, bint gs1, int size, int sh
     cdef int* steps = small_steps
     cdef int counts[5]
     cdef int i, k = -1, end = -1, m, j, cw = 0, best, status = OK
-    if n > MAX_DATA:
-        return NO_FIT
-    for i in range(n):
+    for i in range(n):  # first, as reference.data_values: a byte above 127 is refused at any length
         if data[i] > 127:
             return NOT_ASCII
+    if n > MAX_DATA:
+        return NO_FIT
     if n > SMALL:
         v = <int*>malloc(n * sizeof(int))
         cost = <int*>malloc((n + 1) * STATES * sizeof(int))
@@ -683,11 +689,13 @@ cdef void check_args(int size, int shape) except *:
 
 
 cdef void raise_status(int status, Py_ssize_t index) except *:
-    """ValueError(message, index of the code in a batch or -1)."""
+    """InvalidData naming the code by its index in a bulk call (``index`` -1: a call on one code)."""
+    at = index if index >= 0 else None
     if status == NO_FIT:
-        raise ValueError("data does not fit", index)
+        raise InvalidData("data does not fit", reason=Reason.DOES_NOT_FIT, index=at)
     if status == NOT_ASCII:
-        raise ValueError("only ASCII data (bytes below 128) can be encoded", index)
+        raise InvalidData("only ASCII data (bytes below 128) can be encoded", reason=Reason.BAD_CHARACTER,
+                          index=at)
     raise MemoryError
 
 
@@ -713,12 +721,12 @@ cdef int needs_one(const uint8_t* data, int n, bint gs1, int* counts) noexcept n
     cdef int* back = small_back
     cdef int i
     cdef int all_counts[5]
-    if n > MAX_DATA:
-        counts[0] = counts[1] = counts[2] = INF
-        return 0
     for i in range(n):
         if data[i] > 127:
             return -1
+    if n > MAX_DATA:
+        counts[0] = counts[1] = counts[2] = INF
+        return 0
     if n > SMALL:
         v = <int*>malloc(n * sizeof(int))
         cost = <int*>malloc((n + 1) * STATES * sizeof(int))

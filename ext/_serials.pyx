@@ -2,7 +2,10 @@
 """Serial kernels: keyed Feistel permutation of indices onto serials, nmpa20 checks, formatting.
 
 The fast copy of ``linecode/serials/reference.py`` (read that first: it is the specification).
-Every bulk function releases the GIL. Private: use ``linecode.serials``.
+Every bulk function releases the GIL. Private: use ``linecode.serials``, which checks what its
+callers send (:class:`~linecode.errors.InvalidArgument`) before any call here; what this module
+refuses with ``ValueError`` (a key's length, an index range, an array's shape) is a bug of that
+caller, not data a user sent: no data makes a serial kernel fail, as none makes the reference's.
 """
 
 cimport cython

@@ -1,4 +1,9 @@
-"""Stub of the Cython DataMatrix kernels (ext/_datamatrix.pyx)."""
+"""Stub of the Cython DataMatrix kernels (ext/_datamatrix.pyx).
+
+Data no symbol can hold raises :class:`linecode.errors.InvalidData` (``DOES_NOT_FIT``, or
+``BAD_CHARACTER`` for a byte above 127), its ``index`` naming the code of a bulk call; a call
+against a function's contract (a size index, an array's shape) raises ``ValueError``.
+"""
 
 import numpy as np
 import numpy.typing as npt

@@ -63,6 +63,18 @@ class InvalidCode(InvalidArgument):
     default_reason = Reason.INVALID_CODE
 
 
+class InvalidData(InvalidArgument, ValueError):
+    """Data a compiled kernel, or its pure-Python reference, cannot encode: no allowed symbol size
+    holds it (``DOES_NOT_FIT``), or it has a byte above 127 (``BAD_CHARACTER``). Also a
+    ``ValueError`` (as asyncpg's ``DataError`` is), so code that catches that around a kernel call
+    still works."""
+
+    def __init__(self, message: str, *, reason: Reason, index: int | None = None) -> None:
+        super().__init__(message, reason=reason)
+        self.index = index
+        """Which code of a bulk call's batch it is (0-based); None for a call on one code."""
+
+
 class NotFound(LinecodeError):
     """A product, batch, code or lease that does not exist here."""
 

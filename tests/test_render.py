@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import string
 import zlib
+from collections.abc import Callable
 
 import numpy as np
 import pytest
@@ -13,7 +14,8 @@ import pytest
 from linecode import _datamatrix as dm
 from linecode import render
 from linecode.codes import GS, Gs1Code, Gtin, Nmpa20Code
-from linecode.errors import InvalidArgument, InvalidCode
+from linecode.errors import InvalidArgument, InvalidCode, InvalidData
+from linecode.reasons import Reason
 from linecode.render import SIZES, formats, libdmtx
 from linecode.render import image_reference as image_ref
 from linecode.render import reference as ref
@@ -94,12 +96,85 @@ def test_cython_equals_reference_in_every_fixed_size() -> None:
         data = random_data(rng, int(rng.integers(1, s.data_codewords + 1)))
         try:
             expected = ref.encode(data, True, size=k)
-        except ValueError:
-            with pytest.raises(ValueError):
+        except ValueError as exc:
+            with pytest.raises(ValueError) as err:
                 dm.encode(data, True, size=k)
+            assert refusal(err.value) == refusal(exc) == (InvalidData, Reason.DOES_NOT_FIT, None)
             continue
         kk, modules = dm.encode(data, True, size=k)
         assert kk == k and (modules == np.array(expected[1], dtype=np.uint8)).all()
+
+
+def refusal(exc: BaseException) -> tuple[type, str, int | None]:
+    """What tells one refusal of data from another: error class, reason, index in a bulk call."""
+    return type(exc), exc.reason, exc.index  # type: ignore[attr-defined]
+
+
+def refused(call: Callable[..., object], *args: object) -> tuple[type, str, int | None] | None:
+    try:
+        call(*args)
+    except InvalidData as exc:
+        return refusal(exc)
+    return None
+
+
+def test_cython_refuses_what_the_reference_refuses() -> None:
+    """Error for error: a byte above 127 (at any length, before any length rule), data too long
+    for every size or for the fixed one; in a bulk call the first code the reference refuses, by
+    its place in the batch, whichever kernel runs it."""
+    rng = np.random.default_rng(16023)
+    for data, gs1, size, shape in [
+        (b"\xc3\xa9t\xc3\xa9", False, -1, ref.SHAPE_ANY),
+        (b"\x80" + b"1" * 4000, True, -1, ref.SHAPE_ANY),
+        (random_data(rng, 3500), True, -1, ref.SHAPE_ANY),
+        (random_data(rng, 40), False, 0, ref.SHAPE_ANY),
+        (random_data(rng, 120), False, -1, ref.SHAPE_RECTANGLE),
+    ]:
+        expected = refused(ref.codewords, data, gs1, size, shape)
+        assert expected is not None and expected[0] is InvalidData and expected[2] is None, data[:8]
+        assert refused(dm.codewords, data, gs1, size, shape) == expected, data[:8]
+        assert refused(dm.encode, data, gs1, size, shape) == expected, data[:8]
+        if expected[1] == Reason.BAD_CHARACTER:
+            assert refused(ref.data_values, data, gs1) == refused(dm.needs, data, gs1) == expected
+    k = next(i for i, s in enumerate(SIZES) if s.name == "16x16")
+    fits, too_long, not_ascii = b"12345678", b"ABCDEFGHIJKLMNOPQRSTUVWXYZ", "Ünïcödé".encode()
+    for batch in ([fits, fits, too_long, fits, not_ascii], [fits, not_ascii, too_long], [fits] * 3):
+        flat = np.frombuffer(b"".join(batch), dtype=np.uint8)
+        offsets = np.array([0, *np.cumsum([len(code) for code in batch])], dtype=np.int64)
+        n = len(batch)
+        for size, shape in ((k, ref.SHAPE_ANY), (-1, ref.SHAPE_RECTANGLE)):
+            each = [refused(ref.codewords, code, False, size, shape) for code in batch]
+            first = next((e for e in each if e is not None), None)  # what the reference says first
+            expected = None if first is None else (*first[:2], each.index(first))
+            if size >= 0:
+                out = np.empty((n, SIZES[k].rows, SIZES[k].cols), dtype=np.uint8)
+                assert refused(dm.encode_many, flat, offsets, False, k, out) == expected, batch
+            else:
+                out, sizes = np.empty((n, 8, 18), dtype=np.uint8), np.empty(n, dtype=np.int32)
+                assert refused(dm.encode_many_smallest, flat, offsets, False, shape, out, sizes) == expected
+            assert refused(dm.render_many, flat, offsets, False, size, shape, 1, 1, dm.PNG) == expected
+        each = [refused(ref.data_values, code, False) for code in batch]
+        at = next((i for i, e in enumerate(each) if e is not None), None)
+        expected = None if at is None else (InvalidData, Reason.BAD_CHARACTER, at)
+        counts = np.empty((n, 3), dtype=np.int32)
+        assert refused(dm.needs_many, flat, offsets, False, counts) == expected, batch
+
+
+def test_bulk_calls_name_the_code_that_does_not_fit_in_any_thread() -> None:
+    # The kernels name a code by its place in the slice a thread was given; the API by its data.
+    short = "(01)09501101530003(21)A1(17)291231(10)L1"
+    long = "(01)09501101530003(21)aB-cD.eF/gH%iJ-kL.mN(17)291231(10)oP-qR.sT/uV%wX-yZ.aB"  # > 49 codewords
+    codes = [short] * 5000
+    codes[4321] = long
+    size = SIZES[dm.codewords(render.symbol_data(short, True)[0], True)[0]].name
+    for call in (
+        lambda: render.render_many(codes, gs1=True, size=size, threads=2),
+        lambda: render.matrices(codes, gs1=True, size=size, threads=2),
+        lambda: render.matrices(codes, gs1=True, shape="rectangle", threads=2),
+    ):
+        with pytest.raises(InvalidArgument, match=r"oP-qR\.sT/uV%wX-yZ\.aB.* does not fit") as err:
+            call()
+        assert err.value.reason == Reason.DOES_NOT_FIT
 
 
 def test_144x144_interleaves_blocks_of_156_and_155() -> None:

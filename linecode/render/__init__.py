@@ -33,7 +33,7 @@ import numpy.typing as npt
 
 import linecode._datamatrix as _dm
 from linecode.codes import GS, Gs1Code, Nmpa20Code, Sscc, parse_element_string
-from linecode.errors import InvalidArgument, InvalidCode
+from linecode.errors import InvalidArgument, InvalidCode, InvalidData
 from linecode.reasons import Reason
 from linecode.render import libdmtx
 from linecode.render import reference as ref
@@ -167,6 +167,13 @@ def _does_not_fit(data: bytes, gs1: bool, size: int, size_set: int) -> InvalidAr
     )
 
 
+def _index(exc: InvalidData) -> int:
+    """Where in its slice of the batch the code is that a bulk kernel call refused."""
+    if exc.index is None:  # a bulk call always names it
+        raise exc
+    return exc.index
+
+
 def _check_backend(backend: str) -> None:
     if backend not in BACKENDS:
         raise InvalidArgument(
@@ -205,7 +212,7 @@ def matrix(
         return libdmtx.encode(data, is_gs1, k, size_set)
     try:
         _, modules = _dm.encode(data, is_gs1, k, size_set)
-    except ValueError:
+    except InvalidData:
         raise _does_not_fit(data, is_gs1, k, size_set) from None
     return modules.view(bool)
 
@@ -316,8 +323,8 @@ def render_many(
                 _dm.render_many(flat, offsets[lo : hi + 1], is_gs1, k, size_set, module_px, quiet_zone,
                                 KERNEL_FORMATS[fmt])
             )  # fmt: skip
-        except ValueError as exc:
-            index = lo + exc.args[1]
+        except InvalidData as exc:
+            index = lo + _index(exc)
             raise _does_not_fit(
                 bytes(flat[offsets[index] : offsets[index + 1]]), is_gs1, k, size_set
             ) from None
@@ -355,8 +362,8 @@ def matrices(
                 _dm.encode_many_smallest(
                     flat, offsets[lo : hi + 1], is_gs1, size_set, out[lo:hi], sizes[lo:hi]
                 )
-            except ValueError as exc:
-                index = lo + exc.args[1]
+            except InvalidData as exc:
+                index = lo + _index(exc)
                 data = bytes(flat[offsets[index] : offsets[index + 1]])
                 raise _does_not_fit(data, is_gs1, -1, size_set) from None
 
@@ -370,8 +377,8 @@ def matrices(
     def work(lo: int, hi: int) -> None:
         try:
             _dm.encode_many(flat, offsets[lo : hi + 1], is_gs1, k, out[lo:hi])
-        except ValueError as exc:
-            index = lo + exc.args[1]
+        except InvalidData as exc:
+            index = lo + _index(exc)
             raise _does_not_fit(bytes(flat[offsets[index] : offsets[index + 1]]), is_gs1, k, 0) from None
 
     _parallel(work, pieces)

@@ -1,7 +1,8 @@
 """Pure-Python reference of the DataMatrix kernels: the readable specification.
 
 ``linecode._datamatrix`` (Cython) is the fast copy; tests hold it to these functions codeword for
-codeword, module for module and byte for byte. Everything follows ISO/IEC 16022:2006 (ECC 200):
+codeword, module for module and byte for byte, and to the data they refuse (the same
+:class:`~linecode.errors.InvalidData`). Everything follows ISO/IEC 16022:2006 (ECC 200):
 
 * :data:`SIZES` — the 24 square and 6 rectangular symbols (table 7 of the standard), then the 18
   rectangles of ISO/IEC 21471:2020 (DMRE, Data Matrix Rectangular Extension), which keep ECC 200's
@@ -22,6 +23,9 @@ The image writers the kernel's ``image`` follows (PNG, PBM) are the other specif
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+from linecode.errors import InvalidData
+from linecode.reasons import Reason
 
 # Codewords (ISO/IEC 16022 table 2).
 PAD = 129
@@ -199,9 +203,10 @@ def c40_values(scheme: int, value: int) -> tuple[int, ...]:
 
 
 def data_values(data: bytes, gs1: bool) -> list[int]:
-    """The data as encodation values: bytes, with GS as FNC1 in GS1 mode."""
+    """The data as encodation values: bytes, with GS as FNC1 in GS1 mode; :class:`InvalidData`
+    ``BAD_CHARACTER`` for a byte above 127."""
     if any(b > 127 for b in data):
-        raise ValueError("only ASCII data (bytes below 128) can be encoded")
+        raise InvalidData("only ASCII data (bytes below 128) can be encoded", reason=Reason.BAD_CHARACTER)
     return [FNC1_VALUE if gs1 and b == GS else b for b in data]
 
 
@@ -398,7 +403,8 @@ def _emit(p: Plan, i: int, s: int) -> list[int]:
 def codewords(data: bytes, gs1: bool, size: int = -1, shape: int = SHAPE_ANY) -> tuple[int, list[int]]:
     """(size index, data codewords padded to capacity); ``size`` -1 picks the smallest that fits.
 
-    Raises :class:`ValueError` ("does not fit") when no allowed size holds the data.
+    Raises :class:`~linecode.errors.InvalidData` ``DOES_NOT_FIT`` when no allowed size holds the
+    data (``BAD_CHARACTER`` for a byte above 127).
     """
     p = plan(data, gs1)
     counts = ends(p)
@@ -407,7 +413,7 @@ def codewords(data: bytes, gs1: bool, size: int = -1, shape: int = SHAPE_ANY) ->
         if end >= 0:
             break
     else:
-        raise ValueError(f"data needs {min(counts[0], counts[4])} codewords")
+        raise InvalidData(f"data needs {min(counts[0], counts[4])} codewords", reason=Reason.DOES_NOT_FIT)
     n, capacity = len(p.values), SIZES[k].data_codewords
     if end == END_ASCII:
         out = _emit(p, n, 0)
