@@ -12,7 +12,6 @@ Run: ``./dev bench -k store`` (``LINECODE_BENCH_CALLERS``, ``LINECODE_BENCH_PARE
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import shutil
 import statistics
@@ -21,12 +20,14 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from linecode.serials import MasterKey
-from linecode.store import CodeRule, Level, Origin, Store
+from linecode.store import Origin, Store
+from tests.factories import LEVELS, commissioned, make_batch, make_product
 
 CALLERS = int(os.environ.get("LINECODE_BENCH_CALLERS", 64))
 PARENTS = int(os.environ.get("LINECODE_BENCH_PARENTS", 2000))
@@ -38,10 +39,6 @@ ROUNDS = 5
 """Pairs of rounds (each round a fresh store); the medians are reported. The VM's noise moves single rounds
 by ±30 %, so three were too few to tell a ratio of 5 from one of 6."""
 LOOKUPS = 20_000
-LEVELS = (
-    Level("unit", CodeRule.NMPA20, "8600001"),
-    Level("bundle", CodeRule.NMPA20, "8600002", pack_ratio=RATIO),
-)
 
 
 def _line(group_commit: bool) -> tuple[Store, list[str], list[str]]:
@@ -49,20 +46,11 @@ def _line(group_commit: bool) -> tuple[Store, list[str], list[str]]:
     root = os.environ.get("LINECODE_BENCH_DIR")
     data = Path(tempfile.mkdtemp(prefix="linecode-bench-", dir=root))
     store = Store.open(data, master_key=MasterKey(bytes(32)), group_commit=group_commit)
-    store.create_product("p", "Bench vaccine", "Demo Bio", LEVELS)
-    store.create_batch(
-        "p",
-        "B1",
-        production_date=dt.date(2026, 1, 1),
-        expiry_date=dt.date(2028, 1, 1),
-        line="L1",
-        planned_quantity=PARENTS * RATIO,
-    )
-    parents = list(store.allocate("B1", "bundle", PARENTS).codes)
-    units = list(store.allocate("B1", "unit", PARENTS * RATIO).codes)
-    for codes in (parents, units):
-        store.report_events("printed", codes)
-        store.report_events("verified", codes)
+    unit, bundle = LEVELS[:2]
+    make_product(store, levels=(unit, replace(bundle, pack_ratio=RATIO)))
+    make_batch(store, "B1", planned=PARENTS * RATIO)
+    parents = commissioned(store, "B1", "bundle", PARENTS)
+    units = commissioned(store, "B1", "unit", PARENTS * RATIO)
     return store, parents, units
 
 

@@ -12,6 +12,7 @@ import sys
 import tracemalloc
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from linecode.export.epcis import EXPORTED_KINDS
 from linecode.export.nmpa import QUANTITIES
 from linecode.serials import MasterKey
 from linecode.store import CodeRule, EventKind, Level, Origin, Store
+from tests.factories import commissioned, make_batch, make_product
 
 STANDARDS = Path(__file__).resolve().parents[2] / "shared" / "standards"
 EPCIS_SCHEMA = STANDARDS / "epcis-2.0-json-schema.json"
@@ -51,28 +53,16 @@ def open_unsynced_store(path: Path, master: MasterKey) -> Store:
     return Store.open(path, master_key=master, sync=False)
 
 
-def add_batch(store: Store, batch_id: str, planned: int = 100, product: str = "vaccine") -> None:
-    store.create_batch(
-        product,
-        batch_id,
-        production_date=dt.date(2026, 3, 2),
-        expiry_date=dt.date(2028, 3, 1),
-        line="L 1",
-        planned_quantity=planned,
-    )
-
-
-def commissioned(store: Store, batch_id: str, level: str, n: int) -> list[str]:
-    codes = list(store.allocate(batch_id, level, n).codes)
-    store.report_events("printed", codes)
-    store.report_events("verified", codes)
-    return codes
+add_batch = partial(
+    make_batch, made=dt.date(2026, 3, 2), expires=dt.date(2028, 3, 1), line="L 1", planned=100
+)
+"""The export tests' batches: the expiry and the line (a space in its URI) the documents are checked for."""
 
 
 @pytest.fixture
 def store(tmp_path: Path, master: MasterKey) -> Iterator[Store]:
     s = open_unsynced_store(tmp_path / "data", master)
-    s.create_product("vaccine", "Demo vaccine 0.5 ml", "Demo Bio", LEVELS)
+    make_product(s, levels=LEVELS)
     yield s
     s.close()
 
@@ -300,7 +290,7 @@ def test_nmpa_xml_report_matches_reconciliation_and_relations(store: Store, batc
 
 
 def test_nmpa_xml_escapes_text(store: Store) -> None:
-    store.create_product("odd", "A & B <vaccine>", 'MAH "x"', LEVELS)
+    make_product(store, "odd", LEVELS, name="A & B <vaccine>", mah='MAH "x"')
     add_batch(store, "B<1>", product="odd")
     out = io.BytesIO()
     write_nmpa_xml(store, "B<1>", out)
@@ -319,12 +309,7 @@ def test_nmpa_xml_escapes_text(store: Store) -> None:
 def big_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Store]:
     """100,000 units packed ten to a case (10,000 cases), reported the way a line does: in blocks."""
     s = open_unsynced_store(tmp_path_factory.mktemp("big") / "data", MasterKey(bytes(range(32))))
-    s.create_product(
-        "vaccine",
-        "Demo vaccine",
-        "Demo Bio",
-        (Level("unit", CodeRule.NMPA20, "8600001"), Level("case", CodeRule.NMPA20, "8600002", pack_ratio=10)),
-    )
+    make_product(s, levels=(LEVELS[0], Level("case", CodeRule.NMPA20, "8600002", pack_ratio=10)))
     add_batch(s, "BIG", planned=100_000)
     for _ in range(20):
         units = commissioned(s, "BIG", "unit", 5000)

@@ -14,7 +14,17 @@ from typing import Any
 import pytest
 
 from linecode.codes import GS
-from linecode.store import CodeRule, Level, Lock, Store
+from linecode.store import Lock, Store
+from tests.factories import (
+    EXPORT,
+    EXPORT_LEVELS,
+    LEVELS,
+    MADE,
+    PRODUCT,
+    commissioned,
+    make_batch,
+    make_product,
+)
 
 
 def run(data_dir: Path, data: str, *options: str) -> subprocess.CompletedProcess[str]:
@@ -34,36 +44,19 @@ def verdict(data_dir: Path, data: str) -> tuple[int, dict[str, Any]]:
     return done.returncode, json.loads(done.stdout)
 
 
-def commissioned(store: Store, batch: str, level: str, n: int) -> list[str]:
-    codes = list(store.allocate(batch, level, n).codes)
-    store.report_events("printed", codes)
-    store.report_events("verified", codes)
-    return codes
-
-
 @pytest.fixture(scope="module")
 def line(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A data dir (with its own master.key) and the codes the tests scan."""
     data = tmp_path_factory.mktemp("verify") / "data"
     with Store.open(data, sync=False) as store:
-        store.create_product(
-            "vaccine",
-            "Demo vaccine",
-            "Demo Bio",
-            (Level("unit", CodeRule.NMPA20, "8600001"), Level("bundle", CodeRule.NMPA20, "8600002", 5)),
-        )
-        store.create_product(
-            "export", "Export vaccine", "Demo Bio", (Level("unit", CodeRule.GS1, "09501101530003"),)
-        )
-        made = dt.date(2026, 1, 5)
-        for product, batch, start, expiry in (
-            ("vaccine", "B1", made, dt.date(2099, 1, 1)),
-            ("vaccine", "OLD", dt.date(2020, 1, 1), dt.date(2021, 1, 1)),
-            ("export", "LOT7", made, dt.date(2099, 12, 31)),
+        make_product(store, PRODUCT, LEVELS[:2])  # unit and bundle
+        make_product(store, EXPORT, EXPORT_LEVELS[:1])  # GS1 unit
+        for product, batch, made, expires in (
+            (PRODUCT, "B1", MADE, dt.date(2099, 1, 1)),
+            (PRODUCT, "OLD", dt.date(2020, 1, 1), dt.date(2021, 1, 1)),
+            (EXPORT, "LOT7", MADE, dt.date(2099, 12, 31)),
         ):
-            store.create_batch(
-                product, batch, production_date=start, expiry_date=expiry, line="L1", planned_quantity=100
-            )
+            make_batch(store, batch, product, made=made, expires=expires, planned=100)
         units = commissioned(store, "B1", "unit", 6)
         (bundle,) = commissioned(store, "B1", "bundle", 1)
         store.aggregate(bundle, units[:5])

@@ -15,6 +15,7 @@ import grpc
 
 from linecode.export import write_epcis, write_nmpa_json
 from linecode.v1 import admin_pb2, line_pb2
+from tests.factories import commissioned
 
 from ..test_export import traced_peak
 from .conftest import Client, refused
@@ -100,9 +101,7 @@ def commission_in_blocks(client: Client, blocks: int, size: int) -> None:
     """Units commissioned the way a line reports them: many events of a block of codes each (through
     the server's store directly, for speed)."""
     for _ in range(blocks):
-        codes = list(client.store.allocate("B1", "unit", size).codes)
-        client.store.report_events("printed", codes)
-        client.store.report_events("verified", codes)
+        commissioned(client.store, "B1", "unit", size)
 
 
 class Digest(io.RawIOBase):

@@ -31,8 +31,9 @@ from linecode.service.errors import error_detail
 from linecode.service.server import Running, start
 from linecode.store import Store
 from linecode.v1 import admin_pb2, common_pb2, line_pb2
+from tests.factories import EXPIRES, MADE
 
-from ..store.linemachine import EXPIRY, PRODUCT_ID, PRODUCTION, LineMachine, Refused, settings_for
+from ..store.linemachine import PRODUCT_ID, LineMachine, Refused, settings_for
 from ..store.linemodel import SHAPE, Answer, Prediction, Req, Rule
 from .conftest import Client, connect
 
@@ -122,8 +123,8 @@ class RpcMachine(LineMachine):
                 batch_id=batch_id,
                 product_id=PRODUCT_ID,
                 batch_number=batch_id,
-                production_date=PRODUCTION.isoformat(),
-                expiry_date=EXPIRY.isoformat(),
+                production_date=MADE.isoformat(),
+                expiry_date=EXPIRES.isoformat(),
                 line=line,
                 planned_quantity=100,
             ),

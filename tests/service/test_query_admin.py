@@ -8,6 +8,7 @@ import grpc
 
 from linecode.codes import GS
 from linecode.v1 import admin_pb2, common_pb2, line_pb2, query_pb2
+from tests.factories import make_product
 
 from .conftest import BATCH, GS1_PRODUCT, ORIGIN, PRODUCT, Client, refused
 
@@ -230,9 +231,7 @@ def test_lease_export_and_import(client: Client, tmp_path, master) -> None:  # t
     other = create_server(other_store, "127.0.0.1:0")
     try:
         second = connect(other, other_store)
-        second.store.create_product(
-            "vaccine", "Demo vaccine", "Demo Bio", client.store.product("vaccine").levels, claim_pools=False
-        )
+        make_product(second.store, claim_pools=False)
         second.admin.CreateBatch(BATCH)
         imported = second.admin.ImportLease(lease)
         (event,) = [e for e in second.store.events() if e.seq == imported.event_seq]

@@ -1,8 +1,7 @@
-"""Fixtures of the store tests: a real LMDB store in a tmp dir and a demo product with four levels."""
+"""Fixtures of the store tests: a real LMDB store in a tmp dir with the test product (tests/factories.py)."""
 
 from __future__ import annotations
 
-import datetime as dt
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -13,16 +12,9 @@ import pytest
 
 from linecode.errors import LinecodeError
 from linecode.serials import MasterKey
-from linecode.store import CodeRule, Level, Store
+from linecode.store import Store
 from linecode.store.replay import differences, stored
-
-LEVELS = (
-    Level("unit", CodeRule.NMPA20, "8600001"),
-    Level("bundle", CodeRule.NMPA20, "8600002", pack_ratio=5),
-    Level("case", CodeRule.NMPA20, "8600003", pack_ratio=4),
-    Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
-)
-PRODUCT = "vaccine"
+from tests.factories import commissioned, make_batch, make_product
 
 
 @dataclass
@@ -33,10 +25,7 @@ class Line:
     batch_id: str = "B1"
 
     def commissioned(self, level: str, n: int, batch_id: str | None = None) -> list[str]:
-        codes = list(self.store.allocate(batch_id or self.batch_id, level, n).codes)
-        self.store.report_events("printed", codes)
-        self.store.report_events("verified", codes)
-        return codes
+        return commissioned(self.store, batch_id or self.batch_id, level, n)
 
     def bundle(self, batch_id: str | None = None) -> tuple[str, list[str]]:
         """A full bundle: its code and its 5 units."""
@@ -44,17 +33,6 @@ class Line:
         units = self.commissioned("unit", 5, batch_id)
         self.store.aggregate(parent, units)
         return parent, units
-
-
-def make_batch(store: Store, batch_id: str, product: str = PRODUCT) -> None:
-    store.create_batch(
-        product,
-        batch_id,
-        production_date=dt.date(2026, 1, 5),
-        expiry_date=dt.date(2028, 1, 4),
-        line="L1",
-        planned_quantity=1000,
-    )
 
 
 def open_durable_store(path: Path, master: MasterKey, **kw: Any) -> Store:
@@ -71,7 +49,7 @@ def store(tmp_path: Path, master: MasterKey) -> Iterator[Store]:
 
 @pytest.fixture
 def line(store: Store) -> Line:
-    store.create_product(PRODUCT, "Demo vaccine 0.5 ml", "Demo Bio", LEVELS)
+    make_product(store)
     make_batch(store, "B1")
     return Line(store)
 

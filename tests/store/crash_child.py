@@ -1,8 +1,9 @@
 """Child process of the crash test: hammers a store with allocations and aggregations until killed.
 
-Usage: ``python crash_child.py DATA_DIR JOURNAL``. After every acknowledged call it appends one
-line to JOURNAL (``A code…`` for codes handed out, ``G parent child…`` for an aggregation), so
-the test knows exactly what the store promised before it died.
+Usage: ``python crash_child.py DATA_DIR JOURNAL``, the checkout on ``PYTHONPATH`` (for
+``tests.factories``). After every acknowledged call it appends one line to JOURNAL (``A code…``
+for codes handed out, ``G parent child…`` for an aggregation), so the test knows exactly what the
+store promised before it died.
 """
 
 from __future__ import annotations
@@ -14,29 +15,17 @@ from pathlib import Path
 
 from linecode.errors import AlreadyExists
 from linecode.serials import MasterKey
-from linecode.store import CodeRule, Level, Origin, Store
+from linecode.store import Origin, Store
+from tests.factories import LEVELS, make_batch, make_product
 
-LEVELS = (
-    Level("unit", CodeRule.NMPA20, "8600001"),
-    Level("bundle", CodeRule.NMPA20, "8600002", pack_ratio=5),
-)
 THREADS = 4
 
 
 def main(data: str, journal: str) -> None:
-    import datetime as dt
-
     store = Store.open(Path(data), master_key=MasterKey(bytes(range(32))))
     try:
-        store.create_product("p", "Crash vaccine", "Demo Bio", LEVELS)
-        store.create_batch(
-            "p",
-            "B1",
-            production_date=dt.date(2026, 1, 1),
-            expiry_date=dt.date(2028, 1, 1),
-            line="L1",
-            planned_quantity=10**6,
-        )
+        make_product(store, levels=LEVELS[:2])  # unit and bundle
+        make_batch(store, "B1", planned=10**6)
     except AlreadyExists:
         pass
     fd = os.open(journal, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)

@@ -10,7 +10,6 @@ example database in ``.hypothesis/`` (not in git) so a failure found once is tri
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import os
 from collections import Counter
@@ -25,6 +24,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, pr
 
 from linecode.store import Store
 from linecode.store.replay import differences
+from tests.factories import LEVELS
 
 from .conftest import snapshot
 from .linemodel import (
@@ -48,14 +48,8 @@ from .linemodel import (
 ROOT = Path(__file__).resolve().parents[2]
 LINES = ("L1", "L2")
 PRODUCT_ID = "mixed"
-LEVEL_SPECS = {
-    # name: (rule, identifier)
-    "unit": ("nmpa20", "8600001"),
-    "bundle": ("nmpa20", "8600002"),
-    "case": ("nmpa20", "8600003"),
-    "pallet": ("sscc", "06901234"),
-}
-PRODUCTION, EXPIRY = dt.date(2026, 1, 5), dt.date(2028, 1, 4)
+LEVEL_SPECS = {lv.name: (lv.rule.value, lv.identifier) for lv in LEVELS}
+"""The test product's levels by name: (rule, identifier)."""
 
 
 def settings_for(examples: int, steps: int) -> settings:

@@ -24,8 +24,9 @@ from linecode.store import records as layout
 from linecode.store.check import AREAS, check
 from linecode.store.replay import differences
 from linecode.store.tx import Tx
+from tests.factories import make_batch, make_product
 
-from .conftest import LEVELS, PRODUCT, Line, make_batch, open_durable_store
+from .conftest import Line, open_durable_store
 
 
 def _linecode(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -204,7 +205,7 @@ def test_the_command_exits_1_naming_the_damage_and_0_on_a_healthy_store(line: Li
 def test_backup_refuses_a_directory_with_files_and_copies_the_key(tmp_path: Path, master: MasterKey) -> None:
     data = tmp_path / "data"
     with Store.open(data) as store:  # the key comes from master.key, made on this first open
-        store.create_product(PRODUCT, "Demo vaccine 0.5 ml", "Demo Bio", LEVELS)
+        make_product(store)
         make_batch(store, "B1")
         Line(store).bundle()
     (tmp_path / "full").mkdir()
@@ -285,7 +286,7 @@ def test_check_and_backup_beside_writer_threads_and_a_writing_process(
     with WriterLock(data):  # a server of several processes: this one and another both write
         store = open_durable_store(data, master, shared=True, sync=False)
         try:
-            store.create_product(PRODUCT, "Demo vaccine 0.5 ml", "Demo Bio", LEVELS)
+            make_product(store)
             make_batch(store, "B1")
             stop_file = tmp_path / "stop"
             other = subprocess.Popen(

@@ -13,8 +13,9 @@ from linecode.store import Origin, ReconciliationReport
 from linecode.store.model import EventKind, Lock, now_us
 from linecode.store.replay import differences
 from linecode.store.tx import Tx
+from tests.factories import make_batch
 
-from .conftest import Line, in_one_group, make_batch
+from .conftest import Line, in_one_group
 
 
 def test_group_commit_isolates_a_failing_request(line: Line) -> None:

@@ -44,8 +44,9 @@ from linecode.errors import (
 )
 from linecode.serials import MasterKey
 from linecode.store import CodeRule, Level, Origin, State, Store
+from tests.factories import make_batch, make_product
 
-from .linemachine import EXPIRY, PRODUCT_ID, PRODUCTION, LineMachine, Refused, settings_for
+from .linemachine import PRODUCT_ID, LineMachine, Refused, settings_for
 from .linemodel import Answer, Req
 
 pytestmark = pytest.mark.slow
@@ -81,24 +82,16 @@ class StoreMachine(LineMachine):
 
     def open(self, levels: list[tuple[str, str, str, int]]) -> Store:
         store = Store.open(self.tmp / "data", master_key=MasterKey(bytes(range(32))), sync=False)
-        store.create_product(
+        make_product(
+            store,
             PRODUCT_ID,
-            "Mixed pallets",
-            "Demo Bio",
             [Level(name, CodeRule(rule), identifier, ratio) for name, rule, identifier, ratio in levels],
             mixed_pallets=True,
         )
         return store
 
     def create_batch(self, batch_id: str, line: str) -> None:
-        self.s.create_batch(
-            PRODUCT_ID,
-            batch_id,
-            production_date=PRODUCTION,
-            expiry_date=EXPIRY,
-            line=line,
-            planned_quantity=100,
-        )
+        make_batch(self.s, batch_id, PRODUCT_ID, line=line, planned=100)
 
     def execute(self, req: Req) -> Answer:
         s, a = self.s, req.args

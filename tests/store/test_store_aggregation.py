@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 
 from linecode.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, Precondition
 from linecode.store import CodeRule, EventKind, Level, Lock, Origin, State, Store
 from linecode.store.model import now_us
 from linecode.store.replay import differences
+from tests.factories import make_batch, make_product
 
-from .conftest import LEVELS, PRODUCT, Line, make_batch, refused
+from .conftest import Line, refused
 
 
 def test_aggregate_units_into_a_bundle(line: Line) -> None:
@@ -133,7 +132,7 @@ def test_one_batch_per_parent_unless_pallets_may_mix(line: Line) -> None:
 
 
 def test_mixed_pallets_when_the_product_allows(store: Store) -> None:
-    store.create_product("mixed", "Mixed", "Demo Bio", LEVELS, mixed_pallets=True)
+    make_product(store, "mixed", mixed_pallets=True)
     make_batch(store, "M1", "mixed")
     make_batch(store, "M2", "mixed")
     line = Line(store, "M1")
@@ -346,7 +345,7 @@ MIXED_LEVELS = (
 def test_a_closed_batchs_code_stays_in_an_open_mixed_pallet(store: Store) -> None:
     """Found by the model-based test: taking a closed batch's case out of an open mixed pallet made
     a released code loose again."""
-    store.create_product(PRODUCT, "Mixed", "Demo Bio", MIXED_LEVELS, mixed_pallets=True)
+    make_product(store, levels=MIXED_LEVELS, mixed_pallets=True)
     make_batch(store, "B1")
     make_batch(store, "B2")
     line = Line(store)
@@ -366,16 +365,9 @@ def test_a_line_callers_refusal_tells_nothing_of_another_lines_codes(store: Stor
     """Found by a cold review: rules ran before the line check on codes the caller did not name (a
     whole-parent disaggregate's children, a re-parent's old parent, a batch-wide write), so their
     refusals told another line's codes, batch and state."""
-    store.create_product(PRODUCT, "Mixed", "Demo Bio", MIXED_LEVELS, mixed_pallets=True)
+    make_product(store, levels=MIXED_LEVELS, mixed_pallets=True)
     make_batch(store, "B1")
-    store.create_batch(
-        PRODUCT,
-        "B2",
-        production_date=dt.date(2026, 1, 5),
-        expiry_date=dt.date(2028, 1, 4),
-        line="L2",
-        planned_quantity=10,
-    )
+    make_batch(store, "B2", line="L2", planned=10)
     line = Line(store)
     pallet1, pallet1b = line.commissioned("pallet", 2)
     (pallet2,) = line.commissioned("pallet", 1, "B2")

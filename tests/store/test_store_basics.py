@@ -13,8 +13,9 @@ from linecode.store.lifecycle import MAX_AHEAD_US
 from linecode.store.model import now_us
 from linecode.store.replay import differences
 from linecode.store.tx import MAX_KEY_BYTES
+from tests.factories import EXPORT, LEVELS, PRODUCT, make_batch, make_product
 
-from .conftest import LEVELS, PRODUCT, Line, make_batch, refused
+from .conftest import Line, refused
 
 
 def test_product_and_batch_are_stored_and_unique(line: Line) -> None:
@@ -113,8 +114,8 @@ def test_gs1_and_sscc_levels(store: Store) -> None:
         Level("unit", CodeRule.GS1, "09501101530003", serial_alphabet="0123456789ABCDEF", serial_length=10),
         Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=3),
     ]
-    store.create_product("export", "Export vaccine", "Demo Bio", levels)
-    make_batch(store, "L26A", product="export")
+    make_product(store, EXPORT, levels)
+    make_batch(store, "L26A", product=EXPORT)
     units = store.allocate("L26A", "unit", 3)
     parsed = Gs1Code.parse(units.symbols[0])
     assert parsed.batch == "L26A" and parsed.expiry == "280104"
@@ -295,7 +296,7 @@ def test_twenty_digits_starting_00_are_the_sscc_and_no_nmpa20_identifier_starts_
         Level("unit", CodeRule.NMPA20, "8612345"),
         Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=2),
     )
-    store.create_product("p", "Vaccine", "Demo Bio", levels)
+    make_product(store, "p", levels)
     make_batch(store, "Z1", "p")
     (unit,) = store.allocate("Z1", "unit", 1).codes
     (pallet,) = store.allocate("Z1", "pallet", 1).codes

@@ -25,8 +25,9 @@ from linecode.serials import MasterKey
 from linecode.store import Origin, Store
 from linecode.store.model import Lock
 from linecode.store.replay import differences
+from tests.factories import commissioned, make_batch, make_product
 
-from .conftest import LEVELS, PRODUCT, in_one_group, make_batch, open_durable_store
+from .conftest import in_one_group, open_durable_store
 
 MiB = 1 << 20
 CHILD = Path(__file__).with_name("full_child.py")
@@ -54,11 +55,9 @@ def reads_go_on(store: Store, code: str) -> None:
 
 def started(store: Store) -> str:
     """Product, batch and one commissioned unit: its code."""
-    store.create_product(PRODUCT, "Demo vaccine", "Demo Bio", LEVELS)
+    make_product(store)
     make_batch(store, "B1")
-    (code,) = store.allocate("B1", "unit", 1).codes
-    store.report_events("printed", [code])
-    store.report_events("verified", [code])
+    (code,) = commissioned(store, "B1", "unit", 1)
     return code
 
 

@@ -12,8 +12,9 @@ from linecode.errors import AlreadyExists, ConfigError, Exhausted
 from linecode.serials import MasterKey
 from linecode.store import Lease, Store
 from linecode.store.replay import differences
+from tests.factories import make_batch, make_product
 
-from .conftest import LEVELS, PRODUCT, Line, make_batch, open_durable_store, refused
+from .conftest import Line, open_durable_store, refused
 
 
 def test_two_servers_split_a_pool_and_never_share_a_serial(
@@ -23,7 +24,7 @@ def test_two_servers_split_a_pool_and_never_share_a_serial(
     lease = a.export_lease("nmpa20/8600001", 1000)
     assert lease.ranges[0].end == 10**9 and lease.count == 1000
     with open_durable_store(tmp_path / "b", master) as b:
-        b.create_product(PRODUCT, "Demo vaccine", "Demo Bio", LEVELS, claim_pools=False)
+        make_product(b, claim_pools=False)
         make_batch(b, "B1")
         refused(b, lambda: b.allocate("B1", "unit", 1), Exhausted, "POOL_EXHAUSTED")
         b.import_lease(lease.as_text())
@@ -58,7 +59,7 @@ def test_second_writer_is_refused_and_readonly_works_beside_it(line: Line, maste
 
 def test_map_grows_when_full(tmp_path: Path, master: MasterKey) -> None:
     with open_durable_store(tmp_path / "d", master, map_size=256 * 1024) as store:
-        store.create_product(PRODUCT, "Demo vaccine", "Demo Bio", LEVELS)
+        make_product(store)
         make_batch(store, "B1")
         codes = [c for _ in range(4) for c in store.allocate("B1", "unit", 5000).codes]
         assert len(set(codes)) == 20_000
@@ -68,7 +69,7 @@ def test_map_grows_when_full(tmp_path: Path, master: MasterKey) -> None:
 
 def test_full_store_fails_cleanly(tmp_path: Path, master: MasterKey) -> None:
     with open_durable_store(tmp_path / "d", master, map_size=256 * 1024, max_map_size=512 * 1024) as store:
-        store.create_product(PRODUCT, "Demo vaccine", "Demo Bio", LEVELS)
+        make_product(store)
         make_batch(store, "B1")
         kept = store.allocate("B1", "unit", 100).codes
         error = refused(store, lambda: store.allocate("B1", "unit", 50_000), Exhausted, "STORE_FULL")

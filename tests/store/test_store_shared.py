@@ -14,8 +14,9 @@ from linecode.errors import ConfigError
 from linecode.serials import MasterKey
 from linecode.store import WriterLock
 from linecode.store.replay import differences
+from tests.factories import make_batch, make_product
 
-from .conftest import LEVELS, PRODUCT, Line, make_batch, open_durable_store
+from .conftest import Line, open_durable_store
 
 
 def test_a_shared_open_needs_the_writer_lock_held(tmp_path: Path, master: MasterKey) -> None:
@@ -46,7 +47,7 @@ def test_processes_share_one_store_without_repeating_a_serial(tmp_path: Path, ma
     with WriterLock(path):
         store = open_durable_store(path, master, shared=True)
         try:
-            store.create_product(PRODUCT, "Demo vaccine 0.5 ml", "Demo Bio", LEVELS)
+            make_product(store)
             make_batch(store, "B1")
             line = Line(store)
             (bundle,) = line.commissioned("bundle", 1)

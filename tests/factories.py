@@ -1,0 +1,84 @@
+"""The tests' products, batches and commissioned codes, made one way.
+
+The test product is the demo's (:mod:`linecode.sim`: its name, holder, levels and identifiers) with
+small pack ratios, so that a full pallet holds 40 units. The store, CLI and export tests, the crash
+child, the model machines, the service tests (as Admin messages, ``tests/service/conftest.py``) and
+the store benchmark take their products, batches and commissioned codes from here; pytest puts the
+checkout on ``sys.path`` (``pythonpath`` in pyproject.toml), so ``tests.factories`` imports anywhere
+it runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from linecode.sim import DEMO_LEVELS, DEMO_MAH, DEMO_NAME
+from linecode.store import Batch, CodeRule, Level, Product, Store
+
+PRODUCT = "vaccine"
+LEVELS = tuple(
+    Level(lv.name, CodeRule(lv.rule), lv.identifier, ratio)
+    for lv, ratio in zip(DEMO_LEVELS, (1, 5, 4, 2), strict=True)
+)
+"""The demo product's levels: 5 units to a bundle, 4 bundles to a case, 2 cases to an SSCC pallet."""
+EXPORT = "export"
+EXPORT_LEVELS = (
+    Level("unit", CodeRule.GS1, "09501101530003"),
+    Level("case", CodeRule.GS1, "19501101530000", pack_ratio=10),
+)
+"""A GS1 product: GTIN-14 unit and case codes, 12-digit serials."""
+MADE, EXPIRES = dt.date(2026, 1, 5), dt.date(2028, 1, 4)
+"""A test batch's production and expiry dates."""
+
+
+def product(
+    product_id: str = PRODUCT,
+    levels: Sequence[Level] = LEVELS,
+    *,
+    name: str = DEMO_NAME,
+    mah: str = DEMO_MAH,
+    mixed_pallets: bool = False,
+) -> Product:
+    """The test product, or another of the given levels: a value, not stored."""
+    return Product(product_id, name, mah, tuple(levels), mixed_pallets)
+
+
+def make_product(
+    store: Store,
+    product_id: str = PRODUCT,
+    levels: Sequence[Level] = LEVELS,
+    *,
+    claim_pools: bool = True,
+    **fields: Any,
+) -> Product:
+    """Create ``product(product_id, levels, **fields)`` in ``store``."""
+    p = product(product_id, levels, **fields)
+    return store.create_product(
+        p.product_id, p.name, p.mah, p.levels, mixed_pallets=p.mixed_pallets, claim_pools=claim_pools
+    )
+
+
+def make_batch(
+    store: Store,
+    batch_id: str,
+    product: str = PRODUCT,
+    *,
+    made: dt.date = MADE,
+    expires: dt.date = EXPIRES,
+    line: str = "L1",
+    planned: int = 1000,
+) -> Batch:
+    """Open batch ``batch_id`` (its batch number too) of ``product`` in ``store``."""
+    return store.create_batch(
+        product, batch_id, production_date=made, expiry_date=expires, line=line, planned_quantity=planned
+    )
+
+
+def commissioned(store: Store, batch_id: str, level: str, n: int) -> list[str]:
+    """``n`` new codes of ``level`` in ``batch_id``, reported printed and verified: their keys."""
+    codes = list(store.allocate(batch_id, level, n).codes)
+    store.report_events("printed", codes)
+    store.report_events("verified", codes)
+    return codes
