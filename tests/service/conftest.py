@@ -17,6 +17,7 @@ import grpc
 import pytest
 
 from linecode.serials import MasterKey
+from linecode.service import convert
 from linecode.service.errors import error_detail
 from linecode.service.server import Running, create_server
 from linecode.store import Store
@@ -29,38 +30,36 @@ from linecode.v1 import (
     print_pb2_grpc,
     query_pb2_grpc,
 )
+from tests import factories
 
-PRODUCT = admin_pb2.Product(
-    product_id="vaccine",
-    name="Demo vaccine 0.5 ml",
-    mah="Demo Bio",
-    levels=[
-        admin_pb2.Level(name="unit", rule="nmpa20", identifier="8600001", pack_ratio=1),
-        admin_pb2.Level(name="bundle", rule="nmpa20", identifier="8600002", pack_ratio=5),
-        admin_pb2.Level(name="case", rule="nmpa20", identifier="8600003", pack_ratio=4),
-        admin_pb2.Level(name="pallet", rule="sscc", identifier="06901234", pack_ratio=2),
-    ],
-)
-GS1_PRODUCT = admin_pb2.Product(
-    product_id="export",
-    name="Export vaccine",
-    mah="Demo Bio",
-    levels=[
-        admin_pb2.Level(name="unit", rule="gs1", identifier="09501101530003", pack_ratio=1, serial_length=12),
-        admin_pb2.Level(
-            name="case", rule="gs1", identifier="19501101530000", pack_ratio=10, serial_length=12
-        ),
-    ],
-)
+PRODUCT = convert.product(factories.product())
+GS1_PRODUCT = convert.product(factories.product(factories.EXPORT, factories.EXPORT_LEVELS))
+"""The test products (tests/factories.py) as the Admin service takes them."""
 BATCH = admin_pb2.Batch(
     batch_id="B1",
-    product_id="vaccine",
+    product_id=factories.PRODUCT,
     batch_number="B2026001",
-    production_date="2026-01-05",
-    expiry_date="2028-01-04",
+    production_date=factories.MADE.isoformat(),
+    expiry_date=factories.EXPIRES.isoformat(),
     line="L1",
     planned_quantity=100_000,
 )
+
+
+def batch_message(**changes: Any) -> admin_pb2.Batch:
+    """BATCH with the fields given changed (another batch, or a malformed one)."""
+    return admin_pb2.Batch(**{**{f.name: v for f, v in BATCH.ListFields()}, **changes})
+
+
+EXPORT_BATCH = batch_message(
+    batch_id="E1",
+    product_id=factories.EXPORT,
+    batch_number="LOT7",
+    expiry_date="2028-01-31",
+    planned_quantity=10,
+)
+"""A batch of GS1_PRODUCT."""
+
 ORIGIN = common_pb2.Origin(line="L1", actor="plc-1")
 
 

@@ -17,7 +17,7 @@ from linecode.store import State
 from linecode.store.replay import differences, stored
 from linecode.v1 import admin_pb2, common_pb2, line_pb2, print_pb2, query_pb2
 
-from .conftest import BATCH, ORIGIN, PRODUCT, Client, refused
+from .conftest import ORIGIN, PRODUCT, Client, batch_message, refused
 
 MiB = 1 << 20
 
@@ -160,14 +160,10 @@ def test_a_retry_in_another_spelling_is_the_same_request(client: Client) -> None
 
 def test_a_huge_line_id_is_refused_whole_and_stores_nothing(client: Client) -> None:
     before = client.store.last_event_seq()
-    batch = admin_pb2.Batch(
-        **{**{f.name: v for f, v in BATCH.ListFields()}, "batch_id": "B9", "line": "L" * MiB}
-    )
+    batch = batch_message(batch_id="B9", line="L" * MiB)
     error = refused(lambda: client.admin.CreateBatch(batch), grpc.StatusCode.INVALID_ARGUMENT, "TOO_LONG")
     assert "line" in error.details() and len(error.details()) < 500  # type: ignore[attr-defined]
-    control = admin_pb2.Batch(
-        **{**{f.name: v for f, v in BATCH.ListFields()}, "batch_id": "B9", "line": "L1\x00\x1b[2J"}
-    )
+    control = batch_message(batch_id="B9", line="L1\x00\x1b[2J")
     refused(lambda: client.admin.CreateBatch(control), grpc.StatusCode.INVALID_ARGUMENT, "BAD_CHARACTER")
     assert client.store.last_event_seq() == before
     assert [b.batch_id for b in client.store.batches()] == ["B1"]
@@ -288,9 +284,7 @@ def test_the_proto_comments_state_every_bound() -> None:
 
 def test_a_stream_of_indices_not_allocated_to_the_batch_names_no_code(client: Client) -> None:
     """Streaming another batch's pool indices (or ones not issued yet) used to name the code there."""
-    client.admin.CreateBatch(
-        admin_pb2.Batch(**{**{f.name: v for f, v in BATCH.ListFields()}, "batch_id": "B2"})
-    )
+    client.admin.CreateBatch(batch_message(batch_id="B2"))
     other = client.allocate("unit", 2, batch="B2")[0]
     for first in (other.first_index, other.first_index + 2):
         request = print_pb2.StreamImagesRequest(
@@ -323,7 +317,6 @@ def test_a_stream_naming_one_code_twice_is_refused_and_images_name_keys(client: 
 
 
 def test_a_batch_line_no_role_could_name_is_refused(client: Client) -> None:
-    fields = {f.name: v for f, v in BATCH.ListFields()}
     for line, reason in (("L1,L2", "BAD_CHARACTER"), (" L1", "BAD_LINE"), ("", "BAD_LINE")):
-        batch = admin_pb2.Batch(**{**fields, "batch_id": "B7", "line": line})
+        batch = batch_message(batch_id="B7", line=line)
         refused(lambda b=batch: client.admin.CreateBatch(b), grpc.StatusCode.INVALID_ARGUMENT, reason)

@@ -31,7 +31,7 @@ from linecode.service.metrics import Metrics
 from linecode.service.server import create_server
 from linecode.store import Store
 from linecode.v1 import admin_pb2, common_pb2, line_pb2, print_pb2, query_pb2
-from tests.service.conftest import BATCH, ORIGIN, Client, connect, idle, serving
+from tests.service.conftest import ORIGIN, Client, batch_message, connect, idle, serving
 
 OWN_CONNECTION = [("grpc.use_local_subchannel_pool", 1)]
 """Channels to one target share a connection unless told not to; each caller here has its own."""
@@ -203,15 +203,10 @@ def test_refusals_mid_storm_leave_nothing_half_written(small: Client) -> None:
     """Three callers, 24 calls at a time, fire reports and allocations at a server admitting 4
     units: whatever was refused changed nothing, whatever was answered is whole, the store's own
     check agrees, and every unit admitted came back."""
-    batch = admin_pb2.Batch()
-    batch.CopyFrom(BATCH)
-    batch.batch_id, batch.batch_number = "B2", "B2026002"
-    small.admin.CreateBatch(batch)
+    small.admin.CreateBatch(batch_message(batch_id="B2", batch_number="B2026002"))
     units = small.codes("unit", 600)
     small.report(line_pb2.LINE_EVENT_PRINTED, units)
-    bundles = small.codes("bundle", 60)
-    small.report(line_pb2.LINE_EVENT_PRINTED, bundles)
-    small.report(line_pb2.LINE_EVENT_VERIFIED, bundles)
+    small.commissioned("bundle", 60)
     callers = [other(small) for _ in range(3)]
 
     def report(k: int) -> tuple[str, int, bool]:

@@ -8,9 +8,9 @@ import zxingcpp
 
 from linecode.codes import GS, Gs1Code
 from linecode.render import formats, libdmtx
-from linecode.v1 import admin_pb2, print_pb2
+from linecode.v1 import print_pb2
 
-from .conftest import GS1_PRODUCT, Client, refused
+from .conftest import EXPORT_BATCH, GS1_PRODUCT, Client, refused
 
 
 def decoded(pixels_true_dark: np.ndarray) -> tuple[str, str]:
@@ -47,17 +47,7 @@ def test_render_image_of_an_allocated_code(client: Client) -> None:
 
 def test_gs1_codes_render_as_gs1_datamatrix(client: Client) -> None:
     client.admin.CreateProduct(GS1_PRODUCT)
-    client.admin.CreateBatch(
-        admin_pb2.Batch(
-            batch_id="E1",
-            product_id="export",
-            batch_number="LOT7",
-            production_date="2026-01-05",
-            expiry_date="2028-01-31",
-            line="L1",
-            planned_quantity=10,
-        )
-    )
+    client.admin.CreateBatch(EXPORT_BATCH)
     (block,) = client.allocate("unit", 3, batch="E1")
     assert block.codes[0].startswith("(01)09501101530003(21)")
     assert block.symbols[0] == f"0109501101530003{'21' + block.codes[0][22:]}{GS}17280131" + "10LOT7"

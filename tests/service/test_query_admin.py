@@ -10,7 +10,7 @@ from linecode.codes import GS
 from linecode.v1 import admin_pb2, common_pb2, line_pb2, query_pb2
 from tests.factories import make_product
 
-from .conftest import BATCH, GS1_PRODUCT, ORIGIN, PRODUCT, Client, refused
+from .conftest import BATCH, EXPORT_BATCH, GS1_PRODUCT, ORIGIN, PRODUCT, Client, batch_message, refused
 
 
 def packed(client: Client) -> tuple[str, str, list[str]]:
@@ -44,16 +44,7 @@ def test_verify_answers_for_every_scanned_form(client: Client) -> None:
 
 def test_verify_answers_for_scanned_gs1_strings(client: Client) -> None:
     client.admin.CreateProduct(GS1_PRODUCT)
-    batch = admin_pb2.Batch(
-        batch_id="E1",
-        product_id="export",
-        batch_number="LOT7",
-        production_date="2026-01-05",
-        expiry_date="2028-01-31",
-        line="L1",
-        planned_quantity=10,
-    )
-    client.admin.CreateBatch(batch)
+    client.admin.CreateBatch(EXPORT_BATCH)
     (block,) = client.allocate("unit", 2, batch="E1")
     client.report(line_pb2.LINE_EVENT_PRINTED, list(block.codes))
     client.report(line_pb2.LINE_EVENT_VERIFIED, list(block.codes))
@@ -108,9 +99,7 @@ def test_products_and_batches(client: Client) -> None:
     }
     refused(lambda: client.admin.CreateProduct(PRODUCT), grpc.StatusCode.ALREADY_EXISTS, "PRODUCT_EXISTS")
     refused(lambda: client.admin.CreateBatch(BATCH), grpc.StatusCode.ALREADY_EXISTS, "BATCH_EXISTS")
-    bad_date = admin_pb2.Batch()
-    bad_date.CopyFrom(BATCH)
-    bad_date.batch_id, bad_date.expiry_date = "B9", "2028-13-01"
+    bad_date = batch_message(batch_id="B9", expiry_date="2028-13-01")
     refused(lambda: client.admin.CreateBatch(bad_date), grpc.StatusCode.INVALID_ARGUMENT, "BAD_DATE")
     bad_rule = admin_pb2.Product(
         product_id="x", levels=[admin_pb2.Level(name="unit", rule="ean", identifier="1")]

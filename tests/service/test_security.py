@@ -35,7 +35,7 @@ from linecode.v1 import (
     query_pb2,
 )
 
-from .conftest import BATCH, ORIGIN, PRODUCT, Client, connect, refused
+from .conftest import BATCH, ORIGIN, PRODUCT, Client, batch_message, connect, refused
 
 ROLES = {
     "plc-L1": "line:L1",
@@ -133,7 +133,7 @@ def mtls(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Served]
         admin = served.as_role("ops")
         admin.admin.CreateProduct(PRODUCT)
         admin.admin.CreateBatch(BATCH)
-        admin.admin.CreateBatch(admin_pb2.Batch(**{**_fields(BATCH), "batch_id": "B2", "line": "L2"}))
+        admin.admin.CreateBatch(batch_message(batch_id="B2", line="L2"))
         admin.channel.close()
         yield served
 
@@ -145,10 +145,6 @@ def tokens(tmp_path_factory: pytest.TempPathFactory, pki: Pki) -> Iterator[Serve
     tmp = tmp_path_factory.mktemp("tokens")
     digest = "sha256:" + hashlib.sha256(QA_TOKEN.encode()).hexdigest()
     yield from serve(tmp, pki, auth_tokens={digest: "qa", LINE_TOKEN: "line:L1"})
-
-
-def _fields(message: Any) -> dict[str, Any]:
-    return {f.name: v for f, v in message.ListFields()}
 
 
 def denied(call: Callable[[], Any]) -> None:
@@ -182,7 +178,7 @@ def _calls(served: Served, c: Client) -> dict[str, Callable[[], Any]]:
 
     def closed_batch() -> str:
         batch_id = f"B{next(_batch_ids)}"
-        admin.admin.CreateBatch(admin_pb2.Batch(**{**_fields(BATCH), "batch_id": batch_id}), timeout=TIMEOUT)
+        admin.admin.CreateBatch(batch_message(batch_id=batch_id), timeout=TIMEOUT)
         admin.admin.CloseBatch(admin_pb2.CloseBatchRequest(batch_id=batch_id), timeout=TIMEOUT)
         return batch_id
 
@@ -220,7 +216,7 @@ def _calls(served: Served, c: Client) -> dict[str, Callable[[], Any]]:
             )
         ),
         "Admin.CreateBatch": lambda: c.admin.CreateBatch(
-            admin_pb2.Batch(**{**_fields(BATCH), "batch_id": f"B{next(_batch_ids)}"}), timeout=TIMEOUT
+            batch_message(batch_id=f"B{next(_batch_ids)}"), timeout=TIMEOUT
         ),
         "Admin.MarkBatchExported": lambda: c.admin.MarkBatchExported(
             admin_pb2.MarkBatchExportedRequest(batch_id=closed_batch(), destination="NMPA", origin=ORIGIN),
@@ -309,9 +305,7 @@ def mixed(mtls: Served) -> Served:
     admin = mtls.as_role("ops")
     admin.admin.CreateProduct(MIXED)
     for batch_id, line in (("M1", "L1"), ("M2", "L2")):
-        admin.admin.CreateBatch(
-            admin_pb2.Batch(**{**_fields(BATCH), "batch_id": batch_id, "product_id": "mixed", "line": line})
-        )
+        admin.admin.CreateBatch(batch_message(batch_id=batch_id, product_id="mixed", line=line))
     return mtls
 
 
