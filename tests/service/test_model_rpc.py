@@ -26,16 +26,17 @@ from hypothesis import strategies as st
 
 from linecode.certs import Pem, issue, make_ca
 from linecode.serials import MasterKey
+from linecode.service import convert
 from linecode.service.config import ServeConfig
 from linecode.service.errors import error_detail
 from linecode.service.server import Running, start
-from linecode.store import Store
+from linecode.store import Level, Store
 from linecode.v1 import admin_pb2, common_pb2, line_pb2
-from tests.factories import EXPIRES, MADE
+from tests import factories
 
 from ..store.linemachine import PRODUCT_ID, LineMachine, Refused, settings_for
 from ..store.linemodel import SHAPE, Answer, Prediction, Req, Rule
-from .conftest import Client, connect
+from .conftest import Client, batch_message, connect
 
 pytestmark = pytest.mark.slow
 
@@ -82,7 +83,7 @@ class RpcMachine(LineMachine):
         self.running: Running | None = None
         self.clients: dict[str, Client] = {}
 
-    def open(self, levels: list[tuple[str, str, str, int]]) -> Store:
+    def open(self, levels: list[Level]) -> Store:
         certs = pki()
         certs["ca"].write(self.tmp, "ca")
         certs["server"].write(self.tmp, "server")
@@ -104,32 +105,15 @@ class RpcMachine(LineMachine):
             )
             channel = grpc.secure_channel(f"127.0.0.1:{self.running.port}", credentials)
             self.clients[name] = connect(self.running, store, channel)
-        product = admin_pb2.Product(
-            product_id=PRODUCT_ID,
-            name="Mixed pallets",
-            mah="Demo Bio",
-            mixed_pallets=True,
-            levels=[
-                admin_pb2.Level(name=name, rule=rule, identifier=identifier, pack_ratio=ratio)
-                for name, rule, identifier, ratio in levels
-            ],
-        )
+        product = convert.product(factories.product(PRODUCT_ID, levels, mixed_pallets=True))
         self.clients["ops"].admin.CreateProduct(product, timeout=TIMEOUT)
         return store
 
     def create_batch(self, batch_id: str, line: str) -> None:
-        self.clients["ops"].admin.CreateBatch(
-            admin_pb2.Batch(
-                batch_id=batch_id,
-                product_id=PRODUCT_ID,
-                batch_number=batch_id,
-                production_date=MADE.isoformat(),
-                expiry_date=EXPIRES.isoformat(),
-                line=line,
-                planned_quantity=100,
-            ),
-            timeout=TIMEOUT,
+        batch = batch_message(
+            batch_id=batch_id, product_id=PRODUCT_ID, batch_number=batch_id, line=line, planned_quantity=100
         )
+        self.clients["ops"].admin.CreateBatch(batch, timeout=TIMEOUT)
 
     def spell(self, data: st.DataObject, key: str) -> str:
         text = super().spell(data, key)

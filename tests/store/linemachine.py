@@ -14,6 +14,7 @@ import itertools
 import os
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from hypothesis import strategies as st
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from linecode.store import Store
+from linecode.store import CodeRule, Level, Store
 from linecode.store.replay import differences
 from tests.factories import LEVELS
 
@@ -48,8 +49,8 @@ from .linemodel import (
 ROOT = Path(__file__).resolve().parents[2]
 LINES = ("L1", "L2")
 PRODUCT_ID = "mixed"
-LEVEL_SPECS = {lv.name: (lv.rule.value, lv.identifier) for lv in LEVELS}
-"""The test product's levels by name: (rule, identifier)."""
+LEVEL_SPECS = {lv.name: lv for lv in LEVELS}
+"""The test product's levels by name (the machine's product takes its own pack ratios)."""
 
 
 def settings_for(examples: int, steps: int) -> settings:
@@ -180,9 +181,9 @@ class LineMachine(RuleBasedStateMachine):
 
     # --- what subclasses provide --------------------------------------------------------------------
 
-    def open(self, levels: list[tuple[str, str, str, int]]) -> Store:
-        """A fresh store behind the way in, with the product (levels: name, rule, identifier,
-        ratio; the top level allows mixed pallets)."""
+    def open(self, levels: list[Level]) -> Store:
+        """A fresh store behind the way in, with the product (PRODUCT_ID of ``levels``, the top
+        level allowing mixed pallets)."""
         raise NotImplementedError
 
     def create_batch(self, batch_id: str, line: str) -> None:
@@ -278,11 +279,11 @@ class LineMachine(RuleBasedStateMachine):
 
     def allocated(self, req: Req, answer: Answer, after: Model) -> None:
         level = req.args["level"]
-        rule_, identifier = LEVEL_SPECS[self.names[level - 1]]
+        spec = LEVEL_SPECS[self.names[level - 1]]
         assert len(answer.codes) == req.args["count"]
         for code in answer.codes:
-            digits = code[4:] if rule_ == "sscc" else code
-            assert canonical(code) == code and digits.startswith(identifier), (
+            digits = code[4:] if spec.rule is CodeRule.SSCC else code
+            assert canonical(code) == code and digits.startswith(spec.identifier), (
                 f"allocated {code} at level {level}"
             )
         times = [self.s.record(code).last_event_us for code in answer.codes]
@@ -419,9 +420,10 @@ class LineMachine(RuleBasedStateMachine):
     def start(self, depth: int, ratios: list[int]) -> None:
         self.names = ["unit", "bundle", "case", "pallet"] if depth == 4 else ["unit", "case", "pallet"]
         levels = [
-            (name, *LEVEL_SPECS[name], 1 if i == 0 else ratios[i - 1]) for i, name in enumerate(self.names)
+            replace(LEVEL_SPECS[name], pack_ratio=1 if i == 0 else ratios[i - 1])
+            for i, name in enumerate(self.names)
         ]
-        self.model = Model({i + 1: lv[3] for i, lv in enumerate(levels)}, mixed_pallets=True)
+        self.model = Model({i + 1: lv.pack_ratio for i, lv in enumerate(levels)}, mixed_pallets=True)
         self.store = self.open(levels)
         for batch_id, line in (("B1", "L1"), ("B2", "L2")):
             self.new_batch_on(batch_id, line)

@@ -43,7 +43,7 @@ from linecode.errors import (
     Precondition,
 )
 from linecode.serials import MasterKey
-from linecode.store import CodeRule, Level, Origin, State, Store
+from linecode.store import Level, Origin, State, Store
 from tests.factories import make_batch, make_product
 
 from .linemachine import PRODUCT_ID, LineMachine, Refused, settings_for
@@ -80,14 +80,9 @@ class StoreMachine(LineMachine):
         super().__init__()
         self.tmp = Path(tempfile.mkdtemp(prefix="linecode-model-"))
 
-    def open(self, levels: list[tuple[str, str, str, int]]) -> Store:
+    def open(self, levels: list[Level]) -> Store:
         store = Store.open(self.tmp / "data", master_key=MasterKey(bytes(range(32))), sync=False)
-        make_product(
-            store,
-            PRODUCT_ID,
-            [Level(name, CodeRule(rule), identifier, ratio) for name, rule, identifier, ratio in levels],
-            mixed_pallets=True,
-        )
+        make_product(store, PRODUCT_ID, levels, mixed_pallets=True)
         return store
 
     def create_batch(self, batch_id: str, line: str) -> None:
