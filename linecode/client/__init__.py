@@ -1,4 +1,5 @@
-"""What a gRPC client of linecode loads to back off when the server is busy.
+"""What a gRPC client of linecode loads to back off when the server is busy, and how it reads the
+code blocks of ``Allocate`` in either form (:func:`block_codes`, :func:`block_symbols`).
 
 ``service_config.json`` (beside this file; ``linecode client-config`` prints it) is a standard gRPC
 service config. Every call refused for overload (RESOURCE_EXHAUSTED ``OVERLOADED``: nothing was
@@ -27,3 +28,21 @@ SERVICE_CONFIG: dict[str, Any] = json.loads(
 def channel_options() -> list[tuple[str, Any]]:
     """gRPC channel options that load :data:`SERVICE_CONFIG` (retries on)."""
     return [("grpc.service_config", json.dumps(SERVICE_CONFIG)), ("grpc.enable_retries", 1)]
+
+
+def block_codes(block: Any) -> list[str]:
+    """The codes' keys of an Allocate ``CodeBlock``, in print order, in either of its forms
+    (``AllocateRequest.packed`` asks for the packed one)."""
+    return _unpacked(block.packed_codes, block.code_width) if block.code_width else list(block.codes)
+
+
+def block_symbols(block: Any) -> list[str]:
+    """What goes into each code's symbol (GS1: the element string), in print order, either form."""
+    if block.symbol_width:
+        return _unpacked(block.packed_symbols, block.symbol_width)
+    return list(block.symbols) or block_codes(block)
+
+
+def _unpacked(data: bytes, width: int) -> list[str]:
+    text = data.decode("ascii")
+    return [text[i : i + width] for i in range(0, len(text), width)]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 import grpc
 
@@ -44,16 +44,27 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
         for first_index, count in offsets:
             for off in range(0, count, block):
                 n = min(block, count - off)
-                yield line_pb2.CodeBlock(
+                codes = allocation.codes[position : position + n]
+                symbols = () if same else allocation.symbols[position : position + n]
+                message = line_pb2.CodeBlock(
                     batch_id=allocation.batch_id,
                     level=allocation.level,
                     pool=allocation.pool,
                     first_index=first_index + off,
-                    codes=allocation.codes[position : position + n],
-                    symbols=() if same else allocation.symbols[position : position + n],
+                    count=n,
                     event_seq=allocation.event_seq,
                     replayed=allocation.replayed,
                 )
+                packed_codes = _packed(codes) if request.packed else None
+                packed_symbols = _packed(symbols) if packed_codes is not None and symbols else None
+                if packed_codes is not None and (packed_symbols is not None or not symbols):
+                    message.packed_codes, message.code_width = packed_codes
+                    if packed_symbols is not None:
+                        message.packed_symbols, message.symbol_width = packed_symbols
+                else:
+                    message.codes.extend(codes)
+                    message.symbols.extend(symbols)
+                yield message
                 position += n
 
     def ReportEvents(
@@ -93,3 +104,13 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
         return convert.change(
             self.store.replace(request.parent, request.old_child, request.new_child, origin=origin)
         )
+
+
+def _packed(texts: Sequence[str]) -> tuple[bytes, int] | None:
+    """``texts`` as one bytes value of equal-width ASCII entries and that width (None: not all as
+    wide as the first, so the block goes in the repeated form). The codes and symbols of one pool
+    and batch have one width by construction (``store.coderules.generate``: fixed-width serials);
+    the total length guards that."""
+    width = len(texts[0])
+    joined = "".join(texts).encode("ascii")
+    return (joined, width) if len(joined) == width * len(texts) else None

@@ -23,7 +23,7 @@ from typing import Any
 import grpc
 from grpc import aio
 
-from linecode.client import channel_options
+from linecode.client import block_codes, channel_options
 from linecode.v1 import (
     common_pb2,
     line_pb2,
@@ -138,6 +138,7 @@ class _Level:
             count=self.block,
             idempotency_key=f"{self.sim.plan.batch_id}/{self.name}/{self.sim.next_key()}",
             origin=self.sim.origin,
+            packed=True,
         )
         started = time.perf_counter()
         blocks = [b async for b in self.sim.line.Allocate(request)]
@@ -149,13 +150,13 @@ class _Level:
                         batch_id=self.sim.plan.batch_id,
                         level=self.name,
                         first_index=block.first_index,
-                        count=len(block.codes),
+                        count=block.count,
                     ),
                     options=print_pb2.ImageOptions(format=self.sim.plan.image_format, module_px=4),
                 )
             )
-            self.sim.stats.codes += len(block.codes)
-            self.codes += block.codes
+            self.sim.stats.codes += block.count
+            self.codes += block_codes(block)
             self.calls.append(stream)
             self.streams.append(aiter(stream))
 

@@ -25,31 +25,31 @@ _sym_db = _symbol_database.Default()
 from linecode.v1 import common_pb2 as linecode_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16linecode/v1/line.proto\x12\x0blinecode.v1\x1a\x18linecode/v1/common.proto\"\x93\x01\n\x0f\x41llocateRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\r\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12#\n\x06origin\x18\x05 \x01(\x0b\x32\x13.linecode.v1.Origin\x12\x12\n\nblock_size\x18\x06 \x01(\r\"\x94\x01\n\tCodeBlock\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\x12\x0c\n\x04pool\x18\x03 \x01(\t\x12\x13\n\x0b\x66irst_index\x18\x04 \x01(\x04\x12\r\n\x05\x63odes\x18\x05 \x03(\t\x12\x0f\n\x07symbols\x18\x06 \x03(\t\x12\x11\n\tevent_seq\x18\x07 \x01(\x04\x12\x10\n\x08replayed\x18\x08 \x01(\x08\"\xc6\x01\n\x13ReportEventsRequest\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.linecode.v1.LineEventKind\x12\r\n\x05\x63odes\x18\x02 \x03(\t\x12\x0f\n\x07time_us\x18\x03 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12#\n\x06origin\x18\x05 \x01(\x0b\x32\x13.linecode.v1.Origin\x12\'\n\x06groups\x18\x06 \x03(\x0b\x32\x17.linecode.v1.EventGroup\"E\n\nEventGroup\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.linecode.v1.LineEventKind\x12\r\n\x05\x63odes\x18\x02 \x03(\t\"\x94\x01\n\x10\x41ggregateRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08\x63hildren\x18\x02 \x03(\t\x12\x0f\n\x07partial\x18\x03 \x01(\x08\x12\x0f\n\x07time_us\x18\x04 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12#\n\x06origin\x18\x06 \x01(\x0b\x32\x13.linecode.v1.Origin\"\x86\x01\n\x13\x44isaggregateRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08\x63hildren\x18\x02 \x03(\t\x12\x0f\n\x07time_us\x18\x03 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12#\n\x06origin\x18\x05 \x01(\x0b\x32\x13.linecode.v1.Origin\"\x97\x01\n\x0fReparentRequest\x12\x12\n\nnew_parent\x18\x01 \x01(\t\x12\x10\n\x08\x63hildren\x18\x02 \x03(\t\x12\x0f\n\x07partial\x18\x03 \x01(\x08\x12\x0f\n\x07time_us\x18\x04 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12#\n\x06origin\x18\x06 \x01(\x0b\x32\x13.linecode.v1.Origin\"\x95\x01\n\x0eReplaceRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\told_child\x18\x02 \x01(\t\x12\x11\n\tnew_child\x18\x03 \x01(\t\x12\x0f\n\x07time_us\x18\x04 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12#\n\x06origin\x18\x06 \x01(\x0b\x32\x13.linecode.v1.Origin*\xcb\x01\n\rLineEventKind\x12\x1a\n\x16LINE_EVENT_UNSPECIFIED\x10\x00\x12\x16\n\x12LINE_EVENT_PRINTED\x10\x01\x12\x17\n\x13LINE_EVENT_VERIFIED\x10\x02\x12\x1c\n\x18LINE_EVENT_VERIFY_FAILED\x10\x03\x12\x16\n\x12LINE_EVENT_SAMPLED\x10\x04\x12\x18\n\x14LINE_EVENT_DESTROYED\x10\x05\x12\x1d\n\x19LINE_EVENT_DECOMMISSIONED\x10\x06\x32\x9c\x03\n\x0bLineService\x12\x42\n\x08\x41llocate\x12\x1c.linecode.v1.AllocateRequest\x1a\x16.linecode.v1.CodeBlock0\x01\x12\x45\n\x0cReportEvents\x12 .linecode.v1.ReportEventsRequest\x1a\x13.linecode.v1.Change\x12?\n\tAggregate\x12\x1d.linecode.v1.AggregateRequest\x1a\x13.linecode.v1.Change\x12\x45\n\x0c\x44isaggregate\x12 .linecode.v1.DisaggregateRequest\x1a\x13.linecode.v1.Change\x12=\n\x08Reparent\x12\x1c.linecode.v1.ReparentRequest\x1a\x13.linecode.v1.Change\x12;\n\x07Replace\x12\x1b.linecode.v1.ReplaceRequest\x1a\x13.linecode.v1.Changeb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x16linecode/v1/line.proto\x12\x0blinecode.v1\x1a\x18linecode/v1/common.proto\"\xa3\x01\n\x0f\x41llocateRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\r\n\x05\x63ount\x18\x03 \x01(\r\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12#\n\x06origin\x18\x05 \x01(\x0b\x32\x13.linecode.v1.Origin\x12\x12\n\nblock_size\x18\x06 \x01(\r\x12\x0e\n\x06packed\x18\x07 \x01(\x08\"\xfb\x01\n\tCodeBlock\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\x05\x12\x0c\n\x04pool\x18\x03 \x01(\t\x12\x13\n\x0b\x66irst_index\x18\x04 \x01(\x04\x12\r\n\x05\x63odes\x18\x05 \x03(\t\x12\x0f\n\x07symbols\x18\x06 \x03(\t\x12\x11\n\tevent_seq\x18\x07 \x01(\x04\x12\x10\n\x08replayed\x18\x08 \x01(\x08\x12\r\n\x05\x63ount\x18\t \x01(\r\x12\x14\n\x0cpacked_codes\x18\n \x01(\x0c\x12\x12\n\ncode_width\x18\x0b \x01(\r\x12\x16\n\x0epacked_symbols\x18\x0c \x01(\x0c\x12\x14\n\x0csymbol_width\x18\r \x01(\r\"\xc6\x01\n\x13ReportEventsRequest\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.linecode.v1.LineEventKind\x12\r\n\x05\x63odes\x18\x02 \x03(\t\x12\x0f\n\x07time_us\x18\x03 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12#\n\x06origin\x18\x05 \x01(\x0b\x32\x13.linecode.v1.Origin\x12\'\n\x06groups\x18\x06 \x03(\x0b\x32\x17.linecode.v1.EventGroup\"E\n\nEventGroup\x12(\n\x04kind\x18\x01 \x01(\x0e\x32\x1a.linecode.v1.LineEventKind\x12\r\n\x05\x63odes\x18\x02 \x03(\t\"\x94\x01\n\x10\x41ggregateRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08\x63hildren\x18\x02 \x03(\t\x12\x0f\n\x07partial\x18\x03 \x01(\x08\x12\x0f\n\x07time_us\x18\x04 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12#\n\x06origin\x18\x06 \x01(\x0b\x32\x13.linecode.v1.Origin\"\x86\x01\n\x13\x44isaggregateRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08\x63hildren\x18\x02 \x03(\t\x12\x0f\n\x07time_us\x18\x03 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x04 \x01(\t\x12#\n\x06origin\x18\x05 \x01(\x0b\x32\x13.linecode.v1.Origin\"\x97\x01\n\x0fReparentRequest\x12\x12\n\nnew_parent\x18\x01 \x01(\t\x12\x10\n\x08\x63hildren\x18\x02 \x03(\t\x12\x0f\n\x07partial\x18\x03 \x01(\x08\x12\x0f\n\x07time_us\x18\x04 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12#\n\x06origin\x18\x06 \x01(\x0b\x32\x13.linecode.v1.Origin\"\x95\x01\n\x0eReplaceRequest\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x11\n\told_child\x18\x02 \x01(\t\x12\x11\n\tnew_child\x18\x03 \x01(\t\x12\x0f\n\x07time_us\x18\x04 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\t\x12#\n\x06origin\x18\x06 \x01(\x0b\x32\x13.linecode.v1.Origin*\xcb\x01\n\rLineEventKind\x12\x1a\n\x16LINE_EVENT_UNSPECIFIED\x10\x00\x12\x16\n\x12LINE_EVENT_PRINTED\x10\x01\x12\x17\n\x13LINE_EVENT_VERIFIED\x10\x02\x12\x1c\n\x18LINE_EVENT_VERIFY_FAILED\x10\x03\x12\x16\n\x12LINE_EVENT_SAMPLED\x10\x04\x12\x18\n\x14LINE_EVENT_DESTROYED\x10\x05\x12\x1d\n\x19LINE_EVENT_DECOMMISSIONED\x10\x06\x32\x9c\x03\n\x0bLineService\x12\x42\n\x08\x41llocate\x12\x1c.linecode.v1.AllocateRequest\x1a\x16.linecode.v1.CodeBlock0\x01\x12\x45\n\x0cReportEvents\x12 .linecode.v1.ReportEventsRequest\x1a\x13.linecode.v1.Change\x12?\n\tAggregate\x12\x1d.linecode.v1.AggregateRequest\x1a\x13.linecode.v1.Change\x12\x45\n\x0c\x44isaggregate\x12 .linecode.v1.DisaggregateRequest\x1a\x13.linecode.v1.Change\x12=\n\x08Reparent\x12\x1c.linecode.v1.ReparentRequest\x1a\x13.linecode.v1.Change\x12;\n\x07Replace\x12\x1b.linecode.v1.ReplaceRequest\x1a\x13.linecode.v1.Changeb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'linecode.v1.line_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LINEEVENTKIND']._serialized_start=1233
-  _globals['_LINEEVENTKIND']._serialized_end=1436
+  _globals['_LINEEVENTKIND']._serialized_start=1352
+  _globals['_LINEEVENTKIND']._serialized_end=1555
   _globals['_ALLOCATEREQUEST']._serialized_start=66
-  _globals['_ALLOCATEREQUEST']._serialized_end=213
-  _globals['_CODEBLOCK']._serialized_start=216
-  _globals['_CODEBLOCK']._serialized_end=364
-  _globals['_REPORTEVENTSREQUEST']._serialized_start=367
-  _globals['_REPORTEVENTSREQUEST']._serialized_end=565
-  _globals['_EVENTGROUP']._serialized_start=567
-  _globals['_EVENTGROUP']._serialized_end=636
-  _globals['_AGGREGATEREQUEST']._serialized_start=639
-  _globals['_AGGREGATEREQUEST']._serialized_end=787
-  _globals['_DISAGGREGATEREQUEST']._serialized_start=790
-  _globals['_DISAGGREGATEREQUEST']._serialized_end=924
-  _globals['_REPARENTREQUEST']._serialized_start=927
-  _globals['_REPARENTREQUEST']._serialized_end=1078
-  _globals['_REPLACEREQUEST']._serialized_start=1081
-  _globals['_REPLACEREQUEST']._serialized_end=1230
-  _globals['_LINESERVICE']._serialized_start=1439
-  _globals['_LINESERVICE']._serialized_end=1851
+  _globals['_ALLOCATEREQUEST']._serialized_end=229
+  _globals['_CODEBLOCK']._serialized_start=232
+  _globals['_CODEBLOCK']._serialized_end=483
+  _globals['_REPORTEVENTSREQUEST']._serialized_start=486
+  _globals['_REPORTEVENTSREQUEST']._serialized_end=684
+  _globals['_EVENTGROUP']._serialized_start=686
+  _globals['_EVENTGROUP']._serialized_end=755
+  _globals['_AGGREGATEREQUEST']._serialized_start=758
+  _globals['_AGGREGATEREQUEST']._serialized_end=906
+  _globals['_DISAGGREGATEREQUEST']._serialized_start=909
+  _globals['_DISAGGREGATEREQUEST']._serialized_end=1043
+  _globals['_REPARENTREQUEST']._serialized_start=1046
+  _globals['_REPARENTREQUEST']._serialized_end=1197
+  _globals['_REPLACEREQUEST']._serialized_start=1200
+  _globals['_REPLACEREQUEST']._serialized_end=1349
+  _globals['_LINESERVICE']._serialized_start=1558
+  _globals['_LINESERVICE']._serialized_end=1970
 # @@protoc_insertion_point(module_scope)

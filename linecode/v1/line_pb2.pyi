@@ -26,23 +26,25 @@ LINE_EVENT_DESTROYED: LineEventKind
 LINE_EVENT_DECOMMISSIONED: LineEventKind
 
 class AllocateRequest(_message.Message):
-    __slots__ = ("batch_id", "level", "count", "idempotency_key", "origin", "block_size")
+    __slots__ = ("batch_id", "level", "count", "idempotency_key", "origin", "block_size", "packed")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     COUNT_FIELD_NUMBER: _ClassVar[int]
     IDEMPOTENCY_KEY_FIELD_NUMBER: _ClassVar[int]
     ORIGIN_FIELD_NUMBER: _ClassVar[int]
     BLOCK_SIZE_FIELD_NUMBER: _ClassVar[int]
+    PACKED_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     level: str
     count: int
     idempotency_key: str
     origin: _common_pb2.Origin
     block_size: int
-    def __init__(self, batch_id: _Optional[str] = ..., level: _Optional[str] = ..., count: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ..., block_size: _Optional[int] = ...) -> None: ...
+    packed: bool
+    def __init__(self, batch_id: _Optional[str] = ..., level: _Optional[str] = ..., count: _Optional[int] = ..., idempotency_key: _Optional[str] = ..., origin: _Optional[_Union[_common_pb2.Origin, _Mapping]] = ..., block_size: _Optional[int] = ..., packed: _Optional[bool] = ...) -> None: ...
 
 class CodeBlock(_message.Message):
-    __slots__ = ("batch_id", "level", "pool", "first_index", "codes", "symbols", "event_seq", "replayed")
+    __slots__ = ("batch_id", "level", "pool", "first_index", "codes", "symbols", "event_seq", "replayed", "count", "packed_codes", "code_width", "packed_symbols", "symbol_width")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
     LEVEL_FIELD_NUMBER: _ClassVar[int]
     POOL_FIELD_NUMBER: _ClassVar[int]
@@ -51,6 +53,11 @@ class CodeBlock(_message.Message):
     SYMBOLS_FIELD_NUMBER: _ClassVar[int]
     EVENT_SEQ_FIELD_NUMBER: _ClassVar[int]
     REPLAYED_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    PACKED_CODES_FIELD_NUMBER: _ClassVar[int]
+    CODE_WIDTH_FIELD_NUMBER: _ClassVar[int]
+    PACKED_SYMBOLS_FIELD_NUMBER: _ClassVar[int]
+    SYMBOL_WIDTH_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
     level: int
     pool: str
@@ -59,7 +66,12 @@ class CodeBlock(_message.Message):
     symbols: _containers.RepeatedScalarFieldContainer[str]
     event_seq: int
     replayed: bool
-    def __init__(self, batch_id: _Optional[str] = ..., level: _Optional[int] = ..., pool: _Optional[str] = ..., first_index: _Optional[int] = ..., codes: _Optional[_Iterable[str]] = ..., symbols: _Optional[_Iterable[str]] = ..., event_seq: _Optional[int] = ..., replayed: _Optional[bool] = ...) -> None: ...
+    count: int
+    packed_codes: bytes
+    code_width: int
+    packed_symbols: bytes
+    symbol_width: int
+    def __init__(self, batch_id: _Optional[str] = ..., level: _Optional[int] = ..., pool: _Optional[str] = ..., first_index: _Optional[int] = ..., codes: _Optional[_Iterable[str]] = ..., symbols: _Optional[_Iterable[str]] = ..., event_seq: _Optional[int] = ..., replayed: _Optional[bool] = ..., count: _Optional[int] = ..., packed_codes: _Optional[bytes] = ..., code_width: _Optional[int] = ..., packed_symbols: _Optional[bytes] = ..., symbol_width: _Optional[int] = ...) -> None: ...
 
 class ReportEventsRequest(_message.Message):
     __slots__ = ("kind", "codes", "time_us", "idempotency_key", "origin", "groups")

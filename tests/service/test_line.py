@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import grpc
+import pytest
 
+from linecode.client import block_codes, block_symbols
+from linecode.service.line import _packed
 from linecode.v1 import line_pb2
 
-from .conftest import ORIGIN, Client, idle, refused
+from .conftest import EXPORT_BATCH, GS1_PRODUCT, ORIGIN, Client, idle, refused
 
 
 def test_allocate_streams_blocks_of_unique_codes(client: Client) -> None:
@@ -21,6 +24,48 @@ def test_allocate_streams_blocks_of_unique_codes(client: Client) -> None:
     assert [b.first_index for b in blocks] == [blocks[0].first_index + k * 1000 for k in range(3)]
     assert all(not b.symbols for b in blocks)  # nmpa20: the symbol is the code
     assert client.store.info(codes[-1]).state.label == "allocated"
+
+
+@pytest.mark.parametrize("product", ["nmpa20", "gs1"])
+def test_packed_blocks_carry_the_same_codes_and_symbols_as_the_repeated_form(
+    client: Client, product: str
+) -> None:
+    """A client asking for packed blocks gets each block's codes (and GS1 symbols, with their GS)
+    as one bytes value of fixed-width entries; the retry of the same allocation in the repeated form
+    streams the same codes, so the two forms are one answer."""
+    batch, level = ("B1", "unit") if product == "nmpa20" else ("E1", "unit")
+    if product == "gs1":
+        client.admin.CreateProduct(GS1_PRODUCT)
+        client.admin.CreateBatch(EXPORT_BATCH)
+
+    def allocate(packed: bool) -> list[line_pb2.CodeBlock]:
+        request = line_pb2.AllocateRequest(
+            batch_id=batch, level=level, count=2500, block_size=1000, idempotency_key="p", packed=packed
+        )
+        return list(client.line.Allocate(request))
+
+    packed, plain = allocate(True), allocate(False)
+    assert [b.count for b in packed] == [b.count for b in plain] == [1000, 1000, 500]
+    assert all(not b.codes and not b.symbols and b.code_width for b in packed)
+    assert all(not b.packed_codes and not b.code_width for b in plain)
+    assert [block_codes(b) for b in packed] == [list(b.codes) for b in plain]
+    assert [block_symbols(b) for b in packed] == [block_symbols(b) for b in plain]
+    width = 20 if product == "nmpa20" else len("(01)09501101530003(21)") + 12
+    assert {b.code_width for b in packed} == {width}
+    assert len(packed[0].packed_codes) == 1000 * width
+    if product == "gs1":
+        symbols = block_symbols(packed[0])
+        assert packed[0].symbol_width and all(s.startswith("01") and "\x1d" in s for s in symbols)
+        assert symbols == list(plain[0].symbols)
+    else:
+        assert not packed[0].symbol_width  # nmpa20: the symbol is the code
+    codes = [c for b in packed for c in block_codes(b)]
+    assert len(set(codes)) == 2500 and all(client.store.key(c) == c for c in codes[::250])
+
+
+def test_codes_of_unequal_length_are_never_packed() -> None:
+    assert _packed(["ab", "cd"]) == (b"abcd", 2)
+    assert _packed(["ab", "c"]) is None and _packed(["a", "bc"]) is None
 
 
 def test_allocate_retry_with_same_key_streams_the_same_codes(client: Client) -> None:
