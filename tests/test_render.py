@@ -167,12 +167,14 @@ def test_bulk_calls_name_the_code_that_does_not_fit_in_any_thread() -> None:
     codes = [short] * 5000
     codes[4321] = long
     size = SIZES[dm.codewords(render.symbol_data(short, True)[0], True)[0]].name
+    first_too_long = [long, *codes[:10]]  # the smallest-size guess is made on the first code
     for call in (
         lambda: render.render_many(codes, gs1=True, size=size, threads=2),
         lambda: render.matrices(codes, gs1=True, size=size, threads=2),
         lambda: render.matrices(codes, gs1=True, shape="rectangle", threads=2),
+        lambda: render.matrices(first_too_long, gs1=True, shape="rectangle"),
     ):
-        with pytest.raises(InvalidArgument, match=r"oP-qR\.sT/uV%wX-yZ\.aB.* does not fit") as err:
+        with pytest.raises(InvalidArgument, match=r"oP-qR\.sT/uV%wX-yZ\.aB.* does not fit: it needs") as err:
             call()
         assert err.value.reason == Reason.DOES_NOT_FIT
 

@@ -353,7 +353,11 @@ def matrices(
     if k < 0 and count:
         # A batch of one code format mostly shares one smallest size: guess the first code's and
         # encode everything once; only a batch that disagrees pays for a second, common-size pass.
-        guess = SIZES[_dm.encode(bytes(flat[offsets[0] : offsets[1]]), is_gs1, -1, size_set)[0]]
+        first = bytes(flat[offsets[0] : offsets[1]])
+        try:
+            guess = SIZES[_dm.encode(first, is_gs1, -1, size_set)[0]]
+        except InvalidData:
+            raise _does_not_fit(first, is_gs1, -1, size_set) from None
         out = np.empty((count, guess.rows, guess.cols), dtype=np.uint8)
         sizes = np.empty(count, dtype=np.int32)
 

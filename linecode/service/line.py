@@ -107,10 +107,10 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
 
 
 def _packed(texts: Sequence[str]) -> tuple[bytes, int] | None:
-    """``texts`` as one bytes value of equal-width ASCII entries and that width (None: not all as
-    wide as the first, so the block goes in the repeated form). The codes and symbols of one pool
-    and batch have one width by construction (``store.coderules.generate``: fixed-width serials);
-    the total length guards that."""
+    """``texts`` as one bytes value of equal-width ASCII entries and that width (None: they differ
+    in length, so the block goes in the repeated form). The codes and symbols of one pool and batch
+    have one width by construction (``store.coderules.generate``: fixed-width serials)."""
     width = len(texts[0])
     joined = "".join(texts).encode("ascii")
-    return (joined, width) if len(joined) == width * len(texts) else None
+    # none narrower and the total right: every entry is exactly this wide
+    return (joined, width) if len(joined) == width * len(texts) and min(map(len, texts)) == width else None

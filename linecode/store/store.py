@@ -293,7 +293,7 @@ class Store:
             return product
 
         return self._write_once(
-            ["create_product", encoded, claim_pools],
+            ["create_product", encoded, claim_pools, origin.time_us],
             origin,
             run,
             answer=lambda _: {},
@@ -806,6 +806,7 @@ class Store:
         reissued. A retry with the same idempotency key writes nothing and gets the close's
         report (its numbers, state and export as they stand at the retry).
         """
+        lifecycle.check_time(origin.time_us)  # before the reason, as every write checks its time first
         if override_reason is not None:
             bounds.TEXT.check(override_reason, "override reason")
         return self._write_once(

@@ -39,12 +39,8 @@ def _no_record(code: str, slot: bytes) -> NoReturn:
     )
 
 
-def _missing(what: str, given: str, reason: Reason) -> NoReturn:
-    raise NotFound(
-        f"no {what} {shown(given)} in this store",
-        reason=reason,
-        hint=f"check the {what} id, or create the {what} first (create_{what})",
-    )
+def _missing(what: str, given: str, reason: Reason, hint: str) -> NoReturn:
+    raise NotFound(f"no {what} {shown(given)} in this store", reason=reason, hint=hint)
 
 
 def line_forbidden(line: str, lines: Iterable[str], named: Sequence[str] = ()) -> PermissionDenied:
@@ -68,7 +64,7 @@ class Tx:
     look-ups. It stays true because every write of those goes through this object, and a failing
     request aborts the whole transaction, so nothing remembered outlives a write it saw."""
 
-    __slots__ = ("_batches", "_counts", "_seq", "_slots", "db", "lines", "txn")
+    __slots__ = ("_batches", "_counts", "_products", "_seq", "_slots", "db", "lines", "txn")
 
     def __init__(self, txn: lmdb.Transaction, db: Database, *, writing: bool = False) -> None:
         self.txn = txn
@@ -79,6 +75,9 @@ class Tx:
         """Writing: the slots of the codes read so far, so storing their records looks none up
         again. Reading keeps none (an export reads millions of records in one transaction)."""
         self._batches: dict[int, Batch] = {}
+        self._products: dict[str, Product] = {}
+        """Products read or stored by this transaction (the store's one cache across transactions
+        is ``Database.decoded``; this saves a rule asking twice a look-up and a decode check)."""
         self._seq: int | None = None
         """The last event's sequence number, once this transaction has read or appended it."""
         self.lines: frozenset[str] | None = None
@@ -358,8 +357,13 @@ class Tx:
 
     def product(self, product_id: str) -> Product:
         """A product by id; raises :class:`NotFound` ``UNKNOWN_PRODUCT``."""
-        product = self._json_record("products", product_id, records.product_from_json)
-        return product if product is not None else _missing("product", product_id, Reason.UNKNOWN_PRODUCT)
+        product = self._products.get(product_id)
+        if product is None:
+            product = self._json_record("products", product_id, records.product_from_json)
+            if product is None:
+                _missing("product", product_id, Reason.UNKNOWN_PRODUCT, "create it first (create_product)")
+            self._products[product_id] = product
+        return product
 
     def has_product(self, product_id: str) -> bool:
         """Whether a product of this id exists."""
@@ -367,6 +371,7 @@ class Tx:
 
     def put_product(self, product: Product) -> None:
         """Store a new product."""
+        self._products[product.product_id] = product
         self.txn.put(
             product.product_id.encode(),
             records.dump_json(records.product_to_json(product)),
@@ -381,7 +386,10 @@ class Tx:
     def batch(self, batch_id: str) -> Batch:
         """A batch by id; raises :class:`NotFound` ``UNKNOWN_BATCH``."""
         batch = self._json_record("batches", batch_id, records.batch_from_json)
-        return batch if batch is not None else _missing("batch", batch_id, Reason.UNKNOWN_BATCH)
+        if batch is None:
+            hint = "check the batch id, or create the batch first (create_batch)"
+            _missing("batch", batch_id, Reason.UNKNOWN_BATCH, hint)
+        return batch
 
     def has_batch(self, batch_id: str) -> bool:
         """Whether a batch of this id exists."""

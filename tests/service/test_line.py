@@ -66,6 +66,7 @@ def test_packed_blocks_carry_the_same_codes_and_symbols_as_the_repeated_form(
 def test_codes_of_unequal_length_are_never_packed() -> None:
     assert _packed(["ab", "cd"]) == (b"abcd", 2)
     assert _packed(["ab", "c"]) is None and _packed(["a", "bc"]) is None
+    assert _packed(["ab", "a", "abc"]) is None  # the right total, the wrong widths
 
 
 def test_allocate_retry_with_same_key_streams_the_same_codes(client: Client) -> None:

@@ -26,7 +26,8 @@ def test_product_and_batch_are_stored_and_unique(line: Line) -> None:
     assert store.batch("B1").line == "L1"
     refused(store, lambda: store.create_product(PRODUCT, "x", "y", LEVELS), AlreadyExists, "PRODUCT_EXISTS")
     refused(store, lambda: make_batch(store, "B1"), AlreadyExists, "BATCH_EXISTS")
-    refused(store, lambda: make_batch(store, "B2", product="nope"), NotFound, "UNKNOWN_PRODUCT")
+    unknown = refused(store, lambda: make_batch(store, "B2", product="nope"), NotFound, "UNKNOWN_PRODUCT")
+    assert unknown.hint == "create it first (create_product)"
     with pytest.raises(InvalidCode):
         store.create_product("p2", "x", "y", [Level("unit", CodeRule.NMPA20, "86")])
 

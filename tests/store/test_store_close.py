@@ -47,6 +47,9 @@ def test_discrepancies_block_close_until_overridden(line: Line) -> None:
     store.disaggregate(partial, store.children_of(partial)[:2])  # now 3 of 5, never declared partial
     (empty,) = line.commissioned("bundle", 1)
     error = refused(store, lambda: store.close_batch("B1"), Precondition, "BATCH_DISCREPANCY")
+    # a time in the wrong unit is told first, whatever else the request gets wrong (as every write)
+    seconds = Origin(time_us=5)
+    refused(store, lambda: store.close_batch("B1", "x\x00y", origin=seconds), InvalidArgument, "BAD_TIME")
     assert set(loose) <= set(error.codes) and partial in error.codes
     report = store.reconcile("B1")
     unit, level2 = report.levels[0], report.levels[1]
