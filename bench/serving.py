@@ -10,11 +10,13 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def serve(*args: str) -> Iterator[str]:
-    """A ``linecode serve`` with ``args`` (a test master key); its announcement line (the port is
-    in it: ``announced_port``). Stopped gracefully at the end."""
+def serve(*args: str, cpus: str | None = None) -> Iterator[str]:
+    """A ``linecode serve`` with ``args`` (a test master key), pinned to ``cpus`` (``taskset -c``)
+    if given; its announcement line (the port is in it: ``announced_port``). Stopped gracefully at
+    the end."""
+    pinned = ["taskset", "-c", cpus] if cpus else []
     proc = subprocess.Popen(
-        [sys.executable, "-m", "linecode", "serve", *args],
+        [*pinned, sys.executable, "-m", "linecode", "serve", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,

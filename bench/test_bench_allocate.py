@@ -1,0 +1,106 @@
+"""Allocation through the network against SerialBox (issue 16): ``Allocate`` of 10,000 and 100,000
+codes over gRPC, durable, against SerialBox's REST ``allocate`` of as many serials (Django, SQLite,
+random flavor pack). Both servers are pinned to CPU 1 and run one at a time; this process, the
+client, runs on CPU 0. Each round times SerialBox and linecode's repeated form in its setup and
+linecode's packed form (what ``linecode.client`` asks for) as the round itself, so the three share
+the VM's minutes; the client ends with the codes as Python strings either way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from collections.abc import Iterator
+from itertools import count
+from statistics import median
+
+import grpc
+import pytest
+
+from bench.peers import serialbox
+from bench.serving import serve
+from linecode import sim
+from linecode.client import block_codes
+from linecode.service.server import announced_port
+from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
+
+ROUNDS = int(os.environ.get("LINECODE_BENCH_ROUNDS", "7"))
+KEYS = count()
+
+
+@pytest.fixture(scope="module")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    data = tmp_path_factory.mktemp("serve") / "data"
+    args = ("--data", str(data), "--listen", "127.0.0.1:0", "--processes", "1")
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {0})
+    try:
+        with serve(*args, cpus="1") as announced:
+            target = f"127.0.0.1:{announced_port(announced)}"
+            with grpc.insecure_channel(target) as channel:
+                (batch,) = sim.setup_batches(
+                    admin_pb2_grpc.AdminServiceStub(channel), sim.demo_product(), 1, 10**6, "A-"
+                )
+            with serialbox(tmp_path_factory.mktemp("serialbox"), cpus="1") as url:
+                yield target, batch, url
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def serialbox_allocate(url: str, n: int) -> list[int]:
+    with urllib.request.urlopen(f"{url}/allocate/bench/{n}/?format=json", timeout=120) as answer:
+        numbers = json.loads(answer.read())["numbers"]
+    return list(json.loads(numbers))  # SerialBox sends the list as a string
+
+
+def linecode_allocate(target: str, batch: str, n: int, packed: bool) -> list[str]:
+    with grpc.insecure_channel(target) as channel:
+        stub = line_pb2_grpc.LineServiceStub(channel)
+        request = line_pb2.AllocateRequest(
+            batch_id=batch,
+            level="unit",
+            count=n,
+            block_size=10_000,
+            idempotency_key=f"k{next(KEYS)}",
+            packed=packed,
+        )
+        return [code for block in stub.Allocate(request, timeout=120) for code in block_codes(block)]
+
+
+@pytest.mark.parametrize("n", [10_000, 100_000])
+def test_linecode_allocate_against_serialbox(benchmark, servers: tuple[str, str, str], n: int) -> None:  # type: ignore[no-untyped-def]
+    target, batch, url = servers
+    serialbox_allocate(url, n), linecode_allocate(target, batch, n, True)  # warm both
+    peer: list[float] = []
+    repeated: list[float] = []
+
+    def setup() -> tuple[tuple[()], dict[str, object]]:
+        t = time.perf_counter()
+        assert len(serialbox_allocate(url, n)) == n
+        peer.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        assert len(linecode_allocate(target, batch, n, False)) == n
+        repeated.append(time.perf_counter() - t)
+        return (), {}
+
+    benchmark.group = f"allocate {n:,} codes over the network"
+    codes = benchmark.pedantic(
+        lambda: linecode_allocate(target, batch, n, True), setup=setup, rounds=ROUNDS, iterations=1
+    )
+    assert len(set(codes)) == n
+    ours, theirs, plain = benchmark.stats.stats.median, median(peer), median(repeated)
+    pairs = sorted(round(p / o, 2) for p, o in zip(peer, benchmark.stats.stats.data, strict=True))
+    benchmark.extra_info.update(
+        codes_per_s=round(n / ours),
+        serialbox_codes_per_s=round(n / theirs),
+        repeated_codes_per_s=round(n / plain),
+        ratio_median_of_pairs=median(pairs),
+        pair_ratios=pairs,
+        alternatives={"SerialBox REST allocate": theirs, "linecode, repeated form": plain},
+    )
+    print(
+        f"\nAllocate {n:,}: linecode packed {n / ours:,.0f}/s, repeated {n / plain:,.0f}/s, "
+        f"SerialBox {n / theirs:,.0f}/s; SerialBox time / linecode time by pair {pairs}"
+    )
