@@ -423,7 +423,13 @@ class Origin:
     idempotency_key: str | None = None
     """A retry with the same key gets the first answer and writes nothing again."""
     lines: frozenset[str] | None = None
-    """The lines the caller may change codes and batches of (its role's); None: any."""
+    """The lines the caller may change codes and batches of (its role's); None: any. Any collection
+    of line ids is taken (one id alone too) and kept as a frozenset."""
+
+    def __post_init__(self) -> None:
+        lines: Any = self.lines
+        if lines is not None and not isinstance(lines, frozenset):
+            object.__setattr__(self, "lines", frozenset([lines] if isinstance(lines, str) else lines))
 
     def at(self, time_us: int) -> Stamp:
         """What the write's events record, at ``time_us``."""

@@ -3,11 +3,19 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import pytest
 
 from linecode.codes import Gs1Code, Sscc
-from linecode.errors import AlreadyExists, InvalidArgument, InvalidCode, NotFound, Precondition
+from linecode.errors import (
+    AlreadyExists,
+    InvalidArgument,
+    InvalidCode,
+    NotFound,
+    PermissionDenied,
+    Precondition,
+)
 from linecode.store import CodeRule, EventKind, Level, LineEvent, Lock, Origin, RegulatoryStatus, State, Store
 from linecode.store.lifecycle import MAX_AHEAD_US
 from linecode.store.model import now_us
@@ -316,3 +324,16 @@ def test_twenty_digits_starting_00_are_the_sscc_and_no_nmpa20_identifier_starts_
     refused(store, lambda: store.report_many([]), InvalidArgument, "NO_CODES")
     refused(store, lambda: store.export_lease("", 1), NotFound, "UNKNOWN_POOL")
     assert not differences(store)
+
+
+def test_an_origins_lines_are_a_frozenset_whatever_collection_is_given(line: Line) -> None:
+    one: Any = "L1"  # one line id, not its letters
+    many: Any = ["L1", "L2"]
+    assert Origin(lines=many).lines == frozenset({"L1", "L2"})
+    assert Origin(lines=one).lines == frozenset({"L1"})
+    assert Origin().lines is None
+    store = line.store
+    make_batch(store, "B2", line="L2")
+    only_l1 = Origin(lines=one)
+    refused(store, lambda: store.allocate("B2", "unit", 1, origin=only_l1), PermissionDenied, "ROLE_FORBIDS")
+    assert store.allocate("B1", "unit", 1, origin=only_l1).codes
