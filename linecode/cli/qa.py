@@ -20,7 +20,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     uni.add_argument("--count", type=int, default=1_000_000, help="codes to generate (default 1,000,000)")
     uni.add_argument("--levels", default="unit,bundle,case", help="comma-separated packaging levels")
     uni.add_argument("--batch-size", type=int, default=None, help="units per batch (default 50,000)")
-    uni.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="generator threads")
+    uni.add_argument(
+        "--threads",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="threads that generate and read back codes (default: every core)",
+    )
     uni.add_argument("--json", action="store_true", help="end with one JSON line of the figures")
     uni.set_defaults(handler=run_uniqueness)
 
