@@ -258,6 +258,8 @@ class PartitionCounter(DuplicateCounter):
         self._lock = threading.Lock()
         self.peak_bytes = 0
         """The most bytes of values :meth:`finish` held at once (sorting a file, or a piece of one)."""
+        self.bytes_written = 0
+        """Bytes written to the files (by :meth:`add`, and again by any split)."""
 
     def _words_of(self, values: np.ndarray) -> np.ndarray:
         """Values as (n, words) ``uint64``: equal values give equal rows."""
@@ -281,13 +283,14 @@ class PartitionCounter(DuplicateCounter):
 
     def _scatter(self, words: np.ndarray, depth: int, files: dict[int, BinaryIO], directory: Path) -> None:
         """Append each row to the file of its hash's byte ``depth`` (0: the highest)."""
-        part = (self._hash(words) >> np.uint64(56 - 8 * depth)) & np.uint64(self.FAN_OUT - 1)
-        order = np.argsort(part, kind="stable")
-        ordered, bounds = words[order], np.searchsorted(part[order], np.arange(self.FAN_OUT + 1))
+        part = ((self._hash(words) >> np.uint64(56 - 8 * depth)) & np.uint64(0xFF)).astype(np.uint8)
+        ordered = words[np.argsort(part, kind="stable")]  # a radix sort for 8-bit keys
+        bounds = np.concatenate([[0], np.cumsum(np.bincount(part, minlength=self.FAN_OUT))])
         for p in map(int, np.flatnonzero(np.diff(bounds))):
             if p not in files:
                 files[p] = open(directory / f"{p:02x}", "ab")  # noqa: SIM115 -- closed by finish/close
             files[p].write(ordered[bounds[p] : bounds[p + 1]].tobytes())
+        self.bytes_written += words.nbytes
 
     def add(self, values: np.ndarray) -> None:
         words = self._words_of(np.asarray(values))
@@ -311,16 +314,31 @@ class PartitionCounter(DuplicateCounter):
             while piece := f.read(rows * 8 * self.words):
                 yield np.frombuffer(piece, dtype=np.uint64).reshape(-1, self.words)
 
+    def _count_sorted(self, words: np.ndarray) -> int:
+        """Duplicates among rows held in memory."""
+        if self.words == 1:
+            return count_duplicates(words[:, 0])
+        # Sorting by the keyed hash (one uint64 key) is 3-4x faster than sorting rows of several
+        # words. Equal rows have equal hashes; when every neighbour with the same hash is also the
+        # same row, each run of one hash is one value, and the neighbours count its repeats.
+        hashes = self._hash(words)
+        order = np.argsort(hashes)
+        hashes, words = hashes[order], words[order]
+        same_hash = hashes[1:] == hashes[:-1]
+        same = same_hash & (words[1:] == words[:-1]).all(axis=1)
+        if np.array_equal(same, same_hash):
+            return int(np.count_nonzero(same))
+        # Two values share a hash: sort the rows themselves.
+        ordered = words[np.lexsort(words.T[::-1])]
+        return int(np.count_nonzero((ordered[1:] == ordered[:-1]).all(axis=1)))
+
     def _count(self, path: Path, depth: int) -> int:
         """Duplicates among the values of one file (none of them equals a value of another file)."""
         if path.stat().st_size <= self.memory:
             words = np.fromfile(path, dtype=np.uint64).reshape(-1, self.words)
             path.unlink()
             self.peak_bytes = max(self.peak_bytes, words.nbytes)
-            if self.words == 1:
-                return count_duplicates(words[:, 0])
-            ordered = words[np.lexsort(words.T[::-1])]
-            return int(np.count_nonzero((ordered[1:] == ordered[:-1]).all(axis=1)))
+            return self._count_sorted(words)
         if depth < 8:
             children: dict[int, BinaryIO] = {}
             sub = path.with_name(path.name + "-")

@@ -267,6 +267,17 @@ def test_partition_counter_finds_no_false_duplicate_and_every_planted_one(tmp_pa
     assert not list(tmp_path.iterdir())  # the partition files are gone
 
 
+def test_partition_counter_when_values_share_a_hash(tmp_path: Path) -> None:
+    # Neighbours by hash are then not always equal: the rows themselves are sorted instead.
+    rng = np.random.default_rng(5)
+    serials = [bytes(r) for r in rng.integers(ord("A"), ord("D"), size=(3000, 12), dtype=np.uint8)]
+    serials += serials[:40]
+    counter = PartitionCounter(12, directory=tmp_path)
+    counter._hash = lambda words: np.zeros(len(words), dtype=np.uint64)  # type: ignore[method-assign]
+    counter.add(np.array(serials, dtype="S12"))
+    assert counter.finish() == _expected(serials)
+
+
 def test_partition_counter_of_one_value_repeated(tmp_path: Path) -> None:
     # Every value in one file that no hash byte can split: counted piece by piece.
     counter = PartitionCounter(memory=64, directory=tmp_path)
