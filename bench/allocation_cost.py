@@ -1,6 +1,6 @@
 """``Store.allocate`` in process: codes per second and store bytes per allocated code (issue 16).
 
-``.venv/bin/python bench/allocation_cost.py`` allocates 1,000,000 unit codes as 10 calls of
+``PYTHONPATH=. .venv/bin/python bench/allocation_cost.py`` allocates 1,000,000 unit codes as 10 calls of
 100,000 (durable, fsync) on a fresh store, three times, and prints the rate and how much the data
 file's used pages grew per code (``Store.used_bytes``).
 """
