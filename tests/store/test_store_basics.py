@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import json
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from linecode.codes import Gs1Code, Sscc
 from linecode.errors import (
@@ -20,7 +24,7 @@ from linecode.store import CodeRule, EventKind, Level, LineEvent, Lock, Origin, 
 from linecode.store.lifecycle import MAX_AHEAD_US
 from linecode.store.model import now_us
 from linecode.store.replay import differences
-from linecode.store.tx import MAX_KEY_BYTES
+from linecode.store.tx import MAX_KEY_BYTES, request_digest
 from tests.factories import EXPORT, LEVELS, PRODUCT, make_batch, make_product
 
 from .conftest import Line, refused
@@ -337,3 +341,18 @@ def test_an_origins_lines_are_a_frozenset_whatever_collection_is_given(line: Lin
     only_l1 = Origin(lines=one)
     refused(store, lambda: store.allocate("B2", "unit", 1, origin=only_l1), PermissionDenied, "ROLE_FORBIDS")
     assert store.allocate("B1", "unit", 1, origin=only_l1).codes
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_JSON, max_size=6))
+def test_request_digests_are_those_of_json_dumps(body: list[Any]) -> None:
+    """Idempotency records keep the digest of the request's JSON text; it must stay the one
+    ``json.dumps`` gives, or keys stored by an earlier version would no longer match their retries."""
+    assert request_digest(body) == hashlib.blake2b(json.dumps(body).encode(), digest_size=16).hexdigest()
