@@ -12,7 +12,7 @@ import enum
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any, NamedTuple, TypedDict
 
 from linecode.reasons import Reason
 
@@ -436,9 +436,9 @@ class Origin:
         return Stamp(time_us, self.actor, self.line)
 
 
-@dataclass(frozen=True, slots=True)
-class Stamp:
-    """What an event records of its write: when, who, on which line. The store's rules take one."""
+class Stamp(NamedTuple):
+    """What an event records of its write: when, who, on which line. The store's rules take one (an
+    immutable tuple: one is made for every write, on the writer's thread)."""
 
     time_us: int
     actor: str

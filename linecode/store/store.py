@@ -223,24 +223,25 @@ class Store:
         keys, so a retry in other spellings is the same request) tells a retry from a reuse of the
         key; ``first`` runs before either (the caller's lines, checked before a replay tells the
         answer). Without a time of its own the write takes the store's (see :func:`_at_own_time`)."""
-        lifecycle.check_time(origin.time_us)
+        key, time_us, actor, line = origin.idempotency_key, origin.time_us, origin.actor, origin.line
+        lifecycle.check_time(time_us)
         digest = request_digest(body)
 
         def write(not_before: int) -> T:
-            def fn(tx: Tx) -> T:
+            def fn(tx: Tx) -> T:  # on the writer's thread: kept lean, it bounds the store's throughput
                 if first is not None:
                     first(tx)
-                stored = tx.recall(origin.idempotency_key, digest)
+                stored = tx.recall(key, digest)
                 if stored is not None:
                     return replay(tx, stored)
-                t = origin.time_us if origin.time_us is not None else max(now_us(), not_before)
-                result = run(tx, origin.at(t))
-                tx.remember(origin.idempotency_key, digest, answer(result))
+                t = time_us if time_us is not None else max(now_us(), not_before)
+                result = run(tx, Stamp(t, actor, line))
+                tx.remember(key, digest, answer(result))
                 return result
 
             return self._write(fn, origin.lines)
 
-        return _at_own_time(write, own=origin.time_us is None)
+        return _at_own_time(write, own=time_us is None)
 
     # --- products and batches ---------------------------------------------------------------------
 
@@ -289,7 +290,7 @@ class Store:
             for level in product.levels:
                 leases.create_pool(tx, level, claim=claim_pools)
             detail = records.dump_json(encoded).decode()
-            tx.append_event(replace(at, line=""), EventKind.PRODUCT_CREATED, 0, detail=detail)
+            tx.append_event(at._replace(line=""), EventKind.PRODUCT_CREATED, 0, detail=detail)
             return product
 
         return self._write_once(
@@ -369,7 +370,7 @@ class Store:
             )
             tx.put_batch(batch)
             detail = records.dump_json(records.batch_to_json(batch)).decode()
-            tx.append_event(replace(at, line=line), EventKind.BATCH_CREATED, batch.ref, detail=detail)
+            tx.append_event(at._replace(line=line), EventKind.BATCH_CREATED, batch.ref, detail=detail)
             return batch
 
         body = [
@@ -420,7 +421,7 @@ class Store:
 
         def run(tx: Tx, at: Stamp) -> Allocation:
             taken, keys, symbols, seq = leases.allocate(
-                tx, self.master, tx.batch(batch_id), number, count, at=replace(at, line=at.line or batch.line)
+                tx, self.master, tx.batch(batch_id), number, count, at=at._replace(line=at.line or batch.line)
             )
             return Allocation(
                 batch_id, number, spec.name, pool, tuple(taken), tuple(keys), tuple(symbols), seq
@@ -473,7 +474,7 @@ class Store:
         return self._write_once(
             ["export_lease", pool, count],
             origin,
-            lambda tx, at: leases.export_lease(tx, pool, count, at=replace(at, line="")),
+            lambda tx, at: leases.export_lease(tx, pool, count, at=at._replace(line="")),
             answer=lambda lease: {"lease": lease.as_text()},
             replay=lambda tx, stored: Lease.parse(stored["lease"]),
         )
@@ -489,7 +490,7 @@ class Store:
         return self._write_once(
             ["import_lease", parsed.as_text()],
             origin,
-            lambda tx, at: leases.import_lease(tx, parsed, at=replace(at, line="")),
+            lambda tx, at: leases.import_lease(tx, parsed, at=at._replace(line="")),
             answer=lambda seq: {"event_seq": seq},
             replay=lambda tx, stored: int(stored["event_seq"]),
         )
@@ -517,7 +518,7 @@ class Store:
             [*body, origin.time_us],
             origin,
             run,
-            answer=lambda change: {"event_seq": change.event_seq, "parent": change.parent},
+            answer=_change_answer,
             replay=lambda tx, stored: Change(
                 stored["event_seq"], tuple(keys), stored["parent"], replayed=True
             ),
@@ -976,3 +977,8 @@ def _enum(cls: Any, value: str, what: str) -> Any:
             f"unknown {what} {value!r}; expected one of {', '.join(m.label for m in cls)}",
             reason=Reason.UNKNOWN_LOCK if what == "lock" else Reason.UNKNOWN_STATUS,
         ) from None
+
+
+def _change_answer(change: Change) -> dict[str, Any]:
+    """What an idempotency record keeps of a write answered with a :class:`Change`."""
+    return {"event_seq": change.event_seq, "parent": change.parent}

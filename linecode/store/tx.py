@@ -468,7 +468,7 @@ class Tx:
     ) -> int:
         """Append one event; returns its sequence number. Its actor and line must fit their bounds
         (``linecode.bounds``): every write appends an event, so nothing unbounded is ever stored."""
-        time_us, actor, line = at.time_us, at.actor, at.line
+        time_us, actor, line = at
         if (actor, line) != self.db.last_origin:  # a line's requests mostly come from one actor
             bounds.ACTOR.check(actor, "actor")
             bounds.LINE.check(line, "line")
