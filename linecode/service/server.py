@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -81,6 +82,37 @@ class Running:
             close()
 
 
+class Health(health.HealthServicer):
+    """grpc_health's servicer, telling watchers of a status change outside its lock.
+
+    Upstream (grpcio-health-checking 1.85) sends to every watcher while holding the lock, and a
+    send waits for gRPC's polling thread; a watcher closing at that moment has its close callback
+    run on that thread, where it waits for the same lock. Stopping the server (NOT_SERVING to
+    every watcher) while a watcher went away then hung for good: seen in about one stop in three
+    right after four watchers cancelled (``tests/service/test_health.py`` holds it)."""
+
+    _gracefully_shutting_down: bool
+
+    def set(self, service: str, status: Any) -> None:
+        with self._lock:
+            if self._gracefully_shutting_down:
+                return
+            self._server_status[service] = status
+            watchers = list(self._send_response_callbacks.get(service, ()))
+        for send in watchers:
+            send(health_pb2.HealthCheckResponse(status=status))
+
+    def enter_graceful_shutdown(self) -> None:
+        with self._lock:
+            if self._gracefully_shutting_down:
+                return
+            services = list(self._server_status)
+        for service in services:
+            self.set(service, health_pb2.HealthCheckResponse.NOT_SERVING)
+        with self._lock:
+            self._gracefully_shutting_down = True
+
+
 def create_server(
     store: Store,
     address: str = "127.0.0.1:0",
@@ -127,7 +159,7 @@ def create_server(
     query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(store), server)
     admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(store), server)
 
-    health_servicer = health.HealthServicer(experimental_non_blocking=True)
+    health_servicer = Health(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     for name in ("", *SERVICE_NAMES):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
