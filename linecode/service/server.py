@@ -83,15 +83,33 @@ class Running:
 
 
 class Health(health.HealthServicer):
-    """grpc_health's servicer, telling watchers of a status change outside its lock.
+    """grpc_health's servicer, sending to watchers only outside its lock.
 
-    Upstream (grpcio-health-checking 1.85) sends to every watcher while holding the lock, and a
-    send waits for gRPC's polling thread; a watcher closing at that moment has its close callback
-    run on that thread, where it waits for the same lock. Stopping the server (NOT_SERVING to
-    every watcher) while a watcher went away then hung for good: seen in about one stop in three
-    right after four watchers cancelled (``tests/service/test_health.py`` holds it)."""
+    Upstream (grpcio-health-checking 1.85) sends a watcher's first answer, and every status change,
+    while holding the lock, and a send waits for gRPC's polling thread; a watcher closing at that
+    moment has its close callback run on that thread, where it waits for the same lock. Health (and
+    the server's stop, which tells every watcher NOT_SERVING) then hung for good: seen in about one
+    stop in three right after four watchers cancelled (``tests/service/test_health.py`` holds it)."""
 
     _gracefully_shutting_down: bool
+
+    def Watch(self, request: Any, context: Any, send_response_callback: Any = None) -> Any:
+        """The current status now, every change after: the first send outside the lock too (a
+        watcher's first answer waited for the polling thread while holding it)."""
+        if send_response_callback is None:  # not the non-blocking server this one is made for
+            return super().Watch(request, context)
+        service = request.service
+        unknown = health_pb2.HealthCheckResponse.SERVICE_UNKNOWN
+        with self._lock:
+            first = self._server_status.get(service, unknown)
+        send_response_callback(health_pb2.HealthCheckResponse(status=first))
+        with self._lock:
+            self._send_response_callbacks.setdefault(service, set()).add(send_response_callback)
+            context.add_callback(self._on_close_callback(send_response_callback, service))
+            now = self._server_status.get(service, unknown)
+        if now != first:  # changed while the first answer was on its way
+            send_response_callback(health_pb2.HealthCheckResponse(status=now))
+        return None
 
     def set(self, service: str, status: Any) -> None:
         with self._lock:
