@@ -431,10 +431,6 @@ class Origin:
         if lines is not None and not isinstance(lines, frozenset):
             object.__setattr__(self, "lines", frozenset([lines] if isinstance(lines, str) else lines))
 
-    def at(self, time_us: int) -> Stamp:
-        """What the write's events record, at ``time_us``."""
-        return Stamp(time_us, self.actor, self.line)
-
 
 class Stamp(NamedTuple):
     """What an event records of its write: when, who, on which line. The store's rules take one (an

@@ -343,8 +343,14 @@ class Tx:
         if not 0 < len(encoded) <= MAX_KEY_BYTES:
             return None  # LMDB cannot hold such a key, so no record has it
         raw = self.txn.get(encoded, db=self.db.dbs[db])
-        if raw is None:
-            return None
+        return None if raw is None else self._decoded(db, raw, decode)
+
+    def _json_records(self, db: str, decode: Callable[[Any], T]) -> list[T]:
+        """Every record of the JSON database ``db``, decoded, in key order."""
+        return [self._decoded(db, raw, decode) for _, raw in self.txn.cursor(db=self.db.dbs[db])]
+
+    def _decoded(self, db: str, raw: bytes | memoryview, decode: Callable[[Any], T]) -> T:
+        """``raw`` of ``db`` decoded, through the store's one cache (``Database.decoded``)."""
         decoded = self.db.decoded
         cache_key = (db, bytes(raw))
         known = decoded.get(cache_key)
@@ -380,8 +386,7 @@ class Tx:
 
     def products(self) -> list[Product]:
         """All products, by id."""
-        cursor = self.txn.cursor(db=self.db.dbs["products"])
-        return [records.product_from_json(records.load_json(v)) for _, v in cursor]
+        return self._json_records("products", records.product_from_json)
 
     def batch(self, batch_id: str) -> Batch:
         """A batch by id; raises :class:`NotFound` ``UNKNOWN_BATCH``."""
@@ -430,8 +435,7 @@ class Tx:
 
     def batches(self) -> list[Batch]:
         """All batches, by id."""
-        cursor = self.txn.cursor(db=self.db.dbs["batches"])
-        return [records.batch_from_json(records.load_json(v)) for _, v in cursor]
+        return self._json_records("batches", records.batch_from_json)
 
     def next_batch_ref(self) -> int:
         """The internal ref a new batch gets."""

@@ -10,7 +10,7 @@ import pytest
 
 from linecode.errors import LinecodeError
 from linecode.store import Origin, ReconciliationReport
-from linecode.store.model import EventKind, Lock, now_us
+from linecode.store.model import EventKind, Lock, Stamp, now_us
 from linecode.store.replay import differences
 from linecode.store.tx import Tx
 from tests.factories import make_batch
@@ -120,7 +120,7 @@ def test_an_event_that_would_not_be_last_is_an_error_not_lost(line: Line) -> Non
 
     def append_with_a_stale_number(tx: Tx) -> int:
         tx._seq = last - 1  # as if another write had appended since it was read
-        return tx.append_event(Origin().at(now_us()), EventKind.SAMPLED, 1)
+        return tx.append_event(Stamp(now_us(), "", ""), EventKind.SAMPLED, 1)
 
     with pytest.raises(RuntimeError, match="would not be the last"):
         store._db.write(append_with_a_stale_number)
