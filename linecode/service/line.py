@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 
 import grpc
+import numpy as np
 
 from linecode.errors import InvalidArgument
 from linecode.reasons import Reason
@@ -38,34 +39,32 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
             request.count,
             origin=convert.origin(request),
         )
-        same = allocation.symbols == allocation.codes
-        offsets = [(r.start, r.count) for r in allocation.ranges]
-        position = 0
-        for first_index, count in offsets:
-            for off in range(0, count, block):
-                n = min(block, count - off)
-                codes = allocation.codes[position : position + n]
-                symbols = () if same else allocation.symbols[position : position + n]
+        for r in allocation.ranges:
+            for first in range(r.start, r.end, block):
+                n = min(block, r.end - first)
+                codes, symbols = allocation.packed_at(first, n)
                 message = line_pb2.CodeBlock(
                     batch_id=allocation.batch_id,
                     level=allocation.level,
                     pool=allocation.pool,
-                    first_index=first_index + off,
+                    first_index=first,
                     count=n,
                     event_seq=allocation.event_seq,
                     replayed=allocation.replayed,
                 )
                 packed_codes = _packed(codes) if request.packed else None
-                packed_symbols = _packed(symbols) if packed_codes is not None and symbols else None
-                if packed_codes is not None and (packed_symbols is not None or not symbols):
+                packed_symbols = (
+                    _packed(symbols) if packed_codes is not None and symbols is not None else None
+                )
+                if packed_codes is not None and (packed_symbols is not None or symbols is None):
                     message.packed_codes, message.code_width = packed_codes
                     if packed_symbols is not None:
                         message.packed_symbols, message.symbol_width = packed_symbols
                 else:
-                    message.codes.extend(codes)
-                    message.symbols.extend(symbols)
+                    message.codes.extend(codes.astype(str).tolist())
+                    if symbols is not None:
+                        message.symbols.extend(symbols.astype(str).tolist())
                 yield message
-                position += n
 
     def ReportEvents(
         self, request: line_pb2.ReportEventsRequest, context: grpc.ServicerContext
@@ -106,11 +105,14 @@ class LineServicer(line_pb2_grpc.LineServiceServicer):
         )
 
 
-def _packed(texts: Sequence[str]) -> tuple[bytes, int] | None:
-    """``texts`` as one bytes value of equal-width ASCII entries and that width (None: they differ
-    in length, so the block goes in the repeated form). The codes and symbols of one pool and batch
-    have one width by construction (``store.coderules.generate``: fixed-width serials)."""
-    width = len(texts[0])
-    joined = "".join(texts).encode("ascii")
-    # none narrower and the total right: every entry is exactly this wide
-    return (joined, width) if len(joined) == width * len(texts) and min(map(len, texts)) == width else None
+def _packed(texts: np.ndarray) -> tuple[bytes, int] | None:
+    """A fixed-width byte array (``S<n>``) as one bytes value and its width, or None when an entry
+    is narrower than the rest (numpy pads it with zero bytes), so the block goes in the repeated
+    form. The codes and symbols of one pool and batch have one width by construction
+    (``store.coderules.generate``: fixed-width serials)."""
+    width = texts.dtype.itemsize
+    raw = texts.tobytes()
+    # codes hold no zero byte: an entry is full width when its last byte is not zero
+    if width == 0 or not np.frombuffer(raw, np.uint8)[width - 1 :: width].all():
+        return None
+    return raw, width

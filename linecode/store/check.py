@@ -7,35 +7,39 @@ check``, ``AdminService.CheckStore``) runs this to know they still agree, area b
 * ``events``: the log is numbered 1, 2, 3 … without a gap, and replays from start to end;
 * ``records``: every code's and batch's record is what the replayed log says (``replay.py``);
 * ``index``: each code key is filed under its own slot, each slot holds a record and each record
-  is reached from a code key; each batch's per-level code index (``by_batch``) lists exactly its
-  codes of that level;
-* ``counters``: the per-state counters of each batch and level equal the records counted;
+  is reached from a code key; each record is of the batch and level of the allocation that made its
+  code; each batch's per-level index of allocations (``batch_ranges``) lists exactly its allocations;
+* ``counters``: the per-state counters of each batch and level equal the records counted (a code
+  with no record of its own counted as allocated);
 * ``hierarchy``: a record naming a parent is listed in that parent's children index, every listed
   child names that parent, and a parent's child count is the length of its list;
 * ``pools``: free and used index ranges lie within the pool and overlap nothing; the used indices
-  are exactly those the ALLOCATED and LEASE_EXPORTED events took, no index taken twice; each
-  allocation took as many indices as it names codes; the pool's codes on record are as many as the
-  indices allocated from it; an imported lease lies in what the pool owns.
+  are exactly those the ALLOCATED and LEASE_EXPORTED events took, no index taken twice; the
+  allocations kept are exactly the ranges the ALLOCATED events took (batch, level, time and event
+  too); an imported lease lies in what the pool owns.
 
 Everything is read in one read transaction: a server writing meanwhile changes nothing the check
 sees, so writes in flight never make it report a difference. It holds every code's record and
-replayed state in memory while it runs: about 1 KB and 20 µs per code (240,000 codes, 48,000 of them
-parents: 4.4 s and 215 MB on the development VM). Its snapshot's pages are not reused while it runs,
-so a store under load grows its file a little meanwhile; in a server's own process (CheckStore) a
-write that finds the map full waits for the check to end before it grows the map.
+replayed state in memory while it runs, for the codes with a record of their own (an allocated code
+without an event costs nothing): about 1 KB and 20 µs per code (240,000 codes, 48,000 of them
+parents: 4.4 s and 215 MB on the development VM, when every code had a record). Codes are placed in
+their pools through the master key, so a check needs it (as the server does). Its snapshot's pages
+are not reused while it runs, so a store under load grows its file a little meanwhile; in a server's
+own process (CheckStore) a write that finds the map full waits for the check to end before it grows
+the map.
 """
 
 from __future__ import annotations
 
 import struct
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any, TypeVar
 
 from linecode.errors import LinecodeError
-from linecode.store import coderules, records, replay
+from linecode.store import records, replay
 from linecode.store.leases import _merge as merge_ranges
 from linecode.store.model import Batch, Event, EventKind, IndexRange, Lease, Level, Product, State
 from linecode.store.records import Row
@@ -115,9 +119,9 @@ def check_in(tx: Tx, limit: int = LISTED) -> CheckReport:
     names = tx.batch_refs()
     batches = {b.ref: b for b in tx.batches()}
     products = {p.product_id: p for p in tx.products()}
-    log = _Log(report)
+    log = _Log(report, {name: ref for ref, name in names.items()})
     try:
-        code_events, batch_events = replay.replay(log.read(tx))
+        code_events, batch_events = replay.replay(log.read(tx), tx.locate)
     except Exception as exc:  # any event the replay cannot take is a finding, not a failed check
         where = (
             f"the event after event {log.seq} is unreadable"
@@ -135,14 +139,15 @@ def check_in(tx: Tx, limit: int = LISTED) -> CheckReport:
     report.checked["events"] = log.count
     rows, slots = _read_records(tx, names, report)
     if replayed is not None:
-        states = _RecordStates(rows, names)
+        states = replay.Stored(tx, rows)
         for message in replay.mismatches(*replayed, states, batches.values()):
             report.add("records", message)
         report.checked["records"] = len(replayed[0].keys() | states.keys()) + len(batches)
-    _check_batch_index(tx, rows, names, report)
-    _check_counters(tx, rows, batches, products, report)
+    allocations = list(tx.allocations())
+    _check_allocation_index(tx, rows, allocations, names, report)
+    _check_counters(tx, rows, allocations, batches, products, report)
     _check_hierarchy(tx, rows, slots, report)
-    _check_pools(tx, rows, batches, products, log if replayed is not None else None, report)
+    _check_pools(tx, allocations, log if replayed is not None else None, report)
     return report
 
 
@@ -150,8 +155,10 @@ class _Log:
     """The events as the replay reads them, noting on the way their numbering and the pool ranges
     the lease-carrying events name."""
 
-    def __init__(self, report: CheckReport) -> None:
+    def __init__(self, report: CheckReport, refs: dict[str, int]) -> None:
         self.report = report
+        self.refs = refs
+        """Each batch's internal ref by its id."""
         self.seq = 0
         """The last event read."""
         self.kind = ""
@@ -161,8 +168,8 @@ class _Log:
         self.taken: dict[str, list[tuple[IndexRange, int, str]]] = defaultdict(list)
         """Per pool: each range an ALLOCATED or LEASE_EXPORTED event took, its event and kind."""
         self.imported: dict[str, list[tuple[IndexRange, int]]] = defaultdict(list)
-        self.allocated_codes: Counter[str] = Counter()
-        """Per pool: codes the ALLOCATED events name."""
+        self.allocations: set[records.AllocatedRange] = set()
+        """The allocations the ALLOCATED events made."""
 
     def read(self, tx: Tx) -> Iterator[Event]:
         events = replay.events_in(tx)
@@ -188,41 +195,29 @@ class _Log:
 
     def _note_lease(self, event: Event) -> None:
         try:
-            lease = Lease.parse(event.detail)
-        except LinecodeError as exc:
-            self.report.add("pools", f"event {event.seq} ({event.kind.label}): {exc}")
+            if event.kind is EventKind.ALLOCATED:
+                pool, ranges, level = records.parse_allocation_detail(event.detail)
+                lease = Lease(pool, tuple(ranges))
+            else:
+                lease = Lease.parse(event.detail)
+        except (LinecodeError, ValueError, KeyError, TypeError) as exc:
+            self.report.add("pools", f"event {event.seq} ({event.kind.label}): unreadable detail: {exc}")
             return
         if event.kind is EventKind.LEASE_IMPORTED:
             self.imported[lease.pool] += [(r, event.seq) for r in lease.ranges]
             return
         self.taken[lease.pool] += [(r, event.seq, _TAKING[event.kind]) for r in lease.ranges]
         if event.kind is EventKind.ALLOCATED:
-            self.allocated_codes[lease.pool] += len(event.codes)
-            if lease.count != len(event.codes):
+            ref = self.refs.get(event.batch_id or "", 0)
+            self.allocations.update(
+                records.AllocatedRange(lease.pool, r.start, r.count, ref, level, event.time_us, event.seq)
+                for r in lease.ranges
+            )
+            if event.codes:
                 self.report.add(
                     "pools",
-                    f"event {event.seq} (allocated) names {len(event.codes)} codes but takes {lease.count} "
-                    f"indices of pool {lease.pool} ({lease.as_text()}); expected one index per code",
+                    f"event {event.seq} (allocated) names {len(event.codes)} codes; expected its ranges only",
                 )
-
-
-class _RecordStates(Mapping[str, replay.CodeState]):
-    """What the records say of each code, for the comparison with the log: made as it is asked
-    for, so the check holds no second copy of every record."""
-
-    def __init__(self, rows: dict[str, Row], names: dict[int, str]) -> None:
-        self.rows = rows
-        self.names = names
-
-    def __getitem__(self, code: str) -> replay.CodeState:
-        row = self.rows[code]
-        return replay.code_state(row, self.names.get(row.batch_ref))
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self.rows)
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
 
 def _read_records(
@@ -265,44 +260,63 @@ def _read_records(
     return rows, slots
 
 
-def _check_batch_index(tx: Tx, rows: dict[str, Row], names: dict[int, str], report: CheckReport) -> None:
-    """Each batch level's code index lists exactly the codes whose records are of that batch and level."""
-    listed: Counter[tuple[int, int]] = Counter()
-    for key, value in tx.txn.cursor(db=tx.db.dbs["by_batch"]):
-        ref, level = int.from_bytes(key[:4], "big"), key[4]
-        code = bytes(value).decode()
-        listed[ref, level] += 1
-        row = rows.get(code)
-        where = f"batch {names.get(ref, f'ref {ref}')} level {level}"
-        if row is None:
-            report.add("index", f"{code} is listed under {where}, but no record is filed under it")
-        elif (row.batch_ref, row.level) != (ref, level):
+def _check_allocation_index(
+    tx: Tx,
+    rows: dict[str, Row],
+    allocations: list[records.AllocatedRange],
+    names: dict[int, str],
+    report: CheckReport,
+) -> None:
+    """Each batch level's index of allocations lists exactly the allocations of that batch and
+    level, and each code's record is of the batch and level of the allocation that made it."""
+    listed: set[tuple[bytes, int, int]] = set()
+    for key, value in tx.txn.cursor(db=tx.db.dbs["batch_ranges"]):
+        listed.add((bytes(value), int.from_bytes(key[:4], "big"), key[4]))
+    kept = {(a.key(), a.batch_ref, a.level) for a in allocations}
+    for key, ref, level in sorted(listed - kept):
+        report.add(
+            "index",
+            f"batch {names.get(ref, f'ref {ref}')} level {level} lists allocation "
+            f"{records.allocation_key_parts(key)}, which is not kept as that batch's and level's",
+        )
+    for key, ref, level in sorted(kept - listed):
+        report.add(
+            "index",
+            f"allocation {records.allocation_key_parts(key)} of batch {names.get(ref, f'ref {ref}')} level "
+            f"{level} is missing from that batch's index of allocations",
+        )
+    for code, row in rows.items():
+        found = tx.allocation_of(code)
+        if found is None or (found.batch_ref, found.level) != (row.batch_ref, row.level):
+            made = "no allocation" if found is None else f"batch ref {found.batch_ref} level {found.level}"
             report.add(
                 "index",
-                f"{code} is listed under {where}, but its record is of batch "
-                f"{names.get(row.batch_ref, f'ref {row.batch_ref}')} level {row.level}",
+                f"the record of {code} is of batch ref {row.batch_ref} level {row.level}, but {made} made "
+                "that code; expected a record of the allocation that made its code",
             )
-    on_record = Counter((row.batch_ref, row.level) for row in rows.values())
-    for ref, level in sorted(listed.keys() | on_record.keys()):
-        if listed[ref, level] != on_record[ref, level]:
-            report.add(
-                "index",
-                f"batch {names.get(ref, f'ref {ref}')} level {level}: its code index lists "
-                f"{listed[ref, level]} codes, {on_record[ref, level]} records are of it",
-            )
-    report.checked["index"] += listed.total()
+    report.checked["index"] += len(listed) + len(rows)
 
 
 def _check_counters(
-    tx: Tx, rows: dict[str, Row], batches: dict[int, Batch], products: dict[str, Product], report: CheckReport
+    tx: Tx,
+    rows: dict[str, Row],
+    allocations: list[records.AllocatedRange],
+    batches: dict[int, Batch],
+    products: dict[str, Product],
+    report: CheckReport,
 ) -> None:
-    """Every non-zero counter equals the records of its batch, level and state, and every such group
-    of records has its counter."""
+    """Every non-zero counter equals the records of its batch, level and state (a code without a
+    record of its own is allocated), and every such group of records has its counter."""
     counters: dict[tuple[int, int, State], int] = {}
     for key, value in tx.txn.cursor(db=tx.db.dbs["counts"]):
         if n := records.unpack_count(value):
             counters[records.unpack_count_key(bytes(key))] = n
     counted = Counter((row.batch_ref, row.level, row.state) for row in rows.values())
+    for a in allocations:
+        counted[a.batch_ref, a.level, State.ALLOCATED] += a.count
+    for row in rows.values():
+        counted[row.batch_ref, row.level, State.ALLOCATED] -= 1
+    counted = +counted  # drop the groups that are all records of their own
     for ref, level, state in sorted(counters.keys() | counted.keys()):
         kept, found = counters.get((ref, level, state), 0), counted[ref, level, state]
         if kept != found:
@@ -355,39 +369,25 @@ def _check_hierarchy(tx: Tx, rows: dict[str, Row], slots: dict[bytes, str], repo
 
 
 def _check_pools(
-    tx: Tx,
-    rows: dict[str, Row],
-    batches: dict[int, Batch],
-    products: dict[str, Product],
-    log: _Log | None,
-    report: CheckReport,
+    tx: Tx, allocations: list[records.AllocatedRange], log: _Log | None, report: CheckReport
 ) -> None:
-    """Each pool's ranges, and (``log``: the replay read it all) the indices its events took."""
+    """Each pool's ranges, and (``log``: the replay read it all) the indices its events took and
+    the allocations kept."""
     pools = tx.pools()
-    codes: Counter[str] = Counter()
-    for (ref, level), n in Counter((row.batch_ref, row.level) for row in rows.values()).items():
-        spec = _spec(batches, products, ref, level)
-        if spec is not None:
-            codes[coderules.pool_name(spec)] += n
-    for name in sorted(pools.keys() | (log.taken.keys() if log else set()) | codes.keys()):
+    kept = {a.pool for a in allocations}
+    for name in sorted(pools.keys() | (log.taken.keys() if log else set()) | kept):
         pool = pools.get(name)
         if pool is None:
-            report.add("pools", f"pool {name}: codes or events draw from it, but the store has no such pool")
+            report.add(
+                "pools", f"pool {name}: allocations or events draw from it, but the store has no such pool"
+            )
             continue
         _check_ranges(name, pool, report)
         if log is None:
             continue
         free = records.ranges_from_json(pool["free"])
         used = records.ranges_from_json(pool["used"])
-        taken = log.taken.get(name, [])
-        _check_taken(name, taken, used, report)
-        allocated = sum(r.count for r, _, kind in taken if kind == "allocated")
-        if codes[name] != allocated or log.allocated_codes[name] != allocated:
-            report.add(
-                "pools",
-                f"pool {name}: {codes[name]} codes on record and {log.allocated_codes[name]} named by its "
-                f"ALLOCATED events, which took {allocated} indices; expected one code per index",
-            )
+        _check_taken(name, log.taken.get(name, []), used, report)
         owned = merge_ranges(free + used)
         for r, seq in log.imported.get(name, []):
             if _subtract([r], owned):
@@ -396,7 +396,13 @@ def _check_pools(
                     f"pool {name}: event {seq} imported indices {r.start}-{r.end}, which the pool neither "
                     "holds free nor has used",
                 )
-    report.checked["pools"] = len(pools)
+    if log is not None:
+        stored = set(allocations)
+        for a in sorted(stored - log.allocations):
+            report.add("pools", f"allocation {a} is kept, but no ALLOCATED event made it")
+        for a in sorted(log.allocations - stored):
+            report.add("pools", f"ALLOCATED event {a.event_seq} made allocation {a}, which is not kept")
+    report.checked["pools"] = len(pools) + len(allocations)
 
 
 def _check_ranges(name: str, pool: dict[str, Any], report: CheckReport) -> None:

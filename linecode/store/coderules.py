@@ -1,14 +1,18 @@
-"""Code rules of a packaging level: its serial pool, and how its codes are generated from a pool's
-index range as keys (``linecode.codes.keys``: the one canonical form of a code) and symbol data.
+"""Code rules of a packaging level: its serial pool, how its codes are generated from a pool's
+index range as keys (``linecode.codes.keys``: the one canonical form of a code) and symbol data,
+and the way back: which pool index a code key is (:func:`index_of`, the permutation's inverse).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
+
+import numpy as np
 
 from linecode.codes import Gs1Code, Gtin, gs1_check_digit, gs1_key, sscc_key, validate_identifier
-from linecode.codes.keys import AMBIGUOUS_PREFIXES
-from linecode.errors import InvalidArgument, shown
+from linecode.codes.keys import AMBIGUOUS_PREFIXES, KeyParts
+from linecode.errors import InvalidArgument, LinecodeError, shown
 from linecode.reasons import Reason
 from linecode.serials import MasterKey, Nmpa20Pool, SerialDomain, SerialPool, SsccPool
 from linecode.store.model import Batch, CodeRule, Level
@@ -68,6 +72,50 @@ def serial_pool(master: MasterKey, level: Level) -> SerialPool:
     return _pool(master, level.rule, level.identifier, level.serial_alphabet, level.serial_length)
 
 
+def pool_rule(level: Level) -> dict[str, Any]:
+    """What a pool record keeps of the code rule its indices are codes by (the same for every level
+    drawing from the pool): enough to turn a code key back into its index (:func:`index_of`)."""
+    rule: dict[str, Any] = {"rule": level.rule.value, "identifier": level.identifier}
+    if level.rule is CodeRule.GS1:
+        rule.update(serial_alphabet=level.serial_alphabet, serial_length=level.serial_length)
+    return rule
+
+
+def rule_level(rule: dict[str, Any]) -> Level:
+    """A level of the code rule :func:`pool_rule` kept (its name and ratio mean nothing here)."""
+    return Level(
+        "",
+        CodeRule(rule["rule"]),
+        rule["identifier"],
+        1,
+        **{k: rule[k] for k in ("serial_alphabet", "serial_length") if k in rule},
+    )
+
+
+def index_of(master: MasterKey, level: Level, key: KeyParts) -> int | None:
+    """The pool index whose code is ``key`` under ``level``'s rule, or None if no index of the pool
+    makes exactly that code (a wrong check, a foreign identifier or serial): the inverse of
+    :func:`generate`, held to it by the tests."""
+    pool = serial_pool(master, level)
+    try:
+        if level.rule is CodeRule.NMPA20:
+            assert isinstance(pool, Nmpa20Pool)
+            if key.identifier != level.identifier or pool.check(key.serial) != key.check:
+                return None
+            return pool.index(key.serial)
+        if level.rule is CodeRule.SSCC:
+            head = level.identifier
+            value = key.identifier
+            if not value.startswith(head) or gs1_check_digit(value[:17]) != int(value[17]):
+                return None
+            return pool.index(value[len(head) : 17])
+        if key.identifier != level.identifier:
+            return None
+        return pool.index(key.serial)
+    except LinecodeError:
+        return None
+
+
 def pool_size(level: Level) -> int:
     """How many indices the level's pool has."""
     if level.rule is CodeRule.NMPA20:
@@ -96,3 +144,30 @@ def generate(
     keys = [gs1_key(level.identifier, s) for s in serials]
     symbols = [Gs1Code(gtin, s, expiry, batch.batch_number).as_element_string() for s in serials]
     return keys, symbols
+
+
+def generate_packed(
+    master: MasterKey, level: Level, batch: Batch, start: int, count: int, *, threads: int = 1
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`generate` as fixed-width byte arrays (``S<n>``): the codes' keys, and their symbol data
+    (None when it is the keys themselves, as for nmpa20). nmpa20 codes come straight from the
+    kernel, ``threads`` at a time, without a Python string each."""
+    if level.rule is CodeRule.NMPA20:
+        pool = serial_pool(master, level)
+        assert isinstance(pool, Nmpa20Pool)
+        return pool.codes(start, count, threads=threads), None
+    keys, symbols = generate(master, level, batch, start, count)
+    return np.array(keys, dtype=bytes), np.array(symbols, dtype=bytes)
+
+
+def keys(master: MasterKey, level: Level, start: int, count: int) -> list[str]:
+    """The keys alone of the codes of indices ``start`` .. ``start + count - 1``."""
+    if level.rule is CodeRule.NMPA20:
+        pool = serial_pool(master, level)
+        assert isinstance(pool, Nmpa20Pool)
+        return pool.codes(start, count).astype("U20").tolist()  # type: ignore[no-any-return]
+    serials = [s.decode() for s in serial_pool(master, level).serials(start, count).tolist()]
+    if level.rule is CodeRule.SSCC:
+        heads = [level.identifier + s for s in serials]
+        return [sscc_key(h + str(gs1_check_digit(h))) for h in heads]
+    return [gs1_key(level.identifier, s) for s in serials]

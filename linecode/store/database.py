@@ -22,6 +22,8 @@ import lmdb
 
 from linecode.errors import AlreadyExists, ConfigError, Exhausted, NotFound
 from linecode.reasons import Reason
+from linecode.serials import MasterKey
+from linecode.store.model import Level
 from linecode.store.tx import Tx
 from linecode.store.writer_lock import LOCK_FILE, join_writer_lock, take_writer_lock
 
@@ -34,9 +36,14 @@ DEFAULT_MAX_MAP_SIZE = 1 << 40
 as data is written."""
 MAX_GROUP = 512
 """Most requests one group commit takes (bounds how long a caller waits behind others)."""
-FORMAT = b"2"
-"""The store's layout, kept under :data:`_FORMAT_KEY` in LMDB's main database: 2 = code records
-filed by slot (``code_slots``, ``code_records``, ``children`` by the parent's slot)."""
+FORMAT = b"3"
+"""The store's layout, kept under :data:`_FORMAT_KEY` in LMDB's main database: 3 = allocations kept
+as index ranges (``allocations``, ``batch_ranges``), a code's record written at its first event;
+records filed by slot (``code_slots``, ``code_records``, ``children`` by the parent's slot) as in 2,
+where every allocated code had its record and its entry in ``by_batch`` (``linecode migrate``
+moves a store from 2 to 3: ``store/migrate.py``)."""
+MIGRATABLE = b"2"
+"""The layout ``linecode migrate`` moves forward."""
 _FORMAT_KEY = b"linecode-format"
 DEFAULT_MAX_READERS = 512
 """LMDB reader slots, shared by every process that has the environment open (the first opener sets
@@ -46,15 +53,16 @@ _DBS = (
     "batches",  # batch id -> JSON
     "batch_refs",  # u32 ref -> batch id
     "pools",  # pool name -> JSON: free and used index ranges
-    "code_slots",  # code key -> u64 slot (allocation order)
+    "code_slots",  # code key -> u64 slot (first written first), for codes with an event of their own
     "code_records",  # u64 slot -> packed Row
     "children",  # parent's slot -> child keys (dupsort)
-    "by_batch",  # u32 batch ref + u8 level -> code keys (dupsort)
+    "allocations",  # pool name + 0 + u64 start index -> records.AllocatedRange
+    "batch_ranges",  # u32 batch ref + u8 level -> allocation keys (dupsort)
     "events",  # u64 sequence -> packed event
     "counts",  # u32 batch ref + u8 level + u8 state -> i64
     "idempotency",  # idempotency key -> request digest and answer (records.pack_answer)
 )
-_DUPSORT = {"children", "by_batch"}
+_DUPSORT = {"children", "batch_ranges", "by_batch"}
 _NO_ROOM_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
 """What LMDB reports when the data file cannot grow: a write past the space left comes back short,
 which LMDB reports as EIO (so an EIO counts only when the disk or the file size limit is reached)."""
@@ -78,7 +86,9 @@ class Database:
         sync: bool = True,
         shared: bool = False,
         max_readers: int = DEFAULT_MAX_READERS,
+        migrating: bool = False,
     ) -> None:
+        """``migrating``: open a store of layout :data:`MIGRATABLE` too (``store/migrate.py`` only)."""
         self.path = Path(path)
         self.readonly = readonly
         self.max_map_size = max_map_size
@@ -108,9 +118,10 @@ class Database:
                 max_readers=max_readers,
                 max_spare_txns=16,
             )
-            _check_format(self.env, self.path, readonly)
+            found = _check_format(self.env, self.path, readonly, migrating)
+            self.format = found
             self.dbs: dict[str, Any] = {}
-            for name in _DBS:
+            for name in _DBS + (("by_batch",) if found == MIGRATABLE else ()):
                 if readonly:
                     self.dbs[name] = self.env.open_db(name.encode(), create=False, dupsort=name in _DUPSORT)
                 else:
@@ -141,6 +152,11 @@ class Database:
         """The store's one cache of products and batches: decoded records by their database and
         stored bytes. The same bytes always mean the same record, so it saves a JSON decode per
         request without ever serving a stale record (those of a rolled-back write only linger unused)."""
+        self.master: Callable[[], MasterKey] = _no_master
+        """The serials' master key (the ``Store`` sets it): a code with no record of its own is found
+        through its pool index, which only the key can tell (``Tx.row``)."""
+        self.pool_rules: dict[str, Level] = {}
+        """The code rule of each pool met so far (a pool's rule never changes once it exists)."""
         self.commit_listeners: list[Callable[[int], object]] = []
         """Told the number of requests of every durable commit (metrics of group commit)."""
         if not readonly and group_commit:
@@ -428,25 +444,37 @@ class Database:
             self._lock_fd = None
 
 
-def _check_format(env: lmdb.Environment, path: Path, readonly: bool) -> None:
-    """Mark a new store with :data:`FORMAT`; refuse one written in another layout (every store
-    written since carries the mark, so one with data and without it is older than the mark)."""
+def _no_master() -> MasterKey:
+    raise ConfigError("this store was opened without its master key", reason=Reason.NO_MASTER_KEY)
+
+
+def _check_format(env: lmdb.Environment, path: Path, readonly: bool, migrating: bool) -> bytes:
+    """Mark a new store with :data:`FORMAT` and return the layout found; refuse one written in
+    another layout (every store written since carries the mark, so one with data and without it is
+    older than the mark) unless ``migrating`` and it is :data:`MIGRATABLE`."""
     with env.begin(write=not readonly) as txn:
         found = txn.get(_FORMAT_KEY)
         if found is None and not txn.cursor().first():
             if not readonly:
                 txn.put(_FORMAT_KEY, FORMAT)
-            return
-    if found != FORMAT:
-        written = (
-            "an earlier layout" if found is None else f"layout {bytes(found).decode(errors='replace')!r}"
-        )
+            return FORMAT
+    if found == FORMAT or (migrating and found == MIGRATABLE):
+        return bytes(found)
+    written = "an earlier layout" if found is None else f"layout {bytes(found).decode(errors='replace')!r}"
+    if found == MIGRATABLE:
         raise ConfigError(
-            f"the store in {path} is in {written}; this linecode reads layout {FORMAT.decode()!r} "
-            "(code records filed by slot in allocation order) only",
+            f"the store in {path} is in {written} (a record per allocated code); this linecode reads "
+            f"layout {FORMAT.decode()!r} (allocations kept as index ranges) only, and changes nothing "
+            "until the store is migrated",
             reason=Reason.STORE_FORMAT,
-            hint="finish its batches with the linecode that wrote it, or start a new data dir",
+            hint=f"stop its server and run `linecode migrate --data {path}` (it backs the store up first)",
         )
+    raise ConfigError(
+        f"the store in {path} is in {written}; this linecode reads layout {FORMAT.decode()!r} "
+        f"(allocations kept as index ranges) and migrates layout {MIGRATABLE.decode()!r} only",
+        reason=Reason.STORE_FORMAT,
+        hint="finish its batches with the linecode that wrote it, or start a new data dir",
+    )
 
 
 class _Request:

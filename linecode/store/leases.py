@@ -1,12 +1,15 @@
 """Serial leases: which index ranges of each pool this server may still issue, and allocation from them.
 
-A pool record holds ``free`` (ranges this server owns and has not issued) and ``used`` (ranges
-issued here or exported to another server: never to be issued here again). Allocation takes the
-lowest free indices, writes one record per code and the ALLOCATED event, all in the same durable
-transaction that shrinks ``free``: when ``allocate`` returns, the reservation is on disk, and if
-the process dies before the commit the pool never moved. So no index is ever handed out twice,
-after any crash; codes handed out but never printed stay ``allocated`` and show up as *unused* in
-the batch's reconciliation.
+A pool record holds its code rule, ``free`` (ranges this server owns and has not issued) and
+``used`` (ranges issued here or exported to another server: never to be issued here again).
+Allocation takes the lowest free indices and records them as ranges (``allocations``: pool, start,
+count, batch, level, time, event) with the ALLOCATED event, in the same durable transaction that
+shrinks ``free``: when ``allocate`` returns, the reservation is on disk, and if the process dies
+before the commit the pool never moved. So no index is ever handed out twice, after any crash. No
+code gets a record of its own until its first event: until then the store answers for it from its
+allocation (``Tx.row``), so an allocation costs the same for ten codes as for a million; codes
+handed out but never printed stay ``allocated`` and show up as *unused* in the batch's
+reconciliation.
 
 Export carves ranges off the top of ``free`` for another server; import adds ranges that overlap
 nothing this server owns or has used (SPEC §7: the lease is the unit of allocation).
@@ -19,9 +22,9 @@ from typing import Any
 
 from linecode.errors import AlreadyExists, Exhausted, InvalidArgument, NotFound, Precondition, shown
 from linecode.reasons import Reason
-from linecode.serials import MasterKey
 from linecode.store import coderules, records
 from linecode.store.model import Batch, BatchState, EventKind, IndexRange, Lease, Level, Stamp, State
+from linecode.store.records import AllocatedRange
 from linecode.store.tx import Tx
 
 MAX_ALLOCATION = 1_000_000
@@ -29,12 +32,24 @@ MAX_ALLOCATION = 1_000_000
 
 
 def create_pool(tx: Tx, level: Level, *, claim: bool) -> None:
-    """Make the level's pool record if it does not exist; ``claim`` gives this server the whole domain."""
+    """Make the level's pool record if it does not exist; ``claim`` gives this server the whole
+    domain. A level of a pool that exists must make its codes by the pool's rule."""
     name = coderules.pool_name(level)
-    if tx.pool(name) is not None:
+    rule = coderules.pool_rule(level)
+    pool = tx.pool(name)
+    if pool is not None:
+        kept = {k: pool[k] for k in rule if k in pool}
+        if kept != rule:
+            raise InvalidArgument(
+                f"level {shown(level.name)} draws from pool {name!r}, whose codes are made by "
+                f"{shown(str(kept))}; expected the same rule (e.g. the same GS1 serial alphabet and "
+                "length), or each index would be two codes",
+                reason=Reason.POOL_RULE_MISMATCH,
+                hint="use the pool's serial alphabet and length, or another identifier",
+            )
         return
     size = coderules.pool_size(level)
-    tx.put_pool(name, {"size": size, "free": [[0, size]] if claim else [], "used": []})
+    tx.put_pool(name, {**rule, "size": size, "free": [[0, size]] if claim else [], "used": []})
 
 
 def _pool(tx: Tx, name: str) -> dict[str, Any]:
@@ -97,16 +112,8 @@ def reserve(tx: Tx, name: str, count: int, *, from_top: bool = False) -> list[In
     return taken
 
 
-def allocate(
-    tx: Tx,
-    master: MasterKey,
-    batch: Batch,
-    level: int,
-    count: int,
-    *,
-    at: Stamp,
-) -> tuple[list[IndexRange], list[str], list[str], int]:
-    """Reserve and record ``count`` codes of ``level`` for ``batch``: (ranges, keys, symbols, event seq)."""
+def allocate(tx: Tx, batch: Batch, level: int, count: int, *, at: Stamp) -> tuple[list[IndexRange], int]:
+    """Reserve ``count`` codes of ``level`` for ``batch`` and record them as ranges: (ranges, event seq)."""
     if batch.state is not BatchState.OPEN:
         raise Precondition(
             f"batch {batch.batch_id!r} is {batch.state.label}; codes can only be allocated to an open batch",
@@ -118,28 +125,15 @@ def allocate(
             reason=Reason.BAD_COUNT,
             hint="split a large allocation into several calls",
         )
-    spec = tx.product(batch.product_id).spec(level)
-    ranges = reserve(tx, coderules.pool_name(spec), count)
-    keys: list[str] = []
-    symbols: list[str] = []
+    name = coderules.pool_name(tx.product(batch.product_id).spec(level))
+    ranges = reserve(tx, name, count)
+    seq = tx.append_event(
+        at, EventKind.ALLOCATED, batch.ref, detail=records.allocation_detail(name, ranges, level)
+    )
     for r in ranges:
-        k, s = coderules.generate(master, spec, batch, r.start, r.count)
-        keys += k
-        symbols += s
-    clash = tx.insert_rows(keys, records.new_row(level, batch.ref, at.time_us).pack())
-    if clash:
-        # Only possible if two pools produced the same key (e.g. a GTIN reused across products).
-        raise AlreadyExists(
-            f"allocated codes already exist in the store: {', '.join(clash[:10])}",
-            reason=Reason.CODE_EXISTS,
-            codes=clash[:10],
-            hint="two levels share an identifier: give each product level its own identifier",
-        )
-    tx.add_to_batch(batch.ref, level, keys)
-    tx.count_new(batch.ref, level, State.ALLOCATED, len(keys))
-    detail = Lease(coderules.pool_name(spec), tuple(ranges)).as_text()
-    seq = tx.append_event(at, EventKind.ALLOCATED, batch.ref, codes=keys, detail=detail)
-    return ranges, keys, symbols, seq
+        tx.put_allocation(AllocatedRange(name, r.start, r.count, batch.ref, level, at.time_us, seq))
+    tx.count_new(batch.ref, level, State.ALLOCATED, count)
+    return ranges, seq
 
 
 def export_lease(tx: Tx, name: str, count: int, *, at: Stamp) -> Lease:

@@ -10,9 +10,12 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, NamedTuple, TypedDict
+
+import numpy as np
 
 from linecode.reasons import Reason
 
@@ -390,9 +393,17 @@ class Lease:
         return cls(pool, ranges)
 
 
-@dataclass(frozen=True, slots=True)
+Packed = tuple["np.ndarray", "np.ndarray | None"]
+"""Codes as fixed-width byte arrays (``S<n>``): keys, and symbol data (None: the keys themselves)."""
+
+
+@dataclass(frozen=True)
 class Allocation:
-    """Codes handed to a line for one batch and level; durable before it is returned."""
+    """Codes handed to a line for one batch and level; durable before it is returned.
+
+    The store keeps the ranges; the codes are made from them when first asked for (``packed``,
+    ``codes``, ``symbols``, or a part with :meth:`packed_at`), so an allocation costs the making of
+    its codes and nothing per code besides."""
 
     batch_id: str
     level: int
@@ -400,13 +411,49 @@ class Allocation:
     pool: str
     ranges: tuple[IndexRange, ...]
     """The pool's index ranges the codes come from (usually one)."""
-    codes: tuple[str, ...]
-    """The codes' keys, in index order (what the line reports back)."""
-    symbols: tuple[str, ...]
-    """What goes into each DataMatrix (same as ``codes`` for nmpa20; element strings for GS1)."""
     event_seq: int
     replayed: bool = False
     """True when this is the stored answer to a repeated idempotency key."""
+    make: Callable[[int, int], Packed] = field(
+        default=lambda start, count: _nothing(), repr=False, compare=False
+    )
+    """The codes of pool indices ``start`` .. ``start + count - 1`` (the store's code rule)."""
+
+    @property
+    def count(self) -> int:
+        """How many codes."""
+        return sum(r.count for r in self.ranges)
+
+    def packed_at(self, start: int, count: int) -> Packed:
+        """The codes of pool indices ``start`` .. ``start + count - 1``, each of this allocation."""
+        if not any(r.start <= start and start + count <= r.end for r in self.ranges):
+            raise ValueError(f"indices {start}-{start + count} are not all of this allocation {self.ranges}")
+        return self.make(start, count)
+
+    @cached_property
+    def packed(self) -> Packed:
+        """Every code, in index order, as fixed-width byte arrays."""
+        parts = [self.make(r.start, r.count) for r in self.ranges]
+        if len(parts) == 1:
+            return parts[0]
+        keys = np.concatenate([k for k, _ in parts])
+        symbols = None if parts[0][1] is None else np.concatenate([s for _, s in parts])  # type: ignore[misc]
+        return keys, symbols
+
+    @cached_property
+    def codes(self) -> tuple[str, ...]:
+        """The codes' keys, in index order (what the line reports back)."""
+        return tuple(self.packed[0].astype(str).tolist())
+
+    @cached_property
+    def symbols(self) -> tuple[str, ...]:
+        """What goes into each DataMatrix (same as ``codes`` for nmpa20; element strings for GS1)."""
+        symbols = self.packed[1]
+        return self.codes if symbols is None else tuple(symbols.astype(str).tolist())
+
+
+def _nothing() -> Packed:
+    raise ValueError("this allocation was made without its code rule")
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,9 +51,7 @@ def reconcile(tx: Tx, batch: Batch) -> ReconciliationReport:
     scanned: Counter[tuple[int, State]] = Counter()
     for number, spec in enumerate(product.levels, start=1):
         n: Counter[str] = Counter()
-        for key in tx.batch_codes(batch.ref, number):
-            row = tx.row(key)
-            assert row is not None, key
+        for key, row in tx.batch_rows(batch.ref, number):
             scanned[number, row.state] += 1
             _classify(key, row, number == product.top, spec.pack_ratio, batch, n, loose, undeclared)
         by_state = {s.label: scanned[number, s] for s in State if scanned[number, s]}
@@ -184,9 +182,7 @@ def close(tx: Tx, batch_id: str, override_reason: str | None, *, at: Stamp) -> R
     released: list[str] = []
     rows: list[Row] = []
     for number in range(1, product.top + 1):
-        for key in tx.batch_codes(batch.ref, number):
-            row = tx.row(key)
-            assert row is not None
+        for key, row in tx.batch_rows(batch.ref, number):
             packed = row.state is State.AGGREGATED or (
                 row.state is State.COMMISSIONED and number == product.top and row.children > 0
             )

@@ -37,6 +37,9 @@ _REF = struct.Struct(">I")
 _COUNT_KEY = struct.Struct(">IBB")  # batch ref, level, state
 _BATCH_LEVEL = struct.Struct(">IB")
 _COUNT = struct.Struct("<q")
+_ALLOCATION = struct.Struct("<IBIqQ")  # batch ref, level, count, time µs, event seq
+_POOL_END = b"\x00"
+"""Between a pool's name and the start index in an allocation's key (no pool name holds it)."""
 Buffer = bytes | memoryview
 """What LMDB hands back: bytes, or a memoryview with ``buffers=True``."""
 PackedChildren = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
@@ -164,8 +167,66 @@ def pack_children_reference(
 
 
 def new_row(level: int, batch_ref: int, time_us: int) -> Row:
-    """The record of a freshly allocated code."""
+    """The record of a freshly allocated code (what a code with no record of its own is)."""
     return Row(level, State.ALLOCATED, RegulatoryStatus.NONE, Lock.NORMAL, False, batch_ref, time_us, 0, None)
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class AllocatedRange:
+    """One allocation as stored: indices ``start`` .. ``start + count - 1`` of ``pool`` handed to a
+    batch's level at ``time_us`` by event ``event_seq``. Its codes have no records of their own until
+    their first event (``Tx.row`` answers for them from this)."""
+
+    pool: str
+    start: int
+    count: int
+    batch_ref: int
+    level: int
+    time_us: int
+    event_seq: int
+
+    @property
+    def end(self) -> int:
+        return self.start + self.count
+
+    def key(self) -> bytes:
+        return allocation_key(self.pool, self.start)
+
+    def pack(self) -> bytes:
+        return _ALLOCATION.pack(self.batch_ref, self.level, self.count, self.time_us, self.event_seq)
+
+    @classmethod
+    def unpack(cls, key: Buffer, value: Buffer) -> AllocatedRange:
+        pool, start = allocation_key_parts(key)
+        batch_ref, level, count, time_us, event_seq = _ALLOCATION.unpack(bytes(value))
+        return cls(pool, start, count, batch_ref, level, time_us, event_seq)
+
+
+def allocation_key(pool: str, start: int) -> bytes:
+    """Where an allocation is filed: pool name, a 0 byte, start index (big-endian: by index)."""
+    return pool.encode() + _POOL_END + _SEQ.pack(start)
+
+
+def allocation_key_parts(key: Buffer) -> tuple[str, int]:
+    raw = bytes(key)
+    return raw[:-9].decode(), int(_SEQ.unpack(raw[-8:])[0])
+
+
+def allocation_detail(pool: str, ranges: list[IndexRange] | tuple[IndexRange, ...], level: int) -> str:
+    """The detail of an ALLOCATED event: which indices of which pool went to which level of its
+    batch (the codes are those indices' codes: ``coderules.generate``)."""
+    return dump_json({"pool": pool, "ranges": ranges_to_json(ranges), "level": level}).decode()
+
+
+def parse_allocation_detail(detail: str) -> tuple[str, list[IndexRange], int]:
+    """(pool, ranges, level) of an ALLOCATED event's detail."""
+    data = json.loads(detail)
+    return data["pool"], ranges_from_json(data["ranges"]), int(data["level"])
+
+
+def pool_prefix(pool: str) -> bytes:
+    """The key prefix of every allocation of ``pool``."""
+    return pool.encode() + _POOL_END
 
 
 def pack_event(

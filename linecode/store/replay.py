@@ -10,6 +10,7 @@ cannot make them disagree.
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -67,9 +68,61 @@ class BatchView:
     exported_event_seq: int = 0
 
 
-def replay(events: Iterable[Event]) -> tuple[dict[str, CodeState], dict[str, BatchView]]:
+Locate = Callable[[str], list[tuple[str, int]]]
+"""A code's pool index in each pool that could have made it (``Tx.locate``)."""
+
+
+class Replayed(Mapping[str, CodeState]):
+    """Every code's state as the log says: those its events named, kept; any other code allocated
+    by an ALLOCATED event is what its allocation made it (so a million unused codes cost nothing)."""
+
+    def __init__(self, locate: Locate) -> None:
+        self.named: dict[str, CodeState] = {}
+        """The codes some event after their allocation named."""
+        self.allocated: dict[str, list[tuple[int, int, str, int, int, int]]] = {}
+        """Per pool, the ALLOCATED events' ranges by start: (start, end, batch id, level, time, seq)."""
+        self._locate = locate
+
+    def allocation(self, code: str) -> tuple[int, int, str, int, int, int] | None:
+        """The replayed allocation ``code`` is of (None: no ALLOCATED event made it)."""
+        for pool, index in self._locate(code):
+            ranges = self.allocated.get(pool, [])
+            at = bisect.bisect_right(ranges, (index, _NO_END)) - 1
+            if at >= 0 and ranges[at][0] <= index < ranges[at][1]:
+                return ranges[at]
+        return None
+
+    def __getitem__(self, code: str) -> CodeState:
+        state = self.named.get(code)
+        if state is None:
+            found = self.allocation(code)
+            if found is None:
+                raise KeyError(code)
+            state = CodeState(found[2], last_event_us=found[4])
+        return state
+
+    def named_state(self, code: str) -> CodeState:
+        """``code``'s state, kept from now on (an event is about to change it)."""
+        state = self.named.get(code)
+        if state is None:
+            state = self.named[code] = self[code]
+        return state
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.named)
+
+    def __len__(self) -> int:
+        return len(self.named)
+
+
+_NO_END = 1 << 70
+"""Sorts after every (start, end, …) of one start."""
+
+
+def replay(events: Iterable[Event], locate: Locate) -> tuple[Replayed, dict[str, BatchView]]:
     """Every code's and batch's state after ``events`` (which must start at the first event)."""
-    codes: dict[str, CodeState] = {}
+    codes = Replayed(locate)
+    state = codes.named_state
     batches: dict[str, BatchView] = {}
     for event in events:
         t = event.time_us
@@ -88,32 +141,37 @@ def replay(events: Iterable[Event]) -> tuple[dict[str, CodeState], dict[str, Bat
             else:
                 batch.lock = Lock[json.loads(event.detail)["lock"].upper()]
         elif event.kind is EventKind.ALLOCATED:
-            for code in event.codes:
-                codes[code] = CodeState(event.batch_id, last_event_us=t)
+            assert event.batch_id is not None and not event.codes, "an allocation names ranges, not codes"
+            pool, ranges, level = records.parse_allocation_detail(event.detail)
+            kept = codes.allocated.setdefault(pool, [])
+            for r in ranges:
+                bisect.insort(kept, (r.start, r.end, event.batch_id, level, t, event.seq))
         elif event.kind in _STATE_OF:
             for code in event.codes:
-                codes[code].state = _STATE_OF[event.kind]
-                codes[code].last_event_us = t
+                named = state(code)
+                named.state = _STATE_OF[event.kind]
+                named.last_event_us = t
         elif event.kind in (EventKind.AGGREGATED, EventKind.DISAGGREGATED):
             adding = event.kind is EventKind.AGGREGATED
             assert event.parent is not None
             for code in event.codes:
-                child = codes[code]
+                child = state(code)
                 child.state = State.AGGREGATED if adding else State.COMMISSIONED
                 child.parent = event.parent if adding else None
                 child.last_event_us = t
-            parent = codes[event.parent]
+            parent = state(event.parent)
             parent.children += len(event.codes) if adding else -len(event.codes)
             parent.partial = event.detail == "partial"
             parent.last_event_us = t
         elif event.kind in (EventKind.STATUS_SET, EventKind.LOCK_SET):
             mark = json.loads(event.detail)
             for code in event.codes:
+                named = state(code)
                 if "status" in mark:
-                    codes[code].status = RegulatoryStatus[mark["status"].upper()]
+                    named.status = RegulatoryStatus[mark["status"].upper()]
                 else:
-                    codes[code].lock = Lock[mark["lock"].upper()]
-                codes[code].last_event_us = t
+                    named.lock = Lock[mark["lock"].upper()]
+                named.last_event_us = t
     return codes, batches
 
 
@@ -140,22 +198,38 @@ def code_state(row: Row, batch_id: str | None) -> CodeState:
     )
 
 
-def stored_in(tx: Tx) -> dict[str, CodeState]:
-    """Every code's state as its record says, reached batch by batch and level by level."""
-    names = tx.batch_refs()
-    out: dict[str, CodeState] = {}
-    for batch in tx.batches():
-        for level in range(1, tx.product(batch.product_id).top + 1):
-            for code in tx.batch_codes(batch.ref, level):
-                row = tx.row(code)
-                if row is not None:
-                    out[code] = code_state(row, names.get(row.batch_ref))
-    return out
+class Stored(Mapping[str, CodeState]):
+    """Every code's state as its record says: those with a record of their own, kept; any other
+    code allocated here is what its allocation makes it (``Tx.row``)."""
+
+    def __init__(self, tx: Tx, rows: Mapping[str, Row] | None = None) -> None:
+        self.tx = tx
+        self.names = tx.batch_refs()
+        self.rows = rows if rows is not None else dict(tx.own_rows())
+
+    def __getitem__(self, code: str) -> CodeState:
+        row = self.rows.get(code)
+        if row is None:
+            row = self.tx.row(code)
+            if row is None:
+                raise KeyError(code)
+        return code_state(row, self.names.get(row.batch_ref))
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.rows)
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
+def stored_in(tx: Tx) -> Stored:
+    """Every code's state as the records say."""
+    return Stored(tx)
 
 
 def stored(store: Store) -> dict[str, CodeState]:
-    """The same view, read from the code records (in one read transaction)."""
-    return read_snapshot(store, stored_in)
+    """The codes with a record of their own and their states (in one read transaction)."""
+    return read_snapshot(store, lambda tx: dict(stored_in(tx)))
 
 
 def _batch_view(batch: Batch, replayed: BatchView | None) -> BatchView:
@@ -196,7 +270,7 @@ def differences(store: Store, limit: int = 20) -> list[str]:
     ``limit`` of them; the log and the records are read in one transaction."""
 
     def run(tx: Tx) -> list[str]:
-        code_events, batch_events = replay(events_in(tx))
+        code_events, batch_events = replay(events_in(tx), tx.locate)
         return list(islice(mismatches(code_events, batch_events, stored_in(tx), tx.batches()), limit))
 
     return read_snapshot(store, run)

@@ -45,6 +45,7 @@ from linecode.store.model import (
     CountRow,
     Event,
     EventKind,
+    IndexRange,
     Lease,
     Level,
     LineEvent,
@@ -61,7 +62,7 @@ from linecode.store.model import (
     now_us,
 )
 from linecode.store.records import Row
-from linecode.store.tx import Tx, line_forbidden, request_digest
+from linecode.store.tx import KEY_CHUNK, Tx, line_forbidden, request_digest
 from linecode.store.verification import Lookups
 
 if TYPE_CHECKING:
@@ -72,7 +73,9 @@ _EVENT_CHUNK = 1000
 # Events of a bulk report carry thousands of codes: a chunk also ends once it holds this many codes,
 # so a reader (an export of a million-code batch) never holds more than about this many at a time.
 _EVENT_CHUNK_CODES = 10_000
-_CODE_CHUNK = 2_000
+_GENERATION_THREADS = 2
+_THREADED_FROM = 100_000
+"""Allocations of this many codes or more are made on ``_GENERATION_THREADS`` threads."""
 
 
 class Store:
@@ -89,6 +92,7 @@ class Store:
         self._key_file = key_file
         self._batch_ids: dict[int, str] = {}
         self._look = Lookups(db, lambda: self.master)
+        db.master = lambda: self.master
 
     # --- opening ----------------------------------------------------------------------------------
 
@@ -401,9 +405,10 @@ class Store:
     def allocate(self, batch_id: str, level: int | str, count: int, *, origin: Origin = ANYONE) -> Allocation:
         """Hand ``count`` new codes of ``level`` (number or name) of ``batch_id`` to the line.
 
-        The pool's index range is reserved and every code recorded as ``allocated`` in the same
-        durable transaction before this returns, so no code is ever handed out twice. Repeating a
-        call with the same idempotency key returns the same codes. Raises :class:`NotFound`,
+        The pool's index range is reserved and recorded as allocated to the batch in one durable
+        transaction before this returns, so no code is ever handed out twice; the codes are made
+        from it when the returned :class:`Allocation` is first asked for them. Repeating a call with
+        the same idempotency key returns the same codes. Raises :class:`NotFound`,
         :class:`Precondition` (batch not open), :class:`Exhausted` (pool has no indices left here),
         :class:`~linecode.errors.PermissionDenied` (the batch is not of the origin's ``lines``).
         The event records the origin's line, else the batch's.
@@ -419,28 +424,15 @@ class Store:
         spec = product.spec(number)
         pool = coderules.pool_name(spec)
 
-        def run(tx: Tx, at: Stamp) -> Allocation:
-            taken, keys, symbols, seq = leases.allocate(
-                tx, self.master, tx.batch(batch_id), number, count, at=at._replace(line=at.line or batch.line)
-            )
-            return Allocation(
-                batch_id, number, spec.name, pool, tuple(taken), tuple(keys), tuple(symbols), seq
-            )
+        def made(ranges: tuple[IndexRange, ...], seq: int, replayed: bool) -> Allocation:
+            threads = _GENERATION_THREADS if count >= _THREADED_FROM else 1
+            make = partial(coderules.generate_packed, self.master, spec, batch, threads=threads)
+            return Allocation(batch_id, number, spec.name, pool, ranges, seq, replayed, make)
 
-        def replay(tx: Tx, stored: dict[str, Any]) -> Allocation:
-            ranges = tuple(records.ranges_from_json(stored["ranges"]))
-            keys, symbols = self._generate(spec, batch, ranges)
-            return Allocation(
-                batch_id,
-                number,
-                spec.name,
-                stored["pool"],
-                ranges,
-                tuple(keys),
-                tuple(symbols),
-                stored["event_seq"],
-                replayed=True,
-            )
+        def run(tx: Tx, at: Stamp) -> Allocation:
+            at = at._replace(line=at.line or batch.line)
+            taken, seq = leases.allocate(tx, tx.batch(batch_id), number, count, at=at)
+            return made(tuple(taken), seq, False)
 
         return self._write_once(
             ["allocate", batch_id, number, count],
@@ -451,17 +443,10 @@ class Store:
                 "pool": a.pool,
                 "event_seq": a.event_seq,
             },
-            replay=replay,
+            replay=lambda tx, stored: made(
+                tuple(records.ranges_from_json(stored["ranges"])), stored["event_seq"], True
+            ),
         )
-
-    def _generate(self, spec: Level, batch: Batch, ranges: Iterable[Any]) -> tuple[list[str], list[str]]:
-        keys: list[str] = []
-        symbols: list[str] = []
-        for r in ranges:
-            k, s = coderules.generate(self.master, spec, batch, r.start, r.count)
-            keys += k
-            symbols += s
-        return keys, symbols
 
     def export_lease(self, pool: str, count: int, *, origin: Origin = ANYONE) -> Lease:
         """Carve ``count`` indices off this server's part of ``pool`` for another server (SPEC §7).
@@ -755,27 +740,29 @@ class Store:
             yield from self._db.read(partial(self._level_records, ref=batch.ref, level=level))
 
     def codes(self, batch_id: str, level: int | str) -> Iterator[str]:
-        """The keys of every code of one level (number or name) of a batch, in key order.
+        """The keys of every code of one level (number or name) of a batch, allocation by allocation
+        in index order.
 
-        Reads in chunks (one short read transaction each), so walking a million-code level holds
-        neither the store nor more than a chunk of keys in memory.
+        The codes are made from the batch's allocations a chunk at a time, so walking a
+        million-code level holds neither the store nor more than a chunk of keys in memory.
         """
         batch = self.batch(batch_id)
         number = self.product(batch.product_id).level(level)
-        after: str | None = None
-        while True:
-            chunk = self._db.read(
-                partial(
-                    Tx.batch_codes_after, batch_ref=batch.ref, level=number, after=after, limit=_CODE_CHUNK
-                )
-            )
-            yield from chunk
-            if len(chunk) < _CODE_CHUNK:
-                return
-            after = chunk[-1]
+
+        def allocations(tx: Tx) -> list[tuple[Level, int, int]]:
+            found = []
+            for a in tx.batch_allocations(batch.ref, number):
+                rule = tx.pool_rule(a.pool)
+                assert rule is not None, a
+                found.append((rule, a.start, a.end))
+            return found
+
+        for rule, start, end in self._db.read(allocations):
+            for first in range(start, end, KEY_CHUNK):
+                yield from coderules.keys(self.master, rule, first, min(KEY_CHUNK, end - first))
 
     def _level_records(self, tx: Tx, *, ref: int, level: int) -> list[CodeRecord]:
-        return [self._public(tx, k, r) for k in tx.batch_codes(ref, level) if (r := tx.row(k)) is not None]
+        return [self._public(tx, k, r) for k, r in tx.batch_rows(ref, level)]
 
     def counts(self, batch_id: str | None = None) -> list[CountRow]:
         """Codes per batch, level and state (non-zero only), from counters kept on every write."""

@@ -11,11 +11,12 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar, cast
 import lmdb
 
 from linecode import _records, bounds
-from linecode.errors import AlreadyExists, InvalidArgument, NotFound, PermissionDenied, shown
+from linecode.codes.keys import KeyParts, parts
+from linecode.errors import AlreadyExists, InvalidArgument, InvalidCode, NotFound, PermissionDenied, shown
 from linecode.reasons import Reason
-from linecode.store import records
-from linecode.store.model import Batch, Event, EventKind, Lock, Product, Stamp, State
-from linecode.store.records import Row
+from linecode.store import coderules, records
+from linecode.store.model import Batch, Event, EventKind, Level, Lock, Product, Stamp, State
+from linecode.store.records import AllocatedRange, Row
 
 if TYPE_CHECKING:
     from linecode.store.database import Database
@@ -26,6 +27,9 @@ MAX_KEY_BYTES = 511
 """LMDB's longest key (its default build). Nothing we file reaches it: ids, codes and idempotency
 keys are bounded far below (``linecode.bounds``)."""
 
+
+KEY_CHUNK = 10_000
+"""Codes of an allocation made at a time when a batch's codes are walked."""
 
 _Get = Callable[[bytes, None, Any], "bytes | None"]
 
@@ -64,7 +68,18 @@ class Tx:
     look-ups. It stays true because every write of those goes through this object, and a failing
     request aborts the whole transaction, so nothing remembered outlives a write it saw."""
 
-    __slots__ = ("_batches", "_counts", "_products", "_seq", "_slots", "db", "lines", "txn")
+    __slots__ = (
+        "_allocated",
+        "_batches",
+        "_counts",
+        "_next_slot",
+        "_products",
+        "_seq",
+        "_slots",
+        "db",
+        "lines",
+        "txn",
+    )
 
     def __init__(self, txn: lmdb.Transaction, db: Database, *, writing: bool = False) -> None:
         self.txn = txn
@@ -74,6 +89,11 @@ class Tx:
         self._slots: dict[str, bytes] | None = {} if writing else None
         """Writing: the slots of the codes read so far, so storing their records looks none up
         again. Reading keeps none (an export reads millions of records in one transaction)."""
+        self._allocated: dict[str, Row] = {}
+        """Writing: codes read so far that have no record of their own yet (allocated, no event of
+        theirs): storing one files it in a new slot (:meth:`_known_slot`)."""
+        self._next_slot: int | None = None
+        """The slot the next code filed gets, once looked up."""
         self._batches: dict[int, Batch] = {}
         self._products: dict[str, Product] = {}
         """Products read or stored by this transaction (the store's one cache across transactions
@@ -128,12 +148,141 @@ class Tx:
         return slot
 
     def row(self, code: str) -> Row | None:
-        """The record of ``code`` (None: not stored)."""
+        """The record of ``code`` (None: never allocated here). A code allocated but without an
+        event of its own has no record stored: it is answered from its allocation."""
         slot = self._slot(code)
         if slot is None:
-            return None
+            return self._allocated_row(code)
         raw = self._get()(slot, None, self.db.dbs["code_records"])
         return Row.unpack(raw) if raw is not None else _no_record(code, slot)
+
+    def _allocated_row(self, code: str) -> Row | None:
+        """The record an allocated code without one of its own stands for (None: not allocated)."""
+        found = self.allocation_of(code)
+        if found is None:
+            return None
+        row = records.new_row(found.level, found.batch_ref, found.time_us)
+        if self._slots is not None:
+            self._allocated[code] = row
+        return row
+
+    def allocation_of(self, code: str) -> AllocatedRange | None:
+        """The allocation ``code`` was handed out by (None: none here)."""
+        for name, index in self.locate(code):
+            if (found := self.allocation_at(name, index)) is not None:
+                return found
+        return None
+
+    def locate(self, code: str) -> list[tuple[str, int]]:
+        """The pool index ``code`` is in each pool here that could have made it (usually one, none
+        for a code no index makes). The index is the code's serial put back through the pool's
+        permutation (``coderules.index_of``); a wrong check makes no index."""
+        try:
+            key = parts(code)
+        except InvalidCode:
+            return []
+        found = []
+        for name, level in self._pools_of(key):
+            index = coderules.index_of(self.db.master(), level, key)
+            if index is not None:
+                found.append((name, index))
+        return found
+
+    def _pools_of(self, key: KeyParts) -> list[tuple[str, Level]]:
+        """The pools here whose rule could make ``key`` (an SSCC's company prefix has no fixed
+        length, so several can), with their rules."""
+        if key.rule != "sscc":
+            names = [f"{key.rule}/{key.identifier}"]
+        else:
+            cursor = self.txn.cursor(db=self.db.dbs["pools"])
+            names = []
+            if cursor.set_range(b"sscc/"):
+                for name in cursor.iternext(keys=True, values=False):
+                    text = bytes(name).decode()
+                    if not text.startswith("sscc/"):
+                        break
+                    if key.identifier.startswith(text[5:]):
+                        names.append(text)
+        return [(name, level) for name in names if (level := self.pool_rule(name)) is not None]
+
+    def pool_rule(self, name: str) -> Level | None:
+        """The code rule of pool ``name`` (None: no such pool here)."""
+        level = self.db.pool_rules.get(name)
+        if level is None:
+            pool = self.pool(name)
+            if pool is None:
+                return None
+            level = self.db.pool_rules[name] = coderules.rule_level(pool)
+        return level
+
+    def batch_rows(self, batch_ref: int, level: int) -> Iterator[tuple[str, Row]]:
+        """Every code of a batch's level with its record (stored, or the one its allocation stands
+        for), allocation by allocation in index order; the keys are made a chunk at a time."""
+        master = self.db.master()
+        get, index, store = self._get(), self.db.dbs["code_slots"], self.db.dbs["code_records"]
+        for a in self.batch_allocations(batch_ref, level):
+            rule = self.pool_rule(a.pool)
+            if rule is None:
+                raise NotFound(f"allocation {a} names no pool of this store", reason=Reason.UNKNOWN_POOL)
+            fresh = records.new_row(a.level, a.batch_ref, a.time_us).pack()
+            for start in range(a.start, a.end, KEY_CHUNK):
+                for code in coderules.keys(master, rule, start, min(KEY_CHUNK, a.end - start)):
+                    slot = get(code.encode(), None, index)
+                    raw = fresh if slot is None else get(slot, None, store)
+                    yield code, Row.unpack(raw) if raw is not None else _no_record(code, slot or b"")
+
+    def allocation_at(self, pool: str, index: int) -> AllocatedRange | None:
+        """The allocation of ``pool`` holding ``index`` (None: the index was not allocated here)."""
+        cursor = self.txn.cursor(db=self.db.dbs["allocations"])
+        key = records.allocation_key(pool, index)
+        if cursor.set_range(key):
+            if bytes(cursor.key()) != key and not cursor.prev():
+                return None
+        elif not cursor.last():
+            return None
+        found = AllocatedRange.unpack(cursor.key(), cursor.value())
+        return found if found.pool == pool and found.start <= index < found.end else None
+
+    def put_allocation(self, allocation: AllocatedRange) -> None:
+        """File a new allocation, and under its batch and level (:meth:`batch_allocations`)."""
+        if self.lines is not None:
+            self.may_change([allocation.batch_ref])
+        key = allocation.key()
+        if not self.txn.put(key, allocation.pack(), db=self.db.dbs["allocations"], overwrite=False):
+            raise RuntimeError(f"allocation {allocation} is filed already; nothing was written")
+        where = records.batch_level_key(allocation.batch_ref, allocation.level)
+        self.txn.put(where, key, db=self.db.dbs["batch_ranges"], dupdata=True)
+
+    def batch_allocations(self, batch_ref: int, level: int) -> list[AllocatedRange]:
+        """The allocations of a batch's level, by pool and start index."""
+        cursor = self.txn.cursor(db=self.db.dbs["batch_ranges"])
+        if not cursor.set_key(records.batch_level_key(batch_ref, level)):
+            return []
+        get, db = self._get(), self.db.dbs["allocations"]
+        out = []
+        for key in cursor.iternext_dup():
+            raw = get(bytes(key), None, db)
+            if raw is None:
+                raise NotFound(
+                    f"batch ref {batch_ref} level {level} lists allocation "
+                    f"{records.allocation_key_parts(key)}, which is not filed: the store is inconsistent",
+                    reason=Reason.BAD_SLOT,
+                )
+            out.append(AllocatedRange.unpack(key, raw))
+        return out
+
+    def own_rows(self) -> Iterator[tuple[str, Row]]:
+        """Every code with a record of its own (an event of its own), in key order, with it."""
+        get, store = self._get(), self.db.dbs["code_records"]
+        for key, slot in self.txn.cursor(db=self.db.dbs["code_slots"]):
+            raw = get(bytes(slot), None, store)
+            code = bytes(key).decode()
+            yield code, Row.unpack(raw) if raw is not None else _no_record(code, bytes(slot))
+
+    def allocations(self) -> Iterator[AllocatedRange]:
+        """Every allocation, by pool and start index."""
+        for key, value in self.txn.cursor(db=self.db.dbs["allocations"]):
+            yield AllocatedRange.unpack(key, value)
 
     def known_row(self, code: str) -> Row:
         """The record of ``code``; raises :class:`NotFound` ``UNKNOWN_CODE`` if there is none."""
@@ -153,7 +302,7 @@ class Tx:
         for code in codes:
             slot = get(code.encode(), None, index)
             if slot is None:
-                found.append(None)
+                found.append(self._allocated_row(code))
             else:
                 if known is not None:
                     known[code] = slot
@@ -162,10 +311,27 @@ class Tx:
         return found
 
     def _known_slot(self, code: str) -> bytes:
-        """The slot of a code that must be stored: the rules look records up before changing them."""
+        """The slot of a code that must be stored: the rules look records up before changing them.
+        An allocated code read here without a record of its own gets its slot now, and the record
+        it stood for (which the caller then changes)."""
         slot = self._slot(code)
-        if slot is None:
-            raise LookupError(f"no record of {code!r} to update: codes are stored by allocating them")
+        if slot is not None:
+            return slot
+        row = self._allocated.pop(code, None)
+        if row is None:
+            raise LookupError(
+                f"no record of {code!r} to update: read it first (codes are made by allocating)"
+            )
+        if self._next_slot is None:
+            cursor = self.txn.cursor(db=self.db.dbs["code_records"])
+            self._next_slot = records.slot_of(cursor.key()) + 1 if cursor.last() else 0
+        slot = records.slot_key(self._next_slot)
+        self._next_slot += 1
+        if not self.txn.put(code.encode(), slot, db=self.db.dbs["code_slots"], overwrite=False):
+            raise RuntimeError(f"code {code} was filed meanwhile; nothing was written")
+        self.txn.put(slot, row.pack(), db=self.db.dbs["code_records"], append=True)
+        assert self._slots is not None
+        self._slots[code] = slot
         return slot
 
     def put_row(self, code: str, row: Row) -> None:
@@ -181,26 +347,6 @@ class Tx:
         slot = self._known_slot
         cursor = self.txn.cursor(db=self.db.dbs["code_records"])
         cursor.putmulti([(slot(code), row.pack()) for code, row in zip(codes, rows, strict=True)])
-
-    def insert_rows(self, codes: Sequence[str], record: bytes) -> list[str]:
-        """File new codes, each with the packed ``record``, in the next slots. Returns the codes that
-        could not be filed (stored already, or given twice); then the caller must fail its request,
-        so that its transaction, with whatever this call did write, is thrown away."""
-        if self.lines is not None:
-            self.may_change([Row.unpack(record).batch_ref])
-        cursor = self.txn.cursor(db=self.db.dbs["code_records"])
-        first = records.slot_of(cursor.key()) + 1 if cursor.last() else 0
-        slots = [records.slot_key(first + i) for i in range(len(codes))]
-        keys = [code.encode() for code in codes]
-        _, added = self.txn.cursor(db=self.db.dbs["code_slots"]).putmulti(
-            list(zip(keys, slots, strict=True)), overwrite=False
-        )
-        if added != len(keys):
-            # each key is filed now, but a clash under a slot this call did not give it
-            get, index = self._get(), self.db.dbs["code_slots"]
-            return [c for c, k, s in zip(codes, keys, slots, strict=True) if get(k, None, index) != s]
-        cursor.putmulti([(slot, record) for slot in slots], append=True)
-        return []
 
     def pack_children(
         self, children: list[str], parent: str, level: int, batch_ref: int, time_us: int
@@ -303,38 +449,6 @@ class Tx:
     def unlink(self, parent: str, child: str) -> None:
         """Take ``child`` out of ``parent``'s list of children."""
         self.txn.delete(self._known_slot(parent), child.encode(), db=self.db.dbs["children"])
-
-    def batch_codes(self, batch_ref: int, level: int) -> Iterator[str]:
-        """The code keys of a batch's level, in key order."""
-        cursor = self.txn.cursor(db=self.db.dbs["by_batch"])
-        if cursor.set_key(records.batch_level_key(batch_ref, level)):
-            for value in cursor.iternext_dup():
-                yield bytes(value).decode()
-
-    def batch_codes_after(self, batch_ref: int, level: int, after: str | None, limit: int) -> list[str]:
-        """Up to ``limit`` code keys of a batch's level, those sorting after ``after`` (from the
-        first if None): one chunk of :meth:`batch_codes` for a reader that lets go between chunks."""
-        cursor = self.txn.cursor(db=self.db.dbs["by_batch"])
-        key = records.batch_level_key(batch_ref, level)
-        if after is None:
-            found = cursor.set_key(key)
-        else:
-            # Duplicates are sorted: land on the first key >= after, step over it if it is after itself.
-            found = cursor.set_range_dup(key, after.encode())
-            if found and bytes(cursor.value()) == after.encode():
-                found = cursor.next_dup()
-        out: list[str] = []
-        while found and len(out) < limit:
-            out.append(bytes(cursor.value()).decode())
-            found = cursor.next_dup()
-        return out
-
-    def add_to_batch(self, batch_ref: int, level: int, codes: list[str]) -> None:
-        """File new codes under their batch and level (the index :meth:`batch_codes` reads)."""
-        key = records.batch_level_key(batch_ref, level)
-        db = self.db.dbs["by_batch"]
-        cursor = self.txn.cursor(db=db)
-        cursor.putmulti([(key, c.encode()) for c in codes], dupdata=True)
 
     # products and batches
     def _json_record(self, db: str, key: str, decode: Callable[[Any], T]) -> T | None:

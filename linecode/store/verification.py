@@ -64,25 +64,31 @@ class Lookups:
         """Keys and symbol data of pool indices ``first_index`` .. ``+ count - 1`` of a batch's level,
         each allocated to that batch (else :class:`NotFound` ``NOT_ALLOCATED``), and whether GS1."""
 
-        def spec_of(tx: Tx) -> tuple[Batch, Level]:
+        def spec_of(tx: Tx) -> tuple[Batch, int, Level]:
             batch = tx.batch(batch_id)
             product = tx.product(batch.product_id)
-            return batch, product.spec(product.level(level))
+            number = product.level(level)
+            return batch, number, product.spec(number)
 
-        batch, spec = self._db.read(spec_of)
-        keys, symbols = coderules.generate(self._master(), spec, batch, first_index, count)
+        batch, number, spec = self._db.read(spec_of)
+        keys, symbols = coderules.generate(
+            self._master(), spec, batch, first_index, count
+        )  # checks the range
+        pool = coderules.pool_name(spec)
 
         def run(tx: Tx) -> None:
-            for key in keys:
-                row = tx.row(key)
-                if row is None or tx.batch_id_of(row.batch_ref) != batch_id:
+            index, end = first_index, first_index + count
+            while index < end:
+                found = tx.allocation_at(pool, index)
+                if found is None or (found.batch_ref, found.level) != (batch.ref, number):
                     # Name the index only: the code there may be another batch's, or not issued yet.
                     raise NotFound(
-                        f"pool index {first_index + keys.index(key)} was not allocated to batch "
-                        f"{batch_id!r}; expected indices of that batch's allocations",
+                        f"pool index {index} was not allocated to batch {batch_id!r}; expected indices "
+                        "of that batch's allocations",
                         reason=Reason.NOT_ALLOCATED,
                         hint="stream the first_index and count of a CodeBlock that Allocate returned",
                     )
+                index = found.end
 
         self._db.read(run)
         return keys, symbols, spec.rule is not CodeRule.NMPA20

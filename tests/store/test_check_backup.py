@@ -30,6 +30,10 @@ from .conftest import Line, open_durable_store
 
 
 def _linecode(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The command in a process of its own; with the tests' master key unless ``env`` is given (the
+    check places codes in their pools by it, as the server does)."""
+    if env is None:
+        env = {**os.environ, "LINECODE_MASTER_KEY": bytes(range(32)).hex()}
     return subprocess.run(
         [sys.executable, "-m", "linecode", *args], capture_output=True, text=True, timeout=60, env=env
     )
@@ -131,10 +135,23 @@ def gap_in_the_log(tx: Tx, codes: dict[str, Any]) -> None:
     assert tx.txn.delete(layout.seq_key(2), db=tx.db.dbs["events"])  # B1's creation
 
 
-def unlisted_code(tx: Tx, codes: dict[str, Any]) -> None:
-    row = _row(tx, codes["other"])
-    key = layout.batch_level_key(row.batch_ref, row.level)
-    assert tx.txn.delete(key, codes["other"].encode(), db=tx.db.dbs["by_batch"])
+def unlisted_allocation(tx: Tx, codes: dict[str, Any]) -> None:
+    found = tx.allocation_of(codes["other"])
+    assert found is not None
+    key = layout.batch_level_key(found.batch_ref, found.level)
+    assert tx.txn.delete(key, found.key(), db=tx.db.dbs["batch_ranges"])
+
+
+def foreign_record(tx: Tx, codes: dict[str, Any]) -> None:
+    row = _row(tx, codes["loose"])
+    row.level = 2  # its allocation made it a unit
+    tx.txn.put(_slot(tx, codes["loose"]), row.pack(), db=tx.db.dbs["code_records"])
+
+
+def lost_allocation(tx: Tx, codes: dict[str, Any]) -> None:
+    found = tx.allocation_of(codes["other"])
+    assert found is not None
+    assert tx.txn.delete(found.key(), db=tx.db.dbs["allocations"])
 
 
 CORRUPTIONS: dict[str, tuple[Callable[[Tx, dict[str, Any]], None], str, Callable[[dict[str, Any]], str]]] = {
@@ -160,11 +177,17 @@ CORRUPTIONS: dict[str, tuple[Callable[[Tx, dict[str, Any]], None], str, Callable
         lambda c: "(allocated) took indices 0-1, which the pool does not mark used",
     ),
     "gap in the log": (gap_in_the_log, "events", lambda c: "event 3 follows event 1"),
-    "unlisted code": (
-        unlisted_code,
+    "unlisted allocation": (
+        unlisted_allocation,
         "index",
-        lambda c: "batch B2 level 2: its code index lists 0 codes, 1 records are of it",
+        lambda c: "of batch B2 level 2 is missing from that batch's index of allocations",
     ),
+    "record of another level": (
+        foreign_record,
+        "index",
+        lambda c: f"the record of {c['loose']} is of batch ref 1 level 2, but batch ref 1 level 1 made",
+    ),
+    "lost allocation": (lost_allocation, "pools", lambda c: "which is not kept"),
 }
 
 

@@ -1,4 +1,5 @@
-"""How code records are laid out in LMDB: by slot in allocation order, and what that promises."""
+"""How codes are laid out in LMDB: allocations as ranges, a code's record filed by slot at its
+first event, and what that promises."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from pathlib import Path
 import lmdb
 import pytest
 
-from linecode.errors import ConfigError, NotFound
+from linecode.errors import ConfigError, NotFound, Precondition
 from linecode.serials import MasterKey
-from linecode.store.database import Database
-from linecode.store.records import new_row, slot_key
+from linecode.store import State, Store
+from linecode.store.records import slot_key
 
 from .conftest import Line, open_durable_store
 
@@ -35,7 +36,7 @@ def _slots(path: Path, codes: list[str]) -> list[int]:
     return json.loads(out.stdout)  # type: ignore[no-any-return]
 
 
-def test_codes_allocated_together_take_consecutive_slots(line: Line) -> None:
+def test_codes_reported_together_take_consecutive_slots(line: Line) -> None:
     bundles = line.commissioned("bundle", 3)
     units = line.commissioned("unit", 15)
     slots = _slots(line.store.path, bundles + units)
@@ -46,41 +47,35 @@ def test_codes_allocated_together_take_consecutive_slots(line: Line) -> None:
     assert all(line.store.parent_of(u) == bundles[0] for u in units[:5])
 
 
-def test_filing_a_code_twice_names_the_clash_and_files_nothing(tmp_path: Path) -> None:
-    db = Database(tmp_path / "data", sync=False)
-    try:
-        db.write(lambda tx: _file(tx, ["A", "B"]))
-        with pytest.raises(ValueError) as info:
-            db.write(lambda tx: _file(tx, ["C", "A", "D"]))
-        assert info.value.args[0] == ["A"]
-        assert db.read(lambda tx: [tx.row(c) is not None for c in "ABCD"]) == [True, True, False, False]
-        db.write(lambda tx: _file(tx, ["C"]))  # the next slot is free again
-        with pytest.raises(ValueError) as info:
-            db.write(lambda tx: _file(tx, ["E", "F", "E"]))
-        assert info.value.args[0] == ["E"]  # given twice: its second slot would hold nothing
-        assert db.read(lambda tx: [tx.row(c) is not None for c in "ABCEF"]) == [True] * 3 + [False] * 2
-    finally:
-        db.close()
+def _filed(store: Store) -> int:
+    """How many codes have a record of their own."""
+    return store._db.read(lambda tx: tx.txn.stat(tx.db.dbs["code_slots"])["entries"])  # type: ignore[no-any-return]
 
 
-def _file(tx, codes: list[str]) -> None:  # type: ignore[no-untyped-def]
-    """File new codes, or raise ValueError naming those that could not be filed (nothing stored)."""
-    clash = tx.insert_rows(codes, new_row(1, 1, 0).pack())
-    if clash:
-        raise ValueError(clash)
+def test_an_allocation_files_no_code_and_a_code_is_filed_at_its_first_event(line: Line) -> None:
+    store = line.store
+    codes = store.allocate(line.batch_id, "unit", 100_000).codes
+    assert _filed(store) == 0  # one range, whatever its size
+    assert store.record(codes[70_000]).state is State.ALLOCATED  # answered from the allocation
+    store.report_events("printed", codes[:10])
+    assert _filed(store) == 10 and _slots(store.path, codes[:10]) == list(range(10))
+    with pytest.raises(NotFound):  # a failing request files nothing, not even the codes it read
+        store.report_events("printed", [codes[10], "86000011234567890123"])
+    with pytest.raises(Precondition):
+        store.report_events("verified", [codes[11], codes[0]])
+    assert _filed(store) == 10 and store.record(codes[11]).state is State.ALLOCATED
+    store.report_events("printed", [codes[11]])  # the next slot is the next one
+    assert _slots(store.path, [codes[11]]) == [10]
 
 
-def test_a_slot_without_its_record_is_named_not_misread(tmp_path: Path) -> None:
-    db = Database(tmp_path / "data", sync=False)
-    try:
-        db.write(lambda tx: _file(tx, ["A", "B"]))
-        db.write(lambda tx: tx.txn.delete(slot_key(0), db=tx.db.dbs["code_records"]))
-        for read in (lambda tx: tx.row("A"), lambda tx: tx.rows(["B", "A"])):
-            with pytest.raises(NotFound) as info:
-                db.read(read)
-            assert info.value.reason == "BAD_SLOT" and list(info.value.codes) == ["A"]
-    finally:
-        db.close()
+def test_a_slot_without_its_record_is_named_not_misread(line: Line) -> None:
+    a, b = line.store.allocate(line.batch_id, "unit", 2).codes
+    line.store.report_events("printed", [a, b])
+    line.store._db.write(lambda tx: tx.txn.delete(slot_key(0), db=tx.db.dbs["code_records"]))
+    for read in (lambda tx: tx.row(a), lambda tx: tx.rows([b, a])):
+        with pytest.raises(NotFound) as info:
+            line.store._db.read(read)
+        assert info.value.reason == "BAD_SLOT" and list(info.value.codes) == [a]
 
 
 def _refused_as_another_layout(data: Path, master: MasterKey, says: str) -> None:
@@ -94,7 +89,7 @@ def _refused_as_another_layout(data: Path, master: MasterKey, says: str) -> None
     assert (data / "data.mdb").read_bytes() == before
 
 
-@pytest.mark.parametrize("mark", [None, b"1", b"3"])
+@pytest.mark.parametrize("mark", [None, b"1", b"4"])
 def test_a_store_of_another_layout_is_refused_and_left_alone(
     tmp_path: Path, master: MasterKey, mark: bytes | None
 ) -> None:
@@ -110,6 +105,18 @@ def test_a_store_of_another_layout_is_refused_and_left_alone(
     _refused_as_another_layout(
         data, master, "an earlier layout" if mark is None else f"layout '{mark.decode()}'"
     )
+
+
+def test_a_store_of_layout_2_is_refused_naming_the_command_that_migrates_it(
+    tmp_path: Path, master: MasterKey
+) -> None:
+    data = tmp_path / "data"
+    open_durable_store(data, master).close()
+    env = lmdb.open(str(data), max_dbs=16)
+    with env.begin(write=True) as txn:
+        txn.put(b"linecode-format", b"2")
+    env.close()
+    _refused_as_another_layout(data, master, f"run `linecode migrate --data {data}`")
 
 
 def test_a_store_of_the_layout_before_slots_is_refused_and_left_alone(

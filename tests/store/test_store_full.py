@@ -62,10 +62,11 @@ def started(store: Store) -> str:
 
 
 def fill(store: Store, count: int = 20_000) -> Exhausted:
-    """Allocate ever fewer units until not even one fits: the last refusal."""
+    """Allocate and print ever fewer units (an allocation is a range; a printed code has a record)
+    until not even one fits: the last refusal."""
     while True:
         try:
-            store.allocate("B1", "unit", count)
+            store.report_events("printed", store.allocate("B1", "unit", count).codes)
         except Exhausted as exc:
             if count == 1:
                 return exc
@@ -158,7 +159,7 @@ def test_a_full_disk_refuses_writes_and_they_work_again_once_space_is_freed(
         )
         assert outcomes == ["DISK_FULL"] * 3 and commits == 0
         with pytest.raises(Exhausted) as info:
-            store.allocate("B1", "unit", 20_000, origin=Origin(idempotency_key="big"))
+            store.report_events("printed", printed)
         assert info.value.reason == "DISK_FULL"
         assert "no space left on the disk" in str(info.value) and "free space" in (info.value.hint or "")
         assert raw(store) == before

@@ -10,7 +10,7 @@ import pytest
 
 from linecode.errors import AlreadyExists, ConfigError, Exhausted
 from linecode.serials import MasterKey
-from linecode.store import Lease, Store
+from linecode.store import Lease, State, Store
 from linecode.store.replay import differences
 from tests.factories import make_batch, make_product
 
@@ -63,6 +63,7 @@ def test_map_grows_when_full(tmp_path: Path, master: MasterKey) -> None:
         make_batch(store, "B1")
         codes = [c for _ in range(4) for c in store.allocate("B1", "unit", 5000).codes]
         assert len(set(codes)) == 20_000
+        store.report_events("printed", codes)  # a record per code now
         assert store._db.env.info()["map_size"] > 256 * 1024
         assert not differences(store)
 
@@ -72,7 +73,10 @@ def test_full_store_fails_cleanly(tmp_path: Path, master: MasterKey) -> None:
         make_product(store)
         make_batch(store, "B1")
         kept = store.allocate("B1", "unit", 100).codes
-        error = refused(store, lambda: store.allocate("B1", "unit", 50_000), Exhausted, "STORE_FULL")
+        store.report_events("printed", kept)
+        many = store.allocate("B1", "unit", 50_000).codes  # a range: it fits
+        error = refused(store, lambda: store.report_events("printed", many), Exhausted, "STORE_FULL")
         assert "max_map_size" in str(error)
-        assert store.record(kept[0]) is not None
-        assert store.pools()["nmpa20/8600001"]["free"] == [[100, 10**9]]
+        assert store.record(kept[0]).state is State.ENCODED
+        assert store.record(many[0]).state is State.ALLOCATED
+        assert store.pools()["nmpa20/8600001"]["free"] == [[50_100, 10**9]]
