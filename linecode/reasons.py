@@ -181,8 +181,6 @@ class Reason(StrEnum):
     """No serial pool of that name here."""
     POOL_EXHAUSTED = "POOL_EXHAUSTED"
     """The serial pool has fewer indices left on this server than asked for."""
-    CODE_EXISTS = "CODE_EXISTS"
-    """Codes to be allocated exist in the store already."""
     NOT_ALLOCATED = "NOT_ALLOCATED"
     """A pool index that was not allocated to that batch."""
     BAD_LEASE = "BAD_LEASE"

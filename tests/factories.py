@@ -11,6 +11,9 @@ it runs.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,3 +85,25 @@ def commissioned(store: Store, batch_id: str, level: str, n: int) -> list[str]:
     store.report_events("printed", codes)
     store.report_events("verified", codes)
     return codes
+
+
+TEST_KEY_HEX = bytes(range(32)).hex()
+"""The tests' master key (the ``master`` fixture's) as ``LINECODE_MASTER_KEY`` spells it."""
+
+
+def run_linecode(
+    *args: str, env: dict[str, str] | None = None, timeout: float = 120, **options: Any
+) -> subprocess.CompletedProcess[str]:
+    """The ``linecode`` command in a process of its own, as a user beside a running server runs it;
+    with the tests' master key unless ``env`` is given (a store places its codes in their pools by
+    the key, so the commands that read codes need the key the store was written with)."""
+    if env is None:
+        env = {**os.environ, "LINECODE_MASTER_KEY": TEST_KEY_HEX}
+    return subprocess.run(
+        [sys.executable, "-m", "linecode", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        **options,
+    )

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
+from tests.factories import run_linecode
 from tests.store.conftest import Line
 
-
-def _linecode(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "linecode", *args], capture_output=True, text=True, timeout=60
-    )
+_linecode = run_linecode
 
 
 def test_inspect_and_batch_report_while_the_store_is_open_for_writing(line: Line) -> None:

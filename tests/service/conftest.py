@@ -141,6 +141,8 @@ def refused(call: Callable[[], Any], code: grpc.StatusCode, reason: str) -> grpc
 
 
 SERVE_COMMAND = [sys.executable, "-m", "linecode", "serve"]
+SERVE_KEY = MasterKey(bytes.fromhex("11" * 32))
+"""The master key of the servers the tests start as commands (``SERVE_ENV``)."""
 SERVE_ENV = {**os.environ, "LINECODE_MASTER_KEY": "11" * 32}
 """``linecode serve`` as a command, and its environment (a test master key)."""
 

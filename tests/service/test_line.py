@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import grpc
+import numpy as np
 import pytest
 
 from linecode.client import block_codes, block_symbols
@@ -64,9 +65,12 @@ def test_packed_blocks_carry_the_same_codes_and_symbols_as_the_repeated_form(
 
 
 def test_codes_of_unequal_length_are_never_packed() -> None:
-    assert _packed(["ab", "cd"]) == (b"abcd", 2)
-    assert _packed(["ab", "c"]) is None and _packed(["a", "bc"]) is None
-    assert _packed(["ab", "a", "abc"]) is None  # the right total, the wrong widths
+    def packed(texts: list[str]) -> tuple[bytes, int] | None:
+        return _packed(np.array(texts, dtype=bytes))
+
+    assert packed(["ab", "cd"]) == (b"abcd", 2)
+    assert packed(["ab", "c"]) is None and packed(["a", "bc"]) is None
+    assert packed(["ab", "a", "abc"]) is None  # the right total, the wrong widths
 
 
 def test_allocate_retry_with_same_key_streams_the_same_codes(client: Client) -> None:

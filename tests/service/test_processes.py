@@ -30,6 +30,7 @@ from .conftest import (
     PRODUCT,
     SERVE_COMMAND,
     SERVE_ENV,
+    SERVE_KEY,
     serve_process,
     serve_refused,
     signal_another_thread,
@@ -153,7 +154,7 @@ def test_a_dead_worker_is_replaced_and_nothing_acknowledged_is_lost(served: Serv
     served.proc.send_signal(signal.SIGTERM)
     assert served.proc.wait(timeout=60) == 0
     assert not (served.data / METRICS_DIR).exists()  # the workers' metric files go with them
-    with Store.open(served.data, readonly=True) as store:
+    with Store.open(served.data, readonly=True, master_key=SERVE_KEY) as store:
         assert all(store.info(code).state.label == "allocated" for code in before)
 
 

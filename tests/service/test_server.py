@@ -18,7 +18,7 @@ from linecode.service.server import SERVICE_NAMES, announced_port, create_server
 from linecode.store import Store
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
 
-from .conftest import BATCH, PRODUCT, Client, serve_process, serve_refused, signal_another_thread
+from .conftest import BATCH, PRODUCT, SERVE_KEY, Client, serve_process, serve_refused, signal_another_thread
 
 
 def test_health_and_reflection(client: Client) -> None:
@@ -76,7 +76,7 @@ def test_sigterm_lets_in_flight_calls_finish(served: tuple[subprocess.Popen[str]
     assert sum(len(b.codes) for b in [first, *rest]) == 50_000
     assert proc.wait(timeout=30) == 0
     # Closed cleanly: the data dir opens again and holds the allocation.
-    store = Store.open(data, readonly=True)
+    store = Store.open(data, readonly=True, master_key=SERVE_KEY)
     try:
         assert store.info(first.codes[0]).state.label == "allocated"
     finally:

@@ -88,17 +88,18 @@ def on_a_small_disk(tmp_path: Path, master: MasterKey) -> Iterator[Client]:
 def test_a_full_disk_refuses_writes_until_space_is_freed(on_a_small_disk: Client) -> None:
     c = on_a_small_disk
     (unit,) = c.commissioned("unit", 1)
+    many = c.codes("unit", 20_000)  # an allocation is a range: the records come with the codes' events
     disk = c.store.path.parent
     room = os.statvfs(disk)
     filler = disk / "filler"
     filler.write_bytes(bytes(room.f_bavail * room.f_frsize - 64 * 1024))
     before = raw(c.store)
-    error = refused(lambda: c.allocate("unit", 20_000, key="big"), EXHAUSTED, "DISK_FULL")
+    error = refused(lambda: c.report(line_pb2.LINE_EVENT_PRINTED, many), EXHAUSTED, "DISK_FULL")
     assert "free space" in error_detail(error).hint  # type: ignore[union-attr]
     assert raw(c.store) == before
     counts = answering(c, unit)
     filler.unlink()
-    assert sum(len(block.codes) for block in c.allocate("unit", 20_000, key="big")) == 20_000
+    c.report(line_pb2.LINE_EVENT_PRINTED, many)
     assert answering(c, unit) != counts
     assert not differences(c.store)
 

@@ -24,19 +24,11 @@ from linecode.store import records as layout
 from linecode.store.check import AREAS, check
 from linecode.store.replay import differences
 from linecode.store.tx import Tx
-from tests.factories import make_batch, make_product
+from tests.factories import make_batch, make_product, run_linecode
 
 from .conftest import Line, open_durable_store
 
-
-def _linecode(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The command in a process of its own; with the tests' master key unless ``env`` is given (the
-    check places codes in their pools by it, as the server does)."""
-    if env is None:
-        env = {**os.environ, "LINECODE_MASTER_KEY": bytes(range(32)).hex()}
-    return subprocess.run(
-        [sys.executable, "-m", "linecode", *args], capture_output=True, text=True, timeout=60, env=env
-    )
+_linecode = run_linecode
 
 
 def every_state(line: Line) -> dict[str, Any]:
