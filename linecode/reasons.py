@@ -247,6 +247,8 @@ class Reason(StrEnum):
     """LMDB cannot open the store."""
     POOL_RULE_MISMATCH = "POOL_RULE_MISMATCH"
     """A level would make a pool's codes by another rule than the pool's."""
+    MIGRATION_REFUSED = "MIGRATION_REFUSED"
+    """``linecode migrate`` found the store not as its layout says (nothing was changed)."""
     STORE_FORMAT = "STORE_FORMAT"
     """A store in a layout this linecode does not read."""
     STORE_IN_USE = "STORE_IN_USE"

@@ -25,6 +25,7 @@ COMMANDS = (
     "batch",
     "check",
     "backup",
+    "migrate",
     "client_config",
 )
 """Sub-command modules of ``linecode.cli``, in ``--help`` order."""

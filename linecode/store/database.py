@@ -467,7 +467,7 @@ def _check_format(env: lmdb.Environment, path: Path, readonly: bool, migrating: 
             f"layout {FORMAT.decode()!r} (allocations kept as index ranges) only, and changes nothing "
             "until the store is migrated",
             reason=Reason.STORE_FORMAT,
-            hint=f"stop its server and run `linecode migrate --data {path}` (it backs the store up first)",
+            hint=f"stop its server and run `linecode migrate --data {path}`; it backs the store up first",
         )
     raise ConfigError(
         f"the store in {path} is in {written}; this linecode reads layout {FORMAT.decode()!r} "

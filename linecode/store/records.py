@@ -272,6 +272,11 @@ def unpack_event(seq: int, raw: Buffer, batch_id_of: dict[int, str]) -> Event:
     )
 
 
+def event_kind(raw: Buffer) -> EventKind:
+    """The kind of a packed event without unpacking the rest."""
+    return EventKind(_EVENT.unpack_from(raw)[1])
+
+
 def event_batch_ref(raw: Buffer) -> int:
     """The batch ref of a packed event without unpacking the rest."""
     return int(_EVENT.unpack_from(raw)[2])
