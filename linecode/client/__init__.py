@@ -19,6 +19,8 @@ import json
 from importlib import resources
 from typing import Any
 
+from linecode._wire import unpacked
+
 SERVICE_CONFIG: dict[str, Any] = json.loads(
     resources.files(__package__).joinpath("service_config.json").read_text(encoding="utf-8")
 )
@@ -33,16 +35,21 @@ def channel_options() -> list[tuple[str, Any]]:
 def block_codes(block: Any) -> list[str]:
     """The codes' keys of an Allocate ``CodeBlock``, in print order, in either of its forms
     (``AllocateRequest.packed`` asks for the packed one)."""
-    return _unpacked(block.packed_codes, block.code_width) if block.code_width else list(block.codes)
+    return unpacked(block.packed_codes, block.code_width) if block.code_width else list(block.codes)
 
 
 def block_symbols(block: Any) -> list[str]:
     """What goes into each code's symbol (GS1: the element string), in print order, either form."""
     if block.symbol_width:
-        return _unpacked(block.packed_symbols, block.symbol_width)
+        return unpacked(block.packed_symbols, block.symbol_width)
     return list(block.symbols) or block_codes(block)
 
 
-def _unpacked(data: bytes, width: int) -> list[str]:
+def unpacked_reference(data: bytes, width: int) -> list[str]:
+    """The entries of a packed block, each ``width`` ASCII characters, as strings: the specification
+    of the kernel the helpers use (``linecode._wire.unpacked``). Raises ``ValueError`` for data that
+    does not divide into entries of ``width`` or is not ASCII (``UnicodeDecodeError``)."""
+    if width <= 0 or len(data) % width:
+        raise ValueError(f"packed codes of {len(data)} bytes do not divide into entries of width {width}")
     text = data.decode("ascii")
     return [text[i : i + width] for i in range(0, len(text), width)]

@@ -52,6 +52,7 @@ from linecode.store.model import (
     Lock,
     Marking,
     Origin,
+    Packed,
     Product,
     ReconciliationReport,
     RegulatoryStatus,
@@ -424,9 +425,13 @@ class Store:
         spec = product.spec(number)
         pool = coderules.pool_name(spec)
 
+        master = self.master
+
+        def make(start: int, n: int) -> Packed:
+            threads = _GENERATION_THREADS if n >= _THREADED_FROM else 1
+            return coderules.generate_packed(master, spec, batch, start, n, threads=threads)
+
         def made(ranges: tuple[IndexRange, ...], seq: int, replayed: bool) -> Allocation:
-            threads = _GENERATION_THREADS if count >= _THREADED_FROM else 1
-            make = partial(coderules.generate_packed, self.master, spec, batch, threads=threads)
             return Allocation(batch_id, number, spec.name, pool, ranges, seq, replayed, make)
 
         def run(tx: Tx, at: Stamp) -> Allocation:

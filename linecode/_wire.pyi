@@ -1,0 +1,3 @@
+"""Stub of the wire kernel (ext/_wire.pyx); its specification is ``linecode.client.unpacked_reference``."""
+
+def unpacked(data: bytes, width: int) -> list[str]: ...
