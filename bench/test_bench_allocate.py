@@ -22,7 +22,7 @@ import pytest
 from bench.peers import serialbox
 from bench.serving import serve
 from linecode import sim
-from linecode.client import block_codes
+from linecode.client import allocated_codes
 from linecode.service.server import announced_port
 from linecode.v1 import admin_pb2_grpc, line_pb2, line_pb2_grpc
 
@@ -66,7 +66,7 @@ def linecode_allocate(target: str, batch: str, n: int, packed: bool) -> list[str
             idempotency_key=f"k{next(KEYS)}",
             packed=packed,
         )
-        return [code for block in stub.Allocate(request, timeout=120) for code in block_codes(block)]
+        return allocated_codes(stub.Allocate(request, timeout=120))
 
 
 @pytest.mark.parametrize("n", [10_000, 100_000])

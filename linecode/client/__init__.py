@@ -1,5 +1,6 @@
 """What a gRPC client of linecode loads to back off when the server is busy, and how it reads the
-code blocks of ``Allocate`` in either form (:func:`block_codes`, :func:`block_symbols`).
+code blocks of ``Allocate`` in either form (:func:`block_codes`, :func:`block_symbols`,
+:func:`allocated_codes`).
 
 ``service_config.json`` (beside this file; ``linecode client-config`` prints it) is a standard gRPC
 service config. Every call refused for overload (RESOURCE_EXHAUSTED ``OVERLOADED``: nothing was
@@ -16,6 +17,7 @@ built on gRPC's core (Python, C++, Ruby, PHP, C#), grpc-java and grpc-go read th
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from importlib import resources
 from typing import Any
 
@@ -36,6 +38,14 @@ def block_codes(block: Any) -> list[str]:
     """The codes' keys of an Allocate ``CodeBlock``, in print order, in either of its forms
     (``AllocateRequest.packed`` asks for the packed one)."""
     return unpacked(block.packed_codes, block.code_width) if block.code_width else list(block.codes)
+
+
+def allocated_codes(blocks: Iterable[Any]) -> list[str]:
+    """Every code's key of an ``Allocate`` stream (its ``CodeBlock`` messages), in print order."""
+    codes: list[str] = []
+    for block in blocks:
+        codes += block_codes(block)
+    return codes
 
 
 def block_symbols(block: Any) -> list[str]:
