@@ -16,10 +16,11 @@ built on gRPC's core (Python, C++, Ruby, PHP, C#), grpc-java and grpc-go read th
 
 from __future__ import annotations
 
+import bisect
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from importlib import resources
-from typing import Any
+from typing import Any, overload
 
 from linecode._wire import unpacked
 
@@ -40,12 +41,56 @@ def block_codes(block: Any) -> list[str]:
     return unpacked(block.packed_codes, block.code_width) if block.code_width else list(block.codes)
 
 
-def allocated_codes(blocks: Iterable[Any]) -> list[str]:
-    """Every code's key of an ``Allocate`` stream (its ``CodeBlock`` messages), in print order."""
-    codes: list[str] = []
-    for block in blocks:
-        codes += block_codes(block)
-    return codes
+class Codes(Sequence[str]):
+    """Every code's key of an ``Allocate`` stream, in print order, as a sequence that keeps the
+    packed blocks as they came (20 bytes a code for nmpa20) and makes a code's string when it is
+    read: a line takes its codes one by one over minutes, so a client holding 100,000 of them need
+    not hold 100,000 string objects. ``list(codes)`` makes them all at once."""
+
+    def __init__(self, blocks: Iterable[Any]) -> None:
+        self._parts: list[tuple[bytes, int] | list[str]] = []
+        self._starts: list[int] = []
+        n = 0
+        for block in blocks:
+            self._starts.append(n)
+            if block.code_width:
+                self._parts.append((block.packed_codes, block.code_width))
+                n += len(block.packed_codes) // block.code_width
+            else:
+                self._parts.append(list(block.codes))
+                n += len(block.codes)
+        self._len = n
+
+    def __len__(self) -> int:
+        return self._len
+
+    @overload
+    def __getitem__(self, index: int) -> str: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[str]: ...
+    def __getitem__(self, index: int | slice) -> str | list[str]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(self._len))]
+        if index < 0:
+            index += self._len
+        if not 0 <= index < self._len:
+            raise IndexError(f"code {index} of {self._len}")
+        part = bisect.bisect_right(self._starts, index) - 1
+        chunk, at = self._parts[part], index - self._starts[part]
+        if isinstance(chunk, list):
+            return chunk[at]
+        data, width = chunk
+        return data[at * width : (at + 1) * width].decode("ascii")
+
+    def __iter__(self) -> Iterator[str]:
+        for chunk in self._parts:
+            yield from chunk if isinstance(chunk, list) else unpacked(*chunk)
+
+
+def allocated_codes(blocks: Iterable[Any]) -> Codes:
+    """Every code's key of an ``Allocate`` stream (its ``CodeBlock`` messages), in print order
+    (:class:`Codes`: the packed blocks kept, each code made as it is read)."""
+    return Codes(blocks)
 
 
 def block_symbols(block: Any) -> list[str]:

@@ -6,7 +6,7 @@ import grpc
 import numpy as np
 import pytest
 
-from linecode.client import block_codes, block_symbols
+from linecode.client import allocated_codes, block_codes, block_symbols
 from linecode.service.line import _packed
 from linecode.v1 import line_pb2
 
@@ -62,6 +62,21 @@ def test_packed_blocks_carry_the_same_codes_and_symbols_as_the_repeated_form(
         assert not packed[0].symbol_width  # nmpa20: the symbol is the code
     codes = [c for b in packed for c in block_codes(b)]
     assert len(set(codes)) == 2500 and all(client.store.key(c) == c for c in codes[::250])
+    for form in (packed, plain):  # the client's sequence of an Allocate stream, in either form
+        held = allocated_codes(form)
+        assert len(held) == 2500 and list(held) == codes and held[:] == codes
+        assert [held[0], held[999], held[1000], held[-1], held[-2500]] == [
+            codes[0],
+            codes[999],
+            codes[1000],
+            codes[-1],
+            codes[0],
+        ]
+        assert held[998:1003] == codes[998:1003] and held[::-700] == codes[::-700]
+        assert held.index(codes[1500]) == 1500 and codes[2000] in held
+        for outside in (2500, -2501):
+            with pytest.raises(IndexError):
+                held[outside]
 
 
 def test_codes_of_unequal_length_are_never_packed() -> None:
