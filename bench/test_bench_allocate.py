@@ -14,7 +14,8 @@ import json
 import os
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from itertools import count
 from statistics import median
 
@@ -119,3 +120,24 @@ def test_linecode_allocate_against_serialbox(benchmark, servers: tuple[str, str,
         f"repeated {n / plain:,.0f}/s, SerialBox {n / theirs:,.0f}/s; SerialBox time / linecode time by "
         f"pair {pairs} (as a list of str {listed_pairs})"
     )
+
+
+def test_two_concurrent_clients_duplicates(servers: tuple[str, str, str]) -> None:
+    """Two clients allocating at once, 20 calls of 1,000 each: how many serials both got (SerialBox)
+    and how many codes (linecode, which must give none twice)."""
+    target, batch, url = servers
+    calls, n = 20, 1000
+
+    def both(allocate: Callable[[], Sequence[object]]) -> tuple[int, int]:
+        with ThreadPoolExecutor(2) as pool:
+            got = list(pool.map(lambda _: [x for _ in range(calls) for x in allocate()], range(2)))
+        total = sum(len(g) for g in got)
+        return total, total - len(set(got[0]) | set(got[1]))
+
+    theirs = both(lambda: serialbox_allocate(url, n))
+    ours = both(lambda: linecode_allocate(target, batch, n, True))
+    print(
+        f"\nTwo concurrent clients, {calls} x {n:,} each: SerialBox {theirs[1]:,} duplicates of "
+        f"{theirs[0]:,} serials ({theirs[1] / theirs[0]:.1%}); linecode {ours[1]:,} of {ours[0]:,}"
+    )
+    assert ours == (2 * calls * n, 0)
