@@ -157,6 +157,18 @@ def check_store(store: Store, model: Model) -> None:
         got_b = (b.line, b.state.label, b.lock.label, b.status.label, b.last_event_us)
         want_b = (mb.line, mb.state, mb.lock, mb.status, mb.last_us)
         assert got_b == want_b, f"batch {b.batch_id}: store {got_b} != model {want_b}"
+    # A code has a record of its own once something happened to it; before, its allocation stands
+    # for it (the records above include those answers).
+    own = {code for code, _ in store._db.read(lambda tx: list(tx.own_rows()))}
+    assert own <= set(model.codes), (
+        f"records of codes the model never allocated: {sorted(own - set(model.codes))}"
+    )
+    changed = {
+        key
+        for key, m in model.codes.items()
+        if (m.state, m.lock, m.status) != ("allocated", "normal", "none") or m.parent or m.children
+    }
+    assert changed <= own, f"changed codes without a record of their own: {sorted(changed - own)}"
     # The event log replays to the records.
     found = differences(store)
     assert not found, found
