@@ -4,7 +4,8 @@
 store, durable (fsync), in one call and as 10 calls of 100,000, five times each, alternating, and
 prints per run: the rate with the codes made (``Allocation.packed``: fixed-width bytes, as the gRPC
 service sends them), the rate of the reservation alone, and how much the data file's used pages grew
-per 1,000,000 allocated codes (``Store.used_bytes``).
+per 1,000,000 allocated codes (``Store.used_bytes``); then what a code costs once its first event
+has come (100,000 codes printed, 1,000 a report: its record and slot, and the events).
 """
 
 from __future__ import annotations
@@ -43,6 +44,21 @@ def run(calls: int) -> tuple[float, float, int]:
     return TOTAL / made, TOTAL / reserved, grew * 1_000_000 // TOTAL
 
 
+def printed_cost() -> int:
+    """Store bytes per code once printed (100,000 codes, reported 1,000 at a time)."""
+    with tempfile.TemporaryDirectory() as d:
+        store = Store.open(d, master_key=MasterKey(b"k" * 32), sync=False)
+        make_product(store)
+        make_batch(store, "B1")
+        codes = store.allocate("B1", "unit", 100_000).codes
+        used = store.used_bytes()
+        for i in range(0, len(codes), 1000):
+            store.report_events("printed", codes[i : i + 1000])
+        grew = store.used_bytes() - used
+        store.close()
+    return grew // len(codes)
+
+
 if __name__ == "__main__":
     results: dict[int, list[tuple[float, float, int]]] = {1: [], 10: []}
     for _ in range(5):
@@ -56,3 +72,4 @@ if __name__ == "__main__":
             f"made (runs {', '.join(f'{m:.1f}' for m in made)}); reserving only "
             f"{statistics.median(reserved):,.0f} M codes/s; {runs[0][2]:,} store bytes per 1,000,000 codes"
         )
+    print(f"once printed: {printed_cost()} store bytes per code (record, slot and its share of the events)")

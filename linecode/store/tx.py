@@ -233,6 +233,8 @@ class Tx:
 
     def allocation_at(self, pool: str, index: int) -> AllocatedRange | None:
         """The allocation of ``pool`` holding ``index`` (None: the index was not allocated here)."""
+        if not 0 <= index < 1 << 64:
+            return None  # no pool hands out such an index (a wide GS1 serial domain can name one)
         cursor = self.txn.cursor(db=self.db.dbs["allocations"])
         key = records.allocation_key(pool, index)
         if cursor.set_range(key):

@@ -140,6 +140,28 @@ def test_gs1_and_sscc_levels(store: Store) -> None:
     assert store.record(sscc.value).level == 2
 
 
+def test_codes_nobody_allocated_are_unknown_whatever_their_serial(store: Store) -> None:
+    """A code is found through its pool index: a serial of a wide GS1 domain (36^20 values, indices
+    past any pool's 2^64) or a wrong SSCC check digit is no allocated code, and the answer says so
+    instead of failing."""
+    wide = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+    levels = [
+        Level("unit", CodeRule.GS1, "09501101530003", serial_alphabet=wide, serial_length=20),
+        Level("pallet", CodeRule.SSCC, "06901234", pack_ratio=3),
+    ]
+    make_product(store, EXPORT, levels)
+    make_batch(store, "L26A", product=EXPORT)
+    (unit,) = store.allocate("L26A", "unit", 1).codes
+    (pallet,) = store.allocate("L26A", "pallet", 1).codes
+    assert store.record(unit).state is State.ALLOCATED and store.record(pallet).level == 2
+    digits = pallet[4:]
+    wrong_check = digits[:17] + str((int(digits[17]) + 1) % 10)
+    for code in ("(01)09501101530003(21)" + "Z" * 20, "(00)" + wrong_check):
+        assert not store.verify(code).genuine, code
+        with pytest.raises((NotFound, InvalidCode)):  # unknown here, or (a bad check) no code's spelling
+            store.record(code)
+
+
 def test_line_events_walk_the_life_cycle(line: Line) -> None:
     store = line.store
     codes = list(store.allocate("B1", "unit", 6).codes)
