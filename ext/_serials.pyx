@@ -257,3 +257,12 @@ def nmpa20_checks(bytes check_key, uint64_t prefix, const uint64_t[::1] serials,
     if n:
         with nogil:
             lc_nmpa20_checks(ck0, ck1, prefix, &serials[0], &out[0], n)
+
+
+def nmpa20_check(bytes check_key, uint64_t prefix, uint64_t serial):
+    """The keyed check of one code: ``nmpa20_checks`` of one serial, without arrays."""
+    cdef uint64_t ck0, ck1
+    cdef uint32_t out
+    split_key(check_key, &ck0, &ck1)
+    lc_nmpa20_checks(ck0, ck1, prefix, &serial, &out, 1)
+    return out

@@ -137,6 +137,7 @@ class SerialPool:
         self._feistel = _feistel(key, domain.radix, domain.length)
         self._alphabet = domain.alphabet.encode()
         self._values = {c: v for v, c in enumerate(domain.alphabet)}
+        self._decimal = domain.alphabet == "0123456789"
 
     @property
     def size(self) -> int:
@@ -165,15 +166,24 @@ class SerialPool:
         An index at or past what the store has issued means "never issued": that is the store's
         call, not ours.
         """
-        if len(serial) != self.domain.length or any(c not in self._values for c in serial):
-            raise InvalidCode(
-                f"serial {serial!r} is not {self.domain.length} characters of {self.domain.alphabet!r}",
-                reason=Reason.BAD_SERIAL,
-            )
+        if len(serial) != self.domain.length:
+            raise self._foreign(serial)
+        if self._decimal:  # the digits are the value (this runs for every code's first event)
+            if not (serial.isascii() and serial.isdigit()):
+                raise self._foreign(serial)
+            return int(self._feistel.unpermute(int(serial)))
+        if any(c not in self._values for c in serial):
+            raise self._foreign(serial)
         value = 0
         for c in serial:
             value = value * self.domain.radix + self._values[c]
         return int(self._feistel.unpermute(value))
+
+    def _foreign(self, serial: str) -> InvalidCode:
+        return InvalidCode(
+            f"serial {serial!r} is not {self.domain.length} characters of {self.domain.alphabet!r}",
+            reason=Reason.BAD_SERIAL,
+        )
 
     def serials(self, start: int, count: int, *, threads: int = 1) -> np.ndarray:
         """Serials of indices ``start`` .. ``start + count - 1`` as a ``S<length>`` array."""
@@ -201,9 +211,7 @@ class Nmpa20Pool(SerialPool):
 
     def check(self, serial: str) -> str:
         """The keyed 4-digit check of ``serial`` under this identifier."""
-        out = np.empty(1, dtype=np.uint32)
-        _serials.nmpa20_checks(self._check_key, self._prefix, np.array([int(serial)], np.uint64), out)
-        return f"{int(out[0]):04d}"
+        return f"{_serials.nmpa20_check(self._check_key, self._prefix, int(serial)):04d}"
 
     def code(self, index: int) -> Nmpa20Code:
         serial = self.serial(index)
@@ -282,7 +290,4 @@ class KeyedChecks:
         key = self._keys.get(identifier)
         if key is None:
             return None
-        out = np.empty(1, dtype=np.uint32)
-        prefix = int(identifier) * 10**SERIAL_DIGITS
-        _serials.nmpa20_checks(key, prefix, np.array([int(serial)], np.uint64), out)
-        return f"{int(out[0]):04d}"
+        return f"{_serials.nmpa20_check(key, int(identifier) * 10**SERIAL_DIGITS, int(serial)):04d}"

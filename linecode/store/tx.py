@@ -72,6 +72,7 @@ class Tx:
         "_allocated",
         "_batches",
         "_counts",
+        "_last_allocation",
         "_next_slot",
         "_products",
         "_seq",
@@ -92,6 +93,8 @@ class Tx:
         self._allocated: dict[str, Row] = {}
         """Writing: codes read so far that have no record of their own yet (allocated, no event of
         theirs): storing one files it in a new slot (:meth:`_known_slot`)."""
+        self._last_allocation: AllocatedRange | None = None
+        """The allocation found last (codes read together are mostly of one)."""
         self._next_slot: int | None = None
         """The slot the next code filed gets, once looked up."""
         self._batches: dict[int, Batch] = {}
@@ -233,6 +236,9 @@ class Tx:
 
     def allocation_at(self, pool: str, index: int) -> AllocatedRange | None:
         """The allocation of ``pool`` holding ``index`` (None: the index was not allocated here)."""
+        last = self._last_allocation
+        if last is not None and last.pool == pool and last.start <= index < last.end:
+            return last  # the codes of one request are mostly of one allocation
         if not 0 <= index < 1 << 64:
             return None  # no pool hands out such an index (a wide GS1 serial domain can name one)
         cursor = self.txn.cursor(db=self.db.dbs["allocations"])
@@ -243,7 +249,10 @@ class Tx:
         elif not cursor.last():
             return None
         found = AllocatedRange.unpack(cursor.key(), cursor.value())
-        return found if found.pool == pool and found.start <= index < found.end else None
+        if found.pool == pool and found.start <= index < found.end:
+            self._last_allocation = found  # filed allocations never change
+            return found
+        return None
 
     def put_allocation(self, allocation: AllocatedRange) -> None:
         """File a new allocation, and under its batch and level (:meth:`batch_allocations`)."""
