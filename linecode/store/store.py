@@ -425,11 +425,9 @@ class Store:
         spec = product.spec(number)
         pool = coderules.pool_name(spec)
 
-        master = self.master
-
         def make(start: int, n: int) -> Packed:
             threads = _GENERATION_THREADS if n >= _THREADED_FROM else 1
-            return coderules.generate_packed(master, spec, batch, start, n, threads=threads)
+            return coderules.generate_packed(self.master, spec, batch, start, n, threads=threads)
 
         def made(ranges: tuple[IndexRange, ...], seq: int, replayed: bool) -> Allocation:
             return Allocation(batch_id, number, spec.name, pool, ranges, seq, replayed, make)
