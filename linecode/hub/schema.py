@@ -1,0 +1,103 @@
+"""The hub's tables in PostgreSQL, created and moved forward by numbered migrations.
+
+``linecode hub init --dsn …`` applies what is missing, each migration in its own transaction with
+the version it brings; a hub refuses a database whose schema is newer than it knows (a newer hub
+wrote it), and one whose schema is older than it needs (run ``hub init``).
+
+Distribution (SPEC §7, ``docs/scale.md`` of part 2): ``pools`` and ``site_pools`` are small
+reference tables; ``grants`` is keyed by ``(site_id, idempotency_key)`` and would be distributed by
+``site_id``. A grant touches one pool row (the consumed index, row-locked by its ``UPDATE``) and
+inserts one grant row.
+"""
+
+from __future__ import annotations
+
+import psycopg
+
+from linecode.errors import ConfigError
+from linecode.reasons import Reason
+
+MIGRATIONS: tuple[str, ...] = (
+    # 1: pools with their consumed index, sites and what they may lease, grants
+    """
+    CREATE TABLE pools (
+        name text PRIMARY KEY,
+        rule jsonb NOT NULL,
+        size numeric(20, 0) NOT NULL CHECK (size > 0),
+        consumed numeric(20, 0) NOT NULL DEFAULT 0 CHECK (consumed >= 0 AND consumed <= size),
+        created_at timestamptz NOT NULL DEFAULT now()
+    );
+    CREATE TABLE sites (
+        site_id text PRIMARY KEY,
+        created_at timestamptz NOT NULL DEFAULT now(),
+        last_contact timestamptz
+    );
+    CREATE TABLE site_pools (
+        site_id text NOT NULL REFERENCES sites,
+        pool text NOT NULL REFERENCES pools,
+        PRIMARY KEY (site_id, pool)
+    );
+    CREATE TABLE grants (
+        site_id text NOT NULL REFERENCES sites,
+        idempotency_key text NOT NULL,
+        pool text NOT NULL REFERENCES pools,
+        start_index numeric(20, 0) NOT NULL,
+        end_index numeric(20, 0) NOT NULL CHECK (end_index > start_index),
+        request text NOT NULL,
+        granted_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (site_id, idempotency_key)
+    );
+    CREATE INDEX grants_by_pool ON grants (pool, start_index);
+    """,
+)
+"""Migration ``n`` (1-based) is ``MIGRATIONS[n - 1]``; never edit one that has shipped, add the next."""
+VERSION = len(MIGRATIONS)
+
+_VERSION_TABLE = "CREATE TABLE IF NOT EXISTS linecode_schema (version integer NOT NULL)"
+
+
+def version(conn: psycopg.Connection) -> int:
+    """The schema version of the database (0: never initialised)."""
+    exists = conn.execute("SELECT to_regclass('linecode_schema') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return 0
+    row = conn.execute("SELECT max(version) FROM linecode_schema").fetchone()
+    return int(row[0]) if row and row[0] is not None else 0
+
+
+def init(conn: psycopg.Connection) -> tuple[int, int]:
+    """Apply the migrations the database lacks: (version before, version after)."""
+    before = version(conn)
+    _not_newer(before)
+    for n in range(before + 1, VERSION + 1):
+        with conn.transaction():
+            conn.execute(_VERSION_TABLE)
+            # one hub at a time migrates: the others wait here, then find the work done
+            conn.execute("LOCK TABLE linecode_schema IN EXCLUSIVE MODE")
+            if version(conn) >= n:
+                continue
+            conn.execute(MIGRATIONS[n - 1])
+            conn.execute("INSERT INTO linecode_schema (version) VALUES (%s)", (n,))
+    return before, max(before, VERSION)
+
+
+def require_current(conn: psycopg.Connection) -> None:
+    """Raise :class:`ConfigError` unless the database's schema is the one this hub knows."""
+    found = version(conn)
+    _not_newer(found)
+    if found < VERSION:
+        raise ConfigError(
+            f"the hub database is at schema version {found}; this hub needs {VERSION}",
+            reason=Reason.HUB_SCHEMA,
+            hint="run `linecode hub init --dsn …` (it applies the missing migrations)",
+        )
+
+
+def _not_newer(found: int) -> None:
+    if found > VERSION:
+        raise ConfigError(
+            f"the hub database is at schema version {found}, newer than this hub knows ({VERSION}); "
+            "nothing was changed",
+            reason=Reason.HUB_SCHEMA,
+            hint="run the linecode hub that wrote it, or a newer one",
+        )
