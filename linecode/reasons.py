@@ -251,6 +251,8 @@ class Reason(StrEnum):
     """The hub database's schema is not the one this hub knows (older: run ``hub init``; newer)."""
     POOL_NOT_ALLOWED = "POOL_NOT_ALLOWED"
     """A site asked the hub for a lease of a pool it is not allowed."""
+    UNKNOWN_SITE = "UNKNOWN_SITE"
+    """A lease asked of the hub names no site, and the caller is none."""
     NO_POSTGRES = "NO_POSTGRES"
     """PostgreSQL's programs are missing or a throwaway cluster would not start."""
     MIGRATION_REFUSED = "MIGRATION_REFUSED"

@@ -9,6 +9,7 @@ Roles (SPEC §6):
 * ``line:<id>,<id>…`` — the same over several lines (mixed pallets packed from several lines);
 * ``printer:<id>[,<id>…]`` — PrintService, only images of codes of those lines;
 * ``qa``           — QueryService and the read-only AdminService calls;
+* ``site:<id>``    — HubService only (``linecode hub``): leases for site ``<id>``;
 * ``admin``        — everything.
 
 Health and reflection are open to every caller, so probes and ``grpcurl list`` work. An identity
@@ -41,14 +42,15 @@ OPEN_PREFIXES = (
     "/grpc.reflection.v1.ServerReflection/",
 )
 QA_ADMIN_READS = frozenset({"GetProduct", "ListProducts", "GetBatch", "ReconcileBatch", "ExportBatch"})
-KINDS = ("line", "printer", "qa", "admin")
+KINDS = ("line", "printer", "qa", "admin", "site")
 
 
 @dataclass(frozen=True)
 class Role:
     kind: str
     lines: frozenset[str] | None = None
-    """The lines a ``line`` or ``printer`` role is limited to; None for ``qa`` and ``admin``."""
+    """The lines a ``line`` or ``printer`` role is limited to, or the one site a ``site`` role is;
+    None for ``qa`` and ``admin``."""
 
     @classmethod
     def parse(cls, text: str) -> Role:
@@ -56,12 +58,13 @@ class Role:
         lines = frozenset(part.strip() for part in rest.split(",")) if rest else None
         if (
             kind not in KINDS
-            or (kind in ("line", "printer")) != bool(rest)
+            or (kind in ("line", "printer", "site")) != bool(rest)
             or (lines is not None and "" in lines)
+            or (kind == "site" and lines is not None and len(lines) != 1)
         ):
             raise ConfigError(
                 f"role {text!r}: expected line:<line-id>[,<line-id>…], printer:<line-id>[,<line-id>…], "
-                "qa or admin",
+                "qa, admin or site:<site-id>",
                 reason=Reason.BAD_ROLE,
             )
         return cls(kind, lines)
@@ -84,7 +87,7 @@ class Access:
 
     def __init__(
         self,
-        store: Store,
+        store: Store | None,
         *,
         clients: Mapping[str, str] = {},
         tokens: Mapping[str, str] = {},
@@ -189,14 +192,15 @@ class Access:
             )
             or (role.kind == "line" and service == "linecode.v1.LineService")
             or (role.kind == "printer" and service == "linecode.v1.PrintService")
+            or (role.kind == "site" and service == "linecode.v1.HubService")
         )
         if not allowed:
             self._denied(who, role, method, f"role {role} may not call {name}")
-        if role.lines is not None:
+        if role.lines is not None and role.kind != "site":
             origin = getattr(request, "origin", None)
             if origin is not None and origin.line and origin.line not in role.lines:
                 self._denied(who, role, method, f"role {role} may not write events as line {origin.line!r}")
-            if role.kind == "printer":
+            if role.kind == "printer" and self.store is not None:
                 try:
                     foreign = _lines_of_print_request(self.store, request) - role.lines
                 except NotFound:  # refused alike, so a printer cannot tell unknown codes from others'

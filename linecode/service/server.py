@@ -15,13 +15,15 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linecode.errors import ConfigError
+from linecode.hub.authority import Authority
 from linecode.reasons import Reason
 from linecode.service.admission import DEFAULT_LIMITS, Admission, Limits
 from linecode.service.auth import Access
@@ -32,6 +34,8 @@ from linecode.store import Store
 from linecode.v1 import (
     admin_pb2,
     admin_pb2_grpc,
+    hub_pb2,
+    hub_pb2_grpc,
     line_pb2,
     line_pb2_grpc,
     print_pb2,
@@ -40,7 +44,12 @@ from linecode.v1 import (
     query_pb2_grpc,
 )
 
+if TYPE_CHECKING:
+    from linecode.hub.authority import Authority
+
 log = logging.getLogger("linecode.service")
+
+HUB_SERVICE_NAMES = (hub_pb2.DESCRIPTOR.services_by_name["HubService"].full_name,)
 
 SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
@@ -152,6 +161,49 @@ def create_server(
     from linecode.service.query import QueryServicer
 
     render_pool = ThreadPoolExecutor(max_workers=os.cpu_count() or 2, thread_name_prefix="linecode-render")
+
+    def add(server: grpc.Server) -> None:
+        line_pb2_grpc.add_LineServiceServicer_to_server(LineServicer(store), server)
+        print_pb2_grpc.add_PrintServiceServicer_to_server(PrintServicer(store, render_pool), server)
+        query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(store), server)
+        admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(store), server)
+
+    return _started(
+        add, SERVICE_NAMES, address, limits, credentials, authorize, observe, reuse_port, [render_pool]
+    )
+
+
+def create_hub_server(
+    authority: Authority,
+    address: str = "127.0.0.1:0",
+    *,
+    limits: Limits = DEFAULT_LIMITS,
+    credentials: grpc.ServerCredentials | None = None,
+    authorize: Authorize | None = None,
+    reuse_port: bool = False,
+) -> Running:
+    """A started hub (``linecode hub serve``) on ``address``: the HubService over ``authority``,
+    with the same guard, admission, health and reflection as a site's server."""
+    from linecode.service.hub import HubServicer
+
+    def add(server: grpc.Server) -> None:
+        hub_pb2_grpc.add_HubServiceServicer_to_server(HubServicer(authority), server)
+
+    return _started(add, HUB_SERVICE_NAMES, address, limits, credentials, authorize, None, reuse_port, [])
+
+
+def _started(
+    add: Callable[[grpc.Server], None],
+    names: tuple[str, ...],
+    address: str,
+    limits: Limits,
+    credentials: grpc.ServerCredentials | None,
+    authorize: Authorize | None,
+    observe: Observe | None,
+    reuse_port: bool,
+    own_pools: list[ThreadPoolExecutor],
+) -> Running:
+    """A server with the services ``add`` puts on it (``names``), health and reflection, started."""
     pools = Pools.start(limits.threads)
     admission = Admission(limits) if limits.enforce else None
     options: list[tuple[str, int]] = [
@@ -172,17 +224,13 @@ def create_server(
         interceptors=[CallGuard(authorize=authorize, observe=observe, pools=pools, admission=admission)],
         options=options,
     )
-    line_pb2_grpc.add_LineServiceServicer_to_server(LineServicer(store), server)
-    print_pb2_grpc.add_PrintServiceServicer_to_server(PrintServicer(store, render_pool), server)
-    query_pb2_grpc.add_QueryServiceServicer_to_server(QueryServicer(store), server)
-    admin_pb2_grpc.add_AdminServiceServicer_to_server(AdminServicer(store), server)
-
+    add(server)
     health_servicer = Health(experimental_non_blocking=True)
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
-    for name in ("", *SERVICE_NAMES):
+    for name in ("", *names):
         health_servicer.set(name, health_pb2.HealthCheckResponse.SERVING)
     reflection.enable_server_reflection(
-        (*SERVICE_NAMES, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
+        (*names, health_pb2.DESCRIPTOR.services_by_name["Health"].full_name, reflection.SERVICE_NAME),
         server,
     )
     try:
@@ -192,8 +240,7 @@ def create_server(
     except RuntimeError:
         port = 0
     if port == 0:
-        render_pool.shutdown(wait=False)
-        for pool in pools.all():
+        for pool in [*own_pools, *pools.all()]:
             pool.shutdown(wait=False)
         raise ConfigError(
             f"cannot listen on {address}: the port is in use or the address is not this machine's",
@@ -203,21 +250,28 @@ def create_server(
     server.start()
     log.info("serving", extra={"address": address, "port": port})
     return Running(
-        server, port, health_servicer, [render_pool], call_pools=list(pools.all()), admission=admission
+        server, port, health_servicer, own_pools, call_pools=list(pools.all()), admission=admission
     )
 
 
 def server_credentials(config: ServeConfig) -> grpc.ServerCredentials | None:
     """TLS credentials of ``config`` (client certificates required when it names a client CA)."""
-    if config.tls_cert is None or config.tls_key is None:
+    return tls_credentials(config.tls_cert, config.tls_key, config.tls_client_ca)
+
+
+def tls_credentials(
+    cert: Path | None, key: Path | None, client_ca: Path | None
+) -> grpc.ServerCredentials | None:
+    """Server TLS credentials from PEM files (client certificates required with ``client_ca``)."""
+    if cert is None or key is None:
         return None
     try:
-        pair = (config.tls_key.read_bytes(), config.tls_cert.read_bytes())
-        client_ca = config.tls_client_ca.read_bytes() if config.tls_client_ca else None
+        pair = (key.read_bytes(), cert.read_bytes())
+        client_ca_pem = client_ca.read_bytes() if client_ca else None
     except OSError as exc:
         raise ConfigError(f"cannot read TLS file: {exc}", reason=Reason.BAD_TLS_FILE) from None
     return grpc.ssl_server_credentials(
-        [pair], root_certificates=client_ca, require_client_auth=client_ca is not None
+        [pair], root_certificates=client_ca_pem, require_client_auth=client_ca_pem is not None
     )
 
 
