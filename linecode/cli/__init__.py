@@ -26,6 +26,7 @@ COMMANDS = (
     "check",
     "backup",
     "migrate",
+    "hub",
     "client_config",
 )
 """Sub-command modules of ``linecode.cli``, in ``--help`` order."""

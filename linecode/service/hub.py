@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Callable
 
 import grpc
 
 from linecode.errors import InvalidArgument, PermissionDenied, shown
+from linecode.hub import schema
 from linecode.hub.authority import Authority
+from linecode.hub.config import HubConfig
 from linecode.reasons import Reason
 from linecode.service.guard import caller_lines
 from linecode.v1 import hub_pb2, hub_pb2_grpc
@@ -57,3 +61,74 @@ def _site(named: str) -> str:
             reason=Reason.UNKNOWN_SITE,
         )
     return named
+
+
+def serve_hub(config: HubConfig, announce: Callable[[int], None], *, port: int | None = None) -> None:
+    """Run one hub process until SIGTERM/SIGINT: a connection pool to the database (whose schema
+    must be current), the authority and its gRPC server. ``port``: the port the supervisor picked
+    (processes share it, ``SO_REUSEPORT``)."""
+    from psycopg_pool import ConnectionPool
+
+    from linecode.service.auth import Access
+    from linecode.service.config import Address
+    from linecode.service.server import create_hub_server, stop_on_signals, tls_credentials, wait_for_signal
+
+    address = Address.parse(config.listen)
+    listen = f"{address.host}:{port}" if port is not None else config.listen
+    with (
+        stop_on_signals() as stop,
+        ConnectionPool(config.dsn, min_size=1, max_size=config.connections, open=True, timeout=30) as pool,
+    ):
+        with pool.connection() as conn:
+            schema.require_current(conn)
+        access = Access(None, clients=config.auth_clients) if config.auth_clients else None
+        running = create_hub_server(
+            Authority(pool, config.limits),
+            listen,
+            credentials=tls_credentials(config.tls_cert, config.tls_key, config.tls_client_ca),
+            authorize=access,
+            reuse_port=port is not None,
+        )
+        announce(running.port)
+        wait_for_signal(running, 10.0, stop)
+
+
+def serve_hub_processes(config: HubConfig, announce: Callable[[int], None]) -> int:
+    """``config.processes`` hub processes on one port (chosen here when the config says 0), each
+    stateless over the one database; a process that dies is started again; SIGTERM/SIGINT stop all."""
+    import multiprocessing
+    import signal
+    import socket
+
+    from linecode.service.config import Address
+    from linecode.service.server import stop_on_signals
+
+    address = Address.parse(config.listen)
+    holder = socket.socket(socket.AF_INET6 if ":" in address.bind_host else socket.AF_INET)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind((address.bind_host, address.port))  # the port, held (not listening) until the end
+    port = holder.getsockname()[1]
+    spawn = multiprocessing.get_context("spawn")
+    with stop_on_signals() as stop:
+        workers = [
+            spawn.Process(target=_worker, args=(config, port), daemon=False) for _ in range(config.processes)
+        ]
+        for w in workers:
+            w.start()
+        announce(port)
+        while not stop.wait(0.5):
+            for i, w in enumerate(workers):
+                if not w.is_alive():
+                    workers[i] = spawn.Process(target=_worker, args=(config, port), daemon=False)
+                    workers[i].start()
+        for w in workers:
+            if w.pid is not None and w.is_alive():
+                os.kill(w.pid, signal.SIGTERM)
+        for w in workers:
+            w.join(30)
+    holder.close()
+    return 0
+
+
+def _worker(config: HubConfig, port: int) -> None:
+    serve_hub(config, lambda _port: None, port=port)

@@ -1,0 +1,128 @@
+"""``linecode hub``: the lease authority of many sites over PostgreSQL (SPEC §7).
+
+``hub init --dsn DSN`` creates or moves forward the hub's schema; ``hub pool add`` registers a
+pool (a level's code rule) and the sites that may lease it; ``hub serve`` runs the HubService;
+``hub status`` shows pools, their consumed index, and per site its grants and last contact.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    hub = sub.add_parser("hub", help="the lease authority of many sites, over PostgreSQL")
+    cmds = hub.add_subparsers(dest="hub_command", required=True, metavar="COMMAND")
+    init = cmds.add_parser("init", help="create or move forward the hub's schema in the database")
+    init.add_argument("--dsn", required=True, help="libpq connection string of the hub's database")
+    init.set_defaults(handler=run_init)
+
+    serve = cmds.add_parser("serve", help="serve HubService (several processes, stateless over one database)")
+    serve.add_argument("--dsn", help="libpq connection string (else [hub] dsn of --config)")
+    serve.add_argument("--listen", help="HOST:PORT (port 0: a free one); default 127.0.0.1:50061")
+    serve.add_argument("--config", type=Path, help="TOML: [hub], [tls], [auth] (see linecode/hub/config.py)")
+    serve.add_argument("--processes", type=int, help="hub processes sharing the port (default 1)")
+    serve.set_defaults(handler=run_serve)
+
+    status = cmds.add_parser("status", help="pools, consumed indices, grants and last contact per site")
+    status.add_argument("--dsn", required=True)
+    status.add_argument("--json", action="store_true", help="print one JSON object")
+    status.set_defaults(handler=run_status)
+
+    pool = cmds.add_parser("pool", help="register a pool and the sites that may lease it")
+    pools = pool.add_subparsers(dest="pool_command", required=True, metavar="COMMAND")
+    add = pools.add_parser("add", help="register a level's pool (if new) and allow sites to lease it")
+    add.add_argument("--dsn", required=True)
+    add.add_argument("--rule", required=True, choices=("nmpa20", "gs1", "sscc"))
+    add.add_argument(
+        "--identifier", required=True, help="nmpa20 identifier, GTIN-14, or SSCC extension + prefix"
+    )
+    add.add_argument("--serial-alphabet", default="0123456789", help="gs1 only")
+    add.add_argument("--serial-length", type=int, default=12, help="gs1 only")
+    add.add_argument("--sites", required=True, help="comma-separated site ids")
+    add.set_defaults(handler=run_pool_add)
+
+
+def _authority(dsn: str):  # type: ignore[no-untyped-def]
+    from psycopg_pool import ConnectionPool
+
+    from linecode.hub import schema
+    from linecode.hub.authority import Authority
+
+    pool = ConnectionPool(dsn, min_size=1, max_size=2, open=True, timeout=30)
+    with pool.connection() as conn:
+        schema.require_current(conn)
+    return pool, Authority(pool)
+
+
+def run_init(args: argparse.Namespace) -> int:
+    import psycopg
+
+    from linecode.hub import schema
+
+    with psycopg.connect(args.dsn) as conn:
+        before, after = schema.init(conn)
+    print(
+        f"hub schema at version {after}" + (f" (was {before})" if before != after else " (nothing to do)"),
+    )
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    from linecode.hub.config import HubConfig
+    from linecode.logs import setup_logging
+    from linecode.service.config import Address
+    from linecode.service.hub import serve_hub, serve_hub_processes
+
+    config = HubConfig.load(args.config).override(dsn=args.dsn, listen=args.listen, processes=args.processes)
+    setup_logging()
+
+    def announce(port: int) -> None:
+        host = Address.parse(config.listen).host
+        extras = " with TLS" if config.tls_cert else ""
+        extras += " and client certificates" if config.tls_client_ca else ""
+        extras += f", {config.processes} processes" if config.processes > 1 else ""
+        print(f"linecode hub serving on {host}:{port}{extras} (SIGTERM or Ctrl-C to stop)", flush=True)
+
+    if config.processes > 1:
+        return serve_hub_processes(config, announce)
+    serve_hub(config, announce)
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    pool, authority = _authority(args.dsn)
+    with pool:
+        status = authority.status()
+    if args.json:
+        print(json.dumps(status, sort_keys=True))
+        return 0
+    print("pools:")
+    for p in status["pools"]:
+        print(f"  {p['pool']}: {p['consumed']:,} of {p['size']:,} indices granted")
+    print("sites:")
+    for s in status["sites"]:
+        last = s["last_contact"] or "never"
+        print(f"  {s['site']}: {s['grants']:,} grants, {s['indices']:,} indices, last contact {last}")
+    return 0
+
+
+def run_pool_add(args: argparse.Namespace) -> int:
+    from linecode.store import CodeRule, Level
+
+    level = Level(
+        "pool",
+        CodeRule(args.rule),
+        args.identifier,
+        1,
+        serial_alphabet=args.serial_alphabet,
+        serial_length=args.serial_length,
+    )
+    sites = [s.strip() for s in args.sites.split(",") if s.strip()]
+    pool, authority = _authority(args.dsn)
+    with pool:
+        name = authority.add_pool(level, sites)
+    print(f"pool {name}: sites {', '.join(sites)} may lease it")
+    return 0
