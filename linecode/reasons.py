@@ -251,6 +251,8 @@ class Reason(StrEnum):
     """The hub database's schema is not the one this hub knows (older: run ``hub init``; newer)."""
     POOL_NOT_ALLOWED = "POOL_NOT_ALLOWED"
     """A site asked the hub for a lease of a pool it is not allowed."""
+    LEASE_EXHAUSTED = "LEASE_EXHAUSTED"
+    """A site of a hub has issued every index it holds of a pool, and no new lease has come."""
     UNKNOWN_SITE = "UNKNOWN_SITE"
     """A lease asked of the hub names no site, and the caller is none."""
     NO_POSTGRES = "NO_POSTGRES"

@@ -31,9 +31,10 @@ MAX_ALLOCATION = 1_000_000
 """Most codes one ``allocate`` call hands out (a bigger one would hold the writer too long)."""
 
 
-def create_pool(tx: Tx, level: Level, *, claim: bool) -> None:
+def create_pool(tx: Tx, level: Level, *, claim: bool, hub: bool = False) -> None:
     """Make the level's pool record if it does not exist; ``claim`` gives this server the whole
-    domain. A level of a pool that exists must make its codes by the pool's rule."""
+    domain, ``hub`` marks a pool whose ranges come from the hub (``linecode hub``). A level of a
+    pool that exists must make its codes by the pool's rule."""
     name = coderules.pool_name(level)
     rule = coderules.pool_rule(level)
     pool = tx.pool(name)
@@ -49,7 +50,8 @@ def create_pool(tx: Tx, level: Level, *, claim: bool) -> None:
             )
         return
     size = coderules.pool_size(level)
-    tx.put_pool(name, {**rule, "size": size, "free": [[0, size]] if claim else [], "used": []})
+    record = {**rule, "size": size, "free": [[0, size]] if claim else [], "used": []}
+    tx.put_pool(name, {**record, "hub": True} if hub else record)
 
 
 def _pool(tx: Tx, name: str) -> dict[str, Any]:
@@ -98,6 +100,14 @@ def reserve(tx: Tx, name: str, count: int, *, from_top: bool = False) -> list[In
     pool = _pool(tx, name)
     free = records.ranges_from_json(pool["free"])
     available = sum(r.count for r in free)
+    if count > available and pool.get("hub"):
+        raise Exhausted(
+            f"this site holds {available:,} indices of pool {name!r} from the hub, {count:,} were asked "
+            "for; it asks the hub for more in the background, and the hub has not answered yet",
+            reason=Reason.LEASE_EXHAUSTED,
+            hint="retry shortly; if it lasts, check the hub is reachable (linecode leases --data DIR shows "
+            "what this site holds)",
+        )
     if count > available:
         raise Exhausted(
             f"serial pool {name!r} has {available:,} indices left on this server, {count:,} were asked for",

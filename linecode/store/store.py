@@ -94,6 +94,9 @@ class Store:
         self._batch_ids: dict[int, str] = {}
         self._look = Lookups(db, lambda: self.master)
         db.master = lambda: self.master
+        self.pools_from_hub = False
+        """A site of a hub (``[hub]`` in the server's config): new pools are not claimed but filled
+        with the hub's grants, and one run dry says ``LEASE_EXHAUSTED``."""
 
     # --- opening ----------------------------------------------------------------------------------
 
@@ -258,14 +261,16 @@ class Store:
         levels: Sequence[Level],
         *,
         mixed_pallets: bool = False,
-        claim_pools: bool = True,
+        claim_pools: bool | None = None,
         origin: Origin = ANYONE,
     ) -> Product:
         """Register a product and its packaging hierarchy (level 1, the unit, first).
 
         Each level's serial pool is created if new; ``claim_pools=True`` gives this server the whole
         serial domain of new pools, ``False`` leaves them empty until a lease is imported (a second
-        server of a pool, SPEC §7). Raises :class:`AlreadyExists` for a known ``product_id`` (unless
+        server of a pool, SPEC §7); the default is True but on a site of a hub
+        (:attr:`pools_from_hub`), whose pools fill with the hub's grants. Raises
+        :class:`AlreadyExists` for a known ``product_id`` (unless
         it is a retry with the ``origin``'s idempotency key: it gets the product).
         """
         _check_id("product id", product_id)
@@ -285,6 +290,7 @@ class Store:
             bounds.LEVEL.check(level.name, "level name")
             coderules.validate_level(level)
         levels = [replace(lv, pack_ratio=1) if i == 0 else lv for i, lv in enumerate(levels)]
+        claim = not self.pools_from_hub if claim_pools is None else claim_pools
         product = Product(product_id, name, mah, tuple(levels), mixed_pallets)
         encoded = records.product_to_json(product)
 
@@ -293,13 +299,13 @@ class Store:
                 raise AlreadyExists(f"product {product_id!r} exists already", reason=Reason.PRODUCT_EXISTS)
             tx.put_product(product)
             for level in product.levels:
-                leases.create_pool(tx, level, claim=claim_pools)
+                leases.create_pool(tx, level, claim=claim, hub=self.pools_from_hub)
             detail = records.dump_json(encoded).decode()
             tx.append_event(at._replace(line=""), EventKind.PRODUCT_CREATED, 0, detail=detail)
             return product
 
         return self._write_once(
-            ["create_product", encoded, claim_pools, origin.time_us],
+            ["create_product", encoded, claim, origin.time_us],
             origin,
             run,
             answer=lambda _: {},
