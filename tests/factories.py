@@ -53,7 +53,7 @@ def make_product(
     product_id: str = PRODUCT,
     levels: Sequence[Level] = LEVELS,
     *,
-    claim_pools: bool = True,
+    claim_pools: bool | None = None,
     **fields: Any,
 ) -> Product:
     """Create ``product(product_id, levels, **fields)`` in ``store``."""

@@ -27,6 +27,7 @@ COMMANDS = (
     "backup",
     "migrate",
     "hub",
+    "leases",
     "client_config",
 )
 """Sub-command modules of ``linecode.cli``, in ``--help`` order."""

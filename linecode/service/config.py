@@ -38,6 +38,15 @@ tokens = { "sha256:<hex of the token>" = "qa" }   # bearer tokens (TLS without c
 
 [metrics]
 listen = "127.0.0.1:9464"    # Prometheus /metrics over HTTP; unset: no metrics endpoint
+
+[hub]                        # a site of a hub (`linecode hub`): pools filled with its grants
+address = "hub.example:50061"
+site_id = "S1"
+low_water = 20000            # ask for the next range when a pool holds fewer unused indices
+lease_size = 0               # indices per grant; 0: the hub's default
+ca = "hub-ca.crt"            # TLS to the hub (with cert and key: this site's client certificate)
+cert = "site.crt"
+key = "site.key"
 ```
 Relative paths are relative to the config file.
 """
@@ -74,8 +83,17 @@ _SECTIONS = {
     "tls": {"cert": "tls_cert", "key": "tls_key", "client_ca": "tls_client_ca"},
     "auth": {"clients": "auth_clients", "tokens": "auth_tokens"},
     "metrics": {"listen": "metrics_listen"},
+    "hub": {
+        "address": "hub_address",
+        "site_id": "hub_site_id",
+        "low_water": "hub_low_water",
+        "lease_size": "hub_lease_size",
+        "ca": "hub_ca",
+        "cert": "hub_cert",
+        "key": "hub_key",
+    },
 }
-_PATHS = ("data", "tls_cert", "tls_key", "tls_client_ca")
+_PATHS = ("data", "tls_cert", "tls_key", "tls_client_ca", "hub_ca", "hub_cert", "hub_key")
 _FLOATS = ("grace_s", "caller_share")
 _TYPES: dict[str, type | tuple[type, ...]] = {
     "workers": int,
@@ -91,6 +109,8 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "log_json": bool,
     "auth_clients": dict,
     "auth_tokens": dict,
+    "hub_low_water": int,
+    "hub_lease_size": int,
 }
 
 
@@ -156,6 +176,13 @@ class ServeConfig:
     auth_clients: dict[str, str] = field(default_factory=dict)
     auth_tokens: dict[str, str] = field(default_factory=dict)
     metrics_listen: str | None = None
+    hub_address: str | None = None
+    hub_site_id: str | None = None
+    hub_low_water: int = 20_000
+    hub_lease_size: int = 0
+    hub_ca: Path | None = None
+    hub_cert: Path | None = None
+    hub_key: Path | None = None
 
     @property
     def process_count(self) -> int:
@@ -277,7 +304,25 @@ class ServeConfig:
                 f"processes = {config.processes}: expected 1 to {MAX_PROCESSES}, or 0 for one per core",
                 reason=Reason.BAD_CONFIG,
             )
-        for what, address in (("listen", config.listen), ("metrics listen", config.metrics_listen)):
+        if (config.hub_address is None) != (config.hub_site_id is None):
+            raise ConfigError(
+                "[hub] needs both address and site_id",
+                reason=Reason.BAD_CONFIG,
+                hint='e.g. address = "hub.example:50061", site_id = "S1"',
+            )
+        if config.hub_low_water < 1 or config.hub_lease_size < 0:
+            raise ConfigError(
+                f"[hub] low_water = {config.hub_low_water}, lease_size = {config.hub_lease_size}: expected "
+                "low_water 1 or more and lease_size 0 (the hub's default) or more",
+                reason=Reason.BAD_CONFIG,
+            )
+        if (config.hub_cert is None) != (config.hub_key is None) or (config.hub_cert and not config.hub_ca):
+            raise ConfigError("[hub] cert and key go together, and with ca", reason=Reason.BAD_CONFIG)
+        for what, address in (
+            ("listen", config.listen),
+            ("metrics listen", config.metrics_listen),
+            ("[hub] address", config.hub_address),
+        ):
             if address is None:
                 continue
             Address.parse(address, what)

@@ -298,6 +298,15 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
         observe=metrics.observe,
         reuse_port=reuse_port,
     )
+    if config.hub_address is not None:
+        from linecode.service.refill import Refiller, hub_channel
+
+        assert config.hub_site_id is not None
+        store.pools_from_hub = True
+        channel = hub_channel(config)
+        refiller = Refiller(store, channel, config.hub_site_id, config.hub_low_water, config.hub_lease_size)
+        running.on_stop.insert(0, channel.close)
+        running.on_stop.insert(0, refiller.start().stop)
     if config.metrics_listen:
         try:
             running.metrics_port = metrics.serve(config.metrics_listen)

@@ -18,6 +18,7 @@ nothing this server owns or has used (SPEC §7: the lease is the unit of allocat
 from __future__ import annotations
 
 import itertools
+from dataclasses import dataclass
 from typing import Any
 
 from linecode.errors import AlreadyExists, Exhausted, InvalidArgument, NotFound, Precondition, shown
@@ -191,3 +192,25 @@ def _overlapping(ranges: tuple[IndexRange, ...]) -> bool:
 def free_count(tx: Tx, name: str) -> int:
     """Indices of pool ``name`` this server may still issue."""
     return sum(r.count for r in records.ranges_from_json(_pool(tx, name)["free"]))
+
+
+@dataclass
+class PoolHolding:
+    """What a site of a hub holds of one of its pools: unused ranges, and the indices they are."""
+
+    pool: str
+    ranges: list[IndexRange]
+    remaining: int
+    owned: int
+    """Indices ever granted to this site (issued, exported or still held)."""
+
+
+def holdings(pools: dict[str, dict[str, Any]]) -> list[PoolHolding]:
+    """The hub pools among ``pools`` (``Store.pools()``), as a site holds them, by name."""
+    out = []
+    for name, pool in sorted(pools.items()):
+        if pool.get("hub"):
+            free = records.ranges_from_json(pool["free"])
+            used = records.ranges_from_json(pool["used"])
+            out.append(PoolHolding(name, free, sum(r.count for r in free), sum(r.count for r in free + used)))
+    return out

@@ -1,0 +1,136 @@
+"""A site of a hub keeps its pools filled: in the background, never at issue time (SPEC §7).
+
+A :class:`Refiller` thread looks at the site's hub pools after every commit (and every second):
+one holding fewer than ``low_water`` unused indices gets the next range from the hub
+(``HubService.Grant``) and imports it (``Store.import_lease``). Both steps are keyed by what the
+site has owned of the pool so far (``<pool>@<indices owned>``): a grant whose answer was lost, or
+whose import a crash cut short, is asked again under the same key and gets the same range; the
+import of a range imported already is a replay. So several processes of one site may refill at once,
+and none of a site's crashes wastes a range. With the hub away the site issues from what it holds;
+when that runs out ``Allocate`` says ``LEASE_EXHAUSTED`` (``store/leases.py``), and the refiller
+keeps asking, backing off to one try every few seconds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import grpc
+
+from linecode.errors import LinecodeError
+from linecode.service.config import ServeConfig
+from linecode.store import IndexRange, Lease, Origin, Store, coderules, leases
+from linecode.v1 import hub_pb2, hub_pb2_grpc
+
+log = logging.getLogger("linecode.refill")
+
+POLL_S = 1.0
+"""Longest a look at the pools waits without a commit to wake it."""
+MAX_BACKOFF_S = 5.0
+"""Longest wait between tries while the hub does not answer."""
+
+
+def hub_channel(config: ServeConfig) -> grpc.Channel:
+    """A channel to the hub of ``config`` (TLS with this site's certificate when configured)."""
+    assert config.hub_address is not None
+    # a hub back after an outage is found within a second, not after gRPC's default 2 minutes
+    options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
+    if config.hub_ca is None:
+        return grpc.insecure_channel(config.hub_address, options)
+    key = config.hub_key.read_bytes() if config.hub_key else None
+    cert = config.hub_cert.read_bytes() if config.hub_cert else None
+    credentials = grpc.ssl_channel_credentials(config.hub_ca.read_bytes(), key, cert)
+    return grpc.secure_channel(config.hub_address, credentials, options)
+
+
+@dataclass
+class Refiller:
+    """Keeps the hub pools of ``store`` above ``low_water`` from the hub behind ``channel``."""
+
+    store: Store
+    channel: grpc.Channel
+    site_id: str
+    low_water: int
+    lease_size: int = 0
+    grants: int = 0
+    """Grants imported by this refiller."""
+    last_error: str | None = None
+    last_contact: float | None = None
+    _wake: threading.Event = field(default_factory=threading.Event)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _thread: threading.Thread | None = None
+
+    def start(self) -> Refiller:
+        self.store.on_commit(lambda _n: self._wake.set())
+        self._thread = threading.Thread(target=self._run, name="linecode-refill", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(10)
+
+    def _run(self) -> None:
+        stub = hub_pb2_grpc.HubServiceStub(self.channel)
+        backoff = 0.0
+        while not self._stop.is_set():
+            self._wake.wait(backoff or POLL_S)
+            self._wake.clear()
+            if self._stop.is_set():
+                return
+            try:
+                self.refill(stub)
+                backoff = 0.0
+            except grpc.RpcError as exc:
+                backoff = min(MAX_BACKOFF_S, max(0.1, backoff * 2))
+                self._failed(f"the hub did not grant: {exc.code().name} {exc.details()}")  # type: ignore[attr-defined]
+            except (LinecodeError, ValueError) as exc:
+                backoff = MAX_BACKOFF_S
+                self._failed(f"a grant could not be taken: {exc}")
+
+    def _failed(self, message: str) -> None:
+        if message != self.last_error:
+            log.warning("refill failed", extra={"site": self.site_id, "error": message})
+        self.last_error = message
+
+    def refill(self, stub: Any) -> int:
+        """One look at every hub pool; grants imported."""
+        taken = 0
+        for held in leases.holdings(self.store.pools()):
+            while held.remaining < self.low_water and not self._stop.is_set():
+                key = f"{held.pool}@{held.owned}"
+                grant = stub.Grant(
+                    hub_pb2.GrantRequest(
+                        pool=held.pool, count=self.lease_size, idempotency_key=key, site_id=self.site_id
+                    ),
+                    timeout=10,
+                )
+                self.last_contact = time.time()
+                self.last_error = None
+                self._check_rule(held.pool, grant)
+                self.store.import_lease(
+                    Lease(held.pool, (IndexRange(grant.start, grant.end),)),
+                    origin=Origin(actor=f"hub:{self.site_id}", idempotency_key=f"hub:{key}"),
+                )
+                taken += 1
+                self.grants += 1
+                held.remaining += grant.end - grant.start
+                held.owned += grant.end - grant.start
+        return taken
+
+    def _check_rule(self, pool: str, grant: Any) -> None:
+        """A range of a pool whose rule is not this site's would be codes nobody here makes."""
+        here = coderules.pool_rule(coderules.rule_level(self.store.pools()[pool]))
+        theirs = json.loads(grant.rule_json)
+        if here != theirs or grant.pool != pool or grant.end <= grant.start:
+            raise ValueError(
+                f"the hub granted {grant.start}-{grant.end} of pool {grant.pool!r} with the rule {theirs}; "
+                f"this site makes pool {pool!r} by {here}: not imported"
+            )
