@@ -9,7 +9,9 @@
   packing calls (Aggregate, Reparent, Replace);
 * ``linecode_auth_refusals_total{why}``: refused callers;
 * ``linecode_store_bytes``: size of the LMDB data file; ``linecode_store_used_bytes``: the part of
-  it in use.
+  it in use;
+* on a site of a hub, per pool: ``linecode_pool_remaining`` (unused indices held),
+  ``linecode_pool_ranges`` (ranges held), ``linecode_pool_granted`` (indices granted so far).
 
 A server of several processes (``processes = N``) records in each worker through prometheus_client's
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set before the workers start) and its supervisor
@@ -30,7 +32,7 @@ from prometheus_client.registry import Collector
 from linecode.errors import ConfigError
 from linecode.reasons import Reason
 from linecode.service.config import Address
-from linecode.store import Store
+from linecode.store import Store, leases
 
 _PACKING = frozenset({"Aggregate", "Reparent", "Replace"})
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
@@ -57,6 +59,22 @@ class _StoreCollector(Collector):
         used = GaugeMetricFamily("linecode_store_used_bytes", "Bytes of the LMDB data file in use")
         used.add_metric([], self.store.used_bytes())
         yield used
+        held = leases.holdings(self.store.pools())
+        if held:
+            remaining = GaugeMetricFamily(
+                "linecode_pool_remaining", "Unused indices a site holds of a hub pool", labels=["pool"]
+            )
+            ranges = GaugeMetricFamily(
+                "linecode_pool_ranges", "Unused index ranges a site holds of a hub pool", labels=["pool"]
+            )
+            granted = GaugeMetricFamily(
+                "linecode_pool_granted", "Indices the hub granted this site of a pool", labels=["pool"]
+            )
+            for h in held:
+                remaining.add_metric([h.pool], h.remaining)
+                ranges.add_metric([h.pool], len(h.ranges))
+                granted.add_metric([h.pool], h.owned)
+            yield from (remaining, ranges, granted)
 
 
 class Metrics:

@@ -17,6 +17,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -61,6 +62,8 @@ class Refiller:
     """Grants imported by this refiller."""
     last_error: str | None = None
     last_contact: float | None = None
+    on_holdings: Callable[[list[leases.PoolHolding]], None] | None = None
+    """Told what the site holds after every look (the server's health shows it)."""
     _wake: threading.Event = field(default_factory=threading.Event)
     _stop: threading.Event = field(default_factory=threading.Event)
     _thread: threading.Thread | None = None
@@ -103,7 +106,10 @@ class Refiller:
     def refill(self, stub: Any) -> int:
         """One look at every hub pool; grants imported."""
         taken = 0
-        for held in leases.holdings(self.store.pools()):
+        every = leases.holdings(self.store.pools())
+        if self.on_holdings is not None:
+            self.on_holdings(every)
+        for held in every:
             while held.remaining < self.low_water and not self._stop.is_set():
                 key = f"{held.pool}@{held.owned}"
                 grant = stub.Grant(
@@ -123,6 +129,8 @@ class Refiller:
                 self.grants += 1
                 held.remaining += grant.end - grant.start
                 held.owned += grant.end - grant.start
+        if taken and self.on_holdings is not None:
+            self.on_holdings(every)
         return taken
 
     def _check_rule(self, pool: str, grant: Any) -> None:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -305,6 +306,7 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
         store.pools_from_hub = True
         channel = hub_channel(config)
         refiller = Refiller(store, channel, config.hub_site_id, config.hub_low_water, config.hub_lease_size)
+        refiller.on_holdings = partial(_show_holdings, running.health)
         running.on_stop.insert(0, channel.close)
         running.on_stop.insert(0, refiller.start().stop)
     if config.metrics_listen:
@@ -315,6 +317,21 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
             raise
         running.on_stop.append(metrics.close)
     return running, metrics
+
+
+LEASES_HEALTH = "linecode.leases/"
+"""Health service names ``linecode.leases/<pool>`` of a site of a hub: SERVING while the site holds
+unused indices of the pool, NOT_SERVING once it holds none (``Allocate`` says LEASE_EXHAUSTED)."""
+
+
+def _show_holdings(health: Health, held: list[Any]) -> None:
+    for h in held:
+        serving = (
+            health_pb2.HealthCheckResponse.SERVING
+            if h.remaining
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
+        health.set(LEASES_HEALTH + h.pool, serving)
 
 
 def announcement(data: object, address: str, extras: str = "") -> str:

@@ -3,22 +3,26 @@ hub over PostgreSQL in the background while lines allocate."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import grpc
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from linecode.errors import Exhausted
 from linecode.hub.authority import Authority
 from linecode.service.config import ServeConfig
-from linecode.service.server import Running, create_hub_server, start
+from linecode.service.metrics import Metrics
+from linecode.service.server import LEASES_HEALTH, Running, create_hub_server, start
 from linecode.store import Store
 from linecode.store.leases import holdings
-from tests.factories import LEVELS, make_batch, make_product
+from tests.factories import LEVELS, make_batch, make_product, run_linecode
 
 SITES = ("S1", "S2", "S3")
 
@@ -143,6 +147,26 @@ def test_with_the_hub_away_sites_issue_what_they_hold_then_say_lease_exhausted(
         with pytest.raises(Exhausted) as info:
             s.store.allocate("B1", "unit", 1)
         assert info.value.reason == "LEASE_EXHAUSTED" and "linecode leases" in (info.value.hint or "")
+        # what the site holds shows in health, /metrics and `linecode leases`
+        with grpc.insecure_channel(f"127.0.0.1:{s.running.port}") as channel:
+            check = health_pb2_grpc.HealthStub(channel).Check
+            deadline = time.monotonic() + 5
+            ask = health_pb2.HealthCheckRequest(service=LEASES_HEALTH + "nmpa20/8600001")
+            while (
+                check(ask).status != health_pb2.HealthCheckResponse.NOT_SERVING
+                and time.monotonic() < deadline
+            ):
+                time.sleep(0.05)
+            assert check(ask).status == health_pb2.HealthCheckResponse.NOT_SERVING
+            cases = health_pb2.HealthCheckRequest(service=LEASES_HEALTH + "nmpa20/8600003")
+            assert check(cases).status == health_pb2.HealthCheckResponse.SERVING
+        metrics = Metrics(s.store).registry
+        assert metrics.get_sample_value("linecode_pool_remaining", {"pool": "nmpa20/8600001"}) == 0
+        assert metrics.get_sample_value("linecode_pool_granted", {"pool": "nmpa20/8600001"}) >= 300
+        shown = run_linecode("leases", "--data", str(s.store.path), "--json")
+        assert shown.returncode == 0, shown.stderr
+        units = next(p for p in json.loads(shown.stdout)["pools"] if p["pool"] == "nmpa20/8600001")
+        assert units["remaining"] == 0 and units["ranges"] == [] and units["granted"] >= 300
         hub = create_hub_server(authority, f"127.0.0.1:{port}")  # back: the site refills by itself
         assert len(s.allocate(50, deadline_s=20)) == 50
     finally:
