@@ -18,6 +18,10 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from linecode.store import Store
 
 SAMPLE_IMAGES = 3
 
@@ -31,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     demo.add_argument("--units", type=int, default=1_000, help="units per line (default 1,000)")
     demo.add_argument("--json", action="store_true", help="end with one JSON line of the summary")
+    demo.add_argument(
+        "--hub", metavar="HOST:PORT", help="run as a site of this hub (`linecode hub serve`): leases from it"
+    )
+    demo.add_argument("--site-id", default="S1", help="this site's id at the hub (with --hub; default S1)")
     demo.set_defaults(handler=run)
 
 
@@ -40,7 +48,8 @@ def run(args: argparse.Namespace) -> int:
     from linecode.cli.progress import progress_bar
     from linecode.errors import InvalidArgument
     from linecode.qa import audit_uniqueness, default_levels
-    from linecode.service.server import create_server
+    from linecode.service.config import ServeConfig
+    from linecode.service.server import start
     from linecode.store import Store
 
     if args.lines < 1 or args.units < 1 or args.speed < 0:
@@ -54,11 +63,17 @@ def run(args: argparse.Namespace) -> int:
     samples: list[str] = []
 
     with Store.open(data) as store:
-        running = create_server(store, "127.0.0.1:0")
+        config = ServeConfig(
+            listen="127.0.0.1:0", hub_address=args.hub, hub_site_id=args.site_id if args.hub else None
+        )
+        running, _ = start(store, config)
         site = sim.Site(f"127.0.0.1:{running.port}")
         try:
-            print(f"linecode demo — server on {site.target}, data dir {data}")
+            hub = f", site {args.site_id} of the hub at {args.hub}" if args.hub else ""
+            print(f"linecode demo — server on {site.target}, data dir {data}{hub}")
             plans = site.setup(args.lines, args.units, args.speed)
+            if args.hub:
+                _wait_for_leases(store)
             batch_ids = [plan.batch_id for plan in plans]
             print(
                 f"product  {sim.DEMO_NAME} ({sim.DEMO_MAH}): "
@@ -134,6 +149,27 @@ def run(args: argparse.Namespace) -> int:
         }
         print(json.dumps(summary, sort_keys=True, ensure_ascii=False))
     return 0 if ok else 1
+
+
+def _wait_for_leases(store: Store) -> None:
+    """Until the site holds codes of every pool of the hub (its first grants), or say why not."""
+    from linecode.errors import ConfigError
+    from linecode.reasons import Reason
+    from linecode.store.leases import holdings
+
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        held = holdings(store.pools())
+        if held and all(h.remaining for h in held):
+            print("leases   " + ", ".join(f"{h.pool} {h.remaining:,}" for h in held))
+            return
+        time.sleep(0.1)
+    raise ConfigError(
+        "no lease from the hub in 30 s",
+        reason=Reason.LEASE_EXHAUSTED,
+        hint="check that the hub serves, and allows this site the demo product's pools "
+        "(linecode hub pool add --demo-product --sites SITE)",
+    )
 
 
 def runnable_command() -> str:

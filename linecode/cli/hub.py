@@ -11,6 +11,8 @@ import argparse
 import json
 from pathlib import Path
 
+from linecode.reasons import Reason
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     hub = sub.add_parser("hub", help="the lease authority of many sites, over PostgreSQL")
@@ -31,17 +33,29 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(handler=run_status)
 
+    pg = cmds.add_parser(
+        "postgres", help="a PostgreSQL of its own in DIR to try a hub on one machine (not for production)"
+    )
+    pg.add_argument("action", choices=("start", "stop"))
+    pg.add_argument(
+        "--dir", type=Path, required=True, help="where the cluster lives (made on the first start)"
+    )
+    pg.set_defaults(handler=run_postgres)
+
     pool = cmds.add_parser("pool", help="register a pool and the sites that may lease it")
     pools = pool.add_subparsers(dest="pool_command", required=True, metavar="COMMAND")
     add = pools.add_parser("add", help="register a level's pool (if new) and allow sites to lease it")
     add.add_argument("--dsn", required=True)
-    add.add_argument("--rule", required=True, choices=("nmpa20", "gs1", "sscc"))
-    add.add_argument(
-        "--identifier", required=True, help="nmpa20 identifier, GTIN-14, or SSCC extension + prefix"
-    )
+    add.add_argument("--rule", choices=("nmpa20", "gs1", "sscc"))
+    add.add_argument("--identifier", help="nmpa20 identifier, GTIN-14, or SSCC extension + prefix")
     add.add_argument("--serial-alphabet", default="0123456789", help="gs1 only")
     add.add_argument("--serial-length", type=int, default=12, help="gs1 only")
     add.add_argument("--sites", required=True, help="comma-separated site ids")
+    add.add_argument(
+        "--demo-product",
+        action="store_true",
+        help="every pool of `linecode demo`'s product instead of --rule",
+    )
     add.set_defaults(handler=run_pool_add)
 
 
@@ -110,19 +124,45 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def run_pool_add(args: argparse.Namespace) -> int:
+    from linecode.errors import InvalidArgument
+    from linecode.sim import DEMO_LEVELS
     from linecode.store import CodeRule, Level
 
-    level = Level(
-        "pool",
-        CodeRule(args.rule),
-        args.identifier,
-        1,
-        serial_alphabet=args.serial_alphabet,
-        serial_length=args.serial_length,
-    )
+    if args.demo_product:
+        levels = [Level(lv.name, CodeRule(lv.rule), lv.identifier, 1) for lv in DEMO_LEVELS]
+    elif args.rule and args.identifier:
+        levels = [
+            Level(
+                "pool",
+                CodeRule(args.rule),
+                args.identifier,
+                1,
+                serial_alphabet=args.serial_alphabet,
+                serial_length=args.serial_length,
+            )
+        ]
+    else:
+        raise InvalidArgument(
+            "which pool? expected --rule and --identifier, or --demo-product", reason=Reason.INVALID_ARGUMENT
+        )
     sites = [s.strip() for s in args.sites.split(",") if s.strip()]
     pool, authority = _authority(args.dsn)
     with pool:
-        name = authority.add_pool(level, sites)
-    print(f"pool {name}: sites {', '.join(sites)} may lease it")
+        for level in levels:
+            name = authority.add_pool(level, sites)
+            print(f"pool {name}: sites {', '.join(sites)} may lease it")
+    return 0
+
+
+def run_postgres(args: argparse.Namespace) -> int:
+    from linecode.hub.cluster import Cluster
+
+    cluster = Cluster(root=args.dir)
+    if args.action == "start":
+        if not cluster.running:
+            cluster.start()
+        print(cluster.dsn)
+    else:
+        cluster.stop()
+        print(f"stopped the PostgreSQL in {args.dir}")
     return 0

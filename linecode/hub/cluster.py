@@ -45,10 +45,17 @@ class Cluster:
     :meth:`stop` and :meth:`start` take it down and up again (``mode="immediate"`` is a crash: no
     shutdown checkpoint, recovery on the next start)."""
 
-    def __init__(self, where: Path | str | None = None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="linecode-pg-", dir=where))
+    def __init__(self, where: Path | str | None = None, *, root: Path | str | None = None) -> None:
+        """A new cluster in a temp dir (under ``where``), removed by :meth:`close`; or the cluster
+        kept in ``root`` (made there if new), which :meth:`close` stops and leaves."""
+        self.temporary = root is None
+        self.root = (
+            Path(tempfile.mkdtemp(prefix="linecode-pg-", dir=where)) if root is None else Path(root).resolve()
+        )
+        self.root.mkdir(parents=True, exist_ok=True)
         self.data = self.root / "data"
         self.bin = bin_dir()
+        self.running = False
         self._as: list[str] = []
         if os.geteuid() == 0:
             try:
@@ -62,6 +69,12 @@ class Cluster:
             os.chown(self.root, user.pw_uid, user.pw_gid)
             os.chmod(self.root, 0o700)
             self._as = ["runuser", "-u", CLUSTER_USER, "--"]
+        if self.data.exists():  # a kept cluster, made before: is it up?
+            status = subprocess.run(
+                [*self._as, str(self.bin / "pg_ctl"), "-D", str(self.data), "status"], capture_output=True
+            )
+            self.running = status.returncode == 0
+            return
         self._run(
             "initdb",
             "-D",
@@ -79,7 +92,6 @@ class Cluster:
                 f"listen_addresses = ''\nunix_socket_directories = '{self.root}'\nport = 5432\n"
                 "max_connections = 300\nshared_buffers = 64MB\n"
             )
-        self.running = False
 
     @property
     def dsn(self) -> str:
@@ -107,10 +119,12 @@ class Cluster:
             self.running = False
 
     def close(self) -> None:
+        """Stop; a temporary cluster is removed too."""
         try:
-            self.stop("immediate")
+            self.stop("immediate" if self.temporary else "fast")
         finally:
-            shutil.rmtree(self.root, ignore_errors=True)
+            if self.temporary:
+                shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> Cluster:
         self.start()
