@@ -32,6 +32,9 @@ log = logging.getLogger("linecode.refill")
 
 POLL_S = 1.0
 """Longest a look at the pools waits without a commit to wake it."""
+LOOK_EVERY_S = 0.005
+"""Least time between two looks: commits come by the thousand a second, and a look reads every
+pool; a pool's low water is thousands of codes, so a look a little later loses nothing."""
 MAX_BACKOFF_S = 5.0
 """Longest wait between tries while the hub does not answer."""
 
@@ -85,6 +88,8 @@ class Refiller:
         backoff = 0.0
         while not self._stop.is_set():
             self._wake.wait(backoff or POLL_S)
+            if self._stop.wait(LOOK_EVERY_S):
+                return
             self._wake.clear()
             if self._stop.is_set():
                 return

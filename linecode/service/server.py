@@ -306,7 +306,7 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
         store.pools_from_hub = True
         channel = hub_channel(config)
         refiller = Refiller(store, channel, config.hub_site_id, config.hub_low_water, config.hub_lease_size)
-        refiller.on_holdings = partial(_show_holdings, running.health)
+        refiller.on_holdings = partial(_show_holdings, running.health, {})
         running.on_stop.insert(0, channel.close)
         running.on_stop.insert(0, refiller.start().stop)
     if config.metrics_listen:
@@ -324,14 +324,13 @@ LEASES_HEALTH = "linecode.leases/"
 unused indices of the pool, NOT_SERVING once it holds none (``Allocate`` says LEASE_EXHAUSTED)."""
 
 
-def _show_holdings(health: Health, held: list[Any]) -> None:
+def _show_holdings(health: Health, shown: dict[str, bool], held: list[Any]) -> None:
+    """Set each pool's lease health where it changed (``shown``: what was set last)."""
+    status = health_pb2.HealthCheckResponse
     for h in held:
-        serving = (
-            health_pb2.HealthCheckResponse.SERVING
-            if h.remaining
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
-        health.set(LEASES_HEALTH + h.pool, serving)
+        if shown.get(h.pool) != bool(h.remaining):
+            shown[h.pool] = bool(h.remaining)
+            health.set(LEASES_HEALTH + h.pool, status.SERVING if h.remaining else status.NOT_SERVING)
 
 
 def announcement(data: object, address: str, extras: str = "") -> str:
