@@ -115,9 +115,9 @@ def test_linecode_allocate_with_hub_leases_against_local_pools(benchmark, cluste
             codes_per_s_local=round(PER_ROUND * CODES / median(plain)),
         )
         print(
-            f"\nallocate {PER_ROUND} x {CODES:,}: hub leases {PER_ROUND * CODES / hubbed / 1e6:.1f} M codes/s, "
-            f"local {PER_ROUND * CODES / median(plain) / 1e6:.1f} M codes/s; hub time / local time by pair {pairs}; "
-            f"{refills} refills in the rounds"
+            f"\nallocate {PER_ROUND} x {CODES:,}: hub leases {PER_ROUND * CODES / hubbed / 1e6:.1f} M "
+            f"codes/s, local {PER_ROUND * CODES / median(plain) / 1e6:.1f} M codes/s; hub time / local time "
+            f"by pair {pairs}; {refills} refills in the rounds"
         )
         running.stop(0)  # type: ignore[attr-defined]
         local_running.stop(0)  # type: ignore[attr-defined]
@@ -190,7 +190,8 @@ def test_grant_latency_with_100_sites_at_once(benchmark, cluster: Cluster) -> No
         per_s = SITES / benchmark.stats.stats.median
         benchmark.extra_info.update(p50_ms=round(p50, 1), p99_ms=round(p99, 1), grants_per_s=round(per_s))
         print(
-            f"\n{SITES} sites at once, 20 waves: grant p50 {p50:.1f} ms, p99 {p99:.1f} ms, {per_s:,.0f} grants/s"
+            f"\n{SITES} sites at once, 20 waves: grant p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
+            f"{per_s:,.0f} grants/s"
         )
         for c in channels:
             c.close()
