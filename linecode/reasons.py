@@ -245,6 +245,8 @@ class Reason(StrEnum):
     """No store in the data dir."""
     STORE_UNREADABLE = "STORE_UNREADABLE"
     """LMDB cannot open the store."""
+    POOL_OVERLAP = "POOL_OVERLAP"
+    """A new SSCC pool's identifier nests in an existing one's: some codes would be both pools'."""
     POOL_RULE_MISMATCH = "POOL_RULE_MISMATCH"
     """A level would make a pool's codes by another rule than the pool's."""
     HUB_SCHEMA = "HUB_SCHEMA"

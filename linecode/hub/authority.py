@@ -13,18 +13,24 @@ its key, and one never asked again wastes its range only.
 
 from __future__ import annotations
 
+import _thread
 import json
-from dataclasses import dataclass
+import queue
+import threading
+from dataclasses import dataclass, field
 from typing import Any
 
 import psycopg
+import psycopg_pool
 from psycopg_pool import ConnectionPool
 
 from linecode.errors import (
+    Aborted,
     AlreadyExists,
     ConfigError,
     Exhausted,
     InvalidArgument,
+    LinecodeError,
     NotFound,
     PermissionDenied,
     shown,
@@ -34,7 +40,9 @@ from linecode.store import coderules
 from linecode.store.model import Level
 
 _RETRIES = 8
-"""Times a grant that lost a race on its own key (or a serialisation failure) is tried again."""
+"""Times a group of grants that lost a race on a key (or a serialisation failure) is tried again."""
+_MAX_GROUP = 256
+"""Most grants one transaction takes."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +80,55 @@ class Grant:
         return self.end - self.start
 
 
+@dataclass
+class _Ask:
+    """A grant asked of this process, waiting for its group's commit."""
+
+    site_id: str
+    pool: str
+    n: int
+    key: str
+    outcome: Grant | Exception | None = None
+    done: Any = field(default_factory=lambda: _locked())
+
+    @property
+    def request(self) -> str:
+        """What a retry under the same key must ask again."""
+        return f"{self.pool}|{self.n}"
+
+
+def _locked() -> Any:
+    lock = _thread.allocate_lock()
+    lock.acquire()
+    return lock
+
+
+def _reused(a: _Ask, first: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"idempotency key {shown(a.key)} was already used by site {a.site_id!r} for another grant "
+        f"({first}); expected the same key only for an exact retry",
+        reason=Reason.IDEMPOTENCY_KEY_REUSED,
+    )
+
+
+def _not_allowed(a: _Ask, known: bool) -> LinecodeError:
+    if not known:
+        return NotFound(f"no pool {shown(a.pool)} on this hub", reason=Reason.UNKNOWN_POOL)
+    return PermissionDenied(
+        f"site {a.site_id!r} may not lease pool {a.pool!r}",
+        reason=Reason.POOL_NOT_ALLOWED,
+        hint=f"allow it on the hub: linecode hub pool add … --sites {a.site_id}",
+    )
+
+
+def _exhausted(pool: str, left: int, n: int) -> Exhausted:
+    return Exhausted(
+        f"pool {pool!r} has {left:,} indices left on the hub, {n:,} were asked for",
+        reason=Reason.POOL_EXHAUSTED,
+        hint="ask for fewer, or give the product a new identifier",
+    )
+
+
 class Authority:
     """Grants and pools over one PostgreSQL database (any number of hub processes may share it)."""
 
@@ -79,13 +136,21 @@ class Authority:
         limits.check()
         self.db = pool
         self.limits = limits
+        self._queue: queue.SimpleQueue[_Ask] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._writer: threading.Thread | None = None
 
     def grant(self, site_id: str, pool: str, count: int, key: str) -> Grant:
         """Grant ``count`` indices of ``pool`` (0: the default size) to ``site_id``; a retry with
         ``key`` gets the same range. Raises :class:`InvalidArgument` ``BAD_COUNT`` /
         ``BAD_IDEMPOTENCY_KEY``, :class:`PermissionDenied` ``POOL_NOT_ALLOWED``, :class:`NotFound`
         ``UNKNOWN_POOL``, :class:`AlreadyExists` ``IDEMPOTENCY_KEY_REUSED``, :class:`Exhausted`
-        ``POOL_EXHAUSTED``; nothing is stored for a refusal."""
+        ``POOL_EXHAUSTED``, :class:`Aborted` when the database did not answer; nothing is stored
+        for a refusal.
+
+        Grants asked at once share one transaction (:meth:`_drain`): one ``UPDATE`` of a pool's
+        consumed index for all of them, one commit — a pool's row lock is held once per group, not
+        once per site, so a hundred sites asking together wait for a few commits, not a hundred."""
         n = count or self.limits.default_size
         if not self.limits.min_size <= n <= self.limits.max_size:
             raise InvalidArgument(
@@ -100,67 +165,162 @@ class Authority:
                 reason=Reason.BAD_IDEMPOTENCY_KEY,
                 hint="a grant needs a key, so a retry after a lost answer gets the same range",
             )
-        request = f"{pool}|{n}"
+        ask = _Ask(site_id, pool, n, key)
+        with self._lock:
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._drain, name="linecode-hub-grants", daemon=True)
+                self._writer.start()
+        self._queue.put(ask)
+        ask.done.acquire()
+        if isinstance(ask.outcome, BaseException):
+            raise ask.outcome
+        assert isinstance(ask.outcome, Grant)
+        return ask.outcome
+
+    def _drain(self) -> None:
+        while True:
+            group = [self._queue.get()]
+            while len(group) < _MAX_GROUP:
+                try:
+                    group.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            outcomes = self._commit(group)
+            for ask, outcome in zip(group, outcomes, strict=True):
+                ask.outcome = outcome
+                ask.done.release()
+
+    def _commit(self, asks: list[_Ask]) -> list[Grant | Exception]:
+        """The group's outcomes, committed in one transaction (retried whole when it lost a race
+        with another hub process on a key, or a serialisation failure)."""
         for attempt in range(_RETRIES):
             try:
                 with self.db.connection() as conn, conn.transaction():
-                    return self._grant(conn, site_id, pool, n, key, request)
+                    return self._grant_all(conn, asks)
             except (psycopg.errors.UniqueViolation, psycopg.errors.SerializationFailure):
                 if attempt == _RETRIES - 1:
-                    raise
+                    return [
+                        Aborted("grants kept colliding with another hub process's; retry with the same key")
+                    ] * len(asks)
+            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+                gone: Exception = Aborted(
+                    f"the hub's database did not answer ({type(exc).__name__}); the grant may or may not "
+                    "have been made",
+                    hint="retry with the same idempotency key: it gets the grant if it was made",
+                )
+                return [gone] * len(asks)
         raise AssertionError("unreachable")
 
-    def _grant(
-        self, conn: psycopg.Connection, site_id: str, pool: str, n: int, key: str, request: str
-    ) -> Grant:
-        done = conn.execute(
-            "SELECT g.pool, g.start_index, g.end_index, g.request, p.rule FROM grants g "
-            "JOIN pools p ON p.name = g.pool WHERE g.site_id = %s AND g.idempotency_key = %s",
-            (site_id, key),
-        ).fetchone()
-        if done is not None:
-            if done[3] != request:
-                raise AlreadyExists(
-                    f"idempotency key {shown(key)} was already used by site {site_id!r} for another grant "
-                    f"({done[3]}); expected the same key only for an exact retry",
-                    reason=Reason.IDEMPOTENCY_KEY_REUSED,
-                )
-            return Grant(done[0], int(done[1]), int(done[2]), site_id, key, done[4], replayed=True)
-        allowed = conn.execute(
-            "SELECT p.rule FROM site_pools s JOIN pools p ON p.name = s.pool "
-            "WHERE s.site_id = %s AND s.pool = %s",
-            (site_id, pool),
-        ).fetchone()
-        if allowed is None:
-            known = conn.execute("SELECT 1 FROM pools WHERE name = %s", (pool,)).fetchone()
-            if known is None:
-                raise NotFound(f"no pool {shown(pool)} on this hub", reason=Reason.UNKNOWN_POOL)
-            raise PermissionDenied(
-                f"site {site_id!r} may not lease pool {pool!r}",
-                reason=Reason.POOL_NOT_ALLOWED,
-                hint=f"allow it on the hub: linecode hub pool add … --sites {site_id}",
+    def _grant_all(self, conn: psycopg.Connection, asks: list[_Ask]) -> list[Grant | Exception]:
+        pairs = sorted({(a.site_id, a.key) for a in asks})
+        done = {
+            (site, key): (pool, int(start), int(end), request, rule)
+            for site, key, pool, start, end, request, rule in conn.execute(
+                "SELECT g.site_id, g.idempotency_key, g.pool, g.start_index, g.end_index, g.request, p.rule "
+                "FROM grants g JOIN pools p ON p.name = g.pool "
+                "WHERE (g.site_id, g.idempotency_key) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([p[0] for p in pairs], [p[1] for p in pairs]),
             )
-        moved = conn.execute(
+        }
+        wanted = sorted({(a.site_id, a.pool) for a in asks})
+        allowed = {
+            (site, pool): rule
+            for site, pool, rule in conn.execute(
+                "SELECT s.site_id, s.pool, p.rule FROM site_pools s JOIN pools p ON p.name = s.pool "
+                "WHERE (s.site_id, s.pool) IN (SELECT * FROM unnest(%s::text[], %s::text[]))",
+                ([w[0] for w in wanted], [w[1] for w in wanted]),
+            )
+        }
+        known = {
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM pools WHERE name = ANY(%s)", (sorted({a.pool for a in asks}),)
+            )
+        }
+        outcomes: list[Grant | Exception | None] = [None] * len(asks)
+        fresh: dict[str, list[int]] = {}
+        first: dict[tuple[str, str], int] = {}
+        for i, a in enumerate(asks):
+            kept = done.get((a.site_id, a.key))
+            if kept is not None:
+                outcomes[i] = (
+                    Grant(kept[0], kept[1], kept[2], a.site_id, a.key, kept[4], replayed=True)
+                    if kept[3] == a.request
+                    else _reused(a, kept[3])
+                )
+            elif (a.site_id, a.key) in first:
+                outcomes[i] = None  # the same key twice in the group: answered as the first, below
+            elif (a.site_id, a.pool) not in allowed:
+                outcomes[i] = _not_allowed(a, a.pool in known)
+            else:
+                first[a.site_id, a.key] = i
+                fresh.setdefault(a.pool, []).append(i)
+        granted: list[tuple[str, str, str, int, int, str]] = []
+        for pool in sorted(fresh):  # one lock order for every process: no deadlock between them
+            for k, (start, end) in self._take(conn, pool, [asks[i].n for i in fresh[pool]]):
+                i = fresh[pool][k]
+                a = asks[i]
+                if start < 0:
+                    outcomes[i] = _exhausted(pool, end, a.n)
+                else:
+                    outcomes[i] = Grant(pool, start, end, a.site_id, a.key, allowed[a.site_id, pool])
+                    granted.append((a.site_id, a.key, pool, start, end, a.request))
+        if granted:
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO grants (site_id, idempotency_key, pool, start_index, end_index, request) "
+                    "VALUES (%s, %s, %s, %s, %s, %s)",
+                    granted,
+                )
+            conn.execute(
+                "UPDATE sites SET last_contact = now() WHERE site_id = ANY(%s)",
+                (sorted({g[0] for g in granted}),),
+            )
+        for i, a in enumerate(asks):
+            if outcomes[i] is None:  # a key given twice in one group: the first's answer
+                twin = outcomes[first[a.site_id, a.key]]
+                if isinstance(twin, Grant):
+                    outcomes[i] = (
+                        Grant(twin.pool, twin.start, twin.end, a.site_id, a.key, twin.rule, replayed=True)
+                        if asks[first[a.site_id, a.key]].request == a.request
+                        else _reused(a, asks[first[a.site_id, a.key]].request)
+                    )
+                else:
+                    outcomes[i] = twin
+        assert all(o is not None for o in outcomes)
+        return outcomes  # type: ignore[return-value]
+
+    def _take(
+        self, conn: psycopg.Connection, pool: str, sizes: list[int]
+    ) -> list[tuple[int, tuple[int, int]]]:
+        """Ranges of ``pool`` for ``sizes`` in order: one ``UPDATE`` for them all when they fit,
+        else one each while they fit; (index into ``sizes``'s asks, (start, end)), ``start`` -1
+        and ``end`` the indices left for one that does not fit."""
+        total = sum(sizes)
+        row = conn.execute(
             "UPDATE pools SET consumed = consumed + %s WHERE name = %s AND consumed + %s <= size "
             "RETURNING consumed",
-            (n, pool, n),
+            (total, pool, total),
         ).fetchone()
-        if moved is None:
-            left = conn.execute("SELECT size - consumed FROM pools WHERE name = %s", (pool,)).fetchone()
-            raise Exhausted(
-                f"pool {pool!r} has {int(left[0]) if left else 0:,} indices left on the hub, "
-                f"{n:,} were asked for",
-                reason=Reason.POOL_EXHAUSTED,
-                hint="ask for fewer, or give the product a new identifier",
-            )
-        end = int(moved[0])
-        conn.execute(
-            "INSERT INTO grants (site_id, idempotency_key, pool, start_index, end_index, request) "
-            "VALUES (%s, %s, %s, %s, %s, %s)",
-            (site_id, key, pool, end - n, end, request),
-        )
-        conn.execute("UPDATE sites SET last_contact = now() WHERE site_id = %s", (site_id,))
-        return Grant(pool, end - n, end, site_id, key, allowed[0])
+        out: list[tuple[int, tuple[int, int]]] = []
+        if row is not None:
+            start = int(row[0]) - total
+            for k, n in enumerate(sizes):
+                out.append((k, (start, start + n)))
+                start += n
+            return out
+        for k, n in enumerate(sizes):
+            row = conn.execute(
+                "UPDATE pools SET consumed = consumed + %s WHERE name = %s AND consumed + %s <= size "
+                "RETURNING consumed",
+                (n, pool, n),
+            ).fetchone()
+            if row is None:
+                left = conn.execute("SELECT size - consumed FROM pools WHERE name = %s", (pool,)).fetchone()
+                out.append((k, (-1, int(left[0]) if left else 0)))
+            else:
+                out.append((k, (int(row[0]) - n, int(row[0]))))
+        return out
 
     # --- pools and sites (the hub's operators) -----------------------------------------------------
 
@@ -170,6 +330,15 @@ class Authority:
         name = coderules.pool_name(level)
         rule = coderules.pool_rule(level)
         with self.db.connection() as conn, conn.transaction():
+            conn.execute("LOCK TABLE pools IN SHARE ROW EXCLUSIVE MODE")  # pools added one at a time
+            names = [n for (n,) in conn.execute("SELECT name FROM pools")]
+            clash = coderules.overlapping_pool(name, names)
+            if clash is not None:
+                raise InvalidArgument(
+                    f"pool {name!r} would make some of the SSCCs of pool {clash!r}; expected SSCC "
+                    "identifiers that do not nest",
+                    reason=Reason.POOL_OVERLAP,
+                )
             conn.execute(
                 "INSERT INTO pools (name, rule, size) VALUES (%s, %s, %s) ON CONFLICT (name) DO NOTHING",
                 (name, json.dumps(rule), coderules.pool_size(level)),

@@ -5,6 +5,7 @@ and the way back: which pool index a code key is (:func:`index_of`, the permutat
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
@@ -70,6 +71,24 @@ def _pool(master: MasterKey, rule: CodeRule, identifier: str, alphabet: str, len
 def serial_pool(master: MasterKey, level: Level) -> SerialPool:
     """The keyed serial pool of a level (cached: building one costs milliseconds)."""
     return _pool(master, level.rule, level.identifier, level.serial_alphabet, level.serial_length)
+
+
+def overlapping_pool(name: str, others: Iterable[str]) -> str | None:
+    """A pool among ``others`` whose codes could be pool ``name``'s too, or None. Only SSCC pools
+    can: their identifiers (extension digit and company prefix) have no fixed length, so one
+    nested in another (``sscc/06901234`` and ``sscc/069012345``) makes some of the same SSCCs."""
+    if not name.startswith("sscc/"):
+        return None  # nmpa20 identifiers and GTINs have one length: different ones never meet
+    mine = name.removeprefix("sscc/")
+    for other in others:
+        theirs = other.removeprefix("sscc/")
+        if (
+            other != name
+            and other.startswith("sscc/")
+            and (mine.startswith(theirs) or theirs.startswith(mine))
+        ):
+            return other
+    return None
 
 
 def pool_rule(level: Level) -> dict[str, Any]:

@@ -50,6 +50,14 @@ def create_pool(tx: Tx, level: Level, *, claim: bool, hub: bool = False) -> None
                 hint="use the pool's serial alphabet and length, or another identifier",
             )
         return
+    clash = coderules.overlapping_pool(name, tx.pools())
+    if clash is not None:
+        raise InvalidArgument(
+            f"level {shown(level.name)}: pool {name!r} would make some of the SSCCs of pool {clash!r} "
+            "(one company prefix extends the other); expected SSCC identifiers that do not nest",
+            reason=Reason.POOL_OVERLAP,
+            hint="give the level the identifier of the pool it overlaps, or another extension digit",
+        )
     size = coderules.pool_size(level)
     record = {**rule, "size": size, "free": [[0, size]] if claim else [], "used": []}
     tx.put_pool(name, {**record, "hub": True} if hub else record)

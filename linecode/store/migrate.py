@@ -177,6 +177,14 @@ def _pool_rules(tx: Tx) -> None:
                     f"levels of pool {name!r} make its codes by two rules ({coderules.pool_rule(first)} and "
                     f"{coderules.pool_rule(level)}), so an index would be two codes"
                 )
+    for name in tx.pools():
+        clash = coderules.overlapping_pool(name, tx.pools())
+        if clash is not None:
+            raise _refused(
+                f"pools {name!r} and {clash!r} make some of the same SSCCs (one company prefix extends "
+                "the other), which layout 3 cannot tell apart; finish their batches with the linecode "
+                "that wrote them"
+            )
     for name, pool in tx.pools().items():
         if name not in rules:
             raise _refused(f"pool {name!r} is drawn from by no product's level")

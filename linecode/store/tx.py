@@ -3,6 +3,7 @@ idempotency keys, and the check that a caller changes only its own lines' codes 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -74,6 +75,7 @@ class Tx:
         "_counts",
         "_last_allocation",
         "_next_slot",
+        "_pool_rules",
         "_products",
         "_seq",
         "_slots",
@@ -95,6 +97,8 @@ class Tx:
         theirs): storing one files it in a new slot (:meth:`_known_slot`)."""
         self._last_allocation: AllocatedRange | None = None
         """The allocation found last (codes read together are mostly of one)."""
+        self._pool_rules: dict[str, Level] = {}
+        """Writing: the pool rules this transaction read (``Database.pool_rules`` takes read ones)."""
         self._next_slot: int | None = None
         """The slot the next code filed gets, once looked up."""
         self._batches: dict[int, Batch] = {}
@@ -160,14 +164,19 @@ class Tx:
         return Row.unpack(raw) if raw is not None else _no_record(code, slot)
 
     def _allocated_row(self, code: str) -> Row | None:
-        """The record an allocated code without one of its own stands for (None: not allocated)."""
-        found = self.allocation_of(code)
-        if found is None:
-            return None
-        row = records.new_row(found.level, found.batch_ref, found.time_us)
-        if self._slots is not None:
-            self._allocated[code] = row
-        return row
+        """The record an allocated code without one of its own stands for (None: not allocated);
+        a copy each time: a writer remembers the code's record as its allocation made it (read
+        twice in a request, say once for the caller's lines and once by its rule, the code is
+        placed in its pool once)."""
+        known = self._allocated.get(code)
+        if known is None:
+            found = self.allocation_of(code)
+            if found is None:
+                return None
+            known = records.new_row(found.level, found.batch_ref, found.time_us)
+            if self._slots is not None:
+                self._allocated[code] = known
+        return dataclasses.replace(known)
 
     def allocation_of(self, code: str) -> AllocatedRange | None:
         """The allocation ``code`` was handed out by (None: none here)."""
@@ -209,13 +218,16 @@ class Tx:
         return [(name, level) for name in names if (level := self.pool_rule(name)) is not None]
 
     def pool_rule(self, name: str) -> Level | None:
-        """The code rule of pool ``name`` (None: no such pool here)."""
-        level = self.db.pool_rules.get(name)
+        """The code rule of pool ``name`` (None: no such pool here). Kept for the store's life once
+        a read saw it committed (a pool's rule never changes); a writer keeps what it read for
+        itself only, since its transaction may yet be thrown away."""
+        level = self.db.pool_rules.get(name) or self._pool_rules.get(name)
         if level is None:
             pool = self.pool(name)
             if pool is None:
                 return None
-            level = self.db.pool_rules[name] = coderules.rule_level(pool)
+            level = coderules.rule_level(pool)
+            (self._pool_rules if self._slots is not None else self.db.pool_rules)[name] = level
         return level
 
     def batch_rows(self, batch_ref: int, level: int) -> Iterator[tuple[str, Row]]:
@@ -340,7 +352,8 @@ class Tx:
         self._next_slot += 1
         if not self.txn.put(code.encode(), slot, db=self.db.dbs["code_slots"], overwrite=False):
             raise RuntimeError(f"code {code} was filed meanwhile; nothing was written")
-        self.txn.put(slot, row.pack(), db=self.db.dbs["code_records"], append=True)
+        if not self.txn.put(slot, row.pack(), db=self.db.dbs["code_records"], append=True):
+            raise RuntimeError(f"slot {records.slot_of(slot)} of {code} is not the last; nothing was written")
         assert self._slots is not None
         self._slots[code] = slot
         return slot

@@ -133,3 +133,10 @@ def test_grants_from_many_threads_at_once_never_overlap(authority: Authority) ->
     spans = sorted(ranges.values())
     assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # no index twice
     assert _consumed(authority, pool) == sum(end - start for start, end in spans)  # nothing lost
+
+
+def test_sscc_pools_that_would_share_codes_are_refused(authority: Authority) -> None:
+    authority.add_pool(CASES, ["S1"])
+    with pytest.raises(InvalidArgument) as info:
+        authority.add_pool(Level("case", CodeRule.SSCC, "069012345", pack_ratio=4), ["S1"])
+    assert info.value.reason == "POOL_OVERLAP"

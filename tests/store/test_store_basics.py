@@ -378,3 +378,15 @@ def test_request_digests_are_those_of_json_dumps(body: list[Any]) -> None:
     """Idempotency records keep the digest of the request's JSON text; it must stay the one
     ``json.dumps`` gives, or keys stored by an earlier version would no longer match their retries."""
     assert request_digest(body) == hashlib.blake2b(json.dumps(body).encode(), digest_size=16).hexdigest()
+
+
+def test_sscc_pools_that_would_share_codes_are_refused(store: Store) -> None:
+    """An SSCC identifier nested in another (one company prefix extends the other) would make some
+    of the same SSCCs: the store could not tell whose they are, so the second is refused."""
+    make_product(store, EXPORT, [Level("pallet", CodeRule.SSCC, "06901234")])
+    for nested in ("0690123", "069012345"):
+        with pytest.raises(InvalidArgument) as info:
+            make_product(store, f"P{nested}", [Level("pallet", CodeRule.SSCC, nested)])
+        assert info.value.reason == "POOL_OVERLAP" and "sscc/06901234" in str(info.value)
+    make_product(store, "other", [Level("pallet", CodeRule.SSCC, "16901234")])  # another extension
+    assert sorted(store.pools()) == ["sscc/06901234", "sscc/16901234"]
