@@ -153,7 +153,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _wait_for_leases(store: Store) -> None:
     """Until the site holds codes of every pool of the hub (its first grants), or say why not."""
-    from linecode.errors import ConfigError
+    from linecode.errors import Exhausted
     from linecode.reasons import Reason
     from linecode.store.leases import holdings
 
@@ -164,7 +164,7 @@ def _wait_for_leases(store: Store) -> None:
             print("leases   " + ", ".join(f"{h.pool} {h.remaining:,}" for h in held))
             return
         time.sleep(0.1)
-    raise ConfigError(
+    raise Exhausted(
         "no lease from the hub in 30 s",
         reason=Reason.LEASE_EXHAUSTED,
         hint="check that the hub serves, and allows this site the demo product's pools "
