@@ -45,6 +45,10 @@ moves a store from 2 to 3: ``store/migrate.py``)."""
 MIGRATABLE = b"2"
 """The layout ``linecode migrate`` moves forward."""
 _FORMAT_KEY = b"linecode-format"
+KEY_CHECK = b"linecode-key-check"
+"""Under it in the main database: a value derived from the store's master key, so a store opened
+with another key (a lost ``master.key`` replaced, another site's) is refused instead of answering
+every allocated code as unknown."""
 DEFAULT_MAX_READERS = 512
 """LMDB reader slots, shared by every process that has the environment open (the first opener sets
 it): a read transaction holds one, and so does each spare one py-lmdb keeps for reuse."""
@@ -162,6 +166,31 @@ class Database:
         if not readonly and group_commit:
             self._writer = threading.Thread(target=self._drain, name="linecode-store-writer", daemon=True)
             self._writer.start()
+
+    def is_empty(self) -> bool:
+        """True while nothing was ever written but the layout's mark (no event, so no product)."""
+        with self.reading() as txn:
+            return int(txn.stat(self.dbs["events"])["entries"]) == 0
+
+    def check_key(self, master: MasterKey) -> None:
+        """Raise :class:`ConfigError` ``BAD_MASTER_KEY`` unless ``master`` is the key this store
+        was written with; a store that has not kept its key's check yet keeps it now (unless it
+        is opened read-only)."""
+        expected = key_check(master)
+        with self.reading() as txn:
+            kept = txn.get(KEY_CHECK)
+        if kept is None:
+            if not self.readonly:
+                with self.env.begin(write=True) as txn:
+                    txn.put(KEY_CHECK, expected)
+            return
+        if bytes(kept) != expected:
+            raise ConfigError(
+                f"the store in {self.path} was written with another master key than the one given "
+                f"({master!r}); every code it issued would be unknown under this one, so it is not opened",
+                reason=Reason.BAD_MASTER_KEY,
+                hint="use the store's own key: its master.key, or LINECODE_MASTER_KEY as the server had it",
+            )
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -442,6 +471,11 @@ class Database:
         if self._lock_fd is not None:
             os.close(self._lock_fd)
             self._lock_fd = None
+
+
+def key_check(master: MasterKey) -> bytes:
+    """What a store keeps to know its master key again (a one-way derivation of it)."""
+    return master.derive("store/key-check")
 
 
 def _no_master() -> MasterKey:

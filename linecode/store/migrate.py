@@ -28,7 +28,7 @@ from linecode.reasons import Reason
 from linecode.serials import MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
 from linecode.store import coderules, records
-from linecode.store.database import FORMAT, MIGRATABLE, Database
+from linecode.store.database import FORMAT, KEY_CHECK, MIGRATABLE, Database, key_check
 from linecode.store.model import EventKind, Lease, Level
 from linecode.store.records import AllocatedRange, Row
 from linecode.store.tx import Tx
@@ -162,6 +162,7 @@ def _forward(tx: Tx, master: MasterKey) -> tuple[int, int, int, int]:
             kept += 1
     tx.txn.drop(tx.db.dbs["by_batch"], delete=True)
     tx.txn.put(b"linecode-format", FORMAT)
+    tx.txn.put(KEY_CHECK, key_check(master))  # the key the codes were just proven to be made with
     return allocations, events, dropped, kept
 
 

@@ -143,7 +143,11 @@ class Store:
             max_readers=max_readers,
         )
         try:
-            master = master_key or (None if readonly else MasterKey.load(path / KEY_FILE_NAME))
+            # a key is made for a new store only: one with data needs the key it was written with
+            create = db.is_empty()
+            master = master_key or (None if readonly else MasterKey.load(path / KEY_FILE_NAME, create=create))
+            if master is not None:
+                db.check_key(master)
         except LinecodeError:
             db.close()
             raise
@@ -173,7 +177,9 @@ class Store:
     def master(self) -> MasterKey:
         """The master key (loaded lazily when the store is read-only)."""
         if self._master is None:
-            self._master = MasterKey.load(self._key_file, create=False)
+            master = MasterKey.load(self._key_file, create=False)
+            self._db.check_key(master)
+            self._master = master
         return self._master
 
     # --- keys -------------------------------------------------------------------------------------

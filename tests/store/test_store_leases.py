@@ -80,3 +80,33 @@ def test_full_store_fails_cleanly(tmp_path: Path, master: MasterKey) -> None:
         assert store.record(kept[0]).state is State.ENCODED
         assert store.record(many[0]).state is State.ALLOCATED
         assert store.pools()["nmpa20/8600001"]["free"] == [[50_100, 10**9]]
+
+
+def test_a_store_opens_only_with_the_master_key_it_was_written_with(
+    tmp_path: Path, master: MasterKey, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without a record per allocated code the key finds every unused code: a lost key must not be
+    replaced silently by a new one, nor another key be taken for the store's own."""
+    data = tmp_path / "d"
+    with Store.open(data) as store:  # the key is made with the new store, in master.key
+        make_product(store)
+        make_batch(store, "B1")
+        codes = store.allocate("B1", "unit", 5).codes
+    (data / "master.key").rename(tmp_path / "kept.key")
+    with pytest.raises(ConfigError) as info:
+        Store.open(data)  # a store with data gets no new key
+    assert info.value.reason == "NO_MASTER_KEY" and not (data / "master.key").exists()
+    with pytest.raises(ConfigError) as info:
+        Store.open(data, master_key=master)
+    assert info.value.reason == "BAD_MASTER_KEY" and "another master key" in str(info.value)
+    with pytest.raises(ConfigError):
+        Store.open(data, readonly=True, master_key=master)
+    monkeypatch.setenv("LINECODE_MASTER_KEY", "22" * 32)
+    with Store.open(data, readonly=True) as reader, pytest.raises(ConfigError) as info:
+        reader.record(codes[0])  # a read-only open takes the key when a code needs it: checked then
+    assert info.value.reason == "BAD_MASTER_KEY"
+    monkeypatch.delenv("LINECODE_MASTER_KEY")
+    (tmp_path / "kept.key").rename(data / "master.key")
+    with Store.open(data) as store:
+        assert store.record(codes[0]).state.label == "allocated"
+        store.report_events("printed", codes)
