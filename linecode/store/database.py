@@ -44,6 +44,8 @@ where every allocated code had its record and its entry in ``by_batch`` (``linec
 moves a store from 2 to 3: ``store/migrate.py``)."""
 MIGRATABLE = b"2"
 """The layout ``linecode migrate`` moves forward."""
+NEW_IN_FORMAT = ("allocations", "batch_ranges")
+"""The databases :data:`FORMAT` has and :data:`MIGRATABLE` had not."""
 _FORMAT_KEY = b"linecode-format"
 KEY_CHECK = b"linecode-key-check"
 """Under it in the main database: a value derived from the store's master key, so a store opened
@@ -125,7 +127,10 @@ class Database:
             found = _check_format(self.env, self.path, readonly, migrating)
             self.format = found
             self.dbs: dict[str, Any] = {}
-            for name in _DBS + (("by_batch",) if found == MIGRATABLE else ()):
+            older = found == MIGRATABLE  # its new databases are made by the migration's own transaction
+            for name in _DBS + (("by_batch",) if older else ()):
+                if older and name in NEW_IN_FORMAT:
+                    continue
                 if readonly:
                     self.dbs[name] = self.env.open_db(name.encode(), create=False, dupsort=name in _DUPSORT)
                 else:

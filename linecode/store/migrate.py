@@ -19,16 +19,17 @@ Before that the store is backed up (a compacted copy, ``Database.backup``; the c
 
 from __future__ import annotations
 
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from linecode.errors import ConfigError
+from linecode.errors import ConfigError, NotFound
 from linecode.reasons import Reason
 from linecode.serials import MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
 from linecode.store import coderules, records
-from linecode.store.database import FORMAT, KEY_CHECK, MIGRATABLE, Database, key_check
+from linecode.store.database import FORMAT, KEY_CHECK, MIGRATABLE, NEW_IN_FORMAT, Database, key_check
 from linecode.store.model import EventKind, Lease, Level
 from linecode.store.records import AllocatedRange, Row
 from linecode.store.tx import Tx
@@ -65,6 +66,12 @@ def migrate(path: Path | str, master: MasterKey | None = None, backup: Path | st
     :class:`ConfigError` ``STORE_IN_USE`` while a server has the data dir, ``STORE_FORMAT`` for any
     other layout, ``MIGRATION_REFUSED`` when the log does not match its ranges (nothing changed)."""
     path = Path(path)
+    if not (path / "data.mdb").exists():  # a mistyped --data must not become a new, empty store
+        raise NotFound(
+            f"no linecode store in {path}: data.mdb is missing",
+            reason=Reason.NO_STORE,
+            hint="check --data: it names the data dir of the server that wrote the store",
+        )
     db = Database(path, migrating=True, sync=True)
     try:
         if db.format == FORMAT:
@@ -75,7 +82,11 @@ def migrate(path: Path | str, master: MasterKey | None = None, backup: Path | st
         copy = Path(backup) if backup is not None else _beside(path)
         db.backup(copy)
         before = db.used_bytes()
-        counts = db.write(lambda tx: _forward(tx, key))
+        try:
+            counts = db.write(lambda tx: _forward(tx, key))
+        except ConfigError:
+            shutil.rmtree(copy, ignore_errors=True)  # refused: the store is as it was, so is its copy
+            raise
         return Migration(path, copy, *counts, bytes_before=before, bytes_after=db.used_bytes())
     finally:
         db.close()
@@ -101,6 +112,8 @@ def _refused(message: str) -> ConfigError:
 
 def _forward(tx: Tx, master: MasterKey) -> tuple[int, int, int, int]:
     """Layout 2 → 3 in ``tx``: (allocations, events, records dropped, records kept)."""
+    for name in NEW_IN_FORMAT:  # made in this transaction: a refusal leaves no trace of them
+        tx.db.dbs[name] = tx.db.env.open_db(name.encode(), txn=tx.txn, dupsort=name == "batch_ranges")
     _pool_rules(tx)
     names = {name: ref for ref, name in tx.batch_refs().items()}
     allocations = events = 0
@@ -147,19 +160,25 @@ def _forward(tx: Tx, master: MasterKey) -> tuple[int, int, int, int]:
     for key, raw in rewritten:
         tx.txn.put(key, raw, db=tx.db.dbs["events"])
     dropped = kept = 0
-    slots, store = tx.db.dbs["code_slots"], tx.db.dbs["code_records"]
-    for code, row in list(tx.own_rows()):
+    store = tx.db.dbs["code_records"]
+    cursor = tx.txn.cursor(db=tx.db.dbs["code_slots"])
+    more = cursor.first()
+    while more:  # one record at a time: a store of tens of millions of codes fits in memory
+        code, slot = bytes(cursor.key()).decode(), bytes(cursor.value())
+        record = tx.txn.get(slot, db=store)
+        if record is None:
+            raise _refused(f"code {code} is filed under a slot that holds no record")
+        row = Row.unpack(record)
         found = tx.allocation_of(code)
         if found is None or (found.batch_ref, found.level) != (row.batch_ref, row.level):
             raise _refused(f"code {code} has a record but no allocation of its batch and level made it")
         if row == records.new_row(found.level, found.batch_ref, found.time_us):
-            slot = tx.txn.get(code.encode(), db=slots)
-            assert slot is not None
-            tx.txn.delete(code.encode(), db=slots)
             tx.txn.delete(slot, db=store)
+            more = cursor.delete()  # and on to the next
             dropped += 1
         else:
             kept += 1
+            more = cursor.next()
     tx.txn.drop(tx.db.dbs["by_batch"], delete=True)
     tx.txn.put(b"linecode-format", FORMAT)
     tx.txn.put(KEY_CHECK, key_check(master))  # the key the codes were just proven to be made with

@@ -15,6 +15,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import lmdb
 import pytest
 
 from linecode.errors import ConfigError
@@ -118,11 +119,37 @@ def _made(tx: Any, pool: str, start: int, count: int) -> list[str]:
 
 def test_a_migration_under_another_master_key_changes_nothing(tmp_path: Path, master: MasterKey) -> None:
     data = _layout2(tmp_path)
+    original = _contents(data)
     run = run_linecode("migrate", "--data", str(data), env={**os.environ, "LINECODE_MASTER_KEY": "22" * 32})
     assert run.returncode == 2 and "MIGRATION_REFUSED" in run.stderr, run.stdout + run.stderr
     assert "not the codes its ranges" in run.stderr and "master key" in run.stderr
-    _refused_as_layout_2(data, master)  # still layout 2, its data as it was
+    assert _contents(data) == original  # every database and key as it was, no new one
+    assert [p.name for p in tmp_path.iterdir()] == ["data"]  # and no backup left of an unchanged store
+    _refused_as_layout_2(data, master)  # still layout 2
     assert run_linecode("migrate", "--data", str(data)).returncode == 0  # with its own key it goes
+
+
+def _contents(data: Path) -> dict[bytes, list[tuple[bytes, bytes]]]:
+    """Every database of the store and its entries, read with plain LMDB."""
+    env = lmdb.open(str(data), readonly=True, max_dbs=32, lock=False)
+    try:
+        with env.begin() as txn:
+            names = [bytes(k) for k, _ in txn.cursor()]
+            out = {b"": [(bytes(k), bytes(v)) for k, v in txn.cursor()]}
+            for name in names:
+                try:
+                    db = env.open_db(name, txn=txn, create=False)
+                except lmdb.Error:
+                    continue  # a plain key of the main database, not a database
+                out[name] = [(bytes(k), bytes(v)) for k, v in txn.cursor(db=db)]
+        return out
+    finally:
+        env.close()
+
+
+def test_migrate_of_a_mistyped_data_dir_makes_no_store(tmp_path: Path) -> None:
+    run = run_linecode("migrate", "--data", str(tmp_path / "typo"))
+    assert run.returncode == 2 and "NO_STORE" in run.stderr and not (tmp_path / "typo").exists()
 
 
 def test_migrate_waits_for_the_server_to_stop(tmp_path: Path, master: MasterKey) -> None:
