@@ -54,6 +54,11 @@ class Codes(Sequence[str]):
         for block in blocks:
             self._starts.append(n)
             if block.code_width:
+                if len(block.packed_codes) % block.code_width:
+                    raise ValueError(
+                        f"packed codes of {len(block.packed_codes)} bytes do not divide into entries of "
+                        f"width {block.code_width}"
+                    )
                 self._parts.append((block.packed_codes, block.code_width))
                 n += len(block.packed_codes) // block.code_width
             else:

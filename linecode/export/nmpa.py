@@ -111,12 +111,8 @@ def relations(store: Store, batch_id: str, progress: ProgressCallback | None = N
     product = store.product(store.batch(batch_id).product_id)
     for number in range(2, product.top + 1):
         name = product.spec(number).name
-        for parent in store.codes(batch_id, number):
-            if progress is not None:
-                progress(1)
-            children = store.children_of(parent)
-            if children:
-                yield Relation(parent, number, name, children)
+        for parent, children in store.parents(batch_id, number, progress):
+            yield Relation(parent, number, name, children)
 
 
 def write_nmpa_json(

@@ -74,6 +74,8 @@ _EVENT_CHUNK = 1000
 # Events of a bulk report carry thousands of codes: a chunk also ends once it holds this many codes,
 # so a reader (an export of a million-code batch) never holds more than about this many at a time.
 _EVENT_CHUNK_CODES = 10_000
+_PARENT_CHUNK = 100
+"""Codes :meth:`Store.parents` looks at per read transaction."""
 _GENERATION_THREADS = 2
 _THREADED_FROM = 100_000
 """Allocations of this many codes or more are made on ``_GENERATION_THREADS`` threads."""
@@ -761,6 +763,11 @@ class Store:
         The codes are made from the batch's allocations a chunk at a time, so walking a
         million-code level holds neither the store nor more than a chunk of keys in memory.
         """
+        for chunk in self._key_chunks(batch_id, level):
+            yield from chunk
+
+    def _key_chunks(self, batch_id: str, level: int | str) -> Iterator[list[str]]:
+        """:meth:`codes` a chunk at a time (made outside any transaction)."""
         batch = self.batch(batch_id)
         number = self.product(batch.product_id).level(level)
 
@@ -768,13 +775,31 @@ class Store:
             found = []
             for a in tx.batch_allocations(batch.ref, number):
                 rule = tx.pool_rule(a.pool)
-                assert rule is not None, a
+                if rule is None:
+                    raise LookupError(
+                        f"allocation {a} names no pool of this store: the store is inconsistent"
+                    )
                 found.append((rule, a.start, a.end))
             return found
 
         for rule, start, end in self._db.read(allocations):
             for first in range(start, end, KEY_CHUNK):
-                yield from coderules.keys(self.master, rule, first, min(KEY_CHUNK, end - first))
+                yield coderules.keys(self.master, rule, first, min(KEY_CHUNK, end - first))
+
+    def parents(
+        self, batch_id: str, level: int | str, walked: Callable[[int], object] | None = None
+    ) -> Iterator[tuple[str, list[str]]]:
+        """Each code of one level of a batch that holds children, with them (in key order): a
+        chunk of the level's codes per read transaction, and a code without a record of its own
+        (nothing happened to it, so it holds nothing) costs a look-up of its key only.
+        ``walked`` is told how many of the level's codes each chunk looked at."""
+        for chunk in self._key_chunks(batch_id, level):
+            for at in range(0, len(chunk), _PARENT_CHUNK):  # a hundred parents' children at once
+                keys = chunk[at : at + _PARENT_CHUNK]
+                found = self._db.read(partial(_parents_in, keys))
+                if walked is not None:
+                    walked(len(keys))
+                yield from found
 
     def _level_records(self, tx: Tx, *, ref: int, level: int) -> list[CodeRecord]:
         return [self._public(tx, k, r) for k, r in tx.batch_rows(ref, level)]
@@ -923,6 +948,15 @@ class Store:
         ``master.key`` along (``linecode backup`` does). Raises :class:`AlreadyExists`
         ``BACKUP_EXISTS`` for a directory with files in it, ``ConfigError`` ``BACKUP_FAILED``."""
         return self._db.backup(Path(path))
+
+
+def _parents_in(keys: list[str], tx: Tx) -> list[tuple[str, list[str]]]:
+    found = []
+    for key in keys:
+        row = tx.own_row(key)
+        if row is not None and row.children:
+            found.append((key, tx.children(key)))
+    return found
 
 
 def _line_event(event: LineEvent | str) -> LineEvent:

@@ -29,7 +29,7 @@ MAX_KEY_BYTES = 511
 keys are bounded far below (``linecode.bounds``)."""
 
 
-KEY_CHUNK = 10_000
+KEY_CHUNK = 2_000
 """Codes of an allocation made at a time when a batch's codes are walked."""
 
 _Get = Callable[[bytes, None, Any], "bytes | None"]
@@ -157,9 +157,14 @@ class Tx:
     def row(self, code: str) -> Row | None:
         """The record of ``code`` (None: never allocated here). A code allocated but without an
         event of its own has no record stored: it is answered from its allocation."""
+        own = self.own_row(code)
+        return own if own is not None else self._allocated_row(code)
+
+    def own_row(self, code: str) -> Row | None:
+        """The record of ``code`` if it has one of its own (None: none, allocated or not)."""
         slot = self._slot(code)
         if slot is None:
-            return self._allocated_row(code)
+            return None
         raw = self._get()(slot, None, self.db.dbs["code_records"])
         return Row.unpack(raw) if raw is not None else _no_record(code, slot)
 
