@@ -13,6 +13,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import re
 import subprocess
 import sys
@@ -21,6 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from statistics import median
+from typing import Any
 
 import grpc
 import psycopg
@@ -156,45 +159,50 @@ def test_grant_latency_with_100_sites_at_once(benchmark, cluster: Cluster) -> No
     try:
         assert hub.stdout is not None
         port = int(re.search(r":(\d+)", hub.stdout.readline()).group(1))  # type: ignore[union-attr]
-        channels = [grpc.insecure_channel(f"127.0.0.1:{port}") for _ in range(SITES)]
-        stubs = [hub_pb2_grpc.HubServiceStub(c) for c in channels]
-        for c in channels:
-            grpc.channel_ready_future(c).result(timeout=30)
-        latencies: list[float] = []
-        rounds = iter(range(10**6))
+        waves: list[list[float]] = []
+        wave_numbers = itertools.count()
 
-        def wave() -> None:
-            n = next(rounds)
-            started = time.perf_counter()
-            futures = [
-                stub.Grant.future(
-                    hub_pb2.GrantRequest(pool="nmpa20/8600001", idempotency_key=f"{site}/{n}", site_id=site),
-                    timeout=30,
+        async def run_waves(count: int) -> None:
+            # The sites as one asyncio client (grpc.aio): 100 channels, each site's grant its own
+            # call; far lighter than 100 threads, which would take the cores the hub needs.
+            channels = [grpc.aio.insecure_channel(f"127.0.0.1:{port}") for _ in sites]
+            for c in channels:
+                await c.channel_ready()
+            stubs = [hub_pb2_grpc.HubServiceStub(c) for c in channels]
+
+            async def one(site: str, stub: Any, n: int) -> float:
+                t = time.perf_counter()
+                request = hub_pb2.GrantRequest(
+                    pool="nmpa20/8600001", idempotency_key=f"{site}/{n}", site_id=site
                 )
-                for site, stub in zip(sites, stubs, strict=True)
-            ]
-            done = []
-            for f in futures:
-                f.result()
-                done.append(time.perf_counter() - started)
-            latencies.extend(done)
+                await stub.Grant(request, timeout=30)
+                return time.perf_counter() - t
 
-        wave()  # warm
-        latencies.clear()
+            for _ in range(count):
+                n = next(wave_numbers)  # new keys every wave: new grants, not replays
+                started = time.perf_counter()
+                lat = await asyncio.gather(*[one(s, st, n) for s, st in zip(sites, stubs, strict=True)])
+                waves.append([time.perf_counter() - started, *lat])
+            for c in channels:
+                await c.close()
+
+        asyncio.run(run_waves(3))  # warm
+        waves.clear()
         benchmark.group = "100 sites ask the hub at once"
         benchmark.extra_info["ours"] = True
-        benchmark.pedantic(wave, rounds=20, iterations=1)
-        latencies.sort()
+        benchmark.pedantic(lambda: asyncio.run(run_waves(1)), rounds=20, iterations=1)
+        latencies = sorted(x for wave in waves for x in wave[1:])
         p50 = latencies[len(latencies) // 2] * 1e3
         p99 = latencies[int(len(latencies) * 0.99)] * 1e3
-        per_s = SITES / benchmark.stats.stats.median
-        benchmark.extra_info.update(p50_ms=round(p50, 1), p99_ms=round(p99, 1), grants_per_s=round(per_s))
+        per_s = SITES / median(w[0] for w in waves)
+        wave_p99 = sorted(round(sorted(w[1:])[98] * 1e3, 1) for w in waves)
+        benchmark.extra_info.update(
+            p50_ms=round(p50, 1), p99_ms=round(p99, 1), grants_per_s=round(per_s), wave_p99_ms=wave_p99
+        )
         print(
             f"\n{SITES} sites at once, 20 waves: grant p50 {p50:.1f} ms, p99 {p99:.1f} ms, "
-            f"{per_s:,.0f} grants/s"
+            f"{per_s:,.0f} grants/s; each wave's p99 {wave_p99}"
         )
-        for c in channels:
-            c.close()
     finally:
         hub.terminate()
         hub.wait(60)
