@@ -173,7 +173,7 @@ def test_grant_latency_with_100_sites_at_once(benchmark, cluster: Cluster) -> No
             async def one(site: str, stub: Any, n: int) -> float:
                 t = time.perf_counter()
                 request = hub_pb2.GrantRequest(
-                    pool="nmpa20/8600001", idempotency_key=f"{site}/{n}", site_id=site
+                    pool="nmpa20/8600001", count=100_000, idempotency_key=f"{site}/{n}", site_id=site
                 )
                 await stub.Grant(request, timeout=30)
                 return time.perf_counter() - t

@@ -141,7 +141,7 @@ class Authority:
         self._writer: threading.Thread | None = None
 
     def grant(self, site_id: str, pool: str, count: int, key: str) -> Grant:
-        """Grant ``count`` indices of ``pool`` (0: the default size) to ``site_id``; a retry with
+        """Grant ``count`` indices of ``pool`` to ``site_id`` (within :attr:`limits`); a retry with
         ``key`` gets the same range. Raises :class:`InvalidArgument` ``BAD_COUNT`` /
         ``BAD_IDEMPOTENCY_KEY``, :class:`PermissionDenied` ``POOL_NOT_ALLOWED``, :class:`NotFound`
         ``UNKNOWN_POOL``, :class:`AlreadyExists` ``IDEMPOTENCY_KEY_REUSED``, :class:`Exhausted`
@@ -151,11 +151,12 @@ class Authority:
         Grants asked at once share one transaction (:meth:`_drain`): one ``UPDATE`` of a pool's
         consumed index for all of them, one commit — a pool's row lock is held once per group, not
         once per site, so a hundred sites asking together wait for a few commits, not a hundred."""
-        n = count or self.limits.default_size
+        n = count
         if not self.limits.min_size <= n <= self.limits.max_size:
             raise InvalidArgument(
                 f"a lease of {count:,} indices: expected {self.limits.min_size:,} to "
-                f"{self.limits.max_size:,} (or 0 for the hub's default)",
+                f"{self.limits.max_size:,} (GetLimits tells them; {self.limits.default_size:,} is the "
+                "hub's suggestion)",
                 reason=Reason.BAD_COUNT,
                 hint=f"the hub grants {self.limits.min_size:,} to {self.limits.max_size:,} at a time",
             )

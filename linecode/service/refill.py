@@ -110,6 +110,8 @@ class Refiller:
 
     def refill(self, stub: Any) -> int:
         """One look at every hub pool; grants imported."""
+        if not self.lease_size:  # the hub's suggestion, asked once
+            self.lease_size = stub.GetLimits(hub_pb2.GetLimitsRequest(), timeout=10).default_size
         taken = 0
         every = leases.holdings(self.store.pools())
         if self.on_holdings is not None:

@@ -51,7 +51,7 @@ def test_a_grant_is_a_new_range_and_its_retry_the_same_one(authority: Authority)
     assert first.rule == {"rule": "nmpa20", "identifier": "8600001"}
     again = authority.grant("S1", pool, 500, "S1/1")
     assert (again.start, again.end, again.replayed) == (0, 500, True)
-    other = authority.grant("S2", pool, 0, "S1/1")  # another site's key space; 0: the default size
+    other = authority.grant("S2", pool, 1_000, "S1/1")  # another site's key space
     assert (other.start, other.end) == (500, 1_500)
     assert _consumed(authority, pool) == 1_500
 
@@ -73,7 +73,7 @@ def test_bad_grants_are_refused_precisely_and_store_nothing(authority: Authority
     units = authority.add_pool(UNITS, ["S1"])
     cases = authority.add_pool(CASES, ["S2"])
     authority.grant("S1", units, 100, "k1")
-    for count in (-1, 9, 100_001, 10**30):
+    for count in (-1, 0, 9, 100_001, 10**30):
         message = _refused(
             authority, lambda c=count: authority.grant("S1", units, c, "k2"), InvalidArgument, "BAD_COUNT"
         )

@@ -52,7 +52,9 @@ def test_init_pool_add_serve_in_two_processes_status_and_stop(dsn: str) -> None:
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
                 grpc.channel_ready_future(channel).result(timeout=20)
                 stub = hub_pb2_grpc.HubServiceStub(channel)
-                request = hub_pb2.GrantRequest(pool="nmpa20/8600001", idempotency_key=f"k{n}", site_id="S1")
+                request = hub_pb2.GrantRequest(
+                    pool="nmpa20/8600001", count=100_000, idempotency_key=f"k{n}", site_id="S1"
+                )
                 g = stub.Grant(request, timeout=20)
                 got.add((g.start, g.end))
         assert len(got) == 10

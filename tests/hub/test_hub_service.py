@@ -73,7 +73,7 @@ def test_a_site_gets_its_own_ranges_and_the_same_one_again_for_its_key(hub: Call
         hub_pb2.GrantRequest(pool="nmpa20/8600001", count=500, idempotency_key="S1/1", site_id="S1")
     )
     assert (again.start, again.end, again.replayed) == (0, 500, True)
-    other = s2.Grant(hub_pb2.GrantRequest(pool="nmpa20/8600001", idempotency_key="S1/1"))
+    other = s2.Grant(hub_pb2.GrantRequest(pool="nmpa20/8600001", count=1_000, idempotency_key="S1/1"))
     assert (other.start, other.end, other.site_id) == (500, 1_500, "S2")
 
 
@@ -88,7 +88,7 @@ def test_callers_outside_their_role_are_refused_precisely(hub: Callable[[str], A
     refused(lambda: s1.Grant(cases), grpc.StatusCode.PERMISSION_DENIED, "POOL_NOT_ALLOWED")
     unknown = hub_pb2.GrantRequest(pool="nmpa20/8699999", count=100, idempotency_key="k")
     refused(lambda: s1.Grant(unknown), grpc.StatusCode.NOT_FOUND, "UNKNOWN_POOL")
-    for count in (-5, 5, 10**12):
+    for count in (-5, 0, 5, 10**12):
         bad = hub_pb2.GrantRequest(pool="nmpa20/8600001", count=count, idempotency_key="k")
         assert "expected 10 to 100,000" in refused(
             lambda b=bad: s1.Grant(b), grpc.StatusCode.INVALID_ARGUMENT, "BAD_COUNT"

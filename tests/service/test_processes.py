@@ -184,11 +184,11 @@ def test_workers_of_a_killed_supervisor_hold_the_data_dir_until_they_end(served:
         time.sleep(0.5)
         assert any(_running(pid) for pid in workers)
         with pytest.raises(ConfigError) as info:  # no second server beside a worker still writing
-            Store.open(served.data)
+            Store.open(served.data, master_key=SERVE_KEY)
         assert info.value.reason == "STORE_IN_USE"
         stream.cancel()
     assert _still_running_after(30, workers) == []
-    Store.open(served.data).close()  # the last of them gone, the data dir is free
+    Store.open(served.data, master_key=SERVE_KEY).close()  # the last of them gone, the data dir is free
 
 
 def test_a_signal_to_the_whole_group_lets_in_flight_calls_finish(served: Served) -> None:
@@ -246,7 +246,7 @@ def test_a_port_somebody_listens_on_is_refused(tmp_path: Path) -> None:
     assert run.returncode == 2
     assert "PORT_UNAVAILABLE" in run.stderr
     # Nothing held on: the data dir is free for the next server.
-    Store.open(tmp_path / "data").close()
+    Store.open(tmp_path / "data", master_key=SERVE_KEY).close()
 
 
 def test_ctrl_c_while_a_worker_starts_is_a_clean_stop(tmp_path: Path) -> None:
