@@ -35,13 +35,14 @@ from linecode.hub.authority import Authority
 from linecode.hub.cluster import Cluster
 from linecode.serials import MasterKey
 from linecode.service.config import ServeConfig
-from linecode.service.server import create_hub_server, start
+from linecode.service.hub import HubServer
+from linecode.service.server import start
 from linecode.store import Store
 from linecode.store.leases import holdings
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 from tests.factories import LEVELS, make_batch, make_product
 
-ROUNDS = 9
+ROUNDS = 21
 PER_ROUND = 50
 CODES = 10_000
 SITES = 100
@@ -72,7 +73,7 @@ def test_linecode_allocate_with_hub_leases_against_local_pools(benchmark, cluste
         authority = Authority(pool)
         for level in LEVELS:
             authority.add_pool(level, ["B"])
-        hub = create_hub_server(authority, "127.0.0.1:0")
+        hub = HubServer(authority, "127.0.0.1:0")
         local, local_running = _site(tmp, "local", ServeConfig(listen="127.0.0.1:0"))
         config = ServeConfig(
             listen="127.0.0.1:0",

@@ -13,10 +13,10 @@ its key, and one never asked again wastes its range only.
 
 from __future__ import annotations
 
-import _thread
 import json
 import queue
 import threading
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,19 +88,13 @@ class _Ask:
     pool: str
     n: int
     key: str
-    outcome: Grant | Exception | None = None
-    done: Any = field(default_factory=lambda: _locked())
+    done: Future[Grant] = field(default_factory=Future)
+    """Its outcome, once its group is committed (or refused)."""
 
     @property
     def request(self) -> str:
         """What a retry under the same key must ask again."""
         return f"{self.pool}|{self.n}"
-
-
-def _locked() -> Any:
-    lock = _thread.allocate_lock()
-    lock.acquire()
-    return lock
 
 
 def _reused(a: _Ask, first: str) -> AlreadyExists:
@@ -141,6 +135,10 @@ class Authority:
         self._writer: threading.Thread | None = None
 
     def grant(self, site_id: str, pool: str, count: int, key: str) -> Grant:
+        """:meth:`submit`, waited for."""
+        return self.submit(site_id, pool, count, key).result()
+
+    def submit(self, site_id: str, pool: str, count: int, key: str) -> Future[Grant]:
         """Grant ``count`` indices of ``pool`` to ``site_id`` (within :attr:`limits`); a retry with
         ``key`` gets the same range. Raises :class:`InvalidArgument` ``BAD_COUNT`` /
         ``BAD_IDEMPOTENCY_KEY``, :class:`PermissionDenied` ``POOL_NOT_ALLOWED``, :class:`NotFound`
@@ -155,10 +153,9 @@ class Authority:
         if not self.limits.min_size <= n <= self.limits.max_size:
             raise InvalidArgument(
                 f"a lease of {count:,} indices: expected {self.limits.min_size:,} to "
-                f"{self.limits.max_size:,} (GetLimits tells them; {self.limits.default_size:,} is the "
-                "hub's suggestion)",
+                f"{self.limits.max_size:,}",
                 reason=Reason.BAD_COUNT,
-                hint=f"the hub grants {self.limits.min_size:,} to {self.limits.max_size:,} at a time",
+                hint=f"GetLimits tells the limits; {self.limits.default_size:,} is the hub's suggestion",
             )
         if not key or len(key) > 200 or not key.isprintable():
             raise InvalidArgument(
@@ -172,11 +169,7 @@ class Authority:
                 self._writer = threading.Thread(target=self._drain, name="linecode-hub-grants", daemon=True)
                 self._writer.start()
         self._queue.put(ask)
-        ask.done.acquire()
-        if isinstance(ask.outcome, BaseException):
-            raise ask.outcome
-        assert isinstance(ask.outcome, Grant)
-        return ask.outcome
+        return ask.done
 
     def _drain(self) -> None:
         while True:
@@ -188,8 +181,10 @@ class Authority:
                     break
             outcomes = self._commit(group)
             for ask, outcome in zip(group, outcomes, strict=True):
-                ask.outcome = outcome
-                ask.done.release()
+                if isinstance(outcome, Exception):
+                    ask.done.set_exception(outcome)
+                else:
+                    ask.done.set_result(outcome)
 
     def _commit(self, asks: list[_Ask]) -> list[Grant | Exception]:
         """The group's outcomes, committed in one transaction (retried whole when it lost a race

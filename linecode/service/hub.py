@@ -1,38 +1,68 @@
-"""HubService: the lease authority's gRPC face (``linecode hub serve``). Proto <-> ``Authority`` only."""
+"""HubService: the lease authority's gRPC face (``linecode hub serve``). Proto <-> ``Authority`` only;
+it runs on ``grpc.aio`` (:class:`HubServer`), unlike the site server."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import os
+import threading
 from collections.abc import Callable
+from typing import Any
 
 import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1.health import aio as health_aio
+from grpc_reflection.v1alpha import reflection
 
-from linecode.errors import InvalidArgument, PermissionDenied, shown
+from linecode.errors import ConfigError, InvalidArgument, LinecodeError, PermissionDenied, shown
 from linecode.hub import schema
 from linecode.hub.authority import Authority
 from linecode.hub.config import HubConfig
 from linecode.reasons import Reason
-from linecode.service.guard import caller_lines
+from linecode.service.auth import Access
+from linecode.service.errors import to_status
 from linecode.v1 import hub_pb2, hub_pb2_grpc
+
+log = logging.getLogger("linecode.hub")
+HUB_SERVICE = hub_pb2.DESCRIPTOR.services_by_name["HubService"].full_name
 
 
 class HubServicer(hub_pb2_grpc.HubServiceServicer):
-    def __init__(self, authority: Authority) -> None:
-        self.authority = authority
+    """HubService on ``grpc.aio``: a hundred sites asking at once cost the hub an event loop's
+    callbacks, not a hundred threads' handoffs (measured: bench/RESULTS.md, the hub). Every call is
+    authenticated as the site server's are (:class:`~linecode.service.auth.Access`); its errors
+    leave as theirs do (``service/errors.py``)."""
 
-    def GetLimits(
-        self, request: hub_pb2.GetLimitsRequest, context: grpc.ServicerContext
-    ) -> hub_pb2.LeaseLimits:
+    def __init__(self, authority: Authority, authorize: Access | None = None) -> None:
+        self.authority = authority
+        self.authorize = authorize
+
+    def _caller(self, method: str, request: Any, context: Any) -> frozenset[str] | None:
+        """The lines (for a site: its one id) of the caller, or None for any caller."""
+        if self.authorize is None:
+            return None
+        found = self.authorize(f"/linecode.v1.HubService/{method}", request, context)
+        return found.lines if found is not None else None
+
+    async def GetLimits(self, request: hub_pb2.GetLimitsRequest, context: Any) -> hub_pb2.LeaseLimits:
+        try:
+            self._caller("GetLimits", request, context)
+        except LinecodeError as exc:
+            await context.abort_with_status(to_status(exc))
         limits = self.authority.limits
         return hub_pb2.LeaseLimits(
             min_size=limits.min_size, max_size=limits.max_size, default_size=limits.default_size
         )
 
-    def Grant(self, request: hub_pb2.GrantRequest, context: grpc.ServicerContext) -> hub_pb2.LeaseGrant:
-        grant = self.authority.grant(
-            _site(request.site_id), request.pool, request.count, request.idempotency_key
-        )
+    async def Grant(self, request: hub_pb2.GrantRequest, context: Any) -> hub_pb2.LeaseGrant:
+        try:
+            site = _site(self._caller("Grant", request, context), request.site_id)
+            submitted = self.authority.submit(site, request.pool, request.count, request.idempotency_key)
+            grant = await asyncio.wrap_future(submitted)
+        except LinecodeError as exc:
+            await context.abort_with_status(to_status(exc))
         return hub_pb2.LeaseGrant(
             pool=grant.pool,
             start=grant.start,
@@ -44,9 +74,80 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
         )
 
 
-def _site(named: str) -> str:
+class HubServer:
+    """A started hub: HubService, health and reflection on ``grpc.aio``, its event loop on a
+    thread of its own (tests, the demo and ``linecode hub serve`` run it alike)."""
+
+    def __init__(
+        self,
+        authority: Authority,
+        address: str = "127.0.0.1:0",
+        *,
+        credentials: grpc.ServerCredentials | None = None,
+        authorize: Access | None = None,
+        reuse_port: bool = False,
+    ) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="linecode-hub", daemon=True)
+        self._thread.start()
+        started = self._start(authority, address, credentials, authorize, reuse_port)
+        try:
+            self.port = asyncio.run_coroutine_threadsafe(started, self._loop).result(30)
+        except BaseException:
+            self._close_loop()
+            raise
+
+    async def _start(
+        self,
+        authority: Authority,
+        address: str,
+        credentials: grpc.ServerCredentials | None,
+        authorize: Access | None,
+        reuse_port: bool,
+    ) -> int:
+        self._server = grpc.aio.server(options=[("grpc.so_reuseport", int(reuse_port))])
+        hub_pb2_grpc.add_HubServiceServicer_to_server(HubServicer(authority, authorize), self._server)
+        health = health_aio.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(health, self._server)
+        for name in ("", HUB_SERVICE):
+            await health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        names = (
+            HUB_SERVICE,
+            health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
+            reflection.SERVICE_NAME,
+        )
+        reflection.enable_server_reflection(names, self._server)
+        try:
+            port = (
+                self._server.add_secure_port(address, credentials)
+                if credentials
+                else self._server.add_insecure_port(address)
+            )
+        except RuntimeError:
+            port = 0
+        if port == 0:
+            raise ConfigError(
+                f"cannot listen on {address}: the port is in use or the address is not this machine's",
+                reason=Reason.PORT_UNAVAILABLE,
+                hint="pick another --listen HOST:PORT, or port 0 for any free port",
+            )
+        await self._server.start()
+        log.info("hub serving", extra={"address": address, "port": port})
+        return port
+
+    def stop(self, grace: float | None = 5.0) -> None:
+        """Refuse new calls, let in-flight ones finish for ``grace`` seconds, then stop the loop."""
+        done = asyncio.run_coroutine_threadsafe(self._server.stop(grace), self._loop)
+        done.result((grace or 0) + 30)
+        self._close_loop()
+
+    def _close_loop(self) -> None:
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+
+def _site(own: frozenset[str] | None, named: str) -> str:
     """The site a grant is for: a site caller's own (its certificate's role), else the one named."""
-    own = caller_lines()
     if own is not None:  # a site:<id> role (the only role with an id the hub lets in)
         (site,) = own
         if named and named != site:
@@ -69,9 +170,8 @@ def serve_hub(config: HubConfig, announce: Callable[[int], None], *, port: int |
     (processes share it, ``SO_REUSEPORT``)."""
     from psycopg_pool import ConnectionPool
 
-    from linecode.service.auth import Access
     from linecode.service.config import Address
-    from linecode.service.server import create_hub_server, stop_on_signals, tls_credentials, wait_for_signal
+    from linecode.service.server import stop_on_signals, tls_credentials
 
     address = Address.parse(config.listen)
     listen = f"{address.host}:{port}" if port is not None else config.listen
@@ -82,7 +182,7 @@ def serve_hub(config: HubConfig, announce: Callable[[int], None], *, port: int |
         with pool.connection() as conn:
             schema.require_current(conn)
         access = Access(None, clients=config.auth_clients) if config.auth_clients else None
-        running = create_hub_server(
+        running = HubServer(
             Authority(pool, config.limits),
             listen,
             credentials=tls_credentials(config.tls_cert, config.tls_key, config.tls_client_ca),
@@ -90,7 +190,8 @@ def serve_hub(config: HubConfig, announce: Callable[[int], None], *, port: int |
             reuse_port=port is not None,
         )
         announce(running.port)
-        wait_for_signal(running, 10.0, stop)
+        stop.wait()
+        running.stop(10.0)
 
 
 def serve_hub_processes(config: HubConfig, announce: Callable[[int], None]) -> int:

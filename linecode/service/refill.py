@@ -32,7 +32,7 @@ log = logging.getLogger("linecode.refill")
 
 POLL_S = 1.0
 """Longest a look at the pools waits without a commit to wake it."""
-LOOK_EVERY_S = 0.005
+LOOK_EVERY_S = 0.02
 """Least time between two looks: commits come by the thousand a second, and a look reads every
 pool; a pool's low water is thousands of codes, so a look a little later loses nothing."""
 MAX_BACKOFF_S = 5.0

@@ -17,14 +17,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from linecode.errors import ConfigError
-from linecode.hub.authority import Authority
 from linecode.reasons import Reason
 from linecode.service.admission import DEFAULT_LIMITS, Admission, Limits
 from linecode.service.auth import Access
@@ -35,8 +34,6 @@ from linecode.store import Store
 from linecode.v1 import (
     admin_pb2,
     admin_pb2_grpc,
-    hub_pb2,
-    hub_pb2_grpc,
     line_pb2,
     line_pb2_grpc,
     print_pb2,
@@ -45,12 +42,8 @@ from linecode.v1 import (
     query_pb2_grpc,
 )
 
-if TYPE_CHECKING:
-    from linecode.hub.authority import Authority
-
 log = logging.getLogger("linecode.service")
 
-HUB_SERVICE_NAMES = (hub_pb2.DESCRIPTOR.services_by_name["HubService"].full_name,)
 
 SERVICE_NAMES = tuple(
     module.DESCRIPTOR.services_by_name[name].full_name
@@ -172,25 +165,6 @@ def create_server(
     return _started(
         add, SERVICE_NAMES, address, limits, credentials, authorize, observe, reuse_port, [render_pool]
     )
-
-
-def create_hub_server(
-    authority: Authority,
-    address: str = "127.0.0.1:0",
-    *,
-    limits: Limits = DEFAULT_LIMITS,
-    credentials: grpc.ServerCredentials | None = None,
-    authorize: Authorize | None = None,
-    reuse_port: bool = False,
-) -> Running:
-    """A started hub (``linecode hub serve``) on ``address``: the HubService over ``authority``,
-    with the same guard, admission, health and reflection as a site's server."""
-    from linecode.service.hub import HubServicer
-
-    def add(server: grpc.Server) -> None:
-        hub_pb2_grpc.add_HubServiceServicer_to_server(HubServicer(authority), server)
-
-    return _started(add, HUB_SERVICE_NAMES, address, limits, credentials, authorize, None, reuse_port, [])
 
 
 def _started(

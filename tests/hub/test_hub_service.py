@@ -15,7 +15,8 @@ from linecode.certs import issue, make_ca
 from linecode.hub.authority import Authority
 from linecode.service.auth import Access
 from linecode.service.errors import error_detail
-from linecode.service.server import create_hub_server, tls_credentials
+from linecode.service.hub import HubServer
+from linecode.service.server import tls_credentials
 from linecode.store import CodeRule, Level
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 
@@ -32,7 +33,7 @@ def hub(authority: Authority, tmp_path: Path) -> Iterator[Callable[[str], Any]]:
     ca = make_ca()
     ca.write(tmp_path, "ca")
     issue(ca, "localhost", server=True).write(tmp_path, "hub")
-    running = create_hub_server(
+    running = HubServer(
         authority,
         "127.0.0.1:0",
         credentials=tls_credentials(tmp_path / "hub.crt", tmp_path / "hub.key", tmp_path / "ca.crt"),

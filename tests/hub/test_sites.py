@@ -18,8 +18,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from linecode.errors import Exhausted
 from linecode.hub.authority import Authority
 from linecode.service.config import ServeConfig
+from linecode.service.hub import HubServer
 from linecode.service.metrics import Metrics
-from linecode.service.server import LEASES_HEALTH, Running, create_hub_server, start
+from linecode.service.server import LEASES_HEALTH, Running, start
 from linecode.store import Store
 from linecode.store.leases import holdings
 from tests.factories import LEVELS, make_batch, make_product, run_linecode
@@ -71,10 +72,10 @@ _KEY = MasterKey(bytes(range(32)))  # the sites share the master key (docs: key 
 
 
 @pytest.fixture
-def hub(authority: Authority) -> Iterator[Running]:
+def hub(authority: Authority) -> Iterator[HubServer]:
     for level in LEVELS:
         authority.add_pool(level, list(SITES))
-    running = create_hub_server(authority, "127.0.0.1:0")
+    running = HubServer(authority, "127.0.0.1:0")
     yield running
     running.stop(0)
 
@@ -86,7 +87,7 @@ def _close(sites: list[Site]) -> None:
 
 
 def test_three_sites_allocating_at_once_refill_from_the_hub_and_never_share_a_code(
-    hub: Running, authority: Authority, dsn: str, tmp_path: Path
+    hub: HubServer, authority: Authority, dsn: str, tmp_path: Path
 ) -> None:
     sites = [site(tmp_path, s, hub.port, low_water=150, lease_size=100) for s in SITES]
     codes: dict[str, list[str]] = {s.site_id: [] for s in sites}
@@ -131,7 +132,7 @@ def test_with_the_hub_away_sites_issue_what_they_hold_then_say_lease_exhausted(
 ) -> None:
     for level in LEVELS:
         authority.add_pool(level, ["S1"])
-    hub = create_hub_server(authority, "127.0.0.1:0")
+    hub = HubServer(authority, "127.0.0.1:0")
     port = hub.port
     s = site(tmp_path, "S1", port, low_water=200, lease_size=300)
     try:
@@ -167,7 +168,7 @@ def test_with_the_hub_away_sites_issue_what_they_hold_then_say_lease_exhausted(
         assert shown.returncode == 0, shown.stderr
         units = next(p for p in json.loads(shown.stdout)["pools"] if p["pool"] == "nmpa20/8600001")
         assert units["remaining"] == 0 and units["ranges"] == [] and units["granted"] >= 300
-        hub = create_hub_server(authority, f"127.0.0.1:{port}")  # back: the site refills by itself
+        hub = HubServer(authority, f"127.0.0.1:{port}")  # back: the site refills by itself
         assert len(s.allocate(50, deadline_s=20)) == 50
     finally:
         hub.stop(0)
