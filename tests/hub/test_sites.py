@@ -102,6 +102,8 @@ def test_three_sites_allocating_at_once_refill_from_the_hub_and_never_share_a_co
             t.start()
         for t in threads:
             t.join(120)
+        for s in sites:  # the refills come to rest: every grant asked is imported
+            s.refiller.stop()
         everything = [c for batch in codes.values() for c in batch]
         assert len(everything) == len(set(everything))  # no code twice, across sites
         for s in sites:
