@@ -35,7 +35,6 @@ from linecode.hub.authority import Authority
 from linecode.hub.cluster import Cluster
 from linecode.serials import MasterKey
 from linecode.service.config import ServeConfig
-from linecode.service.hub import HubServer
 from linecode.service.server import start
 from linecode.store import Store
 from linecode.store.leases import holdings
@@ -73,11 +72,12 @@ def test_linecode_allocate_with_hub_leases_against_local_pools(benchmark, cluste
         authority = Authority(pool)
         for level in LEVELS:
             authority.add_pool(level, ["B"])
-        hub = HubServer(authority, "127.0.0.1:0")
+    hub, port = _hub_process(cluster.dsn, "1")  # the hub is another machine's: not in this process
+    try:
         local, local_running = _site(tmp, "local", ServeConfig(listen="127.0.0.1:0"))
         config = ServeConfig(
             listen="127.0.0.1:0",
-            hub_address=f"127.0.0.1:{hub.port}",
+            hub_address=f"127.0.0.1:{port}",
             hub_site_id="B",
             hub_low_water=500_000,
             hub_lease_size=1_000_000,
@@ -127,18 +127,13 @@ def test_linecode_allocate_with_hub_leases_against_local_pools(benchmark, cluste
         local_running.stop(0)  # type: ignore[attr-defined]
         site.close()
         local.close()
-        hub.stop(0)
+    finally:
+        hub.terminate()
+        hub.wait(60)
 
 
-def test_grant_latency_with_100_sites_at_once(benchmark, cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
-    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE grants_bench")
-    dsn = cluster.dsn.replace("dbname=postgres", "dbname=grants_bench")
-    with psycopg.connect(dsn) as conn:
-        schema.init(conn)
-    sites = [f"S{n}" for n in range(SITES)]
-    with ConnectionPool(dsn, min_size=1, max_size=2) as pool:
-        Authority(pool).add_pool(LEVELS[0], sites)
+def _hub_process(dsn: str, processes: str) -> tuple[subprocess.Popen[str], int]:
+    """``linecode hub serve`` over ``dsn`` as a process of its own, and its port."""
     hub = subprocess.Popen(
         [
             sys.executable,
@@ -151,15 +146,27 @@ def test_grant_latency_with_100_sites_at_once(benchmark, cluster: Cluster) -> No
             "--listen",
             "127.0.0.1:0",
             "--processes",
-            "2",
+            processes,
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
         text=True,
     )
+    assert hub.stdout is not None
+    return hub, int(re.search(r":(\d+)", hub.stdout.readline()).group(1))  # type: ignore[union-attr]
+
+
+def test_grant_latency_with_100_sites_at_once(benchmark, cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
+    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE grants_bench")
+    dsn = cluster.dsn.replace("dbname=postgres", "dbname=grants_bench")
+    with psycopg.connect(dsn) as conn:
+        schema.init(conn)
+    sites = [f"S{n}" for n in range(SITES)]
+    with ConnectionPool(dsn, min_size=1, max_size=2) as pool:
+        Authority(pool).add_pool(LEVELS[0], sites)
+    hub, port = _hub_process(dsn, "2")
     try:
-        assert hub.stdout is not None
-        port = int(re.search(r":(\d+)", hub.stdout.readline()).group(1))  # type: ignore[union-attr]
         waves: list[list[float]] = []
         wave_numbers = itertools.count()
 
