@@ -168,7 +168,7 @@ def test_grant_latency_with_100_sites_at_once(benchmark, cluster: Cluster) -> No
     sites = [f"S{n}" for n in range(SITES)]
     with ConnectionPool(dsn, min_size=1, max_size=2) as pool:
         Authority(pool).add_pool(LEVELS[0], sites)
-    hub, port = _hub_process(dsn, "2")
+    hub, port = _hub_process(dsn, os.environ.get("LINECODE_BENCH_HUB_PROCESSES", "2"))
     try:
         waves: list[list[float]] = []
         wave_numbers = itertools.count()
