@@ -183,6 +183,11 @@ class Authority:
                     group.append(self._queue.get(timeout=_GATHER_S))
                 except queue.Empty:
                     break
+            # an ask whose caller went away before its group began is dropped (nothing granted);
+            # from here on it cannot be cancelled, so its answer, if lost, is found by its key
+            group = [ask for ask in group if ask.done.set_running_or_notify_cancel()]
+            if not group:
+                continue
             outcomes = self._commit(group)
             for ask, outcome in zip(group, outcomes, strict=True):
                 if isinstance(outcome, Exception):

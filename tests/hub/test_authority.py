@@ -21,7 +21,7 @@ from linecode.errors import (
     PermissionDenied,
 )
 from linecode.hub import schema
-from linecode.hub.authority import Authority
+from linecode.hub.authority import Authority, _Ask
 from linecode.store import CodeRule, Level
 
 UNITS = Level("unit", CodeRule.NMPA20, "8600001")
@@ -140,3 +140,14 @@ def test_sscc_pools_that_would_share_codes_are_refused(authority: Authority) -> 
     with pytest.raises(InvalidArgument) as info:
         authority.add_pool(Level("case", CodeRule.SSCC, "069012345", pack_ratio=4), ["S1"])
     assert info.value.reason == "POOL_OVERLAP"
+
+
+def test_a_grant_whose_caller_left_first_is_dropped_and_the_next_ones_go_on(authority: Authority) -> None:
+    pool = authority.add_pool(UNITS, ["S1"])
+    authority._queue.put(_stalled := _Ask("S1", pool, 100, "gone"))  # queued behind nothing: taken at once
+    _stalled.done.cancel()  # its caller went away before the writer (started by the next grant) took it
+    for n in range(3):
+        assert authority.submit("S1", pool, 100, f"k{n}").result(timeout=10).count == 100
+    with psycopg.connect(authority.db.conninfo) as conn:
+        keys = {k for (k,) in conn.execute("SELECT idempotency_key FROM grants")}
+    assert {"k0", "k1", "k2"} <= keys
