@@ -22,7 +22,7 @@ from linecode.hub.authority import Authority
 from linecode.hub.config import HubConfig
 from linecode.reasons import Reason
 from linecode.service.auth import Access
-from linecode.service.errors import to_status
+from linecode.service.errors import internal_status, to_status
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 
 log = logging.getLogger("linecode.hub")
@@ -63,6 +63,11 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
             grant = await asyncio.wrap_future(submitted)
         except LinecodeError as exc:
             await context.abort_with_status(to_status(exc))
+        except Exception:  # a bug or the database's own error: logged here, a plain INTERNAL there
+            log.exception("grant failed", extra={"pool": request.pool, "site": request.site_id})
+            await context.abort_with_status(
+                internal_status("the hub could not grant; retry with the same key")
+            )
         return hub_pb2.LeaseGrant(
             pool=grant.pool,
             start=grant.start,
