@@ -14,6 +14,7 @@ its key, and one never asked again wastes its range only.
 from __future__ import annotations
 
 import json
+import logging
 import queue
 import threading
 from concurrent.futures import Future
@@ -41,6 +42,7 @@ from linecode.store.model import Level
 
 _RETRIES = 8
 """Times a group of grants that lost a race on a key (or a serialisation failure) is tried again."""
+log = logging.getLogger("linecode.hub")
 _GATHER_S = 0.002
 """How long a group of grants waits for one more before it is committed."""
 _MAX_GROUP = 256
@@ -159,6 +161,11 @@ class Authority:
                 reason=Reason.BAD_COUNT,
                 hint=f"GetLimits tells the limits; {self.limits.default_size:,} is the hub's suggestion",
             )
+        for what, text in (("site id", site_id), ("pool", pool)):
+            if not text or len(text) > 200 or not text.isprintable():
+                raise InvalidArgument(
+                    f"{what} {shown(text)}: expected 1 to 200 printable characters", reason=Reason.BAD_ID
+                )
         if not key or len(key) > 200 or not key.isprintable():
             raise InvalidArgument(
                 f"idempotency key {shown(key)}: expected 1 to 200 printable characters",
@@ -188,7 +195,14 @@ class Authority:
             group = [ask for ask in group if ask.done.set_running_or_notify_cancel()]
             if not group:
                 continue
-            outcomes = self._commit(group)
+            try:
+                outcomes = self._commit(group)
+            except Exception as exc:  # the writer outlives any failure: its group is answered with it
+                log.exception("a group of grants failed")
+                failed: Exception = Aborted(
+                    f"the hub could not grant ({type(exc).__name__}); retry with the same idempotency key"
+                )
+                outcomes = [failed] * len(group)
             for ask, outcome in zip(group, outcomes, strict=True):
                 if isinstance(outcome, Exception):
                     ask.done.set_exception(outcome)
@@ -207,7 +221,7 @@ class Authority:
                     return [
                         Aborted("grants kept colliding with another hub process's; retry with the same key")
                     ] * len(asks)
-            except (psycopg.OperationalError, psycopg_pool.PoolTimeout) as exc:
+            except (psycopg.Error, psycopg_pool.PoolTimeout) as exc:  # down, read-only, …
                 gone: Exception = Aborted(
                     f"the hub's database did not answer ({type(exc).__name__}); the grant may or may not "
                     "have been made",

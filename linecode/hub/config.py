@@ -117,5 +117,9 @@ class HubConfig:
                 "[auth] clients without [tls] client_ca: sites could never be recognised",
                 reason=Reason.BAD_CONFIG,
             )
+        if config.processes > 64:
+            raise ConfigError(
+                f"[hub] processes = {config.processes}: expected 1 to 64", reason=Reason.BAD_CONFIG
+            )
         config.limits  # noqa: B018 - checks the lease sizes
         return config

@@ -53,6 +53,7 @@ MIGRATIONS: tuple[str, ...] = (
 """Migration ``n`` (1-based) is ``MIGRATIONS[n - 1]``; never edit one that has shipped, add the next."""
 VERSION = len(MIGRATIONS)
 
+_MIGRATION_LOCK = 0x6C696E65636F6465  # "linecode": the advisory lock migrations take
 _VERSION_TABLE = "CREATE TABLE IF NOT EXISTS linecode_schema (version integer NOT NULL)"
 
 
@@ -71,9 +72,9 @@ def init(conn: psycopg.Connection) -> tuple[int, int]:
     _not_newer(before)
     for n in range(before + 1, VERSION + 1):
         with conn.transaction():
-            conn.execute(_VERSION_TABLE)
             # one hub at a time migrates: the others wait here, then find the work done
-            conn.execute("LOCK TABLE linecode_schema IN EXCLUSIVE MODE")
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(_VERSION_TABLE)
             if version(conn) >= n:
                 continue
             conn.execute(MIGRATIONS[n - 1])

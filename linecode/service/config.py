@@ -310,10 +310,19 @@ class ServeConfig:
                 reason=Reason.BAD_CONFIG,
                 hint='e.g. address = "hub.example:50061", site_id = "S1"',
             )
-        if config.hub_low_water < 1 or config.hub_lease_size < 0:
+        if (config.hub_ca or config.hub_cert) and config.hub_address is None:
+            raise ConfigError("[hub] ca, cert and key need address and site_id", reason=Reason.BAD_CONFIG)
+        if config.hub_site_id is not None and not (
+            0 < len(config.hub_site_id) <= 100 and config.hub_site_id.isprintable()
+        ):
+            raise ConfigError(
+                f"[hub] site_id = {config.hub_site_id!r}: expected 1 to 100 printable characters",
+                reason=Reason.BAD_CONFIG,
+            )
+        if not 1 <= config.hub_low_water <= 10**8 or not 0 <= config.hub_lease_size <= 10**8:
             raise ConfigError(
                 f"[hub] low_water = {config.hub_low_water}, lease_size = {config.hub_lease_size}: expected "
-                "low_water 1 or more and lease_size 0 (the hub's default) or more",
+                "low_water 1 to 100,000,000 and lease_size 0 (the hub's suggestion) to 100,000,000",
                 reason=Reason.BAD_CONFIG,
             )
         if (config.hub_cert is None) != (config.hub_key is None) or (config.hub_cert and not config.hub_ca):

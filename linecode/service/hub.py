@@ -206,9 +206,13 @@ def serve_hub_processes(config: HubConfig, announce: Callable[[int], None]) -> i
     import signal
     import socket
 
+    import psycopg
+
     from linecode.service.config import Address
     from linecode.service.server import stop_on_signals
 
+    with psycopg.connect(config.dsn, connect_timeout=30) as conn:  # refused here, not in every worker
+        schema.require_current(conn)
     address = Address.parse(config.listen)
     holder = socket.socket(socket.AF_INET6 if ":" in address.bind_host else socket.AF_INET)
     holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -225,7 +229,12 @@ def serve_hub_processes(config: HubConfig, announce: Callable[[int], None]) -> i
         while not stop.wait(0.5):
             for i, w in enumerate(workers):
                 if not w.is_alive():
-                    workers[i] = spawn.Process(target=_worker, args=(config, port), daemon=False)
+                    log.warning(
+                        "hub process ended; starting another", extra={"pid": w.pid, "code": w.exitcode}
+                    )
+                    if stop.wait(1.0):  # a worker failing at once must not spin
+                        break
+                    workers[i] = spawn.Process(target=_worker, args=(config, port))
                     workers[i].start()
         for w in workers:
             if w.pid is not None and w.is_alive():

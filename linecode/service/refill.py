@@ -23,7 +23,8 @@ from typing import Any
 
 import grpc
 
-from linecode.errors import LinecodeError
+from linecode.errors import ConfigError, LinecodeError
+from linecode.reasons import Reason
 from linecode.service.config import ServeConfig
 from linecode.store import IndexRange, Lease, Origin, Store, coderules, leases
 from linecode.v1 import hub_pb2, hub_pb2_grpc
@@ -36,6 +37,8 @@ LOOK_EVERY_S = 0.02
 """Least time between two looks: commits come by the thousand a second, and a look reads every
 pool; a pool's low water is thousands of codes, so a look a little later loses nothing."""
 MAX_BACKOFF_S = 5.0
+MAX_GRANTS_PER_LOOK = 4
+"""Grants one pool takes in one look at most (a low water far above the lease size drains no pool)."""
 """Longest wait between tries while the hub does not answer."""
 
 
@@ -46,9 +49,13 @@ def hub_channel(config: ServeConfig) -> grpc.Channel:
     options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
     if config.hub_ca is None:
         return grpc.insecure_channel(config.hub_address, options)
-    key = config.hub_key.read_bytes() if config.hub_key else None
-    cert = config.hub_cert.read_bytes() if config.hub_cert else None
-    credentials = grpc.ssl_channel_credentials(config.hub_ca.read_bytes(), key, cert)
+    try:
+        key = config.hub_key.read_bytes() if config.hub_key else None
+        cert = config.hub_cert.read_bytes() if config.hub_cert else None
+        ca = config.hub_ca.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"[hub] cannot read a TLS file: {exc}", reason=Reason.BAD_TLS_FILE) from None
+    credentials = grpc.ssl_channel_credentials(ca, key, cert)
     return grpc.secure_channel(config.hub_address, credentials, options)
 
 
@@ -64,6 +71,8 @@ class Refiller:
     grants: int = 0
     """Grants imported by this refiller."""
     last_error: str | None = None
+    errors: dict[str, str] = field(default_factory=dict)
+    """Per pool, why its last refill failed (cleared when one succeeds)."""
     last_contact: float | None = None
     on_holdings: Callable[[list[leases.PoolHolding]], None] | None = None
     """Told what the site holds after every look (the server's health shows it)."""
@@ -87,58 +96,82 @@ class Refiller:
         stub = hub_pb2_grpc.HubServiceStub(self.channel)
         backoff = 0.0
         while not self._stop.is_set():
-            self._wake.wait(backoff or POLL_S)
-            if self._stop.wait(LOOK_EVERY_S):
-                return
+            if backoff:  # a refusal or an absent hub: commits do not hasten the next try
+                if self._stop.wait(backoff):
+                    return
+            else:
+                self._wake.wait(POLL_S)
+                if self._stop.wait(LOOK_EVERY_S):
+                    return
             self._wake.clear()
             if self._stop.is_set():
                 return
-            try:
-                self.refill(stub)
-                backoff = 0.0
-            except grpc.RpcError as exc:
-                backoff = min(MAX_BACKOFF_S, max(0.1, backoff * 2))
-                self._failed(f"the hub did not grant: {exc.code().name} {exc.details()}")  # type: ignore[attr-defined]
-            except (LinecodeError, ValueError) as exc:
-                backoff = MAX_BACKOFF_S
-                self._failed(f"a grant could not be taken: {exc}")
+            failed = self.refill(stub)
+            backoff = min(MAX_BACKOFF_S, max(0.1, backoff * 2)) if failed else 0.0
 
     def _failed(self, message: str) -> None:
         if message != self.last_error:
             log.warning("refill failed", extra={"site": self.site_id, "error": message})
         self.last_error = message
 
-    def refill(self, stub: Any) -> int:
-        """One look at every hub pool; grants imported."""
+    def refill(self, stub: Any) -> bool:
+        """One look at every hub pool, each on its own (a pool the hub refuses holds up no other);
+        True if any refill failed."""
         if not self.lease_size:  # the hub's suggestion, asked once
-            self.lease_size = stub.GetLimits(hub_pb2.GetLimitsRequest(), timeout=10).default_size
-        taken = 0
+            try:
+                self.lease_size = stub.GetLimits(hub_pb2.GetLimitsRequest(), timeout=10).default_size
+            except grpc.RpcError as exc:
+                self._failed(f"the hub did not answer: {exc.code().name} {exc.details()}")  # type: ignore[attr-defined]
+                return True
         every = leases.holdings(self.store.pools())
         if self.on_holdings is not None:
             self.on_holdings(every)
+        failed = taken = False
         for held in every:
-            while held.remaining < self.low_water and not self._stop.is_set():
-                key = f"{held.pool}@{held.owned}"
-                grant = stub.Grant(
-                    hub_pb2.GrantRequest(
-                        pool=held.pool, count=self.lease_size, idempotency_key=key, site_id=self.site_id
-                    ),
-                    timeout=10,
-                )
-                self.last_contact = time.time()
-                self.last_error = None
-                self._check_rule(held.pool, grant)
-                self.store.import_lease(
-                    Lease(held.pool, (IndexRange(grant.start, grant.end),)),
-                    origin=Origin(actor=f"hub:{self.site_id}", idempotency_key=f"hub:{key}"),
-                )
-                taken += 1
-                self.grants += 1
-                held.remaining += grant.end - grant.start
-                held.owned += grant.end - grant.start
+            try:
+                taken |= self._refill_pool(stub, held)
+            except grpc.RpcError as exc:
+                failed = True
+                self.errors[held.pool] = f"the hub did not grant it: {exc.code().name} {exc.details()}"  # type: ignore[attr-defined]
+                self._failed(f"{held.pool}: {self.errors[held.pool]}")
+            except (LinecodeError, ValueError) as exc:
+                failed = True
+                self.errors[held.pool] = f"a grant could not be taken: {exc}"
+                self._failed(f"{held.pool}: {self.errors[held.pool]}")
         if taken and self.on_holdings is not None:
-            self.on_holdings(every)
-        return taken
+            self.on_holdings(leases.holdings(self.store.pools()))
+        return failed
+
+    def _refill_pool(self, stub: Any, held: leases.PoolHolding) -> bool:
+        """Grants of one pool until it holds its low water, or what an allocation asked for (at
+        most a few per look); whether any was taken."""
+        want = max(self.low_water, self.store.lease_demand.get(held.pool, 0))
+        taken = 0
+        while held.remaining < want and taken < MAX_GRANTS_PER_LOOK and not self._stop.is_set():
+            # The key names this store, what it has owned of the pool and the size asked: a
+            # lost answer asked again gets the same range; another store of the site (a second
+            # server, a copy brought back) or another size asks for a new one.
+            key = f"{held.pool}@{self.store.store_id()}@{held.owned}#{self.lease_size}"
+            grant = stub.Grant(
+                hub_pb2.GrantRequest(
+                    pool=held.pool, count=self.lease_size, idempotency_key=key, site_id=self.site_id
+                ),
+                timeout=10,
+            )
+            self.last_contact = time.time()
+            self.errors.pop(held.pool, None)
+            self._check_rule(held.pool, grant)
+            self.store.import_lease(
+                Lease(held.pool, (IndexRange(grant.start, grant.end),)),
+                origin=Origin(actor=f"hub:{self.site_id}", idempotency_key=f"hub:{key}"),
+            )
+            taken += 1
+            self.grants += 1
+            held.remaining += grant.end - grant.start
+            held.owned += grant.end - grant.start
+        if held.remaining >= want:
+            self.store.lease_demand.pop(held.pool, None)
+        return taken > 0
 
     def _check_rule(self, pool: str, grant: Any) -> None:
         """A range of a pool whose rule is not this site's would be codes nobody here makes."""

@@ -12,6 +12,7 @@ import logging
 import os
 import queue
 import resource
+import secrets
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -47,6 +48,9 @@ MIGRATABLE = b"2"
 NEW_IN_FORMAT = ("allocations", "batch_ranges")
 """The databases :data:`FORMAT` has and :data:`MIGRATABLE` had not."""
 _FORMAT_KEY = b"linecode-format"
+_STORE_ID = b"linecode-store-id"
+"""Under it in the main database: this store's random id (a copy made by ``backup`` gets a new one).
+A site of a hub keys its grants with it, so two stores of one site never ask for the same range."""
 KEY_CHECK = b"linecode-key-check"
 """Under it in the main database: a value derived from the store's master key, so a store opened
 with another key (a lost ``master.key`` replaced, another site's) is refused instead of answering
@@ -171,6 +175,20 @@ class Database:
         if not readonly and group_commit:
             self._writer = threading.Thread(target=self._drain, name="linecode-store-writer", daemon=True)
             self._writer.start()
+
+    def store_id(self) -> str:
+        """This store's random id, made on first asking (see :data:`_STORE_ID`)."""
+        with self.reading() as txn:
+            found = txn.get(_STORE_ID)
+        if found is None:
+            if self.readonly:
+                return ""
+            with self.env.begin(write=True) as txn:
+                found = txn.get(_STORE_ID)
+                if found is None:
+                    found = secrets.token_hex(8).encode()
+                    txn.put(_STORE_ID, found)
+        return bytes(found).decode()
 
     def is_empty(self) -> bool:
         """True while nothing was ever written but the layout's mark (no event, so no product)."""
@@ -449,6 +467,12 @@ class Database:
             with self.reading() as txn:
                 last = Tx(txn, self).last_seq()
                 self.env.copy(str(target), compact=True, txn=txn)
+            copy = lmdb.open(str(target), max_dbs=len(_DBS) + 2, subdir=True)
+            try:  # a store brought back from a copy is another store: it asks a hub for new ranges
+                with copy.begin(write=True) as ctxn:
+                    ctxn.put(_STORE_ID, secrets.token_hex(8).encode())
+            finally:
+                copy.close()
             for name in (target / "data.mdb", target):
                 fd = os.open(name, os.O_RDONLY)
                 try:

@@ -24,6 +24,7 @@ from linecode import bounds
 from linecode.codes import CodeKey, code_key
 from linecode.errors import (
     AlreadyExists,
+    Exhausted,
     InvalidArgument,
     LinecodeError,
     TimeWentBackwards,
@@ -96,6 +97,9 @@ class Store:
         self._batch_ids: dict[int, str] = {}
         self._look = Lookups(db, lambda: self.master)
         db.master = lambda: self.master
+        self.lease_demand: dict[str, int] = {}
+        """On a site of a hub: per pool, the most indices an allocation asked for and the site did
+        not hold (its refiller asks the hub for at least that much)."""
         self.pools_from_hub = False
         """A site of a hub (``[hub]`` in the server's config): new pools are not claimed but filled
         with the hub's grants, and one run dry says ``LEASE_EXHAUSTED``."""
@@ -448,7 +452,12 @@ class Store:
 
         def run(tx: Tx, at: Stamp) -> Allocation:
             at = at._replace(line=at.line or batch.line)
-            taken, seq = leases.allocate(tx, tx.batch(batch_id), number, count, at=at)
+            try:
+                taken, seq = leases.allocate(tx, tx.batch(batch_id), number, count, at=at)
+            except Exhausted as exc:
+                if exc.reason == Reason.LEASE_EXHAUSTED:  # the refiller gets at least this much
+                    self.lease_demand[pool] = max(self.lease_demand.get(pool, 0), count)
+                raise
             return made(tuple(taken), seq, False)
 
         return self._write_once(
@@ -920,6 +929,10 @@ class Store:
             return {tx.batch_by_ref(ref).line for ref in {row.batch_ref for row in rows}}
 
         return self._db.read(run)
+
+    def store_id(self) -> str:
+        """This store's random id: a copy made by :meth:`backup` is another store, with another."""
+        return self._db.store_id()
 
     def used_bytes(self) -> int:
         """Bytes of the data file in use: LMDB pages up to the last one written."""

@@ -151,3 +151,23 @@ def test_a_grant_whose_caller_left_first_is_dropped_and_the_next_ones_go_on(auth
     with psycopg.connect(authority.db.conninfo) as conn:
         keys = {k for (k,) in conn.execute("SELECT idempotency_key FROM grants")}
     assert {"k0", "k1", "k2"} <= keys
+
+
+def test_hub_inits_at_once_on_a_new_database_all_succeed(dsn: str) -> None:
+    errors: list[BaseException] = []
+
+    def init() -> None:
+        try:
+            with psycopg.connect(dsn) as conn:
+                schema.init(conn)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=init) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    with psycopg.connect(dsn) as conn:
+        assert schema.version(conn) == schema.VERSION

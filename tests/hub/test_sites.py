@@ -52,7 +52,7 @@ class Site:
 
 
 def site(tmp: Path, site_id: str, hub_port: int, *, low_water: int, lease_size: int) -> Site:
-    store = Store.open(tmp / site_id, master_key=_KEY, sync=False)
+    store = Store.open(tmp / site_id, master_key=_KEY, sync=False)  # tmp/S1: a store of site S1
     config = ServeConfig(
         listen="127.0.0.1:0",
         hub_address=f"127.0.0.1:{hub_port}",
@@ -175,3 +175,25 @@ def test_with_the_hub_away_sites_issue_what_they_hold_then_say_lease_exhausted(
     finally:
         hub.stop(0)
         _close([s])
+
+
+def test_two_stores_of_one_site_and_a_refused_pool_share_nothing_and_hold_up_nothing(
+    authority: Authority, tmp_path: Path
+) -> None:
+    """Two stores under one site id (a second server, a copy brought back) never get the same range;
+    a pool the hub refuses this site holds up no other pool's refills; an allocation larger than
+    what the site holds gets the site a lease that large."""
+    authority.add_pool(LEVELS[0], ["S1"])  # only the units: the other levels' pools are refused
+    hub = HubServer(authority, "127.0.0.1:0")
+    a = site(tmp_path / "a", "S1", hub.port, low_water=100, lease_size=300)
+    b = site(tmp_path / "b", "S1", hub.port, low_water=100, lease_size=300)
+    try:
+        assert a.store.store_id() != b.store.store_id()
+        codes = a.allocate(250) + b.allocate(250)
+        assert len(set(codes)) == 500  # the same site, two stores: no code twice
+        big = a.allocate(2_000)  # more than any lease: the refiller takes what it asked for
+        assert len(big) == 2_000 and not set(big) & set(codes)
+        assert "no pool" in a.refiller.errors["nmpa20/8600002"]  # a refused pool is told; the units refilled
+    finally:
+        hub.stop(0)
+        _close([a, b])

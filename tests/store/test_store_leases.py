@@ -110,3 +110,13 @@ def test_a_store_opens_only_with_the_master_key_it_was_written_with(
     with Store.open(data) as store:
         assert store.record(codes[0]).state.label == "allocated"
         store.report_events("printed", codes)
+
+
+def test_a_copy_made_by_backup_is_another_store(line: Line, tmp_path: Path, master: MasterKey) -> None:
+    """A site of a hub keys its grants by its store's id: a copy brought back must not ask for the
+    ranges the original was granted after the copy was made."""
+    original = line.store.store_id()
+    line.store.backup(tmp_path / "copy")
+    with Store.open(tmp_path / "copy", master_key=master) as copy:
+        assert len(original) == 16 and copy.store_id() not in ("", original)
+    assert line.store.store_id() == original
