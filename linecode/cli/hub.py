@@ -59,12 +59,29 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add.set_defaults(handler=run_pool_add)
 
 
+def _connect(dsn: str):  # type: ignore[no-untyped-def]
+    """A connection to the hub's database, or a clear error instead of the driver's traceback."""
+    import psycopg
+
+    from linecode.errors import ConfigError
+
+    try:
+        return psycopg.connect(dsn, connect_timeout=10)
+    except psycopg.Error as exc:
+        raise ConfigError(
+            f"cannot reach the hub's database: {str(exc).strip()}",
+            reason=Reason.BAD_CONFIG,
+            hint='check --dsn, e.g. "host=/var/run/postgresql dbname=linecode_hub"',
+        ) from None
+
+
 def _authority(dsn: str):  # type: ignore[no-untyped-def]
     from psycopg_pool import ConnectionPool
 
     from linecode.hub import schema
     from linecode.hub.authority import Authority
 
+    _connect(dsn).close()  # a bad DSN is told at once, not after the pool's timeout
     pool = ConnectionPool(dsn, min_size=1, max_size=2, open=True, timeout=30)
     with pool.connection() as conn:
         schema.require_current(conn)
@@ -72,11 +89,9 @@ def _authority(dsn: str):  # type: ignore[no-untyped-def]
 
 
 def run_init(args: argparse.Namespace) -> int:
-    import psycopg
-
     from linecode.hub import schema
 
-    with psycopg.connect(args.dsn) as conn:
+    with _connect(args.dsn) as conn:
         before, after = schema.init(conn)
     print(
         f"hub schema at version {after}" + (f" (was {before})" if before != after else " (nothing to do)"),
@@ -155,8 +170,11 @@ def run_pool_add(args: argparse.Namespace) -> int:
 
 
 def run_postgres(args: argparse.Namespace) -> int:
+    from linecode.errors import ConfigError
     from linecode.hub.cluster import Cluster
 
+    if args.action == "stop" and not (args.dir / "data").exists():
+        raise ConfigError(f"no PostgreSQL of linecode's in {args.dir}", reason=Reason.NO_POSTGRES)
     cluster = Cluster(root=args.dir)
     if args.action == "start":
         if not cluster.running:
