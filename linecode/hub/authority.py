@@ -399,4 +399,4 @@ class Authority:
                         "indices": int(indices),
                     }
                 )
-        return {"pools": pools, "sites": sites, "limits": self.limits.__dict__}
+        return {"pools": pools, "sites": sites}
