@@ -467,7 +467,8 @@ class Database:
             with self.reading() as txn:
                 last = Tx(txn, self).last_seq()
                 self.env.copy(str(target), compact=True, txn=txn)
-            copy = lmdb.open(str(target), max_dbs=len(_DBS) + 2, subdir=True)
+            room = (target / "data.mdb").stat().st_size + (64 << 20)  # the copy's size and a page or two
+            copy = lmdb.open(str(target), max_dbs=len(_DBS) + 2, subdir=True, map_size=room)
             try:  # a store brought back from a copy is another store: it asks a hub for new ranges
                 with copy.begin(write=True) as ctxn:
                     ctxn.put(_STORE_ID, secrets.token_hex(8).encode())

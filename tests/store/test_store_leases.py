@@ -116,7 +116,11 @@ def test_a_copy_made_by_backup_is_another_store(line: Line, tmp_path: Path, mast
     """A site of a hub keys its grants by its store's id: a copy brought back must not ask for the
     ranges the original was granted after the copy was made."""
     original = line.store.store_id()
+    codes = line.store.allocate(line.batch_id, "unit", 250_000).codes
+    for at in range(0, len(codes), 50_000):  # records enough for a copy past LMDB's default 10 MiB map
+        line.store.report_events("printed", codes[at : at + 50_000])
     line.store.backup(tmp_path / "copy")
+    assert (tmp_path / "copy" / "data.mdb").stat().st_size > 10 << 20
     with Store.open(tmp_path / "copy", master_key=master) as copy:
         assert len(original) == 16 and copy.store_id() not in ("", original)
     assert line.store.store_id() == original
