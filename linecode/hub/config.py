@@ -23,19 +23,22 @@ Relative paths are relative to the config file.
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from linecode.config_file import read_settings
 from linecode.errors import ConfigError
 from linecode.hub.authority import Limits
 from linecode.reasons import Reason
 
-_KEYS = {
-    "hub": ("dsn", "listen", "processes", "connections", "min_lease", "default_lease", "max_lease"),
-    "tls": ("cert", "key", "client_ca"),
-    "auth": ("clients",),
+_SECTIONS = {
+    "hub": {
+        key: key
+        for key in ("dsn", "listen", "processes", "connections", "min_lease", "default_lease", "max_lease")
+    },
+    "tls": {"cert": "tls_cert", "key": "tls_key", "client_ca": "tls_client_ca"},
+    "auth": {"clients": "auth_clients"},
 }
 
 
@@ -65,34 +68,7 @@ class HubConfig:
         config = cls()
         if path is None:
             return config
-        try:
-            raw = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist", reason=Reason.NO_CONFIG) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                f"config file {path} is not valid TOML: {exc}", reason=Reason.BAD_CONFIG
-            ) from None
-        values: dict[str, Any] = {}
-        for section, body in raw.items():
-            keys = _KEYS.get(section)
-            if keys is None or not isinstance(body, dict):
-                raise ConfigError(
-                    f"config file {path}: unknown section [{section}]; expected [hub], [tls] or [auth]",
-                    reason=Reason.BAD_CONFIG,
-                )
-            for key, value in body.items():
-                if key not in keys:
-                    raise ConfigError(
-                        f"config file {path}: unknown key {key!r} in [{section}]; expected one of "
-                        f"{', '.join(keys)}",
-                        reason=Reason.BAD_CONFIG,
-                    )
-                name = key if section == "hub" else f"{section}_{key}"
-                if section == "tls":
-                    value = Path(path).parent / value
-                values[name] = value
-        return config.override(**values)
+        return config.override(**read_settings(path, _SECTIONS, ("tls_cert", "tls_key", "tls_client_ca")))
 
     def override(self, **values: Any) -> HubConfig:
         """A copy with ``values`` (None ignored), checked."""

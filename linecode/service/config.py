@@ -55,11 +55,11 @@ from __future__ import annotations
 
 import logging
 import os
-import tomllib
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from linecode.config_file import read_settings
 from linecode.errors import ConfigError
 from linecode.reasons import Reason
 from linecode.service.admission import DEFAULT_LIMITS, Limits
@@ -220,34 +220,7 @@ class ServeConfig:
         config = cls()
         if path is None:
             return config
-        try:
-            raw = tomllib.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise ConfigError(f"config file {path} does not exist", reason=Reason.NO_CONFIG) from None
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(
-                f"config file {path} is not valid TOML: {exc}", reason=Reason.BAD_CONFIG
-            ) from None
-        values: dict[str, Any] = {}
-        for section, body in raw.items():
-            keys = _SECTIONS.get(section)
-            if keys is None or not isinstance(body, dict):
-                raise ConfigError(
-                    f"config file {path}: unknown section [{section}]; expected one of "
-                    f"{', '.join(f'[{s}]' for s in _SECTIONS)}",
-                    reason=Reason.BAD_CONFIG,
-                )
-            for key, value in body.items():
-                if key not in keys:
-                    raise ConfigError(
-                        f"config file {path}: unknown key {key!r} in [{section}]; expected one of "
-                        f"{', '.join(keys)}",
-                        reason=Reason.BAD_CONFIG,
-                    )
-                values[keys[key]] = value
-        for name in _PATHS:  # relative to the config file, not to wherever serve was started
-            if name in values:
-                values[name] = Path(path).parent / values[name]
+        values = read_settings(path, _SECTIONS, _PATHS)
         return config.override(**values)
 
     def override(self, **values: Any) -> ServeConfig:
