@@ -16,9 +16,6 @@ from __future__ import annotations
 import asyncio
 import itertools
 import os
-import re
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -40,7 +37,7 @@ from linecode.service.server import start
 from linecode.store import Store
 from linecode.store.leases import holdings
 from linecode.v1 import hub_pb2, hub_pb2_grpc
-from tests.factories import LEVELS, make_batch, make_product
+from tests.factories import LEVELS, hub_process, make_batch, make_product
 
 ROUNDS = 21
 PER_ROUND = 50
@@ -75,7 +72,7 @@ def test_linecode_allocate_with_hub_leases_against_local_pools(benchmark, cluste
         authority = Authority(pool)
         for level in LEVELS:
             authority.add_pool(level, ["B"])
-    hub, port = _hub_process(cluster.dsn, "1")  # the hub is another machine's: not in this process
+    hub, port, _ = hub_process(cluster.dsn)  # the hub is another machine's: not in this process
     try:
         local, local_running = _site(tmp, "local", ServeConfig(listen="127.0.0.1:0"))
         config = ServeConfig(
@@ -135,30 +132,6 @@ def test_linecode_allocate_with_hub_leases_against_local_pools(benchmark, cluste
         hub.wait(60)
 
 
-def _hub_process(dsn: str, processes: str) -> tuple[subprocess.Popen[str], int]:
-    """``linecode hub serve`` over ``dsn`` as a process of its own, and its port."""
-    hub = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "linecode",
-            "hub",
-            "serve",
-            "--dsn",
-            dsn,
-            "--listen",
-            "127.0.0.1:0",
-            "--processes",
-            processes,
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    assert hub.stdout is not None
-    return hub, int(re.search(r":(\d+)", hub.stdout.readline()).group(1))  # type: ignore[union-attr]
-
-
 def test_grant_latency_with_100_sites_at_once(benchmark, cluster: Cluster) -> None:  # type: ignore[no-untyped-def]
     with psycopg.connect(cluster.dsn, autocommit=True) as conn:
         conn.execute("CREATE DATABASE grants_bench")
@@ -168,7 +141,7 @@ def test_grant_latency_with_100_sites_at_once(benchmark, cluster: Cluster) -> No
     sites = [f"S{n}" for n in range(SITES)]
     with ConnectionPool(dsn, min_size=1, max_size=2) as pool:
         Authority(pool).add_pool(LEVELS[0], sites)
-    hub, port = _hub_process(dsn, os.environ.get("LINECODE_BENCH_HUB_PROCESSES", "2"))
+    hub, port, _ = hub_process(dsn, processes=int(os.environ.get("LINECODE_BENCH_HUB_PROCESSES", "2")))
     try:
         waves: list[list[float]] = []
         wave_numbers = itertools.count()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -107,3 +108,22 @@ def run_linecode(
         env=env,
         **options,
     )
+
+
+def hub_process(
+    dsn: str, listen: str = "127.0.0.1:0", processes: int = 1
+) -> tuple[subprocess.Popen[str], int, str]:
+    """``linecode hub serve`` over ``dsn`` as a process of its own, once it listens: the process,
+    its port and the line it announced itself with."""
+    command = ["hub", "serve", "--dsn", dsn, "--listen", listen, "--processes", str(processes)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "linecode", *command],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    found = re.search(r"^linecode hub serving on [^:]+:(\d+)", line)
+    assert found is not None, f"not a hub serving line: {line!r}"
+    return proc, int(found.group(1)), line

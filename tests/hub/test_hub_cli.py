@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import json
-import re
 import signal
-import subprocess
-import sys
 
 import grpc
 import psycopg
 import pytest
 
 from linecode.v1 import hub_pb2, hub_pb2_grpc
-from tests.factories import run_linecode
+from tests.factories import hub_process, run_linecode
 
 pytestmark = pytest.mark.slow
 
@@ -24,29 +21,9 @@ def test_init_pool_add_serve_in_two_processes_status_and_stop(dsn: str) -> None:
     assert "nothing to do" in run_linecode("hub", "init", "--dsn", dsn).stdout
     added = run_linecode("hub", "pool", "add", "--dsn", dsn, "--demo-product", "--sites", "S1,S2")
     assert added.returncode == 0 and added.stdout.count("may lease it") == 4, added.stderr
-    hub = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "linecode",
-            "hub",
-            "serve",
-            "--dsn",
-            dsn,
-            "--listen",
-            "127.0.0.1:0",
-            "--processes",
-            "2",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
+    hub, port, line = hub_process(dsn, processes=2)
     try:
-        assert hub.stdout is not None
-        line = hub.stdout.readline()
         assert line.startswith("linecode hub serving on 127.0.0.1:") and "2 processes" in line, line
-        port = int(re.search(r":(\d+)", line).group(1))  # type: ignore[union-attr]
         got = set()
         for n in range(10):  # new connections, whichever process takes them
             with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:

@@ -10,7 +10,6 @@ import random
 import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,6 +23,7 @@ from linecode.hub.authority import Authority, Limits
 from linecode.hub.cluster import Cluster
 from linecode.store import CodeRule, Level
 from linecode.v1 import hub_pb2, hub_pb2_grpc
+from tests.factories import hub_process
 
 pytestmark = pytest.mark.slow
 SITES = ("S1", "S2", "S3")
@@ -43,25 +43,7 @@ class Hub:
         self.proc: subprocess.Popen[str] | None = None
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "linecode",
-                "hub",
-                "serve",
-                "--dsn",
-                self.dsn,
-                "--listen",
-                f"127.0.0.1:{self.port}",
-            ],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-        )
-        assert self.proc.stdout is not None
-        line = self.proc.stdout.readline()
-        assert line.startswith("linecode hub serving"), line
+        self.proc = hub_process(self.dsn, f"127.0.0.1:{self.port}")[0]
 
     def kill(self) -> None:
         if self.proc is not None:
