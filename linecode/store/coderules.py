@@ -148,21 +148,17 @@ def generate(
     master: MasterKey, level: Level, batch: Batch, start: int, count: int
 ) -> tuple[list[str], list[str]]:
     """Keys and symbol data of the codes of indices ``start`` .. ``start + count - 1``."""
-    pool = serial_pool(master, level)
+    made = keys(master, level, start, count)
     if level.rule is CodeRule.NMPA20:
-        assert isinstance(pool, Nmpa20Pool)
-        keys = pool.codes(start, count).astype("U20").tolist()
-        return keys, keys
-    serials = [s.decode() for s in pool.serials(start, count).tolist()]
+        return made, made
     if level.rule is CodeRule.SSCC:
-        heads = [level.identifier + s for s in serials]
-        values = [h + str(gs1_check_digit(h)) for h in heads]
-        return [sscc_key(v) for v in values], [f"00{v}" for v in values]
+        return made, ["00" + key.removeprefix("(00)") for key in made]
     gtin = Gtin(level.identifier)
     expiry = batch.expiry_date.strftime("%y%m%d")
-    keys = [gs1_key(level.identifier, s) for s in serials]
-    symbols = [Gs1Code(gtin, s, expiry, batch.batch_number).as_element_string() for s in serials]
-    return keys, symbols
+    serial_at = len(gs1_key(level.identifier, ""))
+    return made, [
+        Gs1Code(gtin, key[serial_at:], expiry, batch.batch_number).as_element_string() for key in made
+    ]
 
 
 def generate_packed(
