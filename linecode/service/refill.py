@@ -70,9 +70,8 @@ class Refiller:
     lease_size: int = 0
     grants: int = 0
     """Grants imported by this refiller."""
-    last_error: str | None = None
     errors: dict[str, str] = field(default_factory=dict)
-    """Per pool, why its last refill failed (cleared when one succeeds)."""
+    """Per pool, why its last refill failed (cleared when one succeeds); "": the hub as a whole."""
     last_contact: float | None = None
     on_holdings: Callable[[list[leases.PoolHolding]], None] | None = None
     """Told what the site holds after every look (the server's health shows it)."""
@@ -109,10 +108,11 @@ class Refiller:
             failed = self.refill(stub)
             backoff = min(MAX_BACKOFF_S, max(0.1, backoff * 2)) if failed else 0.0
 
-    def _failed(self, message: str) -> None:
-        if message != self.last_error:
-            log.warning("refill failed", extra={"site": self.site_id, "error": message})
-        self.last_error = message
+    def _failed(self, pool: str, message: str) -> None:
+        """Keep why ``pool`` (or "" for the hub as a whole) was not refilled; logged when it changes."""
+        if self.errors.get(pool) != message:
+            log.warning("refill failed", extra={"site": self.site_id, "pool": pool, "error": message})
+        self.errors[pool] = message
 
     def refill(self, stub: Any) -> bool:
         """One look at every hub pool, each on its own (a pool the hub refuses holds up no other);
@@ -120,8 +120,9 @@ class Refiller:
         if not self.lease_size:  # the hub's suggestion, asked once
             try:
                 self.lease_size = stub.GetLimits(hub_pb2.GetLimitsRequest(), timeout=10).default_size
+                self.errors.pop("", None)
             except grpc.RpcError as exc:
-                self._failed(f"the hub did not answer: {exc.code().name} {exc.details()}")  # type: ignore[attr-defined]
+                self._failed("", f"the hub did not answer: {exc.code().name} {exc.details()}")  # type: ignore[attr-defined]
                 return True
         every = leases.holdings(self.store.pools())
         if self.on_holdings is not None:
@@ -132,12 +133,10 @@ class Refiller:
                 taken |= self._refill_pool(stub, held)
             except grpc.RpcError as exc:
                 failed = True
-                self.errors[held.pool] = f"the hub did not grant it: {exc.code().name} {exc.details()}"  # type: ignore[attr-defined]
-                self._failed(f"{held.pool}: {self.errors[held.pool]}")
+                self._failed(held.pool, f"the hub did not grant it: {exc.code().name} {exc.details()}")  # type: ignore[attr-defined]
             except (LinecodeError, ValueError) as exc:
                 failed = True
-                self.errors[held.pool] = f"a grant could not be taken: {exc}"
-                self._failed(f"{held.pool}: {self.errors[held.pool]}")
+                self._failed(held.pool, f"a grant could not be taken: {exc}")
         if taken and self.on_holdings is not None:
             self.on_holdings(leases.holdings(self.store.pools()))
         return failed

@@ -224,11 +224,6 @@ def parse_allocation_detail(detail: str) -> tuple[str, list[IndexRange], int]:
     return data["pool"], ranges_from_json(data["ranges"]), int(data["level"])
 
 
-def pool_prefix(pool: str) -> bytes:
-    """The key prefix of every allocation of ``pool``."""
-    return pool.encode() + _POOL_END
-
-
 def pack_event(
     time_us: int,
     kind: EventKind,
