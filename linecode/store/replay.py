@@ -12,13 +12,22 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from linecode.store import records
-from linecode.store.model import Batch, BatchState, Event, EventKind, Lock, RegulatoryStatus, State
+from linecode.store.model import (
+    Batch,
+    BatchState,
+    Event,
+    EventKind,
+    IndexRange,
+    Lock,
+    RegulatoryStatus,
+    State,
+)
 from linecode.store.records import Row
 from linecode.store.store import Store
 from linecode.store.tx import Tx
@@ -122,57 +131,90 @@ _NO_END = 1 << 70
 def replay(events: Iterable[Event], locate: Locate) -> tuple[Replayed, dict[str, BatchView]]:
     """Every code's and batch's state after ``events`` (which must start at the first event)."""
     codes = Replayed(locate)
-    state = codes.named_state
     batches: dict[str, BatchView] = {}
+
+    def allocated(event: Event, pool: str, ranges: Sequence[IndexRange], level: int) -> None:
+        kept = codes.allocated.setdefault(pool, [])
+        assert event.batch_id is not None
+        for r in ranges:
+            bisect.insort(kept, (r.start, r.end, event.batch_id, level, event.time_us, event.seq))
+
+    def batch(name: str) -> BatchView:
+        return batches.setdefault(name, BatchView())
+
     for event in events:
-        t = event.time_us
-        if event.kind in _BATCH_EVENTS:
-            assert event.batch_id is not None
-            batch = batches.setdefault(event.batch_id, BatchView())
-            batch.last_event_us = t
-            if event.kind in _BATCH_STATE_OF:
-                batch.state = _BATCH_STATE_OF[event.kind]
-                if event.kind is EventKind.BATCH_CLOSED:
-                    batch.closed_event_seq = event.seq
-                elif event.kind is EventKind.BATCH_EXPORTED:
-                    batch.exported_event_seq = event.seq
-            elif event.kind is EventKind.BATCH_STATUS_SET:
-                batch.status = RegulatoryStatus[json.loads(event.detail)["status"].upper()]
-            else:
-                batch.lock = Lock[json.loads(event.detail)["lock"].upper()]
-        elif event.kind is EventKind.ALLOCATED:
-            assert event.batch_id is not None and not event.codes, "an allocation names ranges, not codes"
-            pool, ranges, level = records.parse_allocation_detail(event.detail)
-            kept = codes.allocated.setdefault(pool, [])
-            for r in ranges:
-                bisect.insort(kept, (r.start, r.end, event.batch_id, level, t, event.seq))
-        elif event.kind in _STATE_OF:
-            for code in event.codes:
-                named = state(code)
-                named.state = _STATE_OF[event.kind]
-                named.last_event_us = t
-        elif event.kind in (EventKind.AGGREGATED, EventKind.DISAGGREGATED):
-            adding = event.kind is EventKind.AGGREGATED
-            assert event.parent is not None
-            for code in event.codes:
-                child = state(code)
-                child.state = State.AGGREGATED if adding else State.COMMISSIONED
-                child.parent = event.parent if adding else None
-                child.last_event_us = t
-            parent = state(event.parent)
-            parent.children += len(event.codes) if adding else -len(event.codes)
-            parent.partial = event.detail == "partial"
-            parent.last_event_us = t
-        elif event.kind in (EventKind.STATUS_SET, EventKind.LOCK_SET):
-            mark = json.loads(event.detail)
-            for code in event.codes:
-                named = state(code)
-                if "status" in mark:
-                    named.status = RegulatoryStatus[mark["status"].upper()]
-                else:
-                    named.lock = Lock[mark["lock"].upper()]
-                named.last_event_us = t
+        apply(event, codes.named_state, batch, allocated)
     return codes, batches
+
+
+class Marks(Protocol):
+    """What an event may change of a code: a :class:`CodeState`, or the hub's record of the
+    changes alone (``linecode.hub.ingest``)."""
+
+    state: State
+    status: RegulatoryStatus
+    lock: Lock
+    parent: str | None
+    children: int
+    partial: bool
+    last_event_us: int
+
+
+def apply(
+    event: Event,
+    state: Callable[[str], Marks],
+    batch: Callable[[str], BatchView],
+    allocated: Callable[[Event, str, Sequence[IndexRange], int], object],
+) -> None:
+    """What ``event`` does to the codes and batches it names: the one statement of how the log
+    makes state (the replay here and the hub's ingest both run it). ``state(code)`` and
+    ``batch(name)`` give the record to change; ``allocated`` is told an ALLOCATED event's ranges."""
+    t = event.time_us
+    if event.kind in _BATCH_EVENTS:
+        assert event.batch_id is not None
+        view = batch(event.batch_id)
+        view.last_event_us = t
+        if event.kind in _BATCH_STATE_OF:
+            view.state = _BATCH_STATE_OF[event.kind]
+            if event.kind is EventKind.BATCH_CLOSED:
+                view.closed_event_seq = event.seq
+            elif event.kind is EventKind.BATCH_EXPORTED:
+                view.exported_event_seq = event.seq
+        elif event.kind is EventKind.BATCH_STATUS_SET:
+            view.status = RegulatoryStatus[json.loads(event.detail)["status"].upper()]
+        else:
+            view.lock = Lock[json.loads(event.detail)["lock"].upper()]
+    elif event.kind is EventKind.ALLOCATED:
+        assert event.batch_id is not None and not event.codes, "an allocation names ranges, not codes"
+        pool, ranges, level = records.parse_allocation_detail(event.detail)
+        allocated(event, pool, ranges, level)
+    elif event.kind in _STATE_OF:
+        new = _STATE_OF[event.kind]
+        for code in event.codes:
+            named = state(code)
+            named.state = new
+            named.last_event_us = t
+    elif event.kind in (EventKind.AGGREGATED, EventKind.DISAGGREGATED):
+        adding = event.kind is EventKind.AGGREGATED
+        assert event.parent is not None
+        for code in event.codes:
+            child = state(code)
+            child.state = State.AGGREGATED if adding else State.COMMISSIONED
+            child.parent = event.parent if adding else None
+            child.last_event_us = t
+        parent = state(event.parent)
+        parent.children += len(event.codes) if adding else -len(event.codes)
+        parent.partial = event.detail == "partial"
+        parent.last_event_us = t
+    elif event.kind in (EventKind.STATUS_SET, EventKind.LOCK_SET):
+        mark = json.loads(event.detail)
+        for code in event.codes:
+            named = state(code)
+            if "status" in mark:
+                named.status = RegulatoryStatus[mark["status"].upper()]
+            else:
+                named.lock = Lock[mark["lock"].upper()]
+            named.last_event_us = t
 
 
 def read_snapshot(store: Store, fn: Callable[[Tx], T]) -> T:
