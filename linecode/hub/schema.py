@@ -4,10 +4,13 @@
 the version it brings; a hub refuses a database whose schema is newer than it knows (a newer hub
 wrote it), and one whose schema is older than it needs (run ``hub init``).
 
-Distribution (SPEC §7, ``docs/scale.md`` of part 2): ``pools`` and ``site_pools`` are small
-reference tables; ``grants`` is keyed by ``(site_id, idempotency_key)`` and would be distributed by
-``site_id``. A grant touches one pool row (the consumed index, row-locked by its ``UPDATE``) and
-inserts one grant row.
+Distribution (SPEC §7, ``docs/scale.md``): ``pools`` and ``site_pools`` are small reference
+tables; ``grants``, ``events``, ``products``, ``batches`` and ``allocations`` are keyed by site first
+and would be distributed by ``site_id`` (a shipment is one site's: one shard); ``codes`` is keyed by
+code first and distributed by ``code`` (a scan names a code, never its site). A grant touches one
+pool row (the consumed index, row-locked by its ``UPDATE``) and inserts one grant row; a shipment
+locks its site's row (``sites.shipped_seq``), so one site's shipments are stored one after the other
+even when they reach several hub processes.
 """
 
 from __future__ import annotations
@@ -48,6 +51,75 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (site_id, idempotency_key)
     );
     CREATE INDEX grants_by_pool ON grants (pool, start_index);
+    """,
+    # 2: every event of every site, and what they made of each code, batch and product
+    """
+    ALTER TABLE sites
+        ADD COLUMN shipped_seq bigint NOT NULL DEFAULT 0,
+        ADD COLUMN head_seq bigint NOT NULL DEFAULT 0,
+        ADD COLUMN shipped_at timestamptz;
+    CREATE TABLE events (
+        site_id text NOT NULL,
+        seq bigint NOT NULL CHECK (seq > 0),
+        time_us bigint NOT NULL,
+        kind smallint NOT NULL,
+        batch_id text,
+        actor text NOT NULL,
+        line text NOT NULL,
+        parent text,
+        detail text NOT NULL,
+        codes text NOT NULL,
+        n_codes integer NOT NULL,
+        received_at timestamptz NOT NULL DEFAULT now(),
+        PRIMARY KEY (site_id, seq)
+    );
+    CREATE INDEX events_by_batch ON events (site_id, batch_id, seq);
+    CREATE TABLE products (
+        site_id text NOT NULL,
+        product_id text NOT NULL,
+        detail text NOT NULL,
+        PRIMARY KEY (site_id, product_id)
+    );
+    CREATE TABLE batches (
+        site_id text NOT NULL,
+        batch_id text NOT NULL,
+        product_id text NOT NULL,
+        detail text NOT NULL,
+        state smallint NOT NULL,
+        status smallint NOT NULL,
+        lock smallint NOT NULL,
+        last_event_us bigint NOT NULL,
+        closed_seq bigint NOT NULL DEFAULT 0,
+        exported_seq bigint NOT NULL DEFAULT 0,
+        last_seq bigint NOT NULL,
+        PRIMARY KEY (site_id, batch_id)
+    );
+    CREATE TABLE allocations (
+        site_id text NOT NULL,
+        pool text NOT NULL,
+        start_index numeric(20, 0) NOT NULL,
+        end_index numeric(20, 0) NOT NULL CHECK (end_index > start_index),
+        batch_id text NOT NULL,
+        level smallint NOT NULL,
+        seq bigint NOT NULL,
+        PRIMARY KEY (site_id, pool, start_index)
+    );
+    CREATE TABLE codes (
+        code text NOT NULL,
+        site_id text NOT NULL,
+        batch_id text NOT NULL,
+        level smallint NOT NULL,
+        state smallint NOT NULL,
+        status smallint NOT NULL,
+        lock smallint NOT NULL,
+        parent text,
+        children integer NOT NULL,
+        partial boolean NOT NULL,
+        last_event_us bigint NOT NULL,
+        PRIMARY KEY (code, site_id)
+    );
+    CREATE INDEX codes_by_parent ON codes (parent) WHERE parent IS NOT NULL;
+    CREATE INDEX codes_by_batch ON codes (site_id, batch_id, level);
     """,
 )
 """Migration ``n`` (1-based) is ``MIGRATIONS[n - 1]``; never edit one that has shipped, add the next."""

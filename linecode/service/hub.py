@@ -20,6 +20,7 @@ from linecode.errors import ConfigError, InvalidArgument, LinecodeError, Permiss
 from linecode.hub import schema
 from linecode.hub.authority import Authority
 from linecode.hub.config import HubConfig
+from linecode.hub.ingest import Block, Ingest
 from linecode.reasons import Reason
 from linecode.service.auth import Access
 from linecode.service.errors import internal_status, to_status
@@ -37,6 +38,7 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
 
     def __init__(self, authority: Authority, authorize: Access | None = None) -> None:
         self.authority = authority
+        self.ingest = Ingest(authority.db)
         self.authorize = authorize
 
     def _caller(self, method: str, request: Any, context: Any) -> frozenset[str] | None:
@@ -77,6 +79,41 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
             idempotency_key=grant.key,
             site_id=grant.site_id,
         )
+
+    async def Ship(self, request: hub_pb2.Shipment, context: Any) -> hub_pb2.ShipAck:
+        try:
+            site = _site(self._caller("Ship", request, context), request.site_id)
+            block = Block(request.block.first_seq, request.block.events, request.block.batches)
+            ack = await asyncio.to_thread(self.ingest.ship, site, block, request.head_seq)
+        except LinecodeError as exc:
+            await context.abort_with_status(to_status(exc))
+        except Exception:  # a bug or the database's own error: logged here, a plain INTERNAL there
+            log.exception("shipment failed", extra={"site": request.site_id})
+            await context.abort_with_status(internal_status("the hub could not store the events; ship again"))
+        return hub_pb2.ShipAck(
+            site_id=ack.site_id, acked_seq=ack.acked, stored=ack.stored, code_events=ack.code_events
+        )
+
+    async def GetPosition(self, request: hub_pb2.PositionRequest, context: Any) -> hub_pb2.ShipAck:
+        try:
+            site = _site(self._caller("GetPosition", request, context), request.site_id)
+            acked = await asyncio.to_thread(self.ingest.position, site)
+        except LinecodeError as exc:
+            await context.abort_with_status(to_status(exc))
+        return hub_pb2.ShipAck(site_id=site, acked_seq=acked)
+
+    async def SiteEvents(self, request: hub_pb2.SiteEventsRequest, context: Any) -> Any:
+        try:
+            site = _site(self._caller("SiteEvents", request, context), request.site_id)
+            await asyncio.to_thread(self.ingest.position, site)  # an unknown site is refused
+        except LinecodeError as exc:
+            await context.abort_with_status(to_status(exc))
+        blocks = self.ingest.blocks(site, request.after_seq)
+        while True:
+            block = await asyncio.to_thread(next, blocks, None)
+            if block is None:
+                return
+            yield hub_pb2.EventBlock(first_seq=block.first_seq, events=block.events, batches=block.batches)
 
 
 class HubServer:

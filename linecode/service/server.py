@@ -275,14 +275,18 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
     )
     if config.hub_address is not None:
         from linecode.service.refill import Refiller, hub_channel
+        from linecode.service.ship import Shipper
 
         assert config.hub_site_id is not None
         store.pools_from_hub = True
         channel = hub_channel(config)
         refiller = Refiller(store, channel, config.hub_site_id, config.hub_low_water, config.hub_lease_size)
         refiller.on_holdings = partial(_show_holdings, running.health, {})
+        shipper = Shipper(store, channel, config.hub_site_id)
+        shipper.on_change = partial(_show_shipping, running.health)
         running.on_stop.insert(0, channel.close)
         running.on_stop.insert(0, refiller.start().stop)
+        running.on_stop.insert(0, shipper.start().stop)
     if config.metrics_listen:
         try:
             running.metrics_port = metrics.serve(config.metrics_listen)
@@ -305,6 +309,19 @@ def _show_holdings(health: Health, shown: dict[str, bool], held: list[Any]) -> N
         if shown.get(h.pool) != bool(h.remaining):
             shown[h.pool] = bool(h.remaining)
             health.set(LEASES_HEALTH + h.pool, status.SERVING if h.remaining else status.NOT_SERVING)
+
+
+SHIPPING_HEALTH = "linecode.shipping"
+"""Health service name of a site of a hub: SERVING while its events reach the hub, NOT_SERVING while
+the hub refuses them or the oldest unshipped event is older than ``ship.LAG_ALARM_S``."""
+
+
+def _show_shipping(health: Health, shipper: Any) -> None:
+    from linecode.service.ship import LAG_ALARM_S
+
+    status = health_pb2.HealthCheckResponse
+    behind = shipper.lag()[1] > LAG_ALARM_S
+    health.set(SHIPPING_HEALTH, status.NOT_SERVING if shipper.refused or behind else status.SERVING)
 
 
 def announcement(data: object, address: str, extras: str = "") -> str:

@@ -40,6 +40,9 @@ _COUNT = struct.Struct("<q")
 _ALLOCATION = struct.Struct("<IBIqQ")  # batch ref, level, count, time µs, event seq
 _POOL_END = b"\x00"
 """Between a pool's name and the start index in an allocation's key (no pool name holds it)."""
+SHIPPED = b"linecode-shipped"
+"""Under it in the main database: the last event number the hub has acknowledged (a site of a hub;
+``service/ship.py``), kept in the store so a restart ships on from there."""
 Buffer = bytes | memoryview
 """What LMDB hands back: bytes, or a memoryview with ``buffers=True``."""
 PackedChildren = tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
@@ -265,6 +268,12 @@ def unpack_event(seq: int, raw: Buffer, batch_id_of: dict[int, str]) -> Event:
         parent=parent or None,
         detail=detail,
     )
+
+
+def packed_event_size(raw: Buffer) -> int:
+    """The bytes a packed event's lengths say it has (a whole record has exactly these)."""
+    _time, _kind, _ref, *lengths = _EVENT.unpack_from(raw)
+    return _EVENT.size + sum(lengths)
 
 
 def event_kind(raw: Buffer) -> EventKind:

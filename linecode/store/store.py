@@ -27,6 +27,7 @@ from linecode.errors import (
     Exhausted,
     InvalidArgument,
     LinecodeError,
+    Precondition,
     TimeWentBackwards,
     shown,
 )
@@ -902,6 +903,42 @@ class Store:
             if last == seq:
                 return
             seq = last
+
+    def packed_events(
+        self, since: int, *, max_events: int, max_bytes: int
+    ) -> tuple[list[bytes], dict[int, str]]:
+        """The events after ``since`` as the store keeps them (``records.pack_event``), up to
+        ``max_events`` or ``max_bytes`` (at least one if there is any), and the ids of the batch
+        numbers they hold: what a site ships to its hub."""
+
+        def run(tx: Tx) -> tuple[list[bytes], dict[int, str]]:
+            packed = tx.packed_events_after(since, max_events=max_events, max_bytes=max_bytes)
+            refs = {records.event_batch_ref(raw) for raw in packed} - {0}
+            names = tx.batch_refs()
+            return packed, {ref: names[ref] for ref in refs}
+
+        return self._db.read(run)
+
+    def shipped(self) -> int:
+        """The last event the hub has acknowledged (0: none yet, or a store of no hub)."""
+        return self._db.read(lambda tx: tx.shipped())
+
+    def set_shipped(self, seq: int) -> None:
+        """Keep, durably, that the hub has every event to ``seq`` (never moves back, never past the
+        log's end)."""
+
+        def run(tx: Tx) -> None:
+            if seq > tx.last_seq():
+                raise Precondition(
+                    f"the hub acknowledged event {seq}, past this store's last ({tx.last_seq()}); "
+                    "expected the hub to hold this store's events only",
+                    reason=Reason.SHIP_CONFLICT,
+                    hint="this store is not the one that shipped to the hub: rebuild it from the hub",
+                )
+            if seq > tx.shipped():
+                tx.set_shipped(seq)
+
+        self._db.write(run)
 
     def last_event_seq(self) -> int:
         """Sequence number of the latest event (0 if none)."""

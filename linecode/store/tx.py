@@ -658,6 +658,30 @@ class Tx:
                 codes += len(out[-1].codes)
         return out, last
 
+    def packed_events_after(self, since: int, *, max_events: int, max_bytes: int) -> list[bytes]:
+        """The events after ``since`` as stored (``records.pack_event``), oldest first: at least
+        one if there is any, then up to ``max_events`` or ``max_bytes`` in all (how a site ships)."""
+        cursor = self.txn.cursor(db=self.db.dbs["events"])
+        out: list[bytes] = []
+        if not cursor.set_range(records.seq_key(since + 1)):
+            return out
+        size = 0
+        for raw in cursor.iternext(keys=False, values=True):
+            size += len(raw)
+            if out and (len(out) >= max_events or size > max_bytes):
+                break
+            out.append(bytes(raw))
+        return out
+
+    def shipped(self) -> int:
+        """The last event the hub has acknowledged (0: none, or no hub)."""
+        raw = self.txn.get(records.SHIPPED)
+        return records.seq_of(raw) if raw else 0
+
+    def set_shipped(self, seq: int) -> None:
+        """Keep ``seq`` as the last event the hub has acknowledged."""
+        self.txn.put(records.SHIPPED, records.seq_key(seq))
+
     def last_seq(self) -> int:
         """The sequence number of the last event (0 if none)."""
         cursor = self.txn.cursor(db=self.db.dbs["events"])

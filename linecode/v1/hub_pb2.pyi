@@ -1,6 +1,8 @@
+from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
-from typing import ClassVar as _ClassVar, Optional as _Optional
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
@@ -47,3 +49,56 @@ class LeaseGrant(_message.Message):
     idempotency_key: str
     site_id: str
     def __init__(self, pool: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., rule_json: _Optional[str] = ..., replayed: _Optional[bool] = ..., idempotency_key: _Optional[str] = ..., site_id: _Optional[str] = ...) -> None: ...
+
+class EventBlock(_message.Message):
+    __slots__ = ("first_seq", "events", "batches")
+    class BatchesEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: int
+        value: str
+        def __init__(self, key: _Optional[int] = ..., value: _Optional[str] = ...) -> None: ...
+    FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    BATCHES_FIELD_NUMBER: _ClassVar[int]
+    first_seq: int
+    events: _containers.RepeatedScalarFieldContainer[bytes]
+    batches: _containers.ScalarMap[int, str]
+    def __init__(self, first_seq: _Optional[int] = ..., events: _Optional[_Iterable[bytes]] = ..., batches: _Optional[_Mapping[int, str]] = ...) -> None: ...
+
+class Shipment(_message.Message):
+    __slots__ = ("site_id", "block", "head_seq")
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    BLOCK_FIELD_NUMBER: _ClassVar[int]
+    HEAD_SEQ_FIELD_NUMBER: _ClassVar[int]
+    site_id: str
+    block: EventBlock
+    head_seq: int
+    def __init__(self, site_id: _Optional[str] = ..., block: _Optional[_Union[EventBlock, _Mapping]] = ..., head_seq: _Optional[int] = ...) -> None: ...
+
+class ShipAck(_message.Message):
+    __slots__ = ("site_id", "acked_seq", "stored", "code_events")
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    ACKED_SEQ_FIELD_NUMBER: _ClassVar[int]
+    STORED_FIELD_NUMBER: _ClassVar[int]
+    CODE_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    site_id: str
+    acked_seq: int
+    stored: int
+    code_events: int
+    def __init__(self, site_id: _Optional[str] = ..., acked_seq: _Optional[int] = ..., stored: _Optional[int] = ..., code_events: _Optional[int] = ...) -> None: ...
+
+class PositionRequest(_message.Message):
+    __slots__ = ("site_id",)
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    site_id: str
+    def __init__(self, site_id: _Optional[str] = ...) -> None: ...
+
+class SiteEventsRequest(_message.Message):
+    __slots__ = ("site_id", "after_seq")
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    AFTER_SEQ_FIELD_NUMBER: _ClassVar[int]
+    site_id: str
+    after_seq: int
+    def __init__(self, site_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...

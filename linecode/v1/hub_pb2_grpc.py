@@ -44,6 +44,21 @@ class HubServiceStub:
                 request_serializer=linecode_dot_v1_dot_hub__pb2.GrantRequest.SerializeToString,
                 response_deserializer=linecode_dot_v1_dot_hub__pb2.LeaseGrant.FromString,
                 _registered_method=True)
+        self.Ship = channel.unary_unary(
+                '/linecode.v1.HubService/Ship',
+                request_serializer=linecode_dot_v1_dot_hub__pb2.Shipment.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_hub__pb2.ShipAck.FromString,
+                _registered_method=True)
+        self.GetPosition = channel.unary_unary(
+                '/linecode.v1.HubService/GetPosition',
+                request_serializer=linecode_dot_v1_dot_hub__pb2.PositionRequest.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_hub__pb2.ShipAck.FromString,
+                _registered_method=True)
+        self.SiteEvents = channel.unary_stream(
+                '/linecode.v1.HubService/SiteEvents',
+                request_serializer=linecode_dot_v1_dot_hub__pb2.SiteEventsRequest.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_hub__pb2.EventBlock.FromString,
+                _registered_method=True)
 
 
 class HubServiceServicer:
@@ -67,6 +82,34 @@ class HubServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Ship(self, request, context):
+        """The calling site's events from first_seq on, stored in one transaction exactly once (by site and
+        event number) with what they make of each code, batch and product; the answer is how far the
+        hub now has the site's log. Events the hub has already (a retry after a lost answer) must be
+        the same events: they are passed over. Refused, nothing stored: FAILED_PRECONDITION SHIP_GAP
+        (first_seq after the hub's position + 1) or SHIP_CONFLICT (an event number the hub holds with a
+        different event: the site's log went back), PERMISSION_DENIED POOL_NOT_LEASED (a code, or an
+        allocation, of a pool the site holds no range of), INVALID_ARGUMENT BAD_SHIPMENT (a malformed
+        event, a batch never created, too many events) or UNKNOWN_SITE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetPosition(self, request, context):
+        """How far the hub has the calling site's log (what a site asks before it ships).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SiteEvents(self, request, context):
+        """Every event the hub holds of a site, oldest first, in blocks (`linecode restore --from-hub`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HubServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -79,6 +122,21 @@ def add_HubServiceServicer_to_server(servicer, server):
                     servicer.Grant,
                     request_deserializer=linecode_dot_v1_dot_hub__pb2.GrantRequest.FromString,
                     response_serializer=linecode_dot_v1_dot_hub__pb2.LeaseGrant.SerializeToString,
+            ),
+            'Ship': grpc.unary_unary_rpc_method_handler(
+                    servicer.Ship,
+                    request_deserializer=linecode_dot_v1_dot_hub__pb2.Shipment.FromString,
+                    response_serializer=linecode_dot_v1_dot_hub__pb2.ShipAck.SerializeToString,
+            ),
+            'GetPosition': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetPosition,
+                    request_deserializer=linecode_dot_v1_dot_hub__pb2.PositionRequest.FromString,
+                    response_serializer=linecode_dot_v1_dot_hub__pb2.ShipAck.SerializeToString,
+            ),
+            'SiteEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.SiteEvents,
+                    request_deserializer=linecode_dot_v1_dot_hub__pb2.SiteEventsRequest.FromString,
+                    response_serializer=linecode_dot_v1_dot_hub__pb2.EventBlock.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -135,6 +193,87 @@ class HubService:
             '/linecode.v1.HubService/Grant',
             linecode_dot_v1_dot_hub__pb2.GrantRequest.SerializeToString,
             linecode_dot_v1_dot_hub__pb2.LeaseGrant.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Ship(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linecode.v1.HubService/Ship',
+            linecode_dot_v1_dot_hub__pb2.Shipment.SerializeToString,
+            linecode_dot_v1_dot_hub__pb2.ShipAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetPosition(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linecode.v1.HubService/GetPosition',
+            linecode_dot_v1_dot_hub__pb2.PositionRequest.SerializeToString,
+            linecode_dot_v1_dot_hub__pb2.ShipAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SiteEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/linecode.v1.HubService/SiteEvents',
+            linecode_dot_v1_dot_hub__pb2.SiteEventsRequest.SerializeToString,
+            linecode_dot_v1_dot_hub__pb2.EventBlock.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,173 @@
+"""Sites ship every event to the hub: stored there once, in order, with what it makes of each
+code; refused whole when it is not the site's to ship (real PostgreSQL, gRPC and stores)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import grpc
+import psycopg
+import pytest
+
+from linecode.hub.authority import Authority
+from linecode.serials import MasterKey
+from linecode.service.config import ServeConfig
+from linecode.service.hub import HubServer
+from linecode.service.server import Running, start
+from linecode.store import BatchState, EventKind, Store, records
+from linecode.v1 import hub_pb2, hub_pb2_grpc
+from tests.factories import LEVELS, make_product
+from tests.hub.shipping import hub_codes, pack_batch, site_codes, wait_exported, wait_leased, wait_shipped
+
+KEY = MasterKey(bytes(range(32)))
+
+
+@pytest.fixture
+def hub(authority: Authority) -> Iterator[HubServer]:
+    for level in LEVELS:
+        authority.add_pool(level, ["S1", "S2"])
+    running = HubServer(authority, "127.0.0.1:0")
+    yield running
+    running.stop(0)
+
+
+def serve_site(path: Path, site_id: str, hub_port: int) -> tuple[Store, Running]:
+    store = Store.open(path, master_key=KEY, sync=False)
+    config = ServeConfig(
+        listen="127.0.0.1:0",
+        hub_address=f"127.0.0.1:{hub_port}",
+        hub_site_id=site_id,
+        hub_low_water=200,
+        hub_lease_size=1000,
+    )
+    running, _ = start(store, config)
+    return store, running
+
+
+def test_a_sites_events_reach_the_hub_once_in_order_with_its_code_states(
+    tmp_path: Path, hub: HubServer, dsn: str
+) -> None:
+    store, running = serve_site(tmp_path / "S1", "S1", hub.port)
+    try:
+        make_product(store)
+        wait_leased(store)
+        pack_batch(store, "B1")
+        wait_shipped(store)
+        wait_exported(store, "B1")
+        wait_shipped(store)
+        with psycopg.connect(dsn) as conn:
+            seqs = [s for (s,) in conn.execute("SELECT seq FROM events WHERE site_id = 'S1' ORDER BY seq")]
+            batch = conn.execute("SELECT state FROM batches WHERE batch_id = 'B1'").fetchone()
+        assert seqs == list(range(1, store.last_event_seq() + 1))
+        assert batch == (int(BatchState.EXPORTED),)
+        assert hub_codes(dsn, "S1") == site_codes(store)
+        assert [e.detail for e in store.events("B1")][-1] == '{"destination": "hub"}'
+    finally:
+        running.stop(0)
+        store.close()
+
+
+def test_a_hub_away_then_back_gets_the_backlog(tmp_path: Path, authority: Authority, dsn: str) -> None:
+    for level in LEVELS:
+        authority.add_pool(level, ["S1"])
+    hub = HubServer(authority, "127.0.0.1:0")
+    port = hub.port
+    store, running = serve_site(tmp_path / "S1", "S1", port)
+    try:
+        make_product(store)
+        wait_leased(store)
+        pack_batch(store, "B1", close=False)
+        wait_shipped(store)
+        hub.stop(0)
+        pack_batch(store, "B2")
+        assert store.shipped() < store.last_event_seq()  # the site works on without its hub
+        hub = HubServer(authority, f"127.0.0.1:{port}")
+        wait_shipped(store)
+        assert hub_codes(dsn, "S1") == site_codes(store)
+    finally:
+        running.stop(0)
+        hub.stop(0)
+        store.close()
+
+
+def _ship(port: int, site: str, first: int, packed: list[bytes], names: dict[int, str]) -> hub_pb2.ShipAck:
+    with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        stub = hub_pb2_grpc.HubServiceStub(channel)
+        block = hub_pb2.EventBlock(first_seq=first, events=packed, batches=names)
+        return stub.Ship(hub_pb2.Shipment(site_id=site, block=block), timeout=30)
+
+
+def _refused(port: int, site: str, first: int, packed: list[bytes], names: dict[int, str]) -> grpc.RpcError:
+    with pytest.raises(grpc.RpcError) as caught:
+        _ship(port, site, first, packed, names)
+    return caught.value
+
+
+def _hub_events(dsn: str) -> list[tuple[str, int]]:
+    with psycopg.connect(dsn) as conn:
+        return conn.execute("SELECT site_id, seq FROM events ORDER BY site_id, seq").fetchall()
+
+
+def test_a_gap_a_regression_another_sites_log_and_foreign_codes_are_refused_whole(
+    tmp_path: Path, hub: HubServer, authority: Authority, dsn: str
+) -> None:
+    """The site here ships by hand (no shipper), as a hostile or broken site could."""
+    store = Store.open(tmp_path / "S1", master_key=KEY, sync=False)
+    store.pools_from_hub = True
+    make_product(store)
+    for level in LEVELS:  # the site's leases, granted by the hub as its refiller would take them
+        from linecode.store import IndexRange, Lease, coderules
+
+        name = coderules.pool_name(level)
+        grant = authority.grant("S1", name, 1000, f"k-{name}")
+        store.import_lease(Lease(name, (IndexRange(grant.start, grant.end),)))
+    pack_batch(store, "B1")
+    packed, names = store.packed_events(0, max_events=100_000, max_bytes=1 << 30)
+    port = hub.port
+
+    gap = _refused(port, "S1", 2, packed[1:], names)
+    assert gap.code() is grpc.StatusCode.FAILED_PRECONDITION and "SHIP_GAP" in str(gap.trailing_metadata())
+    assert _hub_events(dsn) == []
+
+    # another site's log: S2 may lease these pools too, but was granted none of these ranges
+    other = _refused(port, "S2", 1, packed, names)
+    assert other.code() is grpc.StatusCode.PERMISSION_DENIED, other.details()
+    assert _hub_events(dsn) == []
+
+    ack = _ship(port, "S1", 1, packed[:10], names)
+    assert (ack.acked_seq, ack.stored) == (10, 10)
+    again = _ship(port, "S1", 1, packed[:12], names)  # a retry after a lost answer, and two more
+    assert (again.acked_seq, again.stored) == (12, 2)
+
+    # a regression: event 12 again, but not the event the hub has
+    forged = list(packed[:12])
+    forged[11] = records.pack_event(1, EventKind.DESTROYED, 0, "x", "L1", [store_code(store)], None, "")
+    conflict = _refused(port, "S1", 1, forged, names)
+    assert conflict.code() is grpc.StatusCode.FAILED_PRECONDITION
+    assert "SHIP_CONFLICT" in str(conflict.trailing_metadata())
+
+    # a code of a pool nobody granted the site, in an otherwise right next event
+    foreign = records.pack_event(2**50, EventKind.DESTROYED, 1, "x", "L1", ["86999990000000010000"], None, "")
+    bad = _refused(port, "S1", 13, [foreign], {1: "B1"})
+    assert bad.code() is grpc.StatusCode.PERMISSION_DENIED
+    assert "POOL_NOT_LEASED" in str(bad.trailing_metadata())
+
+    # garbage, a truncated record, an unnamed batch
+    for block, batch_names in (
+        ([b"\x00" * 7], {}),
+        ([packed[12][:-1]], names),
+        ([packed[12]], {}),
+    ):
+        malformed = _refused(port, "S1", 13, block, batch_names)
+        assert malformed.code() is grpc.StatusCode.INVALID_ARGUMENT, malformed.details()
+    assert len(_hub_events(dsn)) == 12
+
+    rest = _ship(port, "S1", 13, packed[12:], names)
+    assert rest.acked_seq == len(packed)
+    assert hub_codes(dsn, "S1") == site_codes(store)
+    store.close()
+
+
+def store_code(store: Store) -> str:
+    return next(iter(site_codes(store)))
