@@ -286,7 +286,7 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
         shipper.on_change = partial(_show_shipping, running.health)
         running.on_stop.insert(0, channel.close)
         running.on_stop.insert(0, refiller.start().stop)
-        running.on_stop.insert(0, shipper.start().stop)
+        running.on_stop.insert(1, shipper.start().stop)  # after the refiller (on_stop[0])
     if config.metrics_listen:
         try:
             running.metrics_port = metrics.serve(config.metrics_listen)

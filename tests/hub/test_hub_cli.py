@@ -9,6 +9,7 @@ import grpc
 import psycopg
 import pytest
 
+from linecode.hub import schema
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 from tests.factories import hub_process, run_linecode
 
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def test_init_pool_add_serve_in_two_processes_status_and_stop(dsn: str) -> None:
     init = run_linecode("hub", "init", "--dsn", dsn)
-    assert init.returncode == 0 and "schema at version 1 (was 0)" in init.stdout, init.stderr
+    assert init.returncode == 0 and f"schema at version {schema.VERSION} (was 0)" in init.stdout, init.stderr
     assert "nothing to do" in run_linecode("hub", "init", "--dsn", dsn).stdout
     added = run_linecode("hub", "pool", "add", "--dsn", dsn, "--demo-product", "--sites", "S1,S2")
     assert added.returncode == 0 and added.stdout.count("may lease it") == 4, added.stderr
