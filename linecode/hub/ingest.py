@@ -7,7 +7,8 @@ already must be the same event (a retry after a lost answer, passed over), else 
 back and the shipment is refused — then the events are copied in (``COPY``) under their primary key
 ``(site_id, seq)``, and what they make of each code, batch and product is written in the same
 transaction: one ``UPDATE … FROM unnest(…)`` and one ``INSERT … SELECT FROM unnest(…)`` for all the
-codes of the shipment, never a statement per code. How an event changes a code is the replay's rule
+codes of the shipment, never a statement per code (the arrays go in binary, ``%b``: the text form
+cost more than the statements). How an event changes a code is the replay's rule
 (:func:`linecode.store.replay.apply`), run here on the changes alone (:class:`Delta`), so the hub
 need not read a code to change it.
 
@@ -242,8 +243,8 @@ UPDATE codes AS c SET
     children = c.children + d.children,
     partial = coalesce(d.partial, c.partial),
     last_event_us = d.last_event_us
-FROM unnest(%s::text[], %s::smallint[], %s::smallint[], %s::smallint[], %s::boolean[], %s::text[],
-            %s::integer[], %s::boolean[], %s::bigint[])
+FROM unnest(%b::text[], %b::smallint[], %b::smallint[], %b::smallint[], %b::boolean[], %b::text[],
+            %b::integer[], %b::boolean[], %b::bigint[])
     AS d(code, state, status, lock, parent_set, parent, children, partial, last_event_us)
 WHERE c.code = d.code AND c.site_id = %s
 RETURNING c.code
@@ -253,8 +254,8 @@ INSERT INTO codes (code, site_id, batch_id, level, state, status, lock, parent, 
                    last_event_us)
 SELECT d.code, %s, d.batch_id, d.level, d.state, d.status, d.lock, d.parent, d.children, d.partial,
        d.last_event_us
-FROM unnest(%s::text[], %s::text[], %s::smallint[], %s::smallint[], %s::smallint[], %s::smallint[],
-            %s::text[], %s::integer[], %s::boolean[], %s::bigint[])
+FROM unnest(%b::text[], %b::text[], %b::smallint[], %b::smallint[], %b::smallint[], %b::smallint[],
+            %b::text[], %b::integer[], %b::boolean[], %b::bigint[])
     AS d(code, batch_id, level, state, status, lock, parent, children, partial, last_event_us)
 """
 

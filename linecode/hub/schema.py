@@ -117,7 +117,7 @@ MIGRATIONS: tuple[str, ...] = (
         partial boolean NOT NULL,
         last_event_us bigint NOT NULL,
         PRIMARY KEY (code, site_id)
-    );
+    ) WITH (fillfactor = 80);  -- room for HOT updates: a code's state changes in place
     CREATE INDEX codes_by_parent ON codes (parent) WHERE parent IS NOT NULL;
     CREATE INDEX codes_by_batch ON codes (site_id, batch_id, level);
     """,
