@@ -257,6 +257,8 @@ class Reason(StrEnum):
     """A site of a hub has issued every index it holds of a pool, and no new lease has come."""
     UNKNOWN_SITE = "UNKNOWN_SITE"
     """A lease asked of the hub names no site, and the caller is none."""
+    DUPLICATE_AT_SITES = "DUPLICATE_AT_SITES"
+    """The hub holds one code from two sites: two packs carry it (forged or copied)."""
     SHIP_GAP = "SHIP_GAP"
     """A shipment starts after the event the hub expects next: events would be missing."""
     SHIP_CONFLICT = "SHIP_CONFLICT"

@@ -9,25 +9,31 @@ import logging
 import os
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from linecode.errors import ConfigError, InvalidArgument, LinecodeError, PermissionDenied, shown
+from linecode.errors import ConfigError, InvalidArgument, LinecodeError, NotFound, PermissionDenied, shown
 from linecode.hub import schema
 from linecode.hub.authority import Authority
 from linecode.hub.config import HubConfig
 from linecode.hub.ingest import Block, Ingest
+from linecode.hub.query import HubQuery
 from linecode.reasons import Reason
+from linecode.service import convert
 from linecode.service.auth import Access
 from linecode.service.errors import internal_status, to_status
-from linecode.v1 import hub_pb2, hub_pb2_grpc
+from linecode.service.query import batch_counts_response, verify_response
+from linecode.store.model import CodeInfo
+from linecode.v1 import common_pb2, hub_pb2, hub_pb2_grpc, query_pb2, query_pb2_grpc
 
 log = logging.getLogger("linecode.hub")
 HUB_SERVICE = hub_pb2.DESCRIPTOR.services_by_name["HubService"].full_name
+QUERY_SERVICE = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
+T = TypeVar("T")
 
 
 class HubServicer(hub_pb2_grpc.HubServiceServicer):
@@ -116,6 +122,60 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
             yield hub_pb2.EventBlock(first_seq=block.first_seq, events=block.events, batches=block.batches)
 
 
+class HubQueryServicer(query_pb2_grpc.QueryServiceServicer):
+    """QueryService across sites (``linecode.hub.query``), on ``grpc.aio`` like HubService; its
+    callers are authenticated as HubService's (QA and admin; a site's role may not read others')."""
+
+    def __init__(self, query: HubQuery, authorize: Access | None = None) -> None:
+        self.query = query
+        self.authorize = authorize
+
+    async def _run(self, method: str, request: Any, context: Any, fn: Callable[[], T]) -> T:
+        try:
+            if self.authorize is not None:
+                self.authorize(f"/linecode.v1.QueryService/{method}", request, context)
+            return await asyncio.to_thread(fn)
+        except LinecodeError as exc:
+            await context.abort_with_status(to_status(exc))
+        except Exception:
+            log.exception("query failed", extra={"method": method})
+            await context.abort_with_status(internal_status("the hub could not answer; ask again"))
+        raise AssertionError("abort_with_status returned")
+
+    async def Verify(self, request: query_pb2.VerifyRequest, context: Any) -> query_pb2.VerifyResponse:
+        answer = await self._run("Verify", request, context, lambda: self.query.verify(request.data))
+        return verify_response(answer)
+
+    async def GetParent(self, request: query_pb2.CodeRequest, context: Any) -> common_pb2.CodeInfo:
+        def parent() -> CodeInfo:
+            found = self.query.parent_of(request.code)
+            if found is None:
+                raise NotFound(
+                    f"code {shown(request.code)} is in no parent (loose or top level)",
+                    reason=Reason.NO_PARENT,
+                )
+            return found
+
+        return convert.code_info(await self._run("GetParent", request, context, parent))
+
+    async def GetChildren(self, request: query_pb2.CodeRequest, context: Any) -> query_pb2.ChildrenResponse:
+        children = await self._run(
+            "GetChildren", request, context, lambda: self.query.children_of(request.code)
+        )
+        return query_pb2.ChildrenResponse(parent=request.code, children=children)
+
+    async def GetTree(self, request: query_pb2.CodeRequest, context: Any) -> common_pb2.TreeNode:
+        return convert.tree(
+            await self._run("GetTree", request, context, lambda: self.query.tree(request.code))
+        )
+
+    async def BatchCounts(
+        self, request: query_pb2.BatchCountsRequest, context: Any
+    ) -> query_pb2.BatchCountsResponse:
+        rows = await self._run("BatchCounts", request, context, lambda: self.query.counts(request.batch_id))
+        return batch_counts_response(request.batch_id, rows)
+
+
 class HubServer:
     """A started hub: HubService, health and reflection on ``grpc.aio``, its event loop on a
     thread of its own (tests, the demo and ``linecode hub serve`` run it alike)."""
@@ -149,12 +209,16 @@ class HubServer:
     ) -> int:
         self._server = grpc.aio.server(options=[("grpc.so_reuseport", int(reuse_port))])
         hub_pb2_grpc.add_HubServiceServicer_to_server(HubServicer(authority, authorize), self._server)
+        query_pb2_grpc.add_QueryServiceServicer_to_server(
+            HubQueryServicer(HubQuery(authority.db), authorize), self._server
+        )
         health = health_aio.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(health, self._server)
-        for name in ("", HUB_SERVICE):
+        for name in ("", HUB_SERVICE, QUERY_SERVICE):
             await health.set(name, health_pb2.HealthCheckResponse.SERVING)
         names = (
             HUB_SERVICE,
+            QUERY_SERVICE,
             health_pb2.DESCRIPTOR.services_by_name["Health"].full_name,
             reflection.SERVICE_NAME,
         )

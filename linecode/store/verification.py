@@ -41,17 +41,7 @@ class Lookups:
             info = self.info(key)
         except LinecodeError as exc:
             return Verification(False, exc.reason, str(exc))
-        mismatch = _gs1_mismatch(data, info)
-        if mismatch:
-            return Verification(False, Reason.DATA_MISMATCH, mismatch, info)
-        if info.state not in _IN_USE:
-            return Verification(True, Reason.NOT_IN_USE, f"genuine code, but {info.state.label}", info)
-        if info.lock is not Lock.NORMAL:
-            text = f"genuine code, locked: {info.lock.label} {info.lock.chinese}"
-            return Verification(True, Reason.LOCKED, text, info)
-        if info.expired:
-            return Verification(True, Reason.EXPIRED, f"genuine code, expired on {info.expiry_date}", info)
-        return Verification(True, Reason.OK, "genuine code in use", info, True)
+        return judge(data, info)
 
     def symbol(self, key: CodeKey) -> tuple[str, bool]:
         """The DataMatrix data of an issued code, and whether it is a GS1 symbol."""
@@ -105,6 +95,22 @@ class Lookups:
         if cached is None or cached[0] != identifiers:
             cached = self._checks_cache = (identifiers, KeyedChecks(self._master(), identifiers))
         return cached[1]
+
+
+def judge(data: str, info: CodeInfo) -> Verification:
+    """What a scan of ``data`` is, given the code it names is genuine and is ``info``: usable (in
+    use, not locked, not expired), else why not (the store's and the hub's Verify alike)."""
+    mismatch = _gs1_mismatch(data, info)
+    if mismatch:
+        return Verification(False, Reason.DATA_MISMATCH, mismatch, info)
+    if info.state not in _IN_USE:
+        return Verification(True, Reason.NOT_IN_USE, f"genuine code, but {info.state.label}", info)
+    if info.lock is not Lock.NORMAL:
+        text = f"genuine code, locked: {info.lock.label} {info.lock.chinese}"
+        return Verification(True, Reason.LOCKED, text, info)
+    if info.expired:
+        return Verification(True, Reason.EXPIRED, f"genuine code, expired on {info.expiry_date}", info)
+    return Verification(True, Reason.OK, "genuine code in use", info, True)
 
 
 def code_info(tx: Tx, key: str, row: Row) -> CodeInfo:
