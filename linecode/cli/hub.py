@@ -2,7 +2,8 @@
 
 ``hub init --dsn DSN`` creates or moves forward the hub's schema; ``hub pool add`` registers a
 pool (a level's code rule) and the sites that may lease it; ``hub serve`` runs the HubService;
-``hub status`` shows pools, their consumed index, and per site its grants and last contact.
+``hub status`` shows pools, their consumed index, and per site its grants, last contact and shipping
+lag (events the hub holds, events behind the site's last, seconds behind).
 """
 
 from __future__ import annotations
@@ -28,7 +29,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     serve.add_argument("--processes", type=int, help="hub processes sharing the port (default 1)")
     serve.set_defaults(handler=run_serve)
 
-    status = cmds.add_parser("status", help="pools, consumed indices, grants and last contact per site")
+    status = cmds.add_parser(
+        "status", help="pools, consumed indices; grants, last contact and shipping lag per site"
+    )
     status.add_argument("--dsn", required=True)
     status.add_argument("--json", action="store_true", help="print one JSON object")
     status.set_defaults(handler=run_status)
@@ -134,7 +137,10 @@ def run_status(args: argparse.Namespace) -> int:
     print("sites:")
     for s in status["sites"]:
         last = s["last_contact"] or "never"
-        print(f"  {s['site']}: {s['grants']:,} grants, {s['indices']:,} indices, last contact {last}")
+        print(
+            f"  {s['site']}: {s['grants']:,} grants, {s['indices']:,} indices, last contact {last}; "
+            f"{s['events']:,} events held, {s['lag_events']:,} behind ({s['lag_seconds']:.1f} s)"
+        )
     return 0
 
 

@@ -377,7 +377,9 @@ class Authority:
         return name
 
     def status(self) -> dict[str, Any]:
-        """Pools with their consumed index, and per site its grants and last contact."""
+        """Pools with their consumed index, and per site its grants, last contact and shipping: the
+        events the hub holds, the site's last event as of its last shipment, the lag in events, and
+        (while behind) the seconds since the hub last took events from it."""
         with self.db.connection() as conn:
             pools = [
                 {"pool": name, "rule": rule, "size": int(size), "consumed": int(consumed)}
@@ -386,10 +388,13 @@ class Authority:
                 )
             ]
             sites = []
-            for site, last, granted, indices in conn.execute(
+            for site, last, granted, indices, shipped, head, shipped_at, lag_s in conn.execute(
                 "SELECT s.site_id, s.last_contact, count(g.*), "
-                "coalesce(sum(g.end_index - g.start_index), 0) FROM sites s "
-                "LEFT JOIN grants g ON g.site_id = s.site_id GROUP BY s.site_id ORDER BY s.site_id"
+                "coalesce(sum(g.end_index - g.start_index), 0), s.shipped_seq, s.head_seq, s.shipped_at, "
+                "CASE WHEN s.head_seq > s.shipped_seq "
+                "THEN extract(epoch FROM now() - coalesce(s.shipped_at, s.created_at)) ELSE 0 END "
+                "FROM sites s LEFT JOIN grants g ON g.site_id = s.site_id "
+                "GROUP BY s.site_id ORDER BY s.site_id"
             ):
                 sites.append(
                     {
@@ -397,6 +402,11 @@ class Authority:
                         "last_contact": last.isoformat() if last else None,
                         "grants": int(granted),
                         "indices": int(indices),
+                        "events": int(shipped),
+                        "site_head": int(head),
+                        "lag_events": int(head) - int(shipped),
+                        "lag_seconds": round(float(lag_s), 3),
+                        "last_shipment": shipped_at.isoformat() if shipped_at else None,
                     }
                 )
         return {"pools": pools, "sites": sites}

@@ -11,7 +11,9 @@
 * ``linecode_store_bytes``: size of the LMDB data file; ``linecode_store_used_bytes``: the part of
   it in use;
 * on a site of a hub, per pool: ``linecode_pool_remaining`` (unused indices held),
-  ``linecode_pool_ranges`` (ranges held), ``linecode_pool_granted`` (indices granted so far).
+  ``linecode_pool_ranges`` (ranges held), ``linecode_pool_granted`` (indices granted so far);
+  and its shipping lag: ``linecode_ship_lag_events`` (events the hub has not acknowledged) and
+  ``linecode_ship_lag_seconds`` (the age of the oldest of them).
 
 A server of several processes (``processes = N``) records in each worker through prometheus_client's
 multiprocess mode (``PROMETHEUS_MULTIPROC_DIR`` set before the workers start) and its supervisor
@@ -32,6 +34,7 @@ from prometheus_client.registry import Collector
 from linecode.errors import ConfigError
 from linecode.reasons import Reason
 from linecode.service.config import Address
+from linecode.service.ship import lag as ship_lag
 from linecode.store import Store, leases
 
 _PACKING = frozenset({"Aggregate", "Reparent", "Replace"})
@@ -75,6 +78,16 @@ class _StoreCollector(Collector):
                 ranges.add_metric([h.pool], len(h.ranges))
                 granted.add_metric([h.pool], h.owned)
             yield from (remaining, ranges, granted)
+            events, seconds = ship_lag(self.store)
+            lag_events = GaugeMetricFamily(
+                "linecode_ship_lag_events", "Events the hub has not acknowledged yet"
+            )
+            lag_events.add_metric([], events)
+            lag_seconds = GaugeMetricFamily(
+                "linecode_ship_lag_seconds", "Age of the oldest event the hub has not acknowledged (0: none)"
+            )
+            lag_seconds.add_metric([], seconds)
+            yield from (lag_events, lag_seconds)
 
 
 class Metrics:

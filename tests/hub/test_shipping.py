@@ -9,12 +9,15 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
+from prometheus_client import generate_latest
 
 from linecode.hub.authority import Authority
 from linecode.serials import MasterKey
 from linecode.service.config import ServeConfig
 from linecode.service.hub import HubServer
+from linecode.service.metrics import Metrics
 from linecode.service.server import Running, start
+from linecode.service.ship import lag
 from linecode.store import BatchState, EventKind, Store, records
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 from tests.factories import LEVELS, make_product
@@ -82,8 +85,15 @@ def test_a_hub_away_then_back_gets_the_backlog(tmp_path: Path, authority: Author
         hub.stop(0)
         pack_batch(store, "B2")
         assert store.shipped() < store.last_event_seq()  # the site works on without its hub
+        behind, age = lag(store)
+        assert behind == store.last_event_seq() - store.shipped() and age >= 0
+        scraped = generate_latest(Metrics(store).registry).decode()
+        assert f"linecode_ship_lag_events {float(behind)}" in scraped
         hub = HubServer(authority, f"127.0.0.1:{port}")
         wait_shipped(store)
+        assert lag(store) == (0, 0.0)
+        (s1,) = authority.status()["sites"]
+        assert (s1["events"], s1["lag_events"]) == (store.last_event_seq(), 0), s1
         assert hub_codes(dsn, "S1") == site_codes(store)
     finally:
         running.stop(0)
