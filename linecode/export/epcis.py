@@ -1,5 +1,6 @@
 """A batch's events as an EPCIS 2.0 JSON-LD document, streamed: one EPCIS event per exported store
-event, in log order, up to the event log as it stood when the export began.
+event, in log order, up to the event log as it stood when the export began. The document writer
+(:func:`write_events`) takes any events with their batches, so the hub's exports use it too.
 
 Which store event becomes which EPCIS event, the identifiers, times and event IDs: ``docs/exports.md``.
 """
@@ -9,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any, BinaryIO, TextIO
 
 from linecode.errors import InvalidArgument
@@ -58,10 +59,47 @@ def write_epcis(
     written as every event's ``eventTimeZoneOffset``. Raises :class:`~linecode.errors.NotFound`
     for an unknown batch, :class:`~linecode.errors.InvalidArgument` for an offset EPCIS cannot carry.
     """
-    offset = format_offset(utc_offset)
+    format_offset(utc_offset)  # refused before anything is read
     batch = store.batch(batch_id)
     upto = store.last_event_seq()
     summary = ExportSummary(batch_id, "epcis", last_event_seq=upto)
+    done = 0
+
+    def events() -> Iterator[tuple[Event, Batch]]:
+        nonlocal done
+        for event in store.events(batch_id):
+            if event.seq > upto:
+                return
+            if progress is not None:
+                progress(event.seq - done)
+            done = event.seq
+            yield event, batch
+
+    write_events(events(), out, summary, utc_offset=utc_offset)
+    if progress is not None and upto > done:
+        progress(upto - done)
+    return summary
+
+
+def write_events(
+    events: Iterable[tuple[Event, Batch | None]],
+    out: BinaryIO | TextIO,
+    summary: ExportSummary,
+    *,
+    utc_offset: dt.timedelta = dt.timedelta(0),
+) -> ExportSummary:
+    """Write ``events`` as one EPCIS 2.0 JSON-LD document to ``out``, streaming, in the order given:
+    the writer of :func:`write_epcis` (one batch of a store) and of the hub's exports (a batch over
+    several sites, or every site's events after a cursor: ``linecode.hub.exports``).
+
+    Each event comes with the batch it is of (None for an event of no batch): the batch gives the
+    read point when the event names no line, and a commissioning event's ILMD (lot number, expiry).
+    Events of kinds with no EPCIS counterpart are counted in ``summary.skipped``; the exported ones
+    in ``summary.events`` and ``summary.codes``, and ``summary.bytes_written`` is set at the end.
+    ``out`` and ``utc_offset`` as in :func:`write_epcis`; the offset is checked before ``events``
+    is read from.
+    """
+    offset = format_offset(utc_offset)
     sink = Sink(out)
     header = {
         "@context": [EPCIS_CONTEXT],
@@ -72,13 +110,7 @@ def write_epcis(
     # The body is opened by hand so events can follow one by one; the header is closed in the footer.
     sink.write(json.dumps(header, ensure_ascii=False)[:-1] + ',\n"epcisBody":{"eventList":[')
     first = True
-    done = 0
-    for event in store.events(batch_id):
-        if event.seq > upto:
-            break
-        if progress is not None:
-            progress(event.seq - done)
-        done = event.seq
+    for event, batch in events:
         if event.kind not in EXPORTED_KINDS:
             summary.skipped[event.kind.label] = summary.skipped.get(event.kind.label, 0) + 1
             continue
@@ -88,8 +120,6 @@ def write_epcis(
         summary.events[event.kind.label] = summary.events.get(event.kind.label, 0) + 1
     sink.write("\n]}}\n")
     sink.flush()
-    if progress is not None and upto > done:
-        progress(upto - done)
     summary.bytes_written = sink.written
     return summary
 
@@ -114,8 +144,10 @@ def format_offset(offset: dt.timedelta) -> str:
     return f"{sign}{hours:02d}:{mins:02d}"
 
 
-def _write_event(sink: Sink, event: Event, batch: Batch, offset: str) -> int:
-    """Write one EPCIS event; returns how many code identifiers it named."""
+def _write_event(sink: Sink, event: Event, batch: Batch | None, offset: str) -> int:
+    """Write one EPCIS event; returns how many code identifiers it named. An event of no batch
+    (only a hub could hold one: the store files every code event under a batch) gets no ILMD, and
+    no read point unless it names its line."""
     fields: dict[str, Any] = {
         "type": "ObjectEvent" if event.kind in _OBJECT_EVENTS else "AggregationEvent",
         "eventTime": format_time(event.time_us),
@@ -127,13 +159,11 @@ def _write_event(sink: Sink, event: Event, batch: Batch, offset: str) -> int:
     else:
         action, biz_step, disposition = _AGGREGATION_EVENTS[event.kind]
         fields["parentID"] = code_uri(event.parent or "")
-    fields |= {
-        "action": action,
-        "bizStep": biz_step,
-        "disposition": disposition,
-        "readPoint": {"id": line_uri(event.line or batch.line)},
-    }
-    if event.kind is EventKind.COMMISSIONED:
+    fields |= {"action": action, "bizStep": biz_step, "disposition": disposition}
+    line = event.line or (batch.line if batch is not None else "")
+    if line:
+        fields["readPoint"] = {"id": line_uri(line)}
+    if event.kind is EventKind.COMMISSIONED and batch is not None:
         fields["ilmd"] = {
             "cbvmda:lotNumber": batch.batch_number,
             "cbvmda:itemExpirationDate": batch.expiry_date.isoformat(),

@@ -21,13 +21,13 @@ that no line changes while it is written.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, BinaryIO, Protocol, TextIO
 from xml.sax.saxutils import escape, quoteattr
 
 from linecode.export.sink import ExportSummary, ProgressCallback, Sink
-from linecode.store import Store, format_time, now_us
+from linecode.store import Batch, LevelReconciliation, Product, Store, format_time, now_us
 
 REPORT_FORMAT = "linecode-nmpa-batch-report"
 REPORT_VERSION = 1
@@ -73,10 +73,14 @@ def progress_total(store: Store, batch_id: str) -> int:
 def production(store: Store, batch_id: str) -> dict[str, Any]:
     """The production data set of a batch (the report's ``production`` section)."""
     batch = store.batch(batch_id)
-    product = store.product(batch.product_id)
-    report = store.reconcile(batch_id)
+    return production_of(batch, store.product(batch.product_id), store.reconcile(batch_id).levels)
+
+
+def production_of(batch: Batch, product: Product, counts: Sequence[LevelReconciliation]) -> dict[str, Any]:
+    """The production data set of ``batch`` of ``product`` whose levels reconcile as ``counts`` (one
+    per level, unit first): :func:`production`, and the hub's report of a batch it holds."""
     levels = []
-    for number, (spec, counts) in enumerate(zip(product.levels, report.levels, strict=True), start=1):
+    for number, (spec, level) in enumerate(zip(product.levels, counts, strict=True), start=1):
         levels.append(
             {
                 "level": number,
@@ -84,7 +88,7 @@ def production(store: Store, batch_id: str) -> dict[str, Any]:
                 "code_rule": spec.rule.value,
                 "identifier": spec.identifier,
                 "pack_ratio": spec.pack_ratio,
-                **{name: getattr(counts, name) for name in QUANTITIES},
+                **{name: getattr(level, name) for name in QUANTITIES},
             }
         )
     return {
@@ -98,7 +102,7 @@ def production(store: Store, batch_id: str) -> dict[str, Any]:
         "expiry_date": batch.expiry_date.isoformat(),
         "line": batch.line,
         "planned_quantity": batch.planned_quantity,
-        "production_quantity": report.levels[0].commissioned,
+        "production_quantity": counts[0].commissioned,
         "batch_state": batch.state.label,
         "status": batch.status.label,
         "status_zh": batch.status.chinese,
@@ -127,7 +131,7 @@ def write_nmpa_json(
     with 1 per parent code walked (total: :func:`progress_total`). Raises
     :class:`~linecode.errors.NotFound` for an unknown batch.
     """
-    return _write_report(store, batch_id, out, progress, _JsonReport())
+    return _write_store_report(store, batch_id, out, progress, "nmpa-json")
 
 
 def write_nmpa_xml(
@@ -143,7 +147,39 @@ def write_nmpa_xml(
     (``levels/level``, ``relations/relation``, ``children/child``). Arguments and errors as
     :func:`write_nmpa_json`.
     """
-    return _write_report(store, batch_id, out, progress, _XmlReport())
+    return _write_store_report(store, batch_id, out, progress, "nmpa-xml")
+
+
+def _write_store_report(
+    store: Store, batch_id: str, out: BinaryIO | TextIO, progress: ProgressCallback | None, name: str
+) -> ExportSummary:
+    summary = ExportSummary(batch_id, name, last_event_seq=store.last_event_seq())
+    return write_report(name, production(store, batch_id), relations(store, batch_id, progress), out, summary)
+
+
+def write_report(
+    report_format: str,
+    production: dict[str, Any],
+    relations: Iterable[Relation],
+    out: BinaryIO | TextIO,
+    summary: ExportSummary,
+) -> ExportSummary:
+    """Write a batch report of ``production`` (:func:`production_of`) and ``relations`` to ``out``
+    as ``report_format`` (one of :data:`REPORT_FORMATS`), streaming the relations as they come:
+    the writer of :func:`write_nmpa_json`, :func:`write_nmpa_xml` and the hub's report
+    (``linecode.hub.exports``). Counts into ``summary`` and sets its ``bytes_written``."""
+    syntax = _SYNTAXES[report_format]
+    sink = Sink(out)
+    header = {"format": REPORT_FORMAT, "version": REPORT_VERSION, "created": format_time(now_us())}
+    syntax.begin(sink, header, production)
+    for relation in relations:
+        syntax.relation(sink, relation, summary.relations == 0)
+        summary.relations += 1
+        summary.codes += 1 + len(relation.children)
+    syntax.end(sink, summary.relations)
+    sink.flush()
+    summary.bytes_written = sink.written
+    return summary
 
 
 class _Syntax(Protocol):
@@ -154,23 +190,6 @@ class _Syntax(Protocol):
     def begin(self, sink: Sink, header: dict[str, Any], production: dict[str, Any]) -> None: ...
     def relation(self, sink: Sink, relation: Relation, first: bool) -> None: ...
     def end(self, sink: Sink, relation_count: int) -> None: ...
-
-
-def _write_report(
-    store: Store, batch_id: str, out: BinaryIO | TextIO, progress: ProgressCallback | None, syntax: _Syntax
-) -> ExportSummary:
-    summary = ExportSummary(batch_id, syntax.name, last_event_seq=store.last_event_seq())
-    sink = Sink(out)
-    header = {"format": REPORT_FORMAT, "version": REPORT_VERSION, "created": format_time(now_us())}
-    syntax.begin(sink, header, production(store, batch_id))
-    for relation in relations(store, batch_id, progress):
-        syntax.relation(sink, relation, summary.relations == 0)
-        summary.relations += 1
-        summary.codes += 1 + len(relation.children)
-    syntax.end(sink, summary.relations)
-    sink.flush()
-    summary.bytes_written = sink.written
-    return summary
 
 
 class _JsonReport:
@@ -210,6 +229,11 @@ class _XmlReport:
 
     def end(self, sink: Sink, relation_count: int) -> None:
         sink.write(f" </relations>\n <relation_count>{relation_count}</relation_count>\n</batch_report>\n")
+
+
+_SYNTAXES: dict[str, _Syntax] = {syntax.name: syntax for syntax in (_JsonReport(), _XmlReport())}
+REPORT_FORMATS = tuple(_SYNTAXES)
+"""The formats :func:`write_report` writes: ``nmpa-json``, ``nmpa-xml``."""
 
 
 def _write_xml(sink: Sink, name: str, value: Any, depth: int) -> None:
