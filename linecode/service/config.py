@@ -44,6 +44,8 @@ address = "hub.example:50061"
 site_id = "S1"
 low_water = 20000            # ask for the next range when a pool holds fewer unused indices
 lease_size = 0               # indices per grant; 0: the hub's suggested size (its GetLimits)
+retention_days = 30          # events the hub holds, of batches no longer open, and idempotency
+                             # answers are pruned here once this old; 0: keep everything
 ca = "hub-ca.crt"            # TLS to the hub (with cert and key: this site's client certificate)
 cert = "site.crt"
 key = "site.key"
@@ -88,6 +90,7 @@ _SECTIONS = {
         "site_id": "hub_site_id",
         "low_water": "hub_low_water",
         "lease_size": "hub_lease_size",
+        "retention_days": "hub_retention_days",
         "ca": "hub_ca",
         "cert": "hub_cert",
         "key": "hub_key",
@@ -111,6 +114,7 @@ _TYPES: dict[str, type | tuple[type, ...]] = {
     "auth_tokens": dict,
     "hub_low_water": int,
     "hub_lease_size": int,
+    "hub_retention_days": int,
 }
 
 
@@ -180,6 +184,7 @@ class ServeConfig:
     hub_site_id: str | None = None
     hub_low_water: int = 20_000
     hub_lease_size: int = 0
+    hub_retention_days: int = 30
     hub_ca: Path | None = None
     hub_cert: Path | None = None
     hub_key: Path | None = None
@@ -290,6 +295,11 @@ class ServeConfig:
         ):
             raise ConfigError(
                 f"[hub] site_id = {config.hub_site_id!r}: expected 1 to 100 printable characters",
+                reason=Reason.BAD_CONFIG,
+            )
+        if not 0 <= config.hub_retention_days <= 36_500:
+            raise ConfigError(
+                f"[hub] retention_days = {config.hub_retention_days}: expected 0 (keep everything) to 36500",
                 reason=Reason.BAD_CONFIG,
             )
         if not 1 <= config.hub_low_water <= 10**8 or not 0 <= config.hub_lease_size <= 10**8:

@@ -282,7 +282,7 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
         channel = hub_channel(config)
         refiller = Refiller(store, channel, config.hub_site_id, config.hub_low_water, config.hub_lease_size)
         refiller.on_holdings = partial(_show_holdings, running.health, {})
-        shipper = Shipper(store, channel, config.hub_site_id)
+        shipper = Shipper(store, channel, config.hub_site_id, retention_days=config.hub_retention_days)
         shipper.on_change = partial(_show_shipping, running.health)
         running.on_stop.insert(0, channel.close)
         running.on_stop.insert(0, refiller.start().stop)

@@ -17,7 +17,8 @@ every few seconds). The lag — events the hub does not have yet, and the age of
 event is older than ``LAG_ALARM_S``), and on the hub (``linecode hub status``).
 
 Once the hub has acknowledged every event of a closed batch, the site marks it EXPORTED (a
-BATCH_EXPORTED event to ``hub``, shipped like any other). Several processes of one site share one
+BATCH_EXPORTED event to ``hub``, shipped like any other). Once an hour the shipper prunes what the
+hub holds and the site no longer needs (``store/retention.py``). Several processes of one site share one
 store: one of them ships at a time (a lock file in the data dir); the others stand by.
 """
 
@@ -49,6 +50,8 @@ MAX_EVENTS = 20_000
 """Most events in one shipment."""
 MAX_BYTES = 2 << 20
 """Most bytes of events in one shipment (gRPC's default message limit is 4 MiB)."""
+PRUNE_EVERY_S = 3600.0
+"""How often retention looks for what it may prune."""
 LAG_ALARM_S = 300.0
 """Health says NOT_SERVING for shipping once the oldest unshipped event is older than this."""
 EXPORTED_TO = "hub"
@@ -77,6 +80,8 @@ class Shipper:
     max_events: int = MAX_EVENTS
     max_bytes: int = MAX_BYTES
     gather_s: float = GATHER_S
+    retention_days: int = 30
+    """Shipped events and idempotency answers older than this are pruned (0: never; ``retention.py``)."""
     shipped: int = 0
     """Events this shipper has had stored on the hub."""
     error: str | None = None
@@ -88,6 +93,7 @@ class Shipper:
     lag_observed: list[float] = field(default_factory=list)
     """Seconds from commit to the hub's acknowledgement of the oldest event of each shipment (the
     benchmark's figure; kept for the last 100,000 shipments)."""
+    _pruned_at: float | None = None
     _position: int | None = None
     _seen: dict[int, float] = field(default_factory=dict)
     _wake: threading.Event = field(default_factory=threading.Event)
@@ -136,6 +142,7 @@ class Shipper:
                 while self.ship_once(stub) and not self._stop.is_set():
                     pass
                 self.error, self.refused = None, False
+                self._prune()
                 backoff = 0.0
             except grpc.RpcError as exc:
                 code = exc.code()  # type: ignore[attr-defined]
@@ -148,6 +155,22 @@ class Shipper:
                 backoff = MAX_BACKOFF_S
             if self.on_change is not None:
                 self.on_change(self)
+
+    def _prune(self) -> None:
+        """Retention, at most once every ``PRUNE_EVERY_S`` (the first time once the log is shipped)."""
+        now = time.monotonic()
+        if not self.retention_days or (self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY_S):
+            return
+        self._pruned_at = now
+        done = self.store.prune(self.retention_days)
+        if done.events or done.answers:
+            log.info(
+                "pruned %d shipped events of %d batches and %d idempotency answers older than %d days",
+                done.events,
+                len(done.batches),
+                done.answers,
+                self.retention_days,
+            )
 
     def _failed(self, message: str) -> None:
         if self.error != message:

@@ -43,6 +43,7 @@ from linecode.store import records, replay
 from linecode.store.leases import _merge as merge_ranges
 from linecode.store.model import Batch, Event, EventKind, IndexRange, Lease, Level, Product, State
 from linecode.store.records import Row
+from linecode.store.retention import Pruned
 from linecode.store.store import Store
 from linecode.store.tx import Tx
 
@@ -120,8 +121,10 @@ def check_in(tx: Tx, limit: int = LISTED) -> CheckReport:
     batches = {b.ref: b for b in tx.batches()}
     products = {p.product_id: p for p in tx.products()}
     log = _Log(report, {name: ref for ref, name in names.items()})
+    pruned = Pruned.of(tx)
+    vouched = replay.pruned_allocations(tx, pruned.batches)
     try:
-        code_events, batch_events = replay.replay(log.read(tx), tx.locate)
+        code_events, batch_events = replay.replay(log.read(tx), tx.locate, vouched, names)
     except Exception as exc:  # any event the replay cannot take is a finding, not a failed check
         where = (
             f"the event after event {log.seq} is unreadable"
@@ -137,13 +140,21 @@ def check_in(tx: Tx, limit: int = LISTED) -> CheckReport:
     else:
         replayed = code_events, batch_events
     report.checked["events"] = log.count
+    if replayed is not None and log.gaps != pruned.events:
+        before, after = log.first_gap or (log.seq, log.seq + 1)
+        report.add(
+            "events",
+            f"event {after} follows event {before}: {log.gaps} event numbers are missing from the log, but "
+            f"retention pruned {pruned.events}; expected the log numbered without gaps but for those",
+        )
     rows, slots = _read_records(tx, names, report)
+    allocations = list(tx.allocations())
     if replayed is not None:
+        log.vouch_for(vouched)
         states = replay.Stored(tx, rows)
-        for message in replay.mismatches(*replayed, states, batches.values()):
+        for message in replay.mismatches(*replayed, states, batches.values(), without=pruned.batches):
             report.add("records", message)
         report.checked["records"] = len(replayed[0].keys() | states.keys()) + len(batches)
-    allocations = list(tx.allocations())
     _check_allocation_index(tx, rows, allocations, names, report)
     _check_counters(tx, rows, allocations, batches, products, report)
     _check_hierarchy(tx, rows, slots, report)
@@ -165,6 +176,9 @@ class _Log:
         self.unreadable = False
         """Whether reading the event after ``seq`` failed."""
         self.count = 0
+        self.gaps = 0
+        """Event numbers missing between those read."""
+        self.first_gap: tuple[int, int] | None = None
         self.taken: dict[str, list[tuple[IndexRange, int, str]]] = defaultdict(list)
         """Per pool: each range an ALLOCATED or LEASE_EXPORTED event took, its event and kind."""
         self.imported: dict[str, list[tuple[IndexRange, int]]] = defaultdict(list)
@@ -181,17 +195,28 @@ class _Log:
                 raise
             if event is None:
                 return
-            if event.seq != self.seq + 1:
+            if event.seq <= self.seq:
                 self.report.add(
                     "events",
                     f"event {event.seq} follows event {self.seq}: expected event {self.seq + 1} (the log is "
-                    "numbered without gaps)",
+                    "numbered in order)",
                 )
+            elif event.seq > self.seq + 1:  # what retention pruned, if the log is whole
+                self.gaps += event.seq - self.seq - 1
+                self.first_gap = self.first_gap or (self.seq, event.seq)
             self.seq, self.kind = event.seq, event.kind.label
             self.count += 1
             if event.kind in _TAKING or event.kind is EventKind.LEASE_IMPORTED:
                 self._note_lease(event)
             yield event
+
+    def vouch_for(self, allocations: list[records.AllocatedRange]) -> None:
+        """Take ``allocations`` (of batches whose events retention pruned) as made by their
+        ALLOCATED events, which the log no longer holds."""
+        for a in allocations:
+            if a not in self.allocations:
+                self.allocations.add(a)
+                self.taken[a.pool].append((IndexRange(a.start, a.start + a.count), a.event_seq, "allocated"))
 
     def _note_lease(self, event: Event) -> None:
         try:

@@ -40,6 +40,9 @@ _COUNT = struct.Struct("<q")
 _ALLOCATION = struct.Struct("<IBIqQ")  # batch ref, level, count, time µs, event seq
 _POOL_END = b"\x00"
 """Between a pool's name and the start index in an allocation's key (no pool name holds it)."""
+PRUNED = b"linecode-pruned"
+"""Under it in the main database: what retention took out of the event log (JSON: the batches whose
+events were pruned, and how many events), so checks know which history is gone (``retention.py``)."""
 SHIPPED = b"linecode-shipped"
 """Under it in the main database: the last event number the hub has acknowledged (a site of a hub;
 ``service/ship.py``), kept in the store so a restart ships on from there."""
@@ -349,19 +352,31 @@ def load_json(raw: Buffer) -> Any:
     return json.loads(bytes(raw))
 
 
-def pack_answer(digest: str, result: dict[str, Any]) -> bytes:
-    """An idempotency record: the request's :func:`~linecode.store.tx.request_digest` and its answer.
+def pack_answer(digest: str, result: dict[str, Any], time_us: int = 0) -> bytes:
+    """An idempotency record: when it was written, the request's
+    :func:`~linecode.store.tx.request_digest` and its answer.
 
-    A change's answer (``event_seq`` and ``parent``: nearly every request of a line) is written as
-    the text ``<digest> <event_seq> <parent>``, any other answer as JSON (which starts with ``{``).
-    Digests are hex and parent keys hold no space."""
+    ``@<time_us> `` first (records written before 2026-12 lack it: never pruned), then a change's
+    answer (``event_seq`` and ``parent``: nearly every request of a line) as the text
+    ``<digest> <event_seq> <parent>``, any other answer as JSON (which starts with ``{``). Digests
+    are hex and parent keys hold no space."""
+    stamp = f"@{time_us} " if time_us else ""
     if result.keys() == _CHANGE_ANSWER:
-        return f"{digest} {result['event_seq']} {result['parent'] or ''}".encode()
-    return dump_json({"body": digest, "result": result})
+        return f"{stamp}{digest} {result['event_seq']} {result['parent'] or ''}".encode()
+    return stamp.encode() + dump_json({"body": digest, "result": result})
+
+
+def answer_time(raw: Buffer) -> int:
+    """When a :func:`pack_answer` record was written (0: before records kept it)."""
+    if raw[:1] != b"@":
+        return 0
+    return int(bytes(raw[1 : bytes(raw[:32]).index(b" ")]))
 
 
 def unpack_answer(raw: Buffer) -> tuple[str, dict[str, Any]]:
     """The digest and the answer of a :func:`pack_answer` record."""
+    if raw[:1] == b"@":
+        raw = bytes(raw)[bytes(raw[:32]).index(b" ") + 1 :]
     if raw[:1] == b"{":
         stored = load_json(raw)
         return stored["body"], stored["result"]

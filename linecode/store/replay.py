@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import bisect
 import json
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import islice
 from typing import Protocol, TypeVar
@@ -29,6 +29,7 @@ from linecode.store.model import (
     State,
 )
 from linecode.store.records import Row
+from linecode.store.retention import Pruned
 from linecode.store.store import Store
 from linecode.store.tx import Tx
 
@@ -128,10 +129,20 @@ _NO_END = 1 << 70
 """Sorts after every (start, end, …) of one start."""
 
 
-def replay(events: Iterable[Event], locate: Locate) -> tuple[Replayed, dict[str, BatchView]]:
-    """Every code's and batch's state after ``events`` (which must start at the first event)."""
+def replay(
+    events: Iterable[Event],
+    locate: Locate,
+    pruned: Iterable[records.AllocatedRange] = (),
+    names: Mapping[int, str] = {},
+) -> tuple[Replayed, dict[str, BatchView]]:
+    """Every code's and batch's state after ``events`` (which must start at the first event);
+    ``pruned``: the allocations of batches whose ALLOCATED events retention took out of the log
+    (their batch refs named by ``names``), so later events may still name their codes."""
     codes = Replayed(locate)
     batches: dict[str, BatchView] = {}
+    for a in pruned:
+        kept = codes.allocated.setdefault(a.pool, [])
+        bisect.insort(kept, (a.start, a.end, names[a.batch_ref], a.level, a.time_us, a.event_seq))
 
     def allocated(event: Event, pool: str, ranges: Sequence[IndexRange], level: int) -> None:
         kept = codes.allocated.setdefault(pool, [])
@@ -292,9 +303,11 @@ def mismatches(
     batch_events: Mapping[str, BatchView],
     code_records: Mapping[str, CodeState],
     batches: Iterable[Batch],
+    without: Collection[str] = (),
 ) -> Iterator[str]:
     """Each batch, then each code, whose record (``code_records``, ``batches``) disagrees with the
-    replayed log (``code_events``, ``batch_events``: what :func:`replay` returned), in key order."""
+    replayed log (``code_events``, ``batch_events``: what :func:`replay` returned), in key order;
+    but the batches ``without`` and their codes (retention pruned their history: ``retention.py``)."""
     batch_records = {b.batch_id: _batch_view(b, batch_events.get(b.batch_id)) for b in batches}
     sides: tuple[tuple[Mapping[str, object], Mapping[str, object], str], ...] = (
         (batch_events, batch_records, "batch "),
@@ -303,8 +316,23 @@ def mismatches(
     for from_events, from_records, what in sides:
         for key in sorted(from_events.keys() | from_records.keys()):
             a, b = from_events.get(key), from_records.get(key)
+            if without and (key in without or _of(a, without) or _of(b, without)):
+                continue
             if a != b:
                 yield f"{what}{key}: events say {a}, records say {b}"
+
+
+def pruned_allocations(tx: Tx, batches: Collection[str]) -> list[records.AllocatedRange]:
+    """The allocations of ``batches`` (whose events retention pruned), as the store keeps them."""
+    if not batches:
+        return []
+    refs = {ref for ref, name in tx.batch_refs().items() if name in batches}
+    return [a for a in tx.allocations() if a.batch_ref in refs]
+
+
+def _of(state: object, batches: Collection[str]) -> bool:
+    """Whether ``state`` is a code's of one of ``batches``."""
+    return isinstance(state, CodeState) and state.batch_id in batches
 
 
 def differences(store: Store, limit: int = 20) -> list[str]:
@@ -312,7 +340,10 @@ def differences(store: Store, limit: int = 20) -> list[str]:
     ``limit`` of them; the log and the records are read in one transaction."""
 
     def run(tx: Tx) -> list[str]:
-        code_events, batch_events = replay(events_in(tx), tx.locate)
-        return list(islice(mismatches(code_events, batch_events, stored_in(tx), tx.batches()), limit))
+        gone = Pruned.of(tx).batches
+        names = tx.batch_refs()
+        code_events, batch_events = replay(events_in(tx), tx.locate, pruned_allocations(tx, gone), names)
+        found = mismatches(code_events, batch_events, stored_in(tx), tx.batches(), gone)
+        return list(islice(found, limit))
 
     return read_snapshot(store, run)

@@ -34,7 +34,7 @@ from linecode.errors import (
 from linecode.reasons import Reason
 from linecode.serials import MasterKey
 from linecode.serials.keys import KEY_FILE_NAME
-from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records
+from linecode.store import aggregation, coderules, leases, lifecycle, reconcile, records, retention
 from linecode.store.database import DEFAULT_MAP_SIZE, DEFAULT_MAX_MAP_SIZE, DEFAULT_MAX_READERS, Database
 from linecode.store.model import (
     ANYONE,
@@ -886,7 +886,16 @@ class Store:
 
         Reads in chunks (one short read transaction each), so a slow consumer never holds the store.
         """
-        ref = self.batch(batch_id).ref if batch_id is not None else None
+        ref = None
+        if batch_id is not None:
+            ref = self.batch(batch_id).ref
+            if batch_id in self._db.read(lambda tx: retention.Pruned.of(tx).batches):
+                raise Precondition(
+                    f"the events of batch {batch_id!r} were pruned here once the hub held them; expected "
+                    "a batch whose history this site still keeps",
+                    reason=Reason.EVENTS_PRUNED,
+                    hint="export it from the hub: linecode hub export --batch …",
+                )
         seq = since
         while True:
             chunk, last = self._db.read(
@@ -909,15 +918,29 @@ class Store:
     ) -> tuple[list[bytes], dict[int, str]]:
         """The events after ``since`` as the store keeps them (``records.pack_event``), up to
         ``max_events`` or ``max_bytes`` (at least one if there is any), and the ids of the batch
-        numbers they hold: what a site ships to its hub."""
+        numbers they hold: what a site ships to its hub. Raises :class:`Precondition`
+        ``EVENTS_PRUNED`` if retention pruned the event after ``since`` (a hub that lost events
+        the site no longer has)."""
 
         def run(tx: Tx) -> tuple[list[bytes], dict[int, str]]:
-            packed = tx.packed_events_after(since, max_events=max_events, max_bytes=max_bytes)
+            first, packed = tx.packed_events_after(since, max_events=max_events, max_bytes=max_bytes)
+            if packed and first != since + 1:
+                raise Precondition(
+                    f"events {since + 1}-{first - 1} were pruned here after the hub acknowledged them, "
+                    f"but the hub asks for them again (it holds {since} only); nothing was shipped",
+                    reason=Reason.EVENTS_PRUNED,
+                    hint="restore the hub's database; the site cannot send what it no longer keeps",
+                )
             refs = {records.event_batch_ref(raw) for raw in packed} - {0}
             names = tx.batch_refs()
             return packed, {ref: names[ref] for ref in refs}
 
         return self._db.read(run)
+
+    def prune(self, retention_days: int) -> retention.Pruned:
+        """Prune the shipped events and the idempotency answers older than ``retention_days``
+        (``retention.py`` says which, and what is kept forever); what was pruned."""
+        return retention.prune(self, now_us() - retention_days * retention.DAY_US)
 
     def shipped(self) -> int:
         """The last event the hub has acknowledged (0: none yet, or a store of no hub)."""

@@ -16,7 +16,7 @@ from linecode.codes.keys import KeyParts, parts
 from linecode.errors import AlreadyExists, InvalidArgument, InvalidCode, NotFound, PermissionDenied, shown
 from linecode.reasons import Reason
 from linecode.store import coderules, records
-from linecode.store.model import Batch, Event, EventKind, Level, Lock, Product, Stamp, State
+from linecode.store.model import Batch, Event, EventKind, Level, Lock, Product, Stamp, State, now_us
 from linecode.store.records import AllocatedRange, Row
 
 if TYPE_CHECKING:
@@ -658,20 +658,24 @@ class Tx:
                 codes += len(out[-1].codes)
         return out, last
 
-    def packed_events_after(self, since: int, *, max_events: int, max_bytes: int) -> list[bytes]:
-        """The events after ``since`` as stored (``records.pack_event``), oldest first: at least
-        one if there is any, then up to ``max_events`` or ``max_bytes`` in all (how a site ships)."""
+    def packed_events_after(self, since: int, *, max_events: int, max_bytes: int) -> tuple[int, list[bytes]]:
+        """The number of the first event after ``since`` and the events from it as stored
+        (``records.pack_event``), oldest first, numbered without a gap: at least one if there is
+        any, then up to ``max_events`` or ``max_bytes`` in all (how a site ships)."""
         cursor = self.txn.cursor(db=self.db.dbs["events"])
         out: list[bytes] = []
         if not cursor.set_range(records.seq_key(since + 1)):
-            return out
+            return since + 1, out
+        first = records.seq_of(cursor.key())
         size = 0
-        for raw in cursor.iternext(keys=False, values=True):
+        for key, raw in cursor.iternext(keys=True, values=True):
             size += len(raw)
-            if out and (len(out) >= max_events or size > max_bytes):
+            if out and (
+                len(out) >= max_events or size > max_bytes or records.seq_of(key) != first + len(out)
+            ):
                 break
             out.append(bytes(raw))
-        return out
+        return first, out
 
     def shipped(self) -> int:
         """The last event the hub has acknowledged (0: none, or no hub)."""
@@ -716,9 +720,8 @@ class Tx:
     def remember(self, key: str | None, digest: str, result: dict[str, Any]) -> None:
         """File the answer to the request of ``key`` (if any) for its retries (:meth:`recall`)."""
         if key is not None:
-            self.txn.put(
-                self._answer_key(key), records.pack_answer(digest, result), db=self.db.dbs["idempotency"]
-            )
+            packed = records.pack_answer(digest, result, now_us())
+            self.txn.put(self._answer_key(key), packed, db=self.db.dbs["idempotency"])
 
     def _answer_key(self, key: str) -> bytes:
         """Where the answer to ``key`` is filed: callers limited to lines have a namespace per set of
