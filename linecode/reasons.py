@@ -273,6 +273,8 @@ class Reason(StrEnum):
     """A hub export cursor no pull of this hub wrote (malformed, an unknown site, past its events)."""
     AMBIGUOUS_BATCH = "AMBIGUOUS_BATCH"
     """A batch id the hub holds of several sites, where one site's batch is meant: name the site."""
+    NO_HUB = "NO_HUB"
+    """A command that reads from the hub got no answer, or was refused (``restore --from-hub``)."""
     NO_POSTGRES = "NO_POSTGRES"
     """PostgreSQL's programs are missing or a throwaway cluster would not start."""
     MIGRATION_REFUSED = "MIGRATION_REFUSED"

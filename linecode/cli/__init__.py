@@ -26,6 +26,7 @@ COMMANDS = (
     "check",
     "backup",
     "migrate",
+    "restore",
     "hub",
     "leases",
     "client_config",

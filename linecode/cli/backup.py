@@ -49,13 +49,7 @@ def copy_master_key(data: Path, out: Path) -> str:
             "here; keep the server's key with the backup (without it no code can be verified or issued)"
         )
     try:
-        secret = source.read_bytes()
-        fd = os.open(out / KEY_FILE_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        try:
-            os.write(fd, secret)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        place_key(source, out)
     except OSError as exc:
         raise ConfigError(
             f"the store was backed up to {out}, but its master key was not: {exc}",
@@ -68,3 +62,17 @@ def copy_master_key(data: Path, out: Path) -> str:
         else ""
     )
     return f"copied {KEY_FILE_NAME} (0600): keep the backup as secret as the data dir{note}"
+
+
+def place_key(source: Path, out: Path) -> None:
+    """Copy the key file ``source`` into the data dir ``out`` as its ``master.key`` (0600, durable;
+    an existing one is never overwritten)."""
+    from linecode.serials.keys import KEY_FILE_NAME
+
+    secret = source.read_bytes()
+    fd = os.open(out / KEY_FILE_NAME, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secret)
+        os.fsync(fd)
+    finally:
+        os.close(fd)

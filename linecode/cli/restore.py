@@ -1,0 +1,101 @@
+"""``linecode restore --from-hub ADDRESS --site ID --data DIR``: a site's store made again from the
+events its hub holds (disaster recovery, SPEC §7).
+
+The hub keeps every event the site shipped (``HubService.SiteEvents``); :func:`linecode.store.rebuild.rebuild`
+runs them again through the store's own rules into a new store — codes, the packaging tree, counters,
+the pools with the leases they still hold — and checks each event re-runs to itself. The new store
+knows the hub has all of it (its acknowledged position is the hub's), so a server started on it ships
+on from there. What the log does not hold is said by ``rebuild``'s docstring (idempotency answers,
+the store's id). Events the site committed but never shipped are lost with its disk: the hub's
+``linecode hub status`` shows how far behind a site was.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from linecode.reasons import Reason
+
+if TYPE_CHECKING:
+    from linecode.store import Event
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    cmd = sub.add_parser("restore", help="make a site's store again from the events its hub holds")
+    cmd.add_argument("--from-hub", required=True, metavar="HOST:PORT", help="the hub's address")
+    cmd.add_argument("--site", required=True, help="the site's id at the hub")
+    cmd.add_argument("--data", type=Path, required=True, help="a new (or empty) directory for the store")
+    cmd.add_argument(
+        "--key-file",
+        type=Path,
+        help="the sites' master key file, copied into the new data dir (else LINECODE_MASTER_KEY)",
+    )
+    cmd.add_argument("--ca", type=Path, help="TLS: the hub's CA certificate")
+    cmd.add_argument("--cert", type=Path, help="TLS: this site's (or an admin's) client certificate")
+    cmd.add_argument("--key", type=Path, help="TLS: its private key")
+    cmd.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import grpc
+
+    from linecode.cli.backup import place_key
+    from linecode.errors import ConfigError
+    from linecode.serials import MasterKey
+    from linecode.serials.keys import ENV_VAR
+    from linecode.service.config import ServeConfig
+    from linecode.service.refill import hub_channel
+    from linecode.store import Store
+    from linecode.store.rebuild import rebuild
+    from linecode.v1 import hub_pb2, hub_pb2_grpc
+
+    if args.key_file is not None:
+        master = MasterKey.load(args.key_file, create=False)
+    elif os.environ.get(ENV_VAR):
+        master = MasterKey.from_hex(os.environ[ENV_VAR])
+    else:
+        raise ConfigError(
+            f"no master key: give --key-file or set {ENV_VAR}; expected the key the site's codes were "
+            "made with",
+            reason=Reason.NO_MASTER_KEY,
+        )
+    config = ServeConfig(
+        hub_address=args.from_hub, hub_site_id=args.site, hub_ca=args.ca, hub_cert=args.cert, hub_key=args.key
+    )
+    with hub_channel(config) as channel:
+        stub = hub_pb2_grpc.HubServiceStub(channel)
+        try:
+            position = stub.GetPosition(hub_pb2.PositionRequest(site_id=args.site), timeout=30).acked_seq
+            count = rebuild(
+                _events(stub, args.site), args.data, master, pools_from_hub=True, last_seq=position
+            )
+        except grpc.RpcError as exc:
+            raise ConfigError(
+                f"the hub at {args.from_hub} did not give the events of site {args.site!r}: "
+                f"{exc.code().name} {exc.details()}",  # type: ignore[attr-defined]
+                reason=Reason.NO_HUB,
+                hint="check the address, the site id and this caller's certificate (a site's or admin's)",
+            ) from None
+    with Store.open(args.data, master_key=master) as store:
+        store.set_shipped(position)
+        codes = sum(r.count for r in store.counts())
+    if args.key_file is not None:
+        place_key(args.key_file, args.data)
+    print(
+        f"restored site {args.site} from the hub at {args.from_hub} into {args.data}: {count:,} events, "
+        f"{codes:,} codes; the hub holds all of it (acknowledged to event {position:,})"
+    )
+    return 0
+
+
+def _events(stub: Any, site: str) -> Iterator[Event]:
+    """The site's events from the hub, block by block, each event checked as the hub's ingest does."""
+    from linecode.hub.ingest import Block, unpack
+    from linecode.v1 import hub_pb2
+
+    for block in stub.SiteEvents(hub_pb2.SiteEventsRequest(site_id=site), timeout=3600):
+        yield from unpack(Block(block.first_seq, block.events, block.batches))
