@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from linecode.store import Store
+    from linecode.store.leases import PoolHolding
 
 SAMPLE_IMAGES = 3
 
@@ -39,6 +40,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "--hub", metavar="HOST:PORT", help="run as a site of this hub (`linecode hub serve`): leases from it"
     )
     demo.add_argument("--site-id", default="S1", help="this site's id at the hub (with --hub; default S1)")
+    demo.add_argument(
+        "--sites",
+        type=int,
+        default=1,
+        metavar="N",
+        help="N >= 2: N sites of a hub over a throwaway PostgreSQL on this machine, --lines lines of "
+        "--units units each; ends with what the hub holds of them (default 1: one embedded server)",
+    )
     demo.set_defaults(handler=run)
 
 
@@ -52,11 +61,15 @@ def run(args: argparse.Namespace) -> int:
     from linecode.service.server import start
     from linecode.store import Store
 
-    if args.lines < 1 or args.units < 1 or args.speed < 0:
+    if args.lines < 1 or args.units < 1 or args.speed < 0 or args.sites < 1:
         raise InvalidArgument(
-            f"--lines {args.lines} --units {args.units} --speed {args.speed}: expected at least 1 line, "
-            "1 unit and a speed of 0 (as fast as possible) or more"
+            f"--lines {args.lines} --units {args.units} --speed {args.speed} --sites {args.sites}: expected "
+            "at least 1 line, 1 unit, 1 site and a speed of 0 (as fast as possible) or more"
         )
+    if args.sites > 1:
+        from linecode.cli import demo_sites
+
+        return demo_sites.run(args)
     data: Path = args.data or Path(tempfile.mkdtemp(prefix="linecode-demo-"))
     images_dir = data / "sample-images"
     images_dir.mkdir(parents=True, exist_ok=True)
@@ -73,7 +86,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"linecode demo — server on {site.target}, data dir {data}{hub}")
             plans = site.setup(args.lines, args.units, args.speed)
             if args.hub:
-                _wait_for_leases(store)
+                held = wait_for_leases(store)
+                print("leases   " + ", ".join(f"{h.pool} {h.remaining:,}" for h in held))
             batch_ids = [plan.batch_id for plan in plans]
             print(
                 f"product  {sim.DEMO_NAME} ({sim.DEMO_MAH}): "
@@ -151,8 +165,9 @@ def run(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _wait_for_leases(store: Store) -> None:
-    """Until the site holds codes of every pool of the hub (its first grants), or say why not."""
+def wait_for_leases(store: Store) -> list[PoolHolding]:
+    """Until the site holds codes of every pool of the hub (its first grants), or say why not; what
+    it holds of each then."""
     from linecode.errors import Exhausted
     from linecode.reasons import Reason
     from linecode.store.leases import holdings
@@ -161,8 +176,7 @@ def _wait_for_leases(store: Store) -> None:
     while time.monotonic() < deadline:
         held = holdings(store.pools())
         if held and all(h.remaining for h in held):
-            print("leases   " + ", ".join(f"{h.pool} {h.remaining:,}" for h in held))
-            return
+            return held
         time.sleep(0.1)
     raise Exhausted(
         "no lease from the hub in 30 s",
