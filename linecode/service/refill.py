@@ -46,7 +46,12 @@ def hub_channel(config: ServeConfig) -> grpc.Channel:
     """A channel to the hub of ``config`` (TLS with this site's certificate when configured)."""
     assert config.hub_address is not None
     # a hub back after an outage is found within a second, not after gRPC's default 2 minutes
-    options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 1000)]
+    options = [
+        ("grpc.initial_reconnect_backoff_ms", 100),
+        ("grpc.max_reconnect_backoff_ms", 1000),
+        ("grpc.max_receive_message_length", 512 << 20),  # a restore's blocks (the hub's MAX_MESSAGE)
+        ("grpc.max_send_message_length", 512 << 20),
+    ]
     if config.hub_ca is None:
         return grpc.insecure_channel(config.hub_address, options)
     try:

@@ -3,6 +3,7 @@ code; refused whole when it is not the site's to ship (real PostgreSQL, gRPC and
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import psycopg
 import pytest
 from prometheus_client import generate_latest
 
+from linecode.errors import Exhausted
 from linecode.hub.authority import Authority
 from linecode.serials import MasterKey
 from linecode.service.config import ServeConfig
@@ -18,9 +20,10 @@ from linecode.service.hub import HubServer
 from linecode.service.metrics import Metrics
 from linecode.service.server import Running, start
 from linecode.service.ship import lag
-from linecode.store import BatchState, EventKind, Store, records
+from linecode.store import BatchState, EventKind, State, Store, records
+from linecode.store.leases import holdings
 from linecode.v1 import hub_pb2, hub_pb2_grpc
-from tests.factories import LEVELS, make_product
+from tests.factories import LEVELS, make_batch, make_product
 from tests.hub.shipping import hub_codes, pack_batch, site_codes, wait_exported, wait_leased, wait_shipped
 
 KEY = MasterKey(bytes(range(32)))
@@ -181,3 +184,39 @@ def test_a_gap_a_regression_another_sites_log_and_foreign_codes_are_refused_whol
 
 def store_code(store: Store) -> str:
     return next(iter(site_codes(store)))
+
+
+def test_an_event_naming_every_code_of_a_large_batch_ships(tmp_path: Path, hub: HubServer, dsn: str) -> None:
+    """A close releases every packed code in one event: 200,000 units in 40,000 bundles make one of
+    ~5 MB, past gRPC's default 4 MiB message."""
+    store, running = serve_site(tmp_path / "S1", "S1", hub.port)
+    try:
+        make_product(store, levels=LEVELS[:2])
+        while not store.pools() or not all(h.remaining for h in holdings(store.pools())):
+            time.sleep(0.02)
+        make_batch(store, "BIG", planned=200_000)
+        made: dict[str, list[str]] = {"unit": [], "bundle": []}
+        for level, n in (("unit", 200_000), ("bundle", 40_000)):
+            while len(made[level]) < n:
+                try:
+                    made[level] += store.allocate("BIG", level, min(50_000, n - len(made[level]))).codes
+                except Exhausted:  # the site's leases come a grant at a time
+                    time.sleep(0.05)
+            for i in range(0, n, 50_000):
+                store.report_events("printed", made[level][i : i + 50_000])
+                store.report_events("verified", made[level][i : i + 50_000])
+        units = made["unit"]
+        for i, bundle in enumerate(made["bundle"]):
+            store.aggregate(bundle, units[i * 5 : i * 5 + 5])
+        store.close_batch("BIG")
+        released = next(e for e in store.events("BIG") if e.kind is EventKind.RELEASED)
+        assert len(records.pack_event(0, released.kind, 1, "", "", released.codes, None, "")) > 4 << 20
+        wait_shipped(store, timeout=120)
+        with psycopg.connect(dsn) as conn:
+            held = conn.execute(
+                "SELECT count(*) FROM codes WHERE site_id = 'S1' AND state = %s", (int(State.RELEASED),)
+            ).fetchone()
+        assert held == (240_000,)
+    finally:
+        running.stop(0)
+        store.close()
