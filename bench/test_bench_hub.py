@@ -85,7 +85,7 @@ def test_linecode_allocate_with_hub_leases_against_local_pools(benchmark, cluste
         site, running = _site(tmp, "site", config)
         while not all(h.remaining >= LEASE // 2 for h in holdings(site.pools()) or [None]):  # type: ignore[union-attr]
             time.sleep(0.05)
-        refiller = running.on_stop[0].__self__  # type: ignore[attr-defined]
+        refiller = running.refiller  # type: ignore[attr-defined]
         grants_before = refiller.grants
         plain: list[float] = []
 

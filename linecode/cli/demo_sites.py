@@ -184,18 +184,8 @@ def _start_site(stack: ExitStack, data: Path, site_id: str, hub_port: int) -> Si
     config = ServeConfig(listen="127.0.0.1:0", hub_address=f"127.0.0.1:{hub_port}", hub_site_id=site_id)
     running, _ = start(store, config)
     stack.callback(running.stop, 2.0)
-    return SiteRun(site_id, store, running, _shipper(running))
-
-
-def _shipper(running: Running) -> Shipper:
-    """The shipper a site server started (its stop is among the server's ``on_stop``)."""
-    from linecode.service.ship import Shipper
-
-    for stop in running.on_stop:
-        owner = getattr(stop, "__self__", None)
-        if isinstance(owner, Shipper):
-            return owner
-    raise AssertionError("a site server of a hub without a shipper")
+    assert running.shipper is not None, "a site server of a hub starts a shipper"
+    return SiteRun(site_id, store, running, running.shipper)
 
 
 async def _pack(runs: list[SiteRun], on_image: Callable[[print_pb2.Image], None]) -> list[LineStats]:

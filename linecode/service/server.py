@@ -71,6 +71,10 @@ class Running:
     metrics_port: int | None = None
     on_stop: list[Callable[[], object]] = field(default_factory=list)
     """Called after the server stopped (e.g. closing the metrics endpoint)."""
+    refiller: Any = None
+    """A site of a hub: its :class:`~linecode.service.refill.Refiller`."""
+    shipper: Any = None
+    """A site of a hub: its :class:`~linecode.service.ship.Shipper`."""
 
     def stop(self, grace: float | None = 5.0) -> None:
         """Refuse new calls, let in-flight ones finish for ``grace`` seconds, wait for the handler
@@ -286,7 +290,8 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
         shipper.on_change = partial(_show_shipping, running.health)
         running.on_stop.insert(0, channel.close)
         running.on_stop.insert(0, refiller.start().stop)
-        running.on_stop.insert(1, shipper.start().stop)  # after the refiller (on_stop[0])
+        running.on_stop.insert(1, shipper.start().stop)
+        running.refiller, running.shipper = refiller, shipper
     if config.metrics_listen:
         try:
             running.metrics_port = metrics.serve(config.metrics_listen)

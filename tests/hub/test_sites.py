@@ -36,7 +36,7 @@ class Site:
 
     @property
     def refiller(self):  # type: ignore[no-untyped-def]
-        return self.running.on_stop[0].__self__
+        return self.running.refiller
 
     def allocate(self, count: int, deadline_s: float = 20.0) -> list[str]:
         """Allocate as a PLC does: retry while the site waits for its next lease."""
