@@ -3,7 +3,8 @@
 ``hub init --dsn DSN`` creates or moves forward the hub's schema; ``hub pool add`` registers a
 pool (a level's code rule) and the sites that may lease it; ``hub serve`` runs the HubService;
 ``hub status`` shows pools, their consumed index, and per site its grants, last contact and shipping
-lag (events the hub holds, events behind the site's last, seconds behind).
+lag (events the hub holds, events behind the site's last, seconds behind); ``hub export`` writes a
+batch of every site, or the events after a cursor (``linecode.hub.exports``).
 """
 
 from __future__ import annotations
@@ -60,6 +61,25 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="every pool of `linecode demo`'s product instead of --rule",
     )
     add.set_defaults(handler=run_pool_add)
+
+    export = cmds.add_parser(
+        "export",
+        help="a batch of every site as EPCIS or NMPA report, or every site's events after a cursor (EPCIS)",
+        description="With --after, the next cursor is printed alone on standard error once the document "
+        "is written whole; keep it with the document and pull with it next (docs/exports.md).",
+    )
+    export.add_argument("--dsn", required=True)
+    which = export.add_mutually_exclusive_group(required=True)
+    which.add_argument("--batch", help="batch id (of every site that holds one, unless --site)")
+    which.add_argument("--after", metavar="CURSOR", help='the events after CURSOR ("": from the first)')
+    export.add_argument("--site", default="", help="with --batch: that site's batch only")
+    export.add_argument("--max", type=int, default=1000, help="with --after: events at most (default 1000)")
+    export.add_argument("--format", choices=("epcis", "nmpa-json", "nmpa-xml"), default="epcis")
+    export.add_argument(
+        "--utc-offset", default="Z", help="EPCIS eventTimeZoneOffset, e.g. +08:00 (default Z)"
+    )
+    export.add_argument("--out", type=Path, help="file to write (default: standard output)")
+    export.set_defaults(handler=run_export)
 
 
 def _connect(dsn: str):  # type: ignore[no-untyped-def]
@@ -141,6 +161,42 @@ def run_status(args: argparse.Namespace) -> int:
             f"  {s['site']}: {s['grants']:,} grants, {s['indices']:,} indices, last contact {last}; "
             f"{s['events']:,} events held, {s['lag_events']:,} behind ({s['lag_seconds']:.1f} s)"
         )
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    import contextlib
+    import os
+    import sys
+
+    from linecode.cli.export import parse_offset
+    from linecode.errors import InvalidArgument
+    from linecode.hub.exports import HubExports
+
+    if args.after is not None and (args.format != "epcis" or args.site):
+        raise InvalidArgument(
+            "--after pulls EPCIS of every site: expected no --site and --format epcis",
+            reason=Reason.BAD_EXPORT_FORMAT,
+        )
+    offset = parse_offset(args.utc_offset)
+    partial = args.out.with_name(f".{args.out.name}.partial") if args.out else None  # no half document
+    pool, _ = _authority(args.dsn)
+    try:
+        with pool, partial.open("wb") if partial else contextlib.nullcontext(sys.stdout.buffer) as out:
+            exports = HubExports(pool)
+            if args.batch is not None:
+                exports.write_batch(
+                    args.batch, out, export_format=args.format, site_id=args.site, utc_offset=offset
+                )
+            else:
+                pulled = exports.pull(args.after, out, max_events=args.max, utc_offset=offset)
+        if partial:
+            os.replace(partial, args.out)
+    finally:
+        if partial:
+            partial.unlink(missing_ok=True)
+    if args.after is not None:
+        print(pulled.cursor, file=sys.stderr)
     return 0
 
 

@@ -4,31 +4,44 @@ it runs on ``grpc.aio`` (:class:`HubServer`), unlike the site server."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import datetime as dt
 import json
 import logging
 import os
 import threading
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, Callable
+from typing import Any, BinaryIO, TypeVar, cast
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1.health import aio as health_aio
 from grpc_reflection.v1alpha import reflection
 
-from linecode.errors import ConfigError, InvalidArgument, LinecodeError, NotFound, PermissionDenied, shown
+from linecode.errors import (
+    Aborted,
+    ConfigError,
+    InvalidArgument,
+    LinecodeError,
+    NotFound,
+    PermissionDenied,
+    shown,
+)
+from linecode.export import ExportSummary
 from linecode.hub import schema
 from linecode.hub.authority import Authority
 from linecode.hub.config import HubConfig
+from linecode.hub.exports import DEFAULT_PULL, Cursor, HubExports, Pulled
 from linecode.hub.ingest import Block, Ingest
 from linecode.hub.query import HubQuery
 from linecode.reasons import Reason
 from linecode.service import convert
+from linecode.service.admin import _summary as export_summary
 from linecode.service.auth import Access
 from linecode.service.errors import internal_status, to_status
 from linecode.service.query import batch_counts_response, verify_response
 from linecode.store.model import CodeInfo
-from linecode.v1 import common_pb2, hub_pb2, hub_pb2_grpc, query_pb2, query_pb2_grpc
+from linecode.v1 import admin_pb2, common_pb2, hub_pb2, hub_pb2_grpc, query_pb2, query_pb2_grpc
 
 log = logging.getLogger("linecode.hub")
 HUB_SERVICE = hub_pb2.DESCRIPTOR.services_by_name["HubService"].full_name
@@ -121,6 +134,84 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
                 return
             yield hub_pb2.EventBlock(first_seq=block.first_seq, events=block.events, batches=block.batches)
 
+    async def ExportBatch(self, request: hub_pb2.HubExportRequest, context: Any) -> Any:
+        try:
+            self._exporter("ExportBatch", context)
+            if request.format not in _EXPORT_FORMATS:
+                raise InvalidArgument(
+                    f"export format {request.format}: expected EXPORT_FORMAT_EPCIS, EXPORT_FORMAT_NMPA_JSON "
+                    "or EXPORT_FORMAT_NMPA_XML",
+                    reason=Reason.BAD_EXPORT_FORMAT,
+                )
+            name, content_type = _EXPORT_FORMATS[request.format]
+            offset = dt.timedelta(minutes=request.utc_offset_minutes)
+            exports = HubExports(self.authority.db)
+            first = True
+            written = _written(
+                lambda out: exports.write_batch(
+                    request.batch_id, out, export_format=name, site_id=request.site_id, utc_offset=offset
+                )
+            )
+            async with contextlib.aclosing(written):  # the writer stopped however the call ends
+                async for item in written:
+                    kind = content_type if first else ""
+                    if isinstance(item, ExportSummary):
+                        yield admin_pb2.ExportChunk(content_type=kind, summary=export_summary(item))
+                    else:
+                        yield admin_pb2.ExportChunk(data=item, content_type=kind)
+                    first = False
+        except LinecodeError as exc:
+            await context.abort_with_status(to_status(exc))
+        except Exception:  # a bug or the database's own error: logged here, a plain INTERNAL there
+            log.exception("export failed", extra={"batch": request.batch_id, "site": request.site_id})
+            await context.abort_with_status(internal_status("the hub could not export the batch; try again"))
+
+    async def PullEvents(self, request: hub_pb2.PullRequest, context: Any) -> Any:
+        try:
+            self._exporter("PullEvents", context)
+            cursor = Cursor.parse(request.cursor)  # refused before the stream starts
+            offset = dt.timedelta(minutes=request.utc_offset_minutes)
+            exports = HubExports(self.authority.db)
+            limit = request.max_events or DEFAULT_PULL
+            first = True
+            written = _written(lambda out: exports.pull(cursor, out, max_events=limit, utc_offset=offset))
+            async with contextlib.aclosing(written):
+                async for item in written:
+                    kind = "application/ld+json" if first else ""
+                    if isinstance(item, Pulled):
+                        yield hub_pb2.PullChunk(
+                            content_type=kind,
+                            next_cursor=str(item.cursor),
+                            events=item.events,
+                            more=item.more,
+                            summary=export_summary(item.summary),
+                        )
+                    else:
+                        yield hub_pb2.PullChunk(data=item, content_type=kind)
+                    first = False
+        except LinecodeError as exc:
+            await context.abort_with_status(to_status(exc))
+        except Exception:  # a bug or the database's own error: logged here, a plain INTERNAL there
+            log.exception("pull failed", extra={"cursor": request.cursor[:100]})
+            await context.abort_with_status(
+                internal_status("the hub could not export the events; pull again")
+            )
+
+    def _exporter(self, method: str, context: Any) -> None:
+        """Refuse an export unless the caller is an admin or qa (a site sees only its own events:
+        it may not export the hub's); any caller of a hub without ``[auth]``."""
+        if self.authorize is None:
+            return
+        who, role = self.authorize.identify(context, f"/linecode.v1.HubService/{method}")
+        if role.kind not in ("admin", "qa"):
+            log.warning("call denied", extra={"who": who, "role": str(role), "method": method})
+            raise PermissionDenied(
+                f"role {role} may not call {method}: the hub's exports are for the admin and qa roles "
+                "(a site may not read other sites' events)",
+                reason=Reason.ROLE_FORBIDS,
+                hint="ask an admin for a role that allows it",
+            )
+
 
 class HubQueryServicer(query_pb2_grpc.QueryServiceServicer):
     """QueryService across sites (``linecode.hub.query``), on ``grpc.aio`` like HubService; its
@@ -174,6 +265,64 @@ class HubQueryServicer(query_pb2_grpc.QueryServiceServicer):
     ) -> query_pb2.BatchCountsResponse:
         rows = await self._run("BatchCounts", request, context, lambda: self.query.counts(request.batch_id))
         return batch_counts_response(request.batch_id, rows)
+
+
+_EXPORT_FORMATS = {
+    admin_pb2.EXPORT_FORMAT_EPCIS: ("epcis", "application/ld+json"),
+    admin_pb2.EXPORT_FORMAT_NMPA_JSON: ("nmpa-json", "application/json"),
+    admin_pb2.EXPORT_FORMAT_NMPA_XML: ("nmpa-xml", "application/xml"),
+}
+_CHUNKS_AHEAD = 4
+"""Document blocks (~64 KiB each, the export sink's) a writer may run ahead of its client."""
+
+
+async def _written(write: Callable[[BinaryIO], T]) -> AsyncGenerator[bytes | T, None]:
+    """The blocks ``write`` writes to the file it is given, as they come, then what it returned.
+
+    ``write`` (database reads and a document writer: blocking) runs on a thread of its own
+    (``asyncio.to_thread``), a few blocks ahead of the client at most: it waits while the client is
+    behind, so memory stays at a few blocks whatever the document's size. Its error is raised
+    here, after the blocks it wrote. When the call ends early (cancelled, deadline) its next write
+    raises ``CANCELLED`` and it stops."""
+    loop = asyncio.get_running_loop()
+    blocks: asyncio.Queue[bytes] = asyncio.Queue(_CHUNKS_AHEAD)
+    ended = threading.Event()
+
+    class Pipe:
+        def write(self, data: bytes) -> int:
+            if ended.is_set():
+                raise Aborted("export cancelled by the client", reason=Reason.CANCELLED)
+            if data:
+                asyncio.run_coroutine_threadsafe(blocks.put(bytes(data)), loop).result()
+            return len(data)
+
+        def flush(self) -> None:
+            pass
+
+    writer = asyncio.ensure_future(asyncio.to_thread(write, cast(BinaryIO, Pipe())))
+    block: asyncio.Future[bytes] | None = None
+    try:
+        while True:
+            block = asyncio.ensure_future(blocks.get())
+            await asyncio.wait((block, writer), return_when=asyncio.FIRST_COMPLETED)
+            if block.done():
+                yield block.result()
+                continue
+            block.cancel()
+            while not blocks.empty():  # every block it wrote was queued before it returned
+                yield blocks.get_nowait()
+            yield writer.result()
+            return
+    finally:
+        ended.set()
+        if block is not None:
+            block.cancel()
+        while not writer.done():  # a writer waiting for room: let it on to its next write, which stops it
+            while not blocks.empty():
+                blocks.get_nowait()
+            await asyncio.wait((writer,), timeout=0.1)
+        if not writer.cancelled():
+            writer.exception()  # retrieved: an error after the call ended is no one's to hear
 
 
 class HubServer:

@@ -1,3 +1,4 @@
+from linecode.v1 import admin_pb2 as _admin_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
@@ -102,3 +103,41 @@ class SiteEventsRequest(_message.Message):
     site_id: str
     after_seq: int
     def __init__(self, site_id: _Optional[str] = ..., after_seq: _Optional[int] = ...) -> None: ...
+
+class HubExportRequest(_message.Message):
+    __slots__ = ("batch_id", "site_id", "format", "utc_offset_minutes")
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    UTC_OFFSET_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    batch_id: str
+    site_id: str
+    format: _admin_pb2.ExportFormat
+    utc_offset_minutes: int
+    def __init__(self, batch_id: _Optional[str] = ..., site_id: _Optional[str] = ..., format: _Optional[_Union[_admin_pb2.ExportFormat, str]] = ..., utc_offset_minutes: _Optional[int] = ...) -> None: ...
+
+class PullRequest(_message.Message):
+    __slots__ = ("cursor", "max_events", "utc_offset_minutes")
+    CURSOR_FIELD_NUMBER: _ClassVar[int]
+    MAX_EVENTS_FIELD_NUMBER: _ClassVar[int]
+    UTC_OFFSET_MINUTES_FIELD_NUMBER: _ClassVar[int]
+    cursor: str
+    max_events: int
+    utc_offset_minutes: int
+    def __init__(self, cursor: _Optional[str] = ..., max_events: _Optional[int] = ..., utc_offset_minutes: _Optional[int] = ...) -> None: ...
+
+class PullChunk(_message.Message):
+    __slots__ = ("data", "content_type", "next_cursor", "events", "more", "summary")
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    NEXT_CURSOR_FIELD_NUMBER: _ClassVar[int]
+    EVENTS_FIELD_NUMBER: _ClassVar[int]
+    MORE_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    data: bytes
+    content_type: str
+    next_cursor: str
+    events: int
+    more: bool
+    summary: _admin_pb2.ExportSummary
+    def __init__(self, data: _Optional[bytes] = ..., content_type: _Optional[str] = ..., next_cursor: _Optional[str] = ..., events: _Optional[int] = ..., more: _Optional[bool] = ..., summary: _Optional[_Union[_admin_pb2.ExportSummary, _Mapping]] = ...) -> None: ...

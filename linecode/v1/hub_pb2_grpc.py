@@ -3,6 +3,7 @@
 import grpc
 import warnings
 
+from linecode.v1 import admin_pb2 as linecode_dot_v1_dot_admin__pb2
 from linecode.v1 import hub_pb2 as linecode_dot_v1_dot_hub__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
@@ -59,6 +60,16 @@ class HubServiceStub:
                 request_serializer=linecode_dot_v1_dot_hub__pb2.SiteEventsRequest.SerializeToString,
                 response_deserializer=linecode_dot_v1_dot_hub__pb2.EventBlock.FromString,
                 _registered_method=True)
+        self.ExportBatch = channel.unary_stream(
+                '/linecode.v1.HubService/ExportBatch',
+                request_serializer=linecode_dot_v1_dot_hub__pb2.HubExportRequest.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_admin__pb2.ExportChunk.FromString,
+                _registered_method=True)
+        self.PullEvents = channel.unary_stream(
+                '/linecode.v1.HubService/PullEvents',
+                request_serializer=linecode_dot_v1_dot_hub__pb2.PullRequest.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_hub__pb2.PullChunk.FromString,
+                _registered_method=True)
 
 
 class HubServiceServicer:
@@ -110,6 +121,31 @@ class HubServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportBatch(self, request, context):
+        """A batch as one document, streamed (docs/exports.md, Hub exports): EPCIS 2.0 of its events on
+        every site that shipped a batch of that id (or on site_id only), site by site, each site's in its
+        log order; or the NMPA batch report (JSON, XML) of one site's batch. For the admin and qa roles:
+        a site may not export (PERMISSION_DENIED ROLE_FORBIDS). Refused: NOT_FOUND UNKNOWN_BATCH,
+        INVALID_ARGUMENT AMBIGUOUS_BATCH (a report of a batch id several sites hold, no site_id),
+        BAD_EXPORT_FORMAT, BAD_UTC_OFFSET or BAD_ID. The last chunk carries the summary (its
+        last_event_seq is 0: positions are per site).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def PullEvents(self, request, context):
+        """The events of every site after a cursor, at most max_events of them by site id and each site's
+        event number, as an EPCIS 2.0 document, streamed; the last chunk carries the cursor to pull from
+        next (the one sent when nothing was new). The cursor is per site, so no event is skipped or taken
+        twice while sites ship, and a site added later is pulled from its first event. For the admin and
+        qa roles. Refused: INVALID_ARGUMENT BAD_CURSOR (not a cursor a pull of this hub wrote), BAD_LIMIT,
+        BAD_UTC_OFFSET.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HubServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -137,6 +173,16 @@ def add_HubServiceServicer_to_server(servicer, server):
                     servicer.SiteEvents,
                     request_deserializer=linecode_dot_v1_dot_hub__pb2.SiteEventsRequest.FromString,
                     response_serializer=linecode_dot_v1_dot_hub__pb2.EventBlock.SerializeToString,
+            ),
+            'ExportBatch': grpc.unary_stream_rpc_method_handler(
+                    servicer.ExportBatch,
+                    request_deserializer=linecode_dot_v1_dot_hub__pb2.HubExportRequest.FromString,
+                    response_serializer=linecode_dot_v1_dot_admin__pb2.ExportChunk.SerializeToString,
+            ),
+            'PullEvents': grpc.unary_stream_rpc_method_handler(
+                    servicer.PullEvents,
+                    request_deserializer=linecode_dot_v1_dot_hub__pb2.PullRequest.FromString,
+                    response_serializer=linecode_dot_v1_dot_hub__pb2.PullChunk.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -274,6 +320,60 @@ class HubService:
             '/linecode.v1.HubService/SiteEvents',
             linecode_dot_v1_dot_hub__pb2.SiteEventsRequest.SerializeToString,
             linecode_dot_v1_dot_hub__pb2.EventBlock.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/linecode.v1.HubService/ExportBatch',
+            linecode_dot_v1_dot_hub__pb2.HubExportRequest.SerializeToString,
+            linecode_dot_v1_dot_admin__pb2.ExportChunk.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PullEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/linecode.v1.HubService/PullEvents',
+            linecode_dot_v1_dot_hub__pb2.PullRequest.SerializeToString,
+            linecode_dot_v1_dot_hub__pb2.PullChunk.FromString,
             options,
             channel_credentials,
             insecure,
