@@ -232,7 +232,7 @@ class HubExports:
                 while after < one.last_seq:
                     page = self._page(one.site_id, one.batch.batch_id, after, one.last_seq, _PAGE_EVENTS)
                     if not page:
-                        return
+                        break
                     for event in page:
                         yield event, one.batch
                     after = page[-1].seq
