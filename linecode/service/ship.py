@@ -84,6 +84,8 @@ class Shipper:
     """Shipped events and idempotency answers older than this are pruned (0: never; ``retention.py``)."""
     shipped: int = 0
     """Events this shipper has had stored on the hub."""
+    code_events: int = 0
+    """Code-events of those (an event naming n codes counts n, one naming none counts 1)."""
     error: str | None = None
     """Why the last try failed (None once one succeeds)."""
     refused: bool = False
@@ -212,6 +214,7 @@ class Shipper:
         for seq in [s for s in self._seen if s <= answer.acked_seq]:
             del self._seen[seq]
         self.shipped += answer.stored
+        self.code_events += answer.code_events
         self._position = answer.acked_seq
         self._acknowledged(answer.acked_seq)
         return answer.acked_seq > after
