@@ -49,14 +49,23 @@ class Cluster:
         """A new cluster in a temp dir (under ``where``), removed by :meth:`close`; or the cluster
         kept in ``root`` (made there if new), which :meth:`close` stops and leaves."""
         self.temporary = root is None
+        self.bin = bin_dir()  # before anything is made: no programs, nothing left behind
         self.root = (
             Path(tempfile.mkdtemp(prefix="linecode-pg-", dir=where)) if root is None else Path(root).resolve()
         )
         self.root.mkdir(parents=True, exist_ok=True)
         self.data = self.root / "data"
-        self.bin = bin_dir()
         self.running = False
         self._as: list[str] = []
+        try:
+            self._make()
+        except BaseException:  # refused or interrupted: a temporary cluster leaves nothing behind
+            if self.temporary:
+                shutil.rmtree(self.root, ignore_errors=True)
+            raise
+
+    def _make(self) -> None:
+        """Run as the ``postgres`` user when root; a new cluster's ``initdb`` and settings."""
         if os.geteuid() == 0:
             try:
                 user = pwd.getpwnam(CLUSTER_USER)
