@@ -288,6 +288,7 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
         refiller.on_holdings = partial(_show_holdings, running.health, {})
         shipper = Shipper(store, channel, config.hub_site_id, retention_days=config.hub_retention_days)
         shipper.on_change = partial(_show_shipping, running.health)
+        running.health.set(SHIPPING_HEALTH, health_pb2.HealthCheckResponse.SERVING)
         running.on_stop.insert(0, channel.close)
         running.on_stop.insert(0, refiller.start().stop)
         running.on_stop.insert(1, shipper.start().stop)

@@ -10,6 +10,7 @@ from pathlib import Path
 import grpc
 import psycopg
 import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import generate_latest
 
 from linecode.errors import Exhausted
@@ -18,7 +19,7 @@ from linecode.serials import MasterKey
 from linecode.service.config import ServeConfig
 from linecode.service.hub import HubServer
 from linecode.service.metrics import Metrics
-from linecode.service.server import Running, start
+from linecode.service.server import SHIPPING_HEALTH, Running, start
 from linecode.service.ship import lag
 from linecode.store import BatchState, EventKind, State, Store, records
 from linecode.store.leases import holdings
@@ -60,6 +61,11 @@ def test_a_sites_events_reach_the_hub_once_in_order_with_its_code_states(
         wait_leased(store)
         pack_batch(store, "B1")
         wait_shipped(store)
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=SHIPPING_HEALTH), timeout=10
+            )
+        assert health.status == health_pb2.HealthCheckResponse.SERVING
         wait_exported(store, "B1")
         wait_shipped(store)
         with psycopg.connect(dsn) as conn:
