@@ -5,6 +5,7 @@ NMPA report of a batch is the site's own."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import threading
@@ -29,8 +30,7 @@ from linecode.service.server import Running
 from linecode.store import Store
 from linecode.v1 import admin_pb2, hub_pb2, hub_pb2_grpc
 from tests.factories import LEVELS, make_product, run_linecode
-from tests.hub.shipping import pack_batch, wait_exported, wait_leased, wait_shipped
-from tests.hub.test_shipping import serve_site
+from tests.hub.shipping import pack_batch, serve_site, wait_exported, wait_leased, wait_shipped
 from tests.test_export import report_from_xml, validate_epcis
 
 EPCIS = admin_pb2.EXPORT_FORMAT_EPCIS
@@ -362,3 +362,48 @@ def test_the_hubs_nmpa_report_of_a_batch_is_the_sites_own(sites: Sites, tmp_path
     )
     assert ambiguous.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "AMBIGUOUS_BATCH" in str(ambiguous.trailing_metadata())
+
+
+# --- the hub's document stream ---------------------------------------------------------------------
+
+
+def test_a_call_that_ends_early_stops_its_writer_and_a_writers_error_reaches_the_call() -> None:
+    """``_written`` runs a blocking writer on a thread a few blocks ahead of its client: when the
+    client goes, the writer's next write raises CANCELLED (no thread left waiting for room)."""
+    from linecode.errors import Aborted, NotFound
+    from linecode.reasons import Reason
+    from linecode.service.hub import _written
+
+    ended: list[BaseException] = []
+
+    def endless(out: Any) -> str:
+        try:
+            while True:
+                out.write(b"x" * 65536)
+        except BaseException as exc:
+            ended.append(exc)
+            raise
+
+    async def take_two() -> list[Any]:
+        written = _written(endless)
+        got = [await anext(written), await anext(written)]
+        await written.aclose()
+        return got
+
+    assert [len(b) for b in asyncio.run(take_two())] == [65536, 65536]
+    assert len(ended) == 1 and isinstance(ended[0], Aborted) and ended[0].reason == Reason.CANCELLED
+
+    def fails(out: Any) -> str:
+        out.write(b"head")
+        raise NotFound("nothing here", reason=Reason.UNKNOWN_BATCH)
+
+    async def take_all() -> list[Any]:
+        return [item async for item in _written(fails)]
+
+    with pytest.raises(NotFound):
+        asyncio.run(take_all())
+
+    async def whole() -> list[Any]:
+        return [item async for item in _written(lambda out: out.write(b"doc") and "done")]
+
+    assert asyncio.run(whole()) == [b"doc", "done"]
