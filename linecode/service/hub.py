@@ -47,6 +47,9 @@ log = logging.getLogger("linecode.hub")
 HUB_SERVICE = hub_pb2.DESCRIPTOR.services_by_name["HubService"].full_name
 QUERY_SERVICE = query_pb2.DESCRIPTOR.services_by_name["QueryService"].full_name
 T = TypeVar("T")
+MAX_MESSAGE = 512 << 20
+"""The largest shipment (or block of a site's events) the hub takes or sends: an event naming every
+code of a batch of ~20 million codes."""
 
 
 class HubServicer(hub_pb2_grpc.HubServiceServicer):
@@ -356,7 +359,14 @@ class HubServer:
         authorize: Access | None,
         reuse_port: bool,
     ) -> int:
-        self._server = grpc.aio.server(options=[("grpc.so_reuseport", int(reuse_port))])
+        self._server = grpc.aio.server(
+            options=[
+                ("grpc.so_reuseport", int(reuse_port)),
+                # one event may name every code of a batch (its RELEASED): 100,000 codes ~ 2.3 MB
+                ("grpc.max_receive_message_length", MAX_MESSAGE),
+                ("grpc.max_send_message_length", MAX_MESSAGE),
+            ]
+        )
         hub_pb2_grpc.add_HubServiceServicer_to_server(HubServicer(authority, authorize), self._server)
         query_pb2_grpc.add_QueryServiceServicer_to_server(
             HubQueryServicer(HubQuery(authority.db), authorize), self._server
