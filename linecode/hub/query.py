@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool
 from linecode.codes import code_key
 from linecode.errors import InvalidArgument, LinecodeError, NotFound, shown
 from linecode.reasons import Reason
-from linecode.store import lifecycle, records
+from linecode.store import records
 from linecode.store.model import (
     Batch,
     BatchState,
@@ -37,7 +37,7 @@ from linecode.store.model import (
     Verification,
 )
 from linecode.store.records import Row
-from linecode.store.verification import judge
+from linecode.store.verification import info_of, judge
 
 _CODE_COLUMNS = (
     "code, site_id, batch_id, level, state, status, lock, parent, children, partial, last_event_us"
@@ -202,24 +202,7 @@ class HubQuery:
         with self.db.connection() as conn:
             batch, product = self._batch_product(conn, found.site_id, found.batch_id)
             units = self._units(conn, found)
-        row = found.row
-        return CodeInfo(
-            code=found.key,
-            level=row.level,
-            level_name=product.spec(row.level).name,
-            product_id=product.product_id,
-            batch_id=batch.batch_id,
-            batch_number=batch.batch_number,
-            expiry_date=batch.expiry_date,
-            state=row.state,
-            status=lifecycle.effective_status(row, batch),
-            lock=lifecycle.effective_lock(row, batch),
-            parent=row.parent,
-            path=path,
-            children=row.children,
-            units=units,
-            last_event_us=row.last_event_us,
-        )
+        return info_of(found.key, found.row, batch, product, path, units)
 
     def _units(self, conn: Any, found: HubCode) -> int:
         """Unit-level codes inside (1 for a unit), counted a level at a time."""

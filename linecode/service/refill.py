@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,6 +24,7 @@ import grpc
 
 from linecode.errors import ConfigError, LinecodeError
 from linecode.reasons import Reason
+from linecode.service.background import CommitWoken
 from linecode.service.config import ServeConfig
 from linecode.store import IndexRange, Lease, Origin, Store, coderules, leases
 from linecode.v1 import hub_pb2, hub_pb2_grpc
@@ -65,8 +65,10 @@ def hub_channel(config: ServeConfig) -> grpc.Channel:
 
 
 @dataclass
-class Refiller:
+class Refiller(CommitWoken):
     """Keeps the hub pools of ``store`` above ``low_water`` from the hub behind ``channel``."""
+
+    THREAD = "linecode-refill"
 
     store: Store
     channel: grpc.Channel
@@ -80,21 +82,6 @@ class Refiller:
     last_contact: float | None = None
     on_holdings: Callable[[list[leases.PoolHolding]], None] | None = None
     """Told what the site holds after every look (the server's health shows it)."""
-    _wake: threading.Event = field(default_factory=threading.Event)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
-
-    def start(self) -> Refiller:
-        self.store.on_commit(lambda _n: self._wake.set())
-        self._thread = threading.Thread(target=self._run, name="linecode-refill", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(10)
 
     def _run(self) -> None:
         stub = hub_pb2_grpc.HubServiceStub(self.channel)

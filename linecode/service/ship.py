@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import fcntl
 import logging
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from typing import IO, Any
 import grpc
 
 from linecode.errors import LinecodeError
+from linecode.service.background import CommitWoken
 from linecode.store import BatchState, Origin, Store
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 
@@ -71,8 +71,10 @@ EXPORT_LOOK_MAX = 50_000
 
 
 @dataclass
-class Shipper:
+class Shipper(CommitWoken):
     """Ships the events of ``store`` to the hub behind ``channel`` as site ``site_id``."""
+
+    THREAD = "linecode-ship"
 
     store: Store
     channel: grpc.Channel
@@ -98,22 +100,10 @@ class Shipper:
     _pruned_at: float | None = None
     _position: int | None = None
     _seen: dict[int, float] = field(default_factory=dict)
-    _wake: threading.Event = field(default_factory=threading.Event)
-    _stop: threading.Event = field(default_factory=threading.Event)
-    _thread: threading.Thread | None = None
     _lock: IO[bytes] | None = None
 
-    def start(self) -> Shipper:
-        self.store.on_commit(self._committed)
-        self._thread = threading.Thread(target=self._run, name="linecode-ship", daemon=True)
-        self._thread.start()
-        return self
-
     def stop(self) -> None:
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(10)
+        super().stop()
         if self._lock is not None:
             self._lock.close()
 

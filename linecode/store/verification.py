@@ -11,7 +11,7 @@ from linecode.reasons import Reason
 from linecode.serials import KeyedChecks, MasterKey
 from linecode.store import aggregation, coderules, lifecycle
 from linecode.store.database import Database
-from linecode.store.model import Batch, CodeInfo, CodeRule, Level, Lock, State, Verification
+from linecode.store.model import Batch, CodeInfo, CodeRule, Level, Lock, Product, State, Verification
 from linecode.store.records import Row
 from linecode.store.tx import Tx
 
@@ -116,7 +116,15 @@ def judge(data: str, info: CodeInfo) -> Verification:
 def code_info(tx: Tx, key: str, row: Row) -> CodeInfo:
     """Everything about one code: level, state, effective status and lock, batch, path, counts."""
     batch = tx.batch_by_ref(row.batch_ref)
-    product = tx.product(batch.product_id)
+    path = tuple(aggregation.path_to_top(tx, key, row))
+    return info_of(key, row, batch, tx.product(batch.product_id), path, aggregation.units_under(tx, key, row))
+
+
+def info_of(
+    key: str, row: Row, batch: Batch, product: Product, path: tuple[str, ...], units: int
+) -> CodeInfo:
+    """A code's :class:`CodeInfo` from its record, batch, product, path and units (the store's and
+    the hub's alike)."""
     return CodeInfo(
         code=key,
         level=row.level,
@@ -129,9 +137,9 @@ def code_info(tx: Tx, key: str, row: Row) -> CodeInfo:
         status=lifecycle.effective_status(row, batch),
         lock=lifecycle.effective_lock(row, batch),
         parent=row.parent,
-        path=tuple(aggregation.path_to_top(tx, key, row)),
+        path=path,
         children=row.children,
-        units=aggregation.units_under(tx, key, row),
+        units=units,
         last_event_us=row.last_event_us,
     )
 

@@ -4,9 +4,13 @@ view of a site's codes, and waiting for a site's log to reach the hub."""
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import psycopg
 
+from linecode.serials import MasterKey
+from linecode.service.config import ServeConfig
+from linecode.service.server import Running, start
 from linecode.store import BatchState, Lock, RegulatoryStatus, State, Store
 from linecode.store.leases import holdings
 from linecode.store.replay import CodeState, stored
@@ -78,3 +82,21 @@ def wait_exported(store: Store, batch_id: str, timeout: float = 30.0) -> None:
     while store.batch(batch_id).state is not BatchState.EXPORTED:
         assert time.monotonic() < deadline, f"batch {batch_id} is {store.batch(batch_id).state}"
         time.sleep(0.02)
+
+
+KEY = MasterKey(bytes(range(32)))
+"""The sites' master key (one per MAH: docs/hub.md)."""
+
+
+def serve_site(path: Path, site_id: str, hub_port: int, *, sync: bool = False) -> tuple[Store, Running]:
+    """A site server of the hub on ``hub_port`` over the store in ``path``."""
+    store = Store.open(path, master_key=KEY, sync=sync)
+    config = ServeConfig(
+        listen="127.0.0.1:0",
+        hub_address=f"127.0.0.1:{hub_port}",
+        hub_site_id=site_id,
+        hub_low_water=200,
+        hub_lease_size=1000,
+    )
+    running, _ = start(store, config)
+    return store, running

@@ -7,24 +7,12 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from linecode.serials import MasterKey
-from linecode.service.config import ServeConfig
-from linecode.service.server import start
-from linecode.store import Store
 from tests.factories import make_product
-from tests.hub.shipping import pack_batch, wait_leased
+from tests.hub.shipping import pack_batch, serve_site, wait_leased
 
 
 def main(data: str, hub_port: str, site_id: str) -> None:
-    store = Store.open(Path(data), master_key=MasterKey(bytes(range(32))))
-    config = ServeConfig(
-        listen="127.0.0.1:0",
-        hub_address=f"127.0.0.1:{hub_port}",
-        hub_site_id=site_id,
-        hub_low_water=500,
-        hub_lease_size=1000,
-    )
-    start(store, config)
+    store, _running = serve_site(Path(data), site_id, int(hub_port), sync=True)
     if not store.products():
         make_product(store)
     wait_leased(store, timeout=120)

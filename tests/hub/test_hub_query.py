@@ -15,8 +15,7 @@ from linecode.service.hub import HubServer
 from linecode.store import Store
 from linecode.v1 import query_pb2, query_pb2_grpc
 from tests.factories import LEVELS, make_product
-from tests.hub.shipping import pack_batch, wait_leased, wait_shipped
-from tests.hub.test_shipping import serve_site
+from tests.hub.shipping import pack_batch, serve_site, wait_leased, wait_shipped
 
 
 @pytest.fixture

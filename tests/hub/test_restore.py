@@ -11,8 +11,7 @@ from linecode.service.hub import HubServer
 from linecode.store import Store
 from linecode.store.replay import stored
 from tests.factories import LEVELS, make_product, run_linecode
-from tests.hub.shipping import hub_codes, pack_batch, site_codes, wait_leased, wait_shipped
-from tests.hub.test_shipping import serve_site
+from tests.hub.shipping import hub_codes, pack_batch, serve_site, site_codes, wait_leased, wait_shipped
 
 
 def _same(a: Store, b: Store) -> None:

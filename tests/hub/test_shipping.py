@@ -15,19 +15,24 @@ from prometheus_client import generate_latest
 
 from linecode.errors import Exhausted
 from linecode.hub.authority import Authority
-from linecode.serials import MasterKey
-from linecode.service.config import ServeConfig
 from linecode.service.hub import HubServer
 from linecode.service.metrics import Metrics
-from linecode.service.server import SHIPPING_HEALTH, Running, start
+from linecode.service.server import SHIPPING_HEALTH
 from linecode.service.ship import lag
 from linecode.store import BatchState, EventKind, State, Store, records
 from linecode.store.leases import holdings
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 from tests.factories import LEVELS, make_batch, make_product
-from tests.hub.shipping import hub_codes, pack_batch, site_codes, wait_exported, wait_leased, wait_shipped
-
-KEY = MasterKey(bytes(range(32)))
+from tests.hub.shipping import (
+    KEY,
+    hub_codes,
+    pack_batch,
+    serve_site,
+    site_codes,
+    wait_exported,
+    wait_leased,
+    wait_shipped,
+)
 
 
 @pytest.fixture
@@ -37,19 +42,6 @@ def hub(authority: Authority) -> Iterator[HubServer]:
     running = HubServer(authority, "127.0.0.1:0")
     yield running
     running.stop(0)
-
-
-def serve_site(path: Path, site_id: str, hub_port: int) -> tuple[Store, Running]:
-    store = Store.open(path, master_key=KEY, sync=False)
-    config = ServeConfig(
-        listen="127.0.0.1:0",
-        hub_address=f"127.0.0.1:{hub_port}",
-        hub_site_id=site_id,
-        hub_low_water=200,
-        hub_lease_size=1000,
-    )
-    running, _ = start(store, config)
-    return store, running
 
 
 def test_a_sites_events_reach_the_hub_once_in_order_with_its_code_states(
