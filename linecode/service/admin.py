@@ -96,7 +96,7 @@ def _export_chunks(
                 raise item
             if isinstance(item, ExportSummary):
                 yield admin_pb2.ExportChunk(
-                    content_type=content_type if first else "", summary=_summary(item)
+                    content_type=content_type if first else "", summary=export_summary(item)
                 )
                 return
             yield admin_pb2.ExportChunk(data=item, content_type=content_type if first else "")
@@ -106,7 +106,7 @@ def _export_chunks(
         writer.join(timeout=5)
 
 
-def _summary(summary: ExportSummary) -> admin_pb2.ExportSummary:
+def export_summary(summary: ExportSummary) -> admin_pb2.ExportSummary:
     return admin_pb2.ExportSummary(
         batch_id=summary.batch_id,
         format=summary.format,

@@ -8,8 +8,10 @@ Roles (SPEC §6):
   transaction (the ``lines`` of the write's ``Origin``), so it cannot race;
 * ``line:<id>,<id>…`` — the same over several lines (mixed pallets packed from several lines);
 * ``printer:<id>[,<id>…]`` — PrintService, only images of codes of those lines;
-* ``qa``           — QueryService and the read-only AdminService calls;
-* ``site:<id>``    — HubService only (``linecode hub``): leases for site ``<id>``;
+* ``qa``           — QueryService and the read-only AdminService calls; on a hub, its exports
+  (HubService ExportBatch, PullEvents);
+* ``site:<id>``    — HubService only (``linecode hub``), but its exports: leases for site ``<id>``,
+  its own events shipped and read back;
 * ``admin``        — everything.
 
 Health and reflection are open to every caller, so probes and ``grpcurl list`` work. An identity
@@ -42,6 +44,8 @@ OPEN_PREFIXES = (
     "/grpc.reflection.v1.ServerReflection/",
 )
 QA_ADMIN_READS = frozenset({"GetProduct", "ListProducts", "GetBatch", "ReconcileBatch", "ExportBatch"})
+HUB_EXPORTS = frozenset({"ExportBatch", "PullEvents"})
+"""HubService calls that read every site's events: qa and admin only, never a site."""
 KINDS = ("line", "printer", "qa", "admin", "site")
 
 
@@ -192,7 +196,8 @@ class Access:
             )
             or (role.kind == "line" and service == "linecode.v1.LineService")
             or (role.kind == "printer" and service == "linecode.v1.PrintService")
-            or (role.kind == "site" and service == "linecode.v1.HubService")
+            or (role.kind == "qa" and service == "linecode.v1.HubService" and name in HUB_EXPORTS)
+            or (role.kind == "site" and service == "linecode.v1.HubService" and name not in HUB_EXPORTS)
         )
         if not allowed:
             self._denied(who, role, method, f"role {role} may not call {name}")
