@@ -37,7 +37,6 @@ if TYPE_CHECKING:
     from linecode.service.ship import Shipper
     from linecode.sim import LinePlan, LineStats
     from linecode.store import Store
-    from linecode.v1 import common_pb2, print_pb2
 
 SHIP_TIMEOUT_S = 60.0
 """Longest the demo waits, after the lines stop, for the hub to hold every site's last event."""
@@ -140,7 +139,7 @@ def _run(args: argparse.Namespace, stack: ExitStack) -> dict[str, Any]:
     packing = time.perf_counter()
     with progress_bar(packs, "packing", unit="pack") as bar:
 
-        def on_image(image: print_pb2.Image) -> None:
+        def on_image(image: Any) -> None:  # a print_pb2.Image
             if sim.is_unit(image.code):
                 bar.update(1)
 
@@ -188,7 +187,7 @@ def _start_site(stack: ExitStack, data: Path, site_id: str, hub_port: int) -> Si
     return SiteRun(site_id, store, running, running.shipper)
 
 
-async def _pack(runs: list[SiteRun], on_image: Callable[[print_pb2.Image], None]) -> list[LineStats]:
+async def _pack(runs: list[SiteRun], on_image: Callable[[Any], None]) -> list[LineStats]:
     """Every site's lines at once, on one event loop (each line its own connection)."""
     from linecode.sim import run_lines
 
@@ -296,32 +295,18 @@ def _summary(
 def _trace_pallet(site: SiteRun, hub_port: int) -> dict[str, Any]:
     """The site's first pallet as the hub's QueryService (gRPC, the hub's port) traces it, its units
     counted, and whether the site's own QueryService gives the same tree."""
-    import grpc
-
-    from linecode.client import channel_options
-    from linecode.v1 import query_pb2, query_pb2_grpc
+    from linecode.sim import tree_at, tree_size
 
     assert site.stats is not None and site.stats.top
     code = site.stats.top[0]
-    trees = []
-    for target in (f"127.0.0.1:{hub_port}", site.target):
-        with grpc.insecure_channel(target, options=channel_options()) as channel:
-            query = query_pb2_grpc.QueryServiceStub(channel)
-            trees.append(query.GetTree(query_pb2.CodeRequest(code=code), timeout=30))
-    at_hub, at_site = trees
+    at_hub, at_site = tree_at(f"127.0.0.1:{hub_port}", code), tree_at(site.target, code)
     return {
         "code": code,
         "site": site.site_id,
-        "units": _count(at_hub, unit_only=True),
-        "codes": _count(at_hub, unit_only=False),
+        "units": tree_size(at_hub, unit_only=True),
+        "codes": tree_size(at_hub, unit_only=False),
         "same_as_site": at_hub == at_site,
     }
-
-
-def _count(node: common_pb2.TreeNode, *, unit_only: bool) -> int:
-    """Codes in the tree under ``node`` (itself included), or its units only."""
-    own = 1 if not unit_only or node.level == 1 else 0
-    return own + sum(_count(child, unit_only=unit_only) for child in node.children)
 
 
 def full_pallet_units() -> int:

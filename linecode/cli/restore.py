@@ -14,14 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 from linecode.reasons import Reason
-
-if TYPE_CHECKING:
-    from linecode.store import Event
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -48,10 +43,9 @@ def run(args: argparse.Namespace) -> int:
     from linecode.serials import MasterKey
     from linecode.serials.keys import ENV_VAR
     from linecode.service.config import ServeConfig
-    from linecode.service.refill import hub_channel
+    from linecode.service.ship import site_log
     from linecode.store import Store
     from linecode.store.rebuild import rebuild
-    from linecode.v1 import hub_pb2, hub_pb2_grpc
 
     if args.key_file is not None:
         master = MasterKey.load(args.key_file, create=False)
@@ -66,20 +60,16 @@ def run(args: argparse.Namespace) -> int:
     config = ServeConfig(
         hub_address=args.from_hub, hub_site_id=args.site, hub_ca=args.ca, hub_cert=args.cert, hub_key=args.key
     )
-    with hub_channel(config) as channel:
-        stub = hub_pb2_grpc.HubServiceStub(channel)
-        try:
-            position = stub.GetPosition(hub_pb2.PositionRequest(site_id=args.site), timeout=30).acked_seq
-            count = rebuild(
-                _events(stub, args.site), args.data, master, pools_from_hub=True, last_seq=position
-            )
-        except grpc.RpcError as exc:
-            raise ConfigError(
-                f"the hub at {args.from_hub} did not give the events of site {args.site!r}: "
-                f"{exc.code().name} {exc.details()}",  # type: ignore[attr-defined]
-                reason=Reason.NO_HUB,
-                hint="check the address, the site id and this caller's certificate (a site's or admin's)",
-            ) from None
+    try:
+        with site_log(config) as (position, events):
+            count = rebuild(events, args.data, master, pools_from_hub=True, last_seq=position)
+    except grpc.RpcError as exc:
+        raise ConfigError(
+            f"the hub at {args.from_hub} did not give the events of site {args.site!r}: "
+            f"{exc.code().name} {exc.details()}",  # type: ignore[attr-defined]
+            reason=Reason.NO_HUB,
+            hint="check the address, the site id and this caller's certificate (a site's or admin's)",
+        ) from None
     with Store.open(args.data, master_key=master) as store:
         store.set_shipped(position)
         codes = sum(r.count for r in store.counts())
@@ -90,12 +80,3 @@ def run(args: argparse.Namespace) -> int:
         f"{codes:,} codes; the hub holds all of it (acknowledged to event {position:,})"
     )
     return 0
-
-
-def _events(stub: Any, site: str) -> Iterator[Event]:
-    """The site's events from the hub, block by block, each event checked as the hub's ingest does."""
-    from linecode.hub.ingest import Block, unpack
-    from linecode.v1 import hub_pb2
-
-    for block in stub.SiteEvents(hub_pb2.SiteEventsRequest(site_id=site), timeout=3600):
-        yield from unpack(Block(block.first_seq, block.events, block.batches))

@@ -27,7 +27,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -35,7 +36,8 @@ import grpc
 
 from linecode.errors import LinecodeError
 from linecode.service.background import CommitWoken
-from linecode.store import BatchState, Origin, Store
+from linecode.service.config import ServeConfig
+from linecode.store import BatchState, Event, Origin, Store
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 
 log = logging.getLogger("linecode.ship")
@@ -231,3 +233,23 @@ def lag(store: Store) -> tuple[int, float]:
     oldest = next(store.events(since=shipped), None)
     age = max(0.0, time.time() - oldest.time_us / 1e6) if oldest is not None else 0.0
     return last - shipped, age
+
+
+@contextmanager
+def site_log(config: ServeConfig) -> Iterator[tuple[int, Iterator[Event]]]:
+    """The hub's position for ``config``'s site and every event it holds of it, oldest first, each
+    checked as the hub's ingest checks a shipment (``linecode restore --from-hub``)."""
+    from linecode.hub.ingest import Block, unpack
+    from linecode.service.refill import hub_channel
+
+    assert config.hub_site_id is not None
+    with hub_channel(config) as channel:
+        stub = hub_pb2_grpc.HubServiceStub(channel)
+        position = stub.GetPosition(hub_pb2.PositionRequest(site_id=config.hub_site_id), timeout=30).acked_seq
+
+        def events() -> Iterator[Event]:
+            request = hub_pb2.SiteEventsRequest(site_id=config.hub_site_id)
+            for block in stub.SiteEvents(request, timeout=3600):
+                yield from unpack(Block(block.first_seq, block.events, block.batches))
+
+        yield position, events()

@@ -15,6 +15,8 @@ from linecode.sim.site import (
     demo_product,
     is_unit,
     setup_batches,
+    tree_at,
+    tree_size,
 )
 
 __all__ = [
@@ -30,4 +32,6 @@ __all__ = [
     "percentile",
     "run_lines",
     "setup_batches",
+    "tree_at",
+    "tree_size",
 ]

@@ -15,7 +15,7 @@ import grpc
 
 from linecode.client import channel_options
 from linecode.sim.lines import LinePlan, LineStats, run_lines
-from linecode.v1 import admin_pb2, admin_pb2_grpc, common_pb2
+from linecode.v1 import admin_pb2, admin_pb2_grpc, common_pb2, query_pb2, query_pb2_grpc
 
 
 @dataclass(frozen=True)
@@ -135,3 +135,16 @@ def setup_batches(
             continue
         ids.append(batch_id)
     return ids
+
+
+def tree_at(target: str, code: str) -> common_pb2.TreeNode:
+    """``code``'s tree as the QueryService at ``target`` (a site's, or a hub's) gives it."""
+    with grpc.insecure_channel(target, options=channel_options()) as channel:
+        query = query_pb2_grpc.QueryServiceStub(channel)
+        return query.GetTree(query_pb2.CodeRequest(code=code), timeout=30)
+
+
+def tree_size(node: common_pb2.TreeNode, *, unit_only: bool) -> int:
+    """Codes in the tree under ``node`` (itself included), or its units only."""
+    own = 1 if not unit_only or node.level == 1 else 0
+    return own + sum(tree_size(child, unit_only=unit_only) for child in node.children)
