@@ -25,8 +25,10 @@ store: one of them ships at a time (a lock file in the data dir); the others sta
 from __future__ import annotations
 
 import fcntl
+import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -35,9 +37,11 @@ from typing import IO, Any
 import grpc
 
 from linecode.errors import LinecodeError
+from linecode.reasons import Reason
 from linecode.service.background import CommitWoken
 from linecode.service.config import ServeConfig
-from linecode.store import BatchState, Event, Origin, Store
+from linecode.service.errors import error_detail
+from linecode.store import BatchState, Event, EventKind, Origin, Store, records
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 
 log = logging.getLogger("linecode.ship")
@@ -57,6 +61,11 @@ PRUNE_EVERY_S = 3600.0
 LAG_ALARM_S = 300.0
 """Health says NOT_SERVING for shipping once the oldest unshipped event is older than this."""
 EXPORTED_TO = "hub"
+EXPORTED_BY = "linecode-ship"
+"""The actor of the BATCH_EXPORTED events the shipper writes."""
+SEEN_EVERY_S = 0.005
+"""Commits closer together than this share one entry of the lag's clock."""
+MAX_SEEN = 100_000
 """The destination a batch the hub holds whole is marked exported to."""
 LOCK_FILE = "ship.lock"
 _NOT_THERE = frozenset(
@@ -68,7 +77,7 @@ _NOT_THERE = frozenset(
     }
 )
 """The hub's answers that say it is away or failed, not that it refuses the site's events."""
-EXPORT_LOOK_MAX = 50_000
+EXPORT_LOOK_MAX = 2_000
 """Closed batches are looked at for EXPORTED once the hub lacks at most this many events."""
 
 
@@ -101,7 +110,10 @@ class Shipper(CommitWoken):
     benchmark's figure; kept for the last 100,000 shipments)."""
     _pruned_at: float | None = None
     _position: int | None = None
-    _seen: dict[int, float] = field(default_factory=dict)
+    _seen: deque[tuple[int, float]] = field(default_factory=deque)
+    """(last event, when) of commits, at most one each ``SEEN_EVERY_S`` (the lag's clock)."""
+    _closed: set[str] | None = None
+    """Closed batches not marked EXPORTED yet (None: to be read from the store)."""
     _lock: IO[bytes] | None = None
 
     def stop(self) -> None:
@@ -110,7 +122,11 @@ class Shipper(CommitWoken):
             self._lock.close()
 
     def _committed(self, _n: int) -> None:
-        self._seen.setdefault(self.store.last_event_seq(), time.monotonic())
+        now = time.monotonic()
+        if not self._seen or now - self._seen[-1][1] >= SEEN_EVERY_S:
+            self._seen.append((self.store.last_event_seq(), now))
+            if len(self._seen) > MAX_SEEN:  # a long outage: keep every other one (coarser, bounded)
+                self._seen = deque(itertools.islice(self._seen, 0, None, 2))
         self._wake.set()
 
     def lag(self) -> tuple[int, float]:
@@ -186,43 +202,73 @@ class Shipper(CommitWoken):
         return True
 
     def ship_once(self, stub: Any) -> bool:
-        """Send the next shipment, if there is one, and keep the hub's answer; whether one was sent."""
+        """Send the next shipment, if there is one, and keep the hub's answer; whether one was sent.
+
+        It ships after the last event the site knows the hub acknowledged (``Store.shipped``); events
+        the hub has already (an answer lost in a crash) are sent again and passed over by the hub,
+        or refused if they are not the hub's (``SHIP_CONFLICT``: this log is not the one the hub
+        has). Only a hub that has less than it acknowledged (``SHIP_GAP``: its database put back)
+        moves the site back, to where the hub is."""
         if self._position is None:
-            answer = stub.GetPosition(hub_pb2.PositionRequest(site_id=self.site_id), timeout=30)
-            self._position = answer.acked_seq
-            self._acknowledged(answer.acked_seq)
+            self._position = self.store.shipped()
         after = self._position
         packed, names = self.store.packed_events(after, max_events=self.max_events, max_bytes=self.max_bytes)
         if not packed:
             return False
         head = self.store.last_event_seq()
         block = hub_pb2.EventBlock(first_seq=after + 1, events=packed, batches=names)
-        answer = stub.Ship(hub_pb2.Shipment(site_id=self.site_id, block=block, head_seq=head), timeout=60)
+        size = sum(len(p) for p in packed)
+        try:
+            answer = stub.Ship(
+                hub_pb2.Shipment(site_id=self.site_id, block=block, head_seq=head), timeout=60 + size / 1e6
+            )
+        except grpc.RpcError as exc:
+            detail = error_detail(exc)
+            if detail is None or detail.reason != Reason.SHIP_GAP:
+                raise
+            hub = stub.GetPosition(hub_pb2.PositionRequest(site_id=self.site_id), timeout=30).acked_seq
+            log.warning(
+                "the hub holds this site's events to %d only, fewer than it acknowledged (%d)", hub, after
+            )
+            self._position = min(hub, after)
+            return hub < after
         now = time.monotonic()
-        oldest = min((t for seq, t in self._seen.items() if seq > after), default=None)
-        if oldest is not None:
-            self.lag_observed.append(now - oldest)
+        while self._seen and self._seen[0][0] <= after:
+            self._seen.popleft()
+        if self._seen:
+            self.lag_observed.append(now - self._seen[0][1])
             del self.lag_observed[:-100_000]
-        for seq in [s for s in self._seen if s <= answer.acked_seq]:
-            del self._seen[seq]
+        while self._seen and self._seen[0][0] <= answer.acked_seq:
+            self._seen.popleft()
         self.shipped += answer.stored
         self.code_events += answer.code_events
         self._position = answer.acked_seq
+        if self._closed is not None and any(
+            records.event_kind(raw) is EventKind.BATCH_CLOSED for raw in packed
+        ):
+            self._closed = None
         self._acknowledged(answer.acked_seq)
         return answer.acked_seq > after
 
     def _acknowledged(self, acked: int) -> None:
-        """Keep ``acked`` in the store, then mark EXPORTED each closed batch the hub holds whole."""
-        if acked <= self.store.shipped():
-            return
+        """Keep ``acked`` in the store, then mark EXPORTED each closed batch the hub holds whole
+        (once the hub lacks at most ``EXPORT_LOOK_MAX`` events: which batches they are of is read
+        from their records without unpacking them)."""
         self.store.set_shipped(acked)
-        closed = [b.batch_id for b in self.store.batches() if b.state is BatchState.CLOSED]
-        if not closed or self.store.last_event_seq() - acked > EXPORT_LOOK_MAX:
-            return  # nothing to mark, or a backlog to ship first (looked at again once it is shipped)
-        pending = {e.batch_id for e in self.store.events(since=acked)}  # events the hub lacks: few
-        for batch_id in closed:
-            if batch_id not in pending:
-                self.store.mark_exported(batch_id, EXPORTED_TO, origin=Origin(actor=f"hub:{self.site_id}"))
+        if self._closed is None:
+            self._closed = {b.batch_id for b in self.store.batches() if b.state is BatchState.CLOSED}
+        if not self._closed:
+            return
+        backlog, names = self.store.packed_events(acked, max_events=EXPORT_LOOK_MAX + 1, max_bytes=1 << 62)
+        if len(backlog) > EXPORT_LOOK_MAX:
+            return  # a backlog to ship first: looked at again once it is shipped
+        pending = {names.get(records.event_batch_ref(raw)) for raw in backlog}
+        for batch_id in sorted(self._closed - pending):
+            try:
+                self.store.mark_exported(batch_id, EXPORTED_TO, origin=Origin(actor=EXPORTED_BY))
+            except LinecodeError as exc:  # e.g. exported by hand meanwhile: not this shipper's to mark
+                log.info("batch %s not marked exported: %s", batch_id, exc)
+            self._closed.discard(batch_id)
 
 
 def lag(store: Store) -> tuple[int, float]:

@@ -218,3 +218,40 @@ def test_an_event_naming_every_code_of_a_large_batch_ships(tmp_path: Path, hub: 
     finally:
         running.stop(0)
         store.close()
+
+
+def test_a_store_put_back_from_an_old_backup_is_refused_not_forked(
+    tmp_path: Path, hub: HubServer, dsn: str
+) -> None:
+    """The hub has events the backup never had: the put-back store's new events carry those numbers,
+    and the hub refuses them (SHIP_CONFLICT) rather than take a fork of the site's log."""
+    store, running = serve_site(tmp_path / "S1", "S1", hub.port)
+    make_product(store)
+    wait_leased(store)
+    pack_batch(store, "B1", close=False)
+    wait_shipped(store)
+    store.backup(tmp_path / "old")
+    pack_batch(store, "B2", close=False)
+    wait_shipped(store)
+    held = _hub_events(dsn)
+    running.stop(0)
+    store.close()
+
+    old, running = serve_site(tmp_path / "old", "S1", hub.port)
+    try:
+        before = old.shipped()
+        pack_batch(old, "B3", close=False)
+        deadline = time.monotonic() + 20
+        while running.shipper.error is None or "unlike the hub" not in running.shipper.error:
+            assert time.monotonic() < deadline, running.shipper.error
+            time.sleep(0.05)
+        assert running.shipper.refused and old.shipped() == before
+        assert _hub_events(dsn) == held  # nothing of B3, nothing skipped
+        with grpc.insecure_channel(f"127.0.0.1:{running.port}") as channel:
+            health = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=SHIPPING_HEALTH), timeout=10
+            )
+        assert health.status == health_pb2.HealthCheckResponse.NOT_SERVING
+    finally:
+        running.stop(0)
+        old.close()
