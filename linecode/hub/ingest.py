@@ -24,7 +24,8 @@ from __future__ import annotations
 import json
 import struct
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any, cast
 
 import psycopg
@@ -88,6 +89,9 @@ class Block:
     first_seq: int
     events: Sequence[bytes]
     batches: Mapping[int, str]
+    levels: Mapping[str, int] = field(default_factory=dict)
+    """The level of each code whose pool several levels draw from (an SSCC prefix for both cases
+    and pallets): the hub cannot tell it from the code."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,18 +188,6 @@ def _well_formed(code: str) -> bool:
     return True
 
 
-def pool_of(code: str, pools: Iterable[str]) -> str | None:
-    """The pool among ``pools`` whose rule makes ``code`` (a key), if any."""
-    if records.plain_key(code):
-        name = "nmpa20/" + code[:7]
-        return name if name in pools else None
-    key = parts(code)
-    if key.rule != "sscc":
-        name = f"{key.rule}/{key.identifier}"
-        return name if name in pools else None
-    return next((p for p in pools if p.startswith("sscc/") and key.identifier.startswith(p[5:])), None)
-
-
 class Delta:
     """What a shipment's events change of one code: the fields they set (None: left as they are),
     the children they add or take out, and — for a code the hub has not heard of — the batch the
@@ -265,8 +257,6 @@ class Ingest:
 
     def __init__(self, db: ConnectionPool) -> None:
         self.db = db
-        self._levels: dict[str, dict[str, int]] = {}
-        """Per site, the level number of each pool its products draw from (products never change)."""
 
     def position(self, site_id: str) -> int:
         """How far the hub has ``site_id``'s log (0: nothing yet)."""
@@ -315,7 +305,7 @@ class Ingest:
                 self._same_as_stored(conn, site_id, events[:known])
             new = events[known:]
             if new:
-                self._store(conn, site_id, new)
+                self._store(conn, site_id, new, block.levels)
                 acked = new[-1].seq
             conn.execute(
                 "UPDATE sites SET shipped_seq = %s, head_seq = greatest(head_seq, %s), "
@@ -340,7 +330,9 @@ class Ingest:
                     hint="rebuild the site from the hub: linecode restore --from-hub",
                 )
 
-    def _store(self, conn: psycopg.Connection, site_id: str, events: list[Event]) -> None:
+    def _store(
+        self, conn: psycopg.Connection, site_id: str, events: list[Event], given: Mapping[str, int]
+    ) -> None:
         leased = {
             p for (p,) in conn.execute("SELECT DISTINCT pool FROM grants WHERE site_id = %s", (site_id,))
         }
@@ -379,7 +371,7 @@ class Ingest:
                 if kind is EventKind.PRODUCT_CREATED:
                     product = records.product_from_json(json.loads(event.detail))
                     products.append((product.product_id, event.detail))
-                    levels.update(_pool_levels(product.levels))
+                    _add_levels(levels, product.levels)
                 elif kind is EventKind.BATCH_CREATED:
                     made = records.batch_from_json(json.loads(event.detail))
                     if made.batch_id != event.batch_id or made.batch_id in batch_views:
@@ -413,15 +405,15 @@ class Ingest:
                 "VALUES (%s, %s, %s, %s, %s, %s, %s)",
                 [(site_id, *a) for a in allocations],
             )
-        self._write_codes(conn, site_id, deltas, levels, leased)
+        self._write_codes(conn, site_id, deltas, partial(_level_of, pools=levels, leased=leased, given=given))
 
-    def _check_codes(self, event: Event, leased: set[str], levels: dict[str, int]) -> None:
+    def _check_codes(self, event: Event, leased: set[str], levels: dict[str, set[int]]) -> None:
         named = (*event.codes, event.parent) if event.parent is not None else event.codes
         last = ""
         for code in named:
             if code[:7] == last and records.plain_key(code):  # a line's codes: mostly one product's
                 continue
-            pool = pool_of(code, leased)
+            pool = coderules.pool_of(code, leased)
             if pool is None:
                 raise PermissionDenied(
                     f"event {event.seq} ({event.kind.label}) names {shown(code)}, a code of no pool the "
@@ -459,10 +451,10 @@ class Ingest:
                     reason=Reason.POOL_NOT_LEASED,
                 )
 
-    def _site_levels(self, conn: psycopg.Connection, site_id: str) -> dict[str, int]:
-        levels: dict[str, int] = {}
+    def _site_levels(self, conn: psycopg.Connection, site_id: str) -> dict[str, set[int]]:
+        levels: dict[str, set[int]] = {}
         for (detail,) in conn.execute("SELECT detail FROM products WHERE site_id = %s", (site_id,)):
-            levels.update(_pool_levels(records.product_from_json(json.loads(detail)).levels))
+            _add_levels(levels, records.product_from_json(json.loads(detail)).levels)
         return levels
 
     def _batch_views(
@@ -520,13 +512,10 @@ class Ingest:
         )
 
     def _write_codes(
-        self,
-        conn: psycopg.Connection,
-        site_id: str,
-        deltas: dict[str, Delta],
-        levels: dict[str, int],
-        leased: set[str],
+        self, conn: psycopg.Connection, site_id: str, deltas: dict[str, Delta], level_of: Callable[[str], int]
     ) -> None:
+        """Change the codes the hub holds by ``deltas``; a code it does not hold yet is inserted,
+        of level ``level_of(code)``."""
         if not deltas:
             return
         codes = list(deltas)
@@ -561,7 +550,7 @@ class Ingest:
                 site_id,
                 [c for c, _ in new],
                 [d.batch_id for _, d in new],
-                [levels[cast(str, pool_of(c, leased))] for c, _ in new],
+                [level_of(c) for c, _ in new],
                 [int(State.ALLOCATED if d.state is None else d.state) for _, d in new],
                 [int(RegulatoryStatus.NONE if d.status is None else d.status) for _, d in new],
                 [int(Lock.NORMAL if d.lock is None else d.lock) for _, d in new],
@@ -573,9 +562,24 @@ class Ingest:
         )
 
 
-def _pool_levels(levels: Sequence[Level]) -> dict[str, int]:
-    """The level number (1 = unit) of each pool a product's levels draw from."""
-    return {coderules.pool_name(level): n for n, level in enumerate(levels, start=1)}
+def _level_of(code: str, *, pools: dict[str, set[int]], leased: set[str], given: Mapping[str, int]) -> int:
+    """The level of a code new to the hub: its pool's, or — a pool several levels draw from — the
+    one the site gave, which must be one of them (else ``BAD_SHIPMENT``)."""
+    options = pools[cast(str, coderules.pool_of(code, leased))]
+    if len(options) == 1:
+        return next(iter(options))
+    if given.get(code) in options:
+        return given[code]
+    raise _bad(
+        f"{shown(code)} is of a pool levels {sorted(options)} draw from, and the shipment gives level "
+        f"{given.get(code)} for it; expected one of them"
+    )
+
+
+def _add_levels(pools: dict[str, set[int]], levels: Sequence[Level]) -> None:
+    """Add to ``pools`` the level number (1 = unit) of each pool a product's levels draw from."""
+    for n, level in enumerate(levels, start=1):
+        pools.setdefault(coderules.pool_name(level), set()).add(n)
 
 
 def pack_block(events: Sequence[Event]) -> Block:

@@ -105,7 +105,9 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
     async def Ship(self, request: hub_pb2.Shipment, context: Any) -> hub_pb2.ShipAck:
         try:
             site = _site(self._caller("Ship", request, context), request.site_id)
-            block = Block(request.block.first_seq, request.block.events, request.block.batches)
+            block = Block(
+                request.block.first_seq, request.block.events, request.block.batches, request.block.levels
+            )
             ack = await asyncio.to_thread(self.ingest.ship, site, block, request.head_seq)
         except LinecodeError as exc:
             await context.abort_with_status(to_status(exc))

@@ -212,11 +212,13 @@ class Shipper(CommitWoken):
         if self._position is None:
             self._position = self.store.shipped()
         after = self._position
-        packed, names = self.store.packed_events(after, max_events=self.max_events, max_bytes=self.max_bytes)
+        packed, names, levels = self.store.packed_events(
+            after, max_events=self.max_events, max_bytes=self.max_bytes
+        )
         if not packed:
             return False
         head = self.store.last_event_seq()
-        block = hub_pb2.EventBlock(first_seq=after + 1, events=packed, batches=names)
+        block = hub_pb2.EventBlock(first_seq=after + 1, events=packed, batches=names, levels=levels)
         size = sum(len(p) for p in packed)
         try:
             answer = stub.Ship(
@@ -259,7 +261,7 @@ class Shipper(CommitWoken):
             self._closed = {b.batch_id for b in self.store.batches() if b.state is BatchState.CLOSED}
         if not self._closed:
             return
-        backlog, names = self.store.packed_events(acked, max_events=EXPORT_LOOK_MAX + 1, max_bytes=1 << 62)
+        backlog, names, _ = self.store.packed_events(acked, max_events=EXPORT_LOOK_MAX + 1, max_bytes=1 << 62)
         if len(backlog) > EXPORT_LOOK_MAX:
             return  # a backlog to ship first: looked at again once it is shipped
         pending = {names.get(records.event_batch_ref(raw)) for raw in backlog}

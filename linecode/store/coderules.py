@@ -12,11 +12,12 @@ from typing import Any
 import numpy as np
 
 from linecode.codes import Gs1Code, Gtin, gs1_check_digit, gs1_key, sscc_key, validate_identifier
-from linecode.codes.keys import AMBIGUOUS_PREFIXES, KeyParts
+from linecode.codes.keys import AMBIGUOUS_PREFIXES, KeyParts, parts
 from linecode.errors import InvalidArgument, LinecodeError, shown
 from linecode.reasons import Reason
 from linecode.serials import MasterKey, Nmpa20Pool, SerialDomain, SerialPool, SsccPool
 from linecode.store.model import Batch, CodeRule, Level
+from linecode.store.records import plain_key
 
 
 def pool_name(level: Level) -> str:
@@ -186,3 +187,15 @@ def keys(master: MasterKey, level: Level, start: int, count: int) -> list[str]:
         heads = [level.identifier + s for s in serials]
         return [sscc_key(h + str(gs1_check_digit(h))) for h in heads]
     return [gs1_key(level.identifier, s) for s in serials]
+
+
+def pool_of(code: str, pools: Iterable[str]) -> str | None:
+    """The pool among ``pools`` whose rule makes ``code`` (a key), if any."""
+    if plain_key(code):
+        name = "nmpa20/" + code[:7]
+        return name if name in pools else None
+    key = parts(code)
+    if key.rule != "sscc":
+        name = f"{key.rule}/{key.identifier}"
+        return name if name in pools else None
+    return next((p for p in pools if p.startswith("sscc/") and key.identifier.startswith(p[5:])), None)

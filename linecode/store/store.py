@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar, cast
 
 from linecode import bounds
 from linecode.codes import CodeKey, code_key
@@ -913,27 +913,25 @@ class Store:
                 return
             seq = last
 
-    def packed_events(
-        self, since: int, *, max_events: int, max_bytes: int
-    ) -> tuple[list[bytes], dict[int, str]]:
+    def packed_events(self, since: int, *, max_events: int, max_bytes: int) -> Outgoing:
         """The events after ``since`` as the store keeps them (``records.pack_event``), up to
-        ``max_events`` or ``max_bytes`` (at least one if there is any), and the ids of the batch
-        numbers they hold: what a site ships to its hub. Raises :class:`Precondition`
-        ``EVENTS_PRUNED`` if retention pruned the event after ``since`` (a hub that lost events
-        the site no longer has)."""
+        ``max_events`` or ``max_bytes`` (at least one if there is any), the ids of the batch numbers
+        they hold, and the level of each code they name of a pool several levels draw from: what a
+        site ships to its hub. Raises :class:`Precondition` ``EVENTS_PRUNED`` if retention pruned
+        the event after ``since`` (a hub that lost events the site no longer has)."""
 
-        def run(tx: Tx) -> tuple[list[bytes], dict[int, str]]:
+        def run(tx: Tx) -> Outgoing:
             first, packed = tx.packed_events_after(since, max_events=max_events, max_bytes=max_bytes)
             if packed and first != since + 1:
                 raise Precondition(
                     f"events {since + 1}-{first - 1} were pruned here after the hub acknowledged them, "
                     f"but the hub asks for them again (it holds {since} only); nothing was shipped",
                     reason=Reason.EVENTS_PRUNED,
-                    hint="restore the hub's database; the site cannot send what it no longer keeps",
+                    hint="the hub's database lost events it acknowledged: see docs/hub.md, disaster recovery",
                 )
             refs = {records.event_batch_ref(raw) for raw in packed} - {0}
             names = tx.batch_refs()
-            return packed, {ref: names[ref] for ref in refs}
+            return Outgoing(packed, {ref: names[ref] for ref in refs}, _shared_levels(tx, packed))
 
         return self._db.read(run)
 
@@ -1021,6 +1019,37 @@ class Store:
         ``master.key`` along (``linecode backup`` does). Raises :class:`AlreadyExists`
         ``BACKUP_EXISTS`` for a directory with files in it, ``ConfigError`` ``BACKUP_FAILED``."""
         return self._db.backup(Path(path))
+
+
+class Outgoing(NamedTuple):
+    """Events as a site ships them (``Store.packed_events``)."""
+
+    events: list[bytes]
+    batches: dict[int, str]
+    """The batch numbers inside the events, named."""
+    levels: dict[str, int]
+    """The level of each code the events name of a pool several levels draw from."""
+
+
+def _shared_levels(tx: Tx, packed: list[bytes]) -> dict[str, int]:
+    """The level of each code ``packed`` names whose pool several levels draw from (none, usually:
+    then nothing is unpacked)."""
+    drawn: dict[str, set[int]] = {}
+    for product in tx.products():
+        for n, level in enumerate(product.levels, start=1):
+            drawn.setdefault(coderules.pool_name(level), set()).add(n)
+    shared = {pool for pool, numbers in drawn.items() if len(numbers) > 1}
+    if not shared:
+        return {}
+    out: dict[str, int] = {}
+    for raw in packed:
+        event = records.unpack_event(0, raw, {})
+        for code in (*event.codes, event.parent) if event.parent else event.codes:
+            if code not in out and coderules.pool_of(code, shared) is not None:
+                row = tx.row(code)
+                if row is not None:
+                    out[code] = row.level
+    return out
 
 
 def _parents_in(keys: list[str], tx: Tx) -> list[tuple[str, list[str]]]:

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from linecode.v1 import admin_pb2 as linecode_dot_v1_dot_admin__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15linecode/v1/hub.proto\x12\x0blinecode.v1\x1a\x17linecode/v1/admin.proto\"\x12\n\x10GetLimitsRequest\"G\n\x0bLeaseLimits\x12\x10\n\x08min_size\x18\x01 \x01(\x04\x12\x10\n\x08max_size\x18\x02 \x01(\x04\x12\x14\n\x0c\x64\x65\x66\x61ult_size\x18\x03 \x01(\x04\"U\n\x0cGrantRequest\x12\x0c\n\x04pool\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0f\n\x07site_id\x18\x04 \x01(\t\"\x85\x01\n\nLeaseGrant\x12\x0c\n\x04pool\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x04\x12\x11\n\trule_json\x18\x04 \x01(\t\x12\x10\n\x08replayed\x18\x05 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x0f\n\x07site_id\x18\x07 \x01(\t\"\x96\x01\n\nEventBlock\x12\x11\n\tfirst_seq\x18\x01 \x01(\x04\x12\x0e\n\x06\x65vents\x18\x02 \x03(\x0c\x12\x35\n\x07\x62\x61tches\x18\x03 \x03(\x0b\x32$.linecode.v1.EventBlock.BatchesEntry\x1a.\n\x0c\x42\x61tchesEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"U\n\x08Shipment\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12&\n\x05\x62lock\x18\x02 \x01(\x0b\x32\x17.linecode.v1.EventBlock\x12\x10\n\x08head_seq\x18\x03 \x01(\x04\"R\n\x07ShipAck\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x11\n\tacked_seq\x18\x02 \x01(\x04\x12\x0e\n\x06stored\x18\x03 \x01(\x04\x12\x13\n\x0b\x63ode_events\x18\x04 \x01(\x04\"\"\n\x0fPositionRequest\x12\x0f\n\x07site_id\x18\x01 \x01(\t\"7\n\x11SiteEventsRequest\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\"|\n\x10HubExportRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0f\n\x07site_id\x18\x02 \x01(\t\x12)\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x19.linecode.v1.ExportFormat\x12\x1a\n\x12utc_offset_minutes\x18\x04 \x01(\x11\"M\n\x0bPullRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x12\n\nmax_events\x18\x02 \x01(\r\x12\x1a\n\x12utc_offset_minutes\x18\x03 \x01(\x11\"\x8f\x01\n\tPullChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x13\n\x0bnext_cursor\x18\x03 \x01(\t\x12\x0e\n\x06\x65vents\x18\x04 \x01(\x04\x12\x0c\n\x04more\x18\x05 \x01(\x08\x12+\n\x07summary\x18\x06 \x01(\x0b\x32\x1a.linecode.v1.ExportSummary2\xdc\x03\n\nHubService\x12\x44\n\tGetLimits\x12\x1d.linecode.v1.GetLimitsRequest\x1a\x18.linecode.v1.LeaseLimits\x12;\n\x05Grant\x12\x19.linecode.v1.GrantRequest\x1a\x17.linecode.v1.LeaseGrant\x12\x33\n\x04Ship\x12\x15.linecode.v1.Shipment\x1a\x14.linecode.v1.ShipAck\x12\x41\n\x0bGetPosition\x12\x1c.linecode.v1.PositionRequest\x1a\x14.linecode.v1.ShipAck\x12G\n\nSiteEvents\x12\x1e.linecode.v1.SiteEventsRequest\x1a\x17.linecode.v1.EventBlock0\x01\x12H\n\x0b\x45xportBatch\x12\x1d.linecode.v1.HubExportRequest\x1a\x18.linecode.v1.ExportChunk0\x01\x12@\n\nPullEvents\x12\x18.linecode.v1.PullRequest\x1a\x16.linecode.v1.PullChunk0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x15linecode/v1/hub.proto\x12\x0blinecode.v1\x1a\x17linecode/v1/admin.proto\"\x12\n\x10GetLimitsRequest\"G\n\x0bLeaseLimits\x12\x10\n\x08min_size\x18\x01 \x01(\x04\x12\x10\n\x08max_size\x18\x02 \x01(\x04\x12\x14\n\x0c\x64\x65\x66\x61ult_size\x18\x03 \x01(\x04\"U\n\x0cGrantRequest\x12\x0c\n\x04pool\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\x03\x12\x17\n\x0fidempotency_key\x18\x03 \x01(\t\x12\x0f\n\x07site_id\x18\x04 \x01(\t\"\x85\x01\n\nLeaseGrant\x12\x0c\n\x04pool\x18\x01 \x01(\t\x12\r\n\x05start\x18\x02 \x01(\x04\x12\x0b\n\x03\x65nd\x18\x03 \x01(\x04\x12\x11\n\trule_json\x18\x04 \x01(\t\x12\x10\n\x08replayed\x18\x05 \x01(\x08\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\x12\x0f\n\x07site_id\x18\x07 \x01(\t\"\xfa\x01\n\nEventBlock\x12\x11\n\tfirst_seq\x18\x01 \x01(\x04\x12\x0e\n\x06\x65vents\x18\x02 \x03(\x0c\x12\x35\n\x07\x62\x61tches\x18\x03 \x03(\x0b\x32$.linecode.v1.EventBlock.BatchesEntry\x12\x33\n\x06levels\x18\x04 \x03(\x0b\x32#.linecode.v1.EventBlock.LevelsEntry\x1a.\n\x0c\x42\x61tchesEntry\x12\x0b\n\x03key\x18\x01 \x01(\r\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x1a-\n\x0bLevelsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\r:\x02\x38\x01\"U\n\x08Shipment\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12&\n\x05\x62lock\x18\x02 \x01(\x0b\x32\x17.linecode.v1.EventBlock\x12\x10\n\x08head_seq\x18\x03 \x01(\x04\"R\n\x07ShipAck\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x11\n\tacked_seq\x18\x02 \x01(\x04\x12\x0e\n\x06stored\x18\x03 \x01(\x04\x12\x13\n\x0b\x63ode_events\x18\x04 \x01(\x04\"\"\n\x0fPositionRequest\x12\x0f\n\x07site_id\x18\x01 \x01(\t\"7\n\x11SiteEventsRequest\x12\x0f\n\x07site_id\x18\x01 \x01(\t\x12\x11\n\tafter_seq\x18\x02 \x01(\x04\"|\n\x10HubExportRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0f\n\x07site_id\x18\x02 \x01(\t\x12)\n\x06\x66ormat\x18\x03 \x01(\x0e\x32\x19.linecode.v1.ExportFormat\x12\x1a\n\x12utc_offset_minutes\x18\x04 \x01(\x11\"M\n\x0bPullRequest\x12\x0e\n\x06\x63ursor\x18\x01 \x01(\t\x12\x12\n\nmax_events\x18\x02 \x01(\r\x12\x1a\n\x12utc_offset_minutes\x18\x03 \x01(\x11\"\x8f\x01\n\tPullChunk\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x02 \x01(\t\x12\x13\n\x0bnext_cursor\x18\x03 \x01(\t\x12\x0e\n\x06\x65vents\x18\x04 \x01(\x04\x12\x0c\n\x04more\x18\x05 \x01(\x08\x12+\n\x07summary\x18\x06 \x01(\x0b\x32\x1a.linecode.v1.ExportSummary2\xdc\x03\n\nHubService\x12\x44\n\tGetLimits\x12\x1d.linecode.v1.GetLimitsRequest\x1a\x18.linecode.v1.LeaseLimits\x12;\n\x05Grant\x12\x19.linecode.v1.GrantRequest\x1a\x17.linecode.v1.LeaseGrant\x12\x33\n\x04Ship\x12\x15.linecode.v1.Shipment\x1a\x14.linecode.v1.ShipAck\x12\x41\n\x0bGetPosition\x12\x1c.linecode.v1.PositionRequest\x1a\x14.linecode.v1.ShipAck\x12G\n\nSiteEvents\x12\x1e.linecode.v1.SiteEventsRequest\x1a\x17.linecode.v1.EventBlock0\x01\x12H\n\x0b\x45xportBatch\x12\x1d.linecode.v1.HubExportRequest\x1a\x18.linecode.v1.ExportChunk0\x01\x12@\n\nPullEvents\x12\x18.linecode.v1.PullRequest\x1a\x16.linecode.v1.PullChunk0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,6 +34,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_EVENTBLOCK_BATCHESENTRY']._loaded_options = None
   _globals['_EVENTBLOCK_BATCHESENTRY']._serialized_options = b'8\001'
+  _globals['_EVENTBLOCK_LEVELSENTRY']._loaded_options = None
+  _globals['_EVENTBLOCK_LEVELSENTRY']._serialized_options = b'8\001'
   _globals['_GETLIMITSREQUEST']._serialized_start=63
   _globals['_GETLIMITSREQUEST']._serialized_end=81
   _globals['_LEASELIMITS']._serialized_start=83
@@ -43,23 +45,25 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LEASEGRANT']._serialized_start=244
   _globals['_LEASEGRANT']._serialized_end=377
   _globals['_EVENTBLOCK']._serialized_start=380
-  _globals['_EVENTBLOCK']._serialized_end=530
-  _globals['_EVENTBLOCK_BATCHESENTRY']._serialized_start=484
-  _globals['_EVENTBLOCK_BATCHESENTRY']._serialized_end=530
-  _globals['_SHIPMENT']._serialized_start=532
-  _globals['_SHIPMENT']._serialized_end=617
-  _globals['_SHIPACK']._serialized_start=619
-  _globals['_SHIPACK']._serialized_end=701
-  _globals['_POSITIONREQUEST']._serialized_start=703
-  _globals['_POSITIONREQUEST']._serialized_end=737
-  _globals['_SITEEVENTSREQUEST']._serialized_start=739
-  _globals['_SITEEVENTSREQUEST']._serialized_end=794
-  _globals['_HUBEXPORTREQUEST']._serialized_start=796
-  _globals['_HUBEXPORTREQUEST']._serialized_end=920
-  _globals['_PULLREQUEST']._serialized_start=922
-  _globals['_PULLREQUEST']._serialized_end=999
-  _globals['_PULLCHUNK']._serialized_start=1002
-  _globals['_PULLCHUNK']._serialized_end=1145
-  _globals['_HUBSERVICE']._serialized_start=1148
-  _globals['_HUBSERVICE']._serialized_end=1624
+  _globals['_EVENTBLOCK']._serialized_end=630
+  _globals['_EVENTBLOCK_BATCHESENTRY']._serialized_start=537
+  _globals['_EVENTBLOCK_BATCHESENTRY']._serialized_end=583
+  _globals['_EVENTBLOCK_LEVELSENTRY']._serialized_start=585
+  _globals['_EVENTBLOCK_LEVELSENTRY']._serialized_end=630
+  _globals['_SHIPMENT']._serialized_start=632
+  _globals['_SHIPMENT']._serialized_end=717
+  _globals['_SHIPACK']._serialized_start=719
+  _globals['_SHIPACK']._serialized_end=801
+  _globals['_POSITIONREQUEST']._serialized_start=803
+  _globals['_POSITIONREQUEST']._serialized_end=837
+  _globals['_SITEEVENTSREQUEST']._serialized_start=839
+  _globals['_SITEEVENTSREQUEST']._serialized_end=894
+  _globals['_HUBEXPORTREQUEST']._serialized_start=896
+  _globals['_HUBEXPORTREQUEST']._serialized_end=1020
+  _globals['_PULLREQUEST']._serialized_start=1022
+  _globals['_PULLREQUEST']._serialized_end=1099
+  _globals['_PULLCHUNK']._serialized_start=1102
+  _globals['_PULLCHUNK']._serialized_end=1245
+  _globals['_HUBSERVICE']._serialized_start=1248
+  _globals['_HUBSERVICE']._serialized_end=1724
 # @@protoc_insertion_point(module_scope)

@@ -52,7 +52,7 @@ class LeaseGrant(_message.Message):
     def __init__(self, pool: _Optional[str] = ..., start: _Optional[int] = ..., end: _Optional[int] = ..., rule_json: _Optional[str] = ..., replayed: _Optional[bool] = ..., idempotency_key: _Optional[str] = ..., site_id: _Optional[str] = ...) -> None: ...
 
 class EventBlock(_message.Message):
-    __slots__ = ("first_seq", "events", "batches")
+    __slots__ = ("first_seq", "events", "batches", "levels")
     class BatchesEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -60,13 +60,22 @@ class EventBlock(_message.Message):
         key: int
         value: str
         def __init__(self, key: _Optional[int] = ..., value: _Optional[str] = ...) -> None: ...
+    class LevelsEntry(_message.Message):
+        __slots__ = ("key", "value")
+        KEY_FIELD_NUMBER: _ClassVar[int]
+        VALUE_FIELD_NUMBER: _ClassVar[int]
+        key: str
+        value: int
+        def __init__(self, key: _Optional[str] = ..., value: _Optional[int] = ...) -> None: ...
     FIRST_SEQ_FIELD_NUMBER: _ClassVar[int]
     EVENTS_FIELD_NUMBER: _ClassVar[int]
     BATCHES_FIELD_NUMBER: _ClassVar[int]
+    LEVELS_FIELD_NUMBER: _ClassVar[int]
     first_seq: int
     events: _containers.RepeatedScalarFieldContainer[bytes]
     batches: _containers.ScalarMap[int, str]
-    def __init__(self, first_seq: _Optional[int] = ..., events: _Optional[_Iterable[bytes]] = ..., batches: _Optional[_Mapping[int, str]] = ...) -> None: ...
+    levels: _containers.ScalarMap[str, int]
+    def __init__(self, first_seq: _Optional[int] = ..., events: _Optional[_Iterable[bytes]] = ..., batches: _Optional[_Mapping[int, str]] = ..., levels: _Optional[_Mapping[str, int]] = ...) -> None: ...
 
 class Shipment(_message.Message):
     __slots__ = ("site_id", "block", "head_seq")

@@ -66,8 +66,8 @@ class HubMachine(StoreMachine):
         if first > last:
             return
         n = data.draw(st.integers(1, last - first + 1), label="events shipped")
-        packed, names = self.s.packed_events(first - 1, max_events=n, max_bytes=1 << 30)
-        ack = self.ingest.ship(SITE, Block(first, packed, names), last)
+        packed, names, levels = self.s.packed_events(first - 1, max_events=n, max_bytes=1 << 30)
+        ack = self.ingest.ship(SITE, Block(first, packed, names, levels), last)
         assert ack.acked == max(self.acked, first + len(packed) - 1)
         event("ship: a retry" if first <= self.acked else "ship: new events")
         self.acked = ack.acked
@@ -76,9 +76,9 @@ class HubMachine(StoreMachine):
 
     def teardown(self) -> None:
         if self.store is not None:
-            packed, names = self.s.packed_events(self.acked, max_events=10**6, max_bytes=1 << 30)
+            packed, names, levels = self.s.packed_events(self.acked, max_events=10**6, max_bytes=1 << 30)
             if packed:
-                self.ingest.ship(SITE, Block(self.acked + 1, packed, names))
+                self.ingest.ship(SITE, Block(self.acked + 1, packed, names, levels))
             assert hub_codes(self.dsn, SITE) == stored(self.s)
             self.pool.close()
         super().teardown()

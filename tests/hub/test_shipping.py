@@ -19,10 +19,10 @@ from linecode.service.hub import HubServer
 from linecode.service.metrics import Metrics
 from linecode.service.server import SHIPPING_HEALTH
 from linecode.service.ship import lag
-from linecode.store import BatchState, EventKind, State, Store, records
+from linecode.store import BatchState, CodeRule, EventKind, Level, State, Store, records
 from linecode.store.leases import holdings
-from linecode.v1 import hub_pb2, hub_pb2_grpc
-from tests.factories import LEVELS, make_batch, make_product
+from linecode.v1 import hub_pb2, hub_pb2_grpc, query_pb2, query_pb2_grpc
+from tests.factories import LEVELS, commissioned, make_batch, make_product
 from tests.hub.shipping import (
     KEY,
     hub_codes,
@@ -134,7 +134,7 @@ def test_a_gap_a_regression_another_sites_log_and_foreign_codes_are_refused_whol
         grant = authority.grant("S1", name, 1000, f"k-{name}")
         store.import_lease(Lease(name, (IndexRange(grant.start, grant.end),)))
     pack_batch(store, "B1")
-    packed, names = store.packed_events(0, max_events=100_000, max_bytes=1 << 30)
+    packed, names, _levels = store.packed_events(0, max_events=100_000, max_bytes=1 << 30)
     port = hub.port
 
     gap = _refused(port, "S1", 2, packed[1:], names)
@@ -255,3 +255,44 @@ def test_a_store_put_back_from_an_old_backup_is_refused_not_forked(
     finally:
         running.stop(0)
         old.close()
+
+
+def test_cases_and_pallets_of_one_sscc_prefix_keep_their_levels_at_the_hub(
+    tmp_path: Path, authority: Authority, dsn: str
+) -> None:
+    """One SSCC pool for two levels: the hub cannot tell a case from a pallet by its code; the site
+    says, and the hub's counts are the site's."""
+    levels = (
+        Level("unit", CodeRule.NMPA20, "8600001", 1),
+        Level("case", CodeRule.SSCC, "06901234", 5),
+        Level("pallet", CodeRule.SSCC, "06901234", 2),
+    )
+    for level in levels:
+        authority.add_pool(level, ["S1"])
+    hub = HubServer(authority, "127.0.0.1:0")
+    store, running = serve_site(tmp_path / "S1", "S1", hub.port)
+    try:
+        make_product(store, levels=levels)
+        wait_leased(store)
+        make_batch(store, "B1")
+        units = commissioned(store, "B1", "unit", 10)
+        cases = commissioned(store, "B1", "case", 2)
+        (pallet,) = commissioned(store, "B1", "pallet", 1)
+        for i, case in enumerate(cases):
+            store.aggregate(case, units[i * 5 : i * 5 + 5])
+        store.aggregate(pallet, cases)
+        wait_shipped(store)
+        with psycopg.connect(dsn) as conn:
+            at_hub = dict(conn.execute("SELECT code, level FROM codes WHERE site_id = 'S1'").fetchall())
+        assert at_hub == {code: store.record(code).level for code in site_codes(store)}
+        with grpc.insecure_channel(f"127.0.0.1:{hub.port}") as channel:
+            counts = query_pb2_grpc.QueryServiceStub(channel).BatchCounts(
+                query_pb2.BatchCountsRequest(batch_id="B1")
+            )
+        assert [(r.level, r.state, r.count) for r in counts.rows] == [
+            (r.level, int(r.state), r.count) for r in store.counts("B1")
+        ]
+    finally:
+        running.stop(0)
+        store.close()
+        hub.stop(0)
