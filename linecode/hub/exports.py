@@ -47,6 +47,7 @@ from linecode.export.epcis import EXPORTED_KINDS, format_offset, write_events
 from linecode.export.nmpa import REPORT_FORMATS, Relation, production_of, write_report
 from linecode.export.sink import ExportSummary
 from linecode.hub.ingest import EVENT_COLUMNS, event_of
+from linecode.hub.query import same_batch_sites
 from linecode.reasons import Reason
 from linecode.store import records
 from linecode.store.model import (
@@ -368,6 +369,12 @@ class HubExports:
                 reason=Reason.UNKNOWN_BATCH,
                 hint="check the batch id (and site); a batch reaches the hub when its site ships it",
             )
+        if len(rows) > 1:  # several sites: one batch packed at each, or batches that share an id
+            if conn is None:
+                with self.db.connection() as own:
+                    same_batch_sites(own, batch_id)
+            else:
+                same_batch_sites(conn, batch_id)
         return sorted(
             (
                 _Held(site, _batch(detail, state, status, lock), int(last))

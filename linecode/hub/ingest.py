@@ -36,6 +36,7 @@ from linecode.codes.keys import parts
 from linecode.errors import InvalidArgument, LinecodeError, PermissionDenied, Precondition, shown
 from linecode.reasons import Reason
 from linecode.store import coderules, records
+from linecode.store.lifecycle import MIN_TIME_US
 from linecode.store.model import (
     BatchState,
     Event,
@@ -46,6 +47,7 @@ from linecode.store.model import (
     Lock,
     RegulatoryStatus,
     State,
+    now_us,
 )
 from linecode.store.replay import BatchView, Marks, apply
 
@@ -78,6 +80,8 @@ _BATCH_KINDS = frozenset(
         EventKind.BATCH_EXPORTED,
     }
 )
+_AHEAD_US = 86_400 * 1_000_000
+"""How far ahead of the hub's clock a shipped event's time may be (a site's clock may be off)."""
 _EVENT_COLUMNS = "site_id, seq, time_us, kind, batch_id, actor, line, parent, detail, codes, n_codes"
 
 
@@ -169,8 +173,12 @@ def _event(seq: int, raw: bytes, names: dict[int, str]) -> Event:
             raise _bad(f"event {seq}: {shown(code)} is not a code key")
     if event.kind in _CODE_KINDS and not event.codes:
         raise _bad(f"event {seq} ({event.kind.label}) names no code")
-    if event.kind in (EventKind.AGGREGATED, EventKind.DISAGGREGATED) and event.parent is None:
-        raise _bad(f"event {seq} ({event.kind.label}) names no parent")
+    if event.kind in (EventKind.AGGREGATED, EventKind.DISAGGREGATED) and (
+        event.parent is None or event.parent in event.codes
+    ):
+        raise _bad(f"event {seq} ({event.kind.label}) names no parent, or the parent among its children")
+    if not MIN_TIME_US <= event.time_us <= now_us() + _AHEAD_US:
+        raise _bad(f"event {seq}: time {event.time_us} µs is before 2000 or ahead of the hub's clock")
     if event.kind in _BATCH_KINDS and event.batch_id is None:
         raise _bad(f"event {seq} ({event.kind.label}) names no batch")
     return event

@@ -122,6 +122,7 @@ class HubQuery:
         top = found.key
         below: dict[str, list[tuple[str, int, State]]] = {}
         wanted = [top] if found.row.children else []
+        seen = {top}  # a site's events could make a loop: each code is walked once
         with self.db.connection() as conn:
             while wanted:
                 rows = conn.execute(
@@ -131,8 +132,10 @@ class HubQuery:
                 ).fetchall()
                 wanted = []
                 for parent, code, level, state in rows:
-                    below.setdefault(parent, []).append((code, level, State(state)))
-                    wanted.append(code)
+                    if code not in seen:
+                        seen.add(code)
+                        below.setdefault(parent, []).append((code, level, State(state)))
+                        wanted.append(code)
 
         def node(code: str, level: int, state: State) -> TreeNode:
             return TreeNode(code, level, state, tuple(node(*c) for c in below.get(code, ())))
@@ -144,17 +147,7 @@ class HubQuery:
         of ``site_id`` only): the named codes as the hub holds them, and the codes allocated but
         never named as ``allocated``."""
         with self.db.connection() as conn:
-            sites = [
-                s
-                for (s,) in conn.execute(
-                    "SELECT site_id FROM batches WHERE batch_id = %s AND (%s::text IS NULL OR site_id = %s)",
-                    (batch_id, site_id, site_id),
-                )
-            ]
-            if not sites:
-                raise NotFound(
-                    f"batch {shown(batch_id)} is not known to the hub", reason=Reason.UNKNOWN_BATCH
-                )
+            sites = same_batch_sites(conn, batch_id, site_id)
             counted: dict[tuple[int, State], int] = {}
             for level, state, n in conn.execute(
                 "SELECT level, state, count(*) FROM codes WHERE site_id = ANY(%s) AND batch_id = %s "
@@ -190,7 +183,7 @@ class HubQuery:
         path: list[str] = []
         parent = found.row.parent
         with self.db.connection() as conn:
-            while parent is not None and len(path) < 16:
+            while parent is not None and parent != found.key and parent not in path:  # a loop ends it
                 path.append(parent)
                 row = conn.execute(
                     "SELECT parent FROM codes WHERE code = %s AND site_id = %s", (parent, found.site_id)
@@ -209,12 +202,15 @@ class HubQuery:
         if found.row.level == 1:
             return 1
         wanted = [found.key]
+        seen = {found.key}  # a site's events could make a loop: each code is counted once
         units = 0
         while wanted:
             rows = conn.execute(
                 "SELECT code, level FROM codes WHERE parent = ANY(%s) AND site_id = %s",
                 (wanted, found.site_id),
             ).fetchall()
+            rows = [(code, level) for code, level in rows if code not in seen]
+            seen.update(code for code, _ in rows)
             units += sum(1 for _, level in rows if level == 1)
             wanted = [code for code, level in rows if level > 1]
         return units
@@ -244,6 +240,40 @@ class HubQuery:
             ).fetchone()
             product = self._products[(site_id, product_id)] = records.product_from_json(json.loads(text))
         return batch, product
+
+
+def same_batch_sites(conn: Any, batch_id: str, site_id: str | None = None) -> list[str]:
+    """The sites holding a batch ``batch_id`` (``site_id`` only, if given), in site order; several
+    only if theirs is one batch — the same product (as each site defined it), batch number and
+    dates — else :class:`InvalidArgument` ``AMBIGUOUS_BATCH`` (two sites' batches that merely share an
+    id are never summed or exported as one). :class:`NotFound` ``UNKNOWN_BATCH`` for none."""
+    rows = conn.execute(
+        "SELECT b.site_id, b.detail, p.detail FROM batches b JOIN products p "
+        "ON p.site_id = b.site_id AND p.product_id = b.product_id "
+        "WHERE b.batch_id = %s AND (%s::text IS NULL OR b.site_id = %s) ORDER BY b.site_id",
+        (batch_id, site_id or None, site_id or None),
+    ).fetchall()
+    if not rows:
+        raise NotFound(f"batch {shown(batch_id)} is not known to the hub", reason=Reason.UNKNOWN_BATCH)
+    kinds = {(_batch_identity(batch), _canonical(product)) for _, batch, product in rows}
+    if len(kinds) > 1:
+        raise InvalidArgument(
+            f"sites {', '.join(r[0] for r in rows)} hold different batches under the id {shown(batch_id)} "
+            "(product, batch number or dates differ); expected one batch: name the site",
+            reason=Reason.AMBIGUOUS_BATCH,
+            hint="name the site (site_id, --site)",
+        )
+    return [r[0] for r in rows]
+
+
+def _batch_identity(detail: str) -> tuple[Any, ...]:
+    """What makes two sites' batch records one batch."""
+    batch = records.batch_from_json(json.loads(detail))
+    return batch.product_id, batch.batch_number, batch.production_date, batch.expiry_date
+
+
+def _canonical(detail: str) -> str:
+    return json.dumps(json.loads(detail), sort_keys=True)
 
 
 def _hub_code(row: Sequence[Any]) -> HubCode:

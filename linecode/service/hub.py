@@ -253,7 +253,12 @@ class HubQueryServicer(query_pb2_grpc.QueryServiceServicer):
     async def BatchCounts(
         self, request: query_pb2.BatchCountsRequest, context: Any
     ) -> query_pb2.BatchCountsResponse:
-        rows = await self._run("BatchCounts", request, context, lambda: self.query.counts(request.batch_id))
+        rows = await self._run(
+            "BatchCounts",
+            request,
+            context,
+            lambda: self.query.counts(request.batch_id, request.site_id or None),
+        )
         return batch_counts_response(request.batch_id, rows)
 
 

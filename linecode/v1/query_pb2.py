@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from linecode.v1 import common_pb2 as linecode_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linecode/v1/query.proto\x12\x0blinecode.v1\x1a\x18linecode/v1/common.proto\"\x1d\n\rVerifyRequest\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\t\"\x88\x01\n\x0eVerifyResponse\x12\x0f\n\x07genuine\x18\x01 \x01(\x08\x12\x0e\n\x06usable\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12#\n\x04info\x18\x05 \x01(\x0b\x32\x15.linecode.v1.CodeInfo\x12\x0f\n\x07\x65xpired\x18\x06 \x01(\x08\"\x1b\n\x0b\x43odeRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"4\n\x10\x43hildrenResponse\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08\x63hildren\x18\x02 \x03(\t\"&\n\x12\x42\x61tchCountsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\"_\n\x08\x43ountRow\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x12\n\nlevel_name\x18\x02 \x01(\t\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.linecode.v1.State\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\"L\n\x13\x42\x61tchCountsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12#\n\x04rows\x18\x02 \x03(\x0b\x32\x15.linecode.v1.CountRow2\xe5\x02\n\x0cQueryService\x12\x41\n\x06Verify\x12\x1a.linecode.v1.VerifyRequest\x1a\x1b.linecode.v1.VerifyResponse\x12<\n\tGetParent\x12\x18.linecode.v1.CodeRequest\x1a\x15.linecode.v1.CodeInfo\x12\x46\n\x0bGetChildren\x12\x18.linecode.v1.CodeRequest\x1a\x1d.linecode.v1.ChildrenResponse\x12:\n\x07GetTree\x12\x18.linecode.v1.CodeRequest\x1a\x15.linecode.v1.TreeNode\x12P\n\x0b\x42\x61tchCounts\x12\x1f.linecode.v1.BatchCountsRequest\x1a .linecode.v1.BatchCountsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linecode/v1/query.proto\x12\x0blinecode.v1\x1a\x18linecode/v1/common.proto\"\x1d\n\rVerifyRequest\x12\x0c\n\x04\x64\x61ta\x18\x01 \x01(\t\"\x88\x01\n\x0eVerifyResponse\x12\x0f\n\x07genuine\x18\x01 \x01(\x08\x12\x0e\n\x06usable\x18\x02 \x01(\x08\x12\x0e\n\x06reason\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\x12#\n\x04info\x18\x05 \x01(\x0b\x32\x15.linecode.v1.CodeInfo\x12\x0f\n\x07\x65xpired\x18\x06 \x01(\x08\"\x1b\n\x0b\x43odeRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\"4\n\x10\x43hildrenResponse\x12\x0e\n\x06parent\x18\x01 \x01(\t\x12\x10\n\x08\x63hildren\x18\x02 \x03(\t\"7\n\x12\x42\x61tchCountsRequest\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\x0f\n\x07site_id\x18\x02 \x01(\t\"_\n\x08\x43ountRow\x12\r\n\x05level\x18\x01 \x01(\x05\x12\x12\n\nlevel_name\x18\x02 \x01(\t\x12!\n\x05state\x18\x03 \x01(\x0e\x32\x12.linecode.v1.State\x12\r\n\x05\x63ount\x18\x04 \x01(\x04\"L\n\x13\x42\x61tchCountsResponse\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12#\n\x04rows\x18\x02 \x03(\x0b\x32\x15.linecode.v1.CountRow2\xe5\x02\n\x0cQueryService\x12\x41\n\x06Verify\x12\x1a.linecode.v1.VerifyRequest\x1a\x1b.linecode.v1.VerifyResponse\x12<\n\tGetParent\x12\x18.linecode.v1.CodeRequest\x1a\x15.linecode.v1.CodeInfo\x12\x46\n\x0bGetChildren\x12\x18.linecode.v1.CodeRequest\x1a\x1d.linecode.v1.ChildrenResponse\x12:\n\x07GetTree\x12\x18.linecode.v1.CodeRequest\x1a\x15.linecode.v1.TreeNode\x12P\n\x0b\x42\x61tchCounts\x12\x1f.linecode.v1.BatchCountsRequest\x1a .linecode.v1.BatchCountsResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -41,11 +41,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_CHILDRENRESPONSE']._serialized_start=265
   _globals['_CHILDRENRESPONSE']._serialized_end=317
   _globals['_BATCHCOUNTSREQUEST']._serialized_start=319
-  _globals['_BATCHCOUNTSREQUEST']._serialized_end=357
-  _globals['_COUNTROW']._serialized_start=359
-  _globals['_COUNTROW']._serialized_end=454
-  _globals['_BATCHCOUNTSRESPONSE']._serialized_start=456
-  _globals['_BATCHCOUNTSRESPONSE']._serialized_end=532
-  _globals['_QUERYSERVICE']._serialized_start=535
-  _globals['_QUERYSERVICE']._serialized_end=892
+  _globals['_BATCHCOUNTSREQUEST']._serialized_end=374
+  _globals['_COUNTROW']._serialized_start=376
+  _globals['_COUNTROW']._serialized_end=471
+  _globals['_BATCHCOUNTSRESPONSE']._serialized_start=473
+  _globals['_BATCHCOUNTSRESPONSE']._serialized_end=549
+  _globals['_QUERYSERVICE']._serialized_start=552
+  _globals['_QUERYSERVICE']._serialized_end=909
 # @@protoc_insertion_point(module_scope)

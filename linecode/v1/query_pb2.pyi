@@ -44,10 +44,12 @@ class ChildrenResponse(_message.Message):
     def __init__(self, parent: _Optional[str] = ..., children: _Optional[_Iterable[str]] = ...) -> None: ...
 
 class BatchCountsRequest(_message.Message):
-    __slots__ = ("batch_id",)
+    __slots__ = ("batch_id", "site_id")
     BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    SITE_ID_FIELD_NUMBER: _ClassVar[int]
     batch_id: str
-    def __init__(self, batch_id: _Optional[str] = ...) -> None: ...
+    site_id: str
+    def __init__(self, batch_id: _Optional[str] = ..., site_id: _Optional[str] = ...) -> None: ...
 
 class CountRow(_message.Message):
     __slots__ = ("level", "level_name", "state", "count")

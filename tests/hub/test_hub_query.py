@@ -3,6 +3,7 @@ PostgreSQL, gRPC and site servers)."""
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from linecode.service import convert
 from linecode.service.hub import HubServer
 from linecode.store import Store
 from linecode.v1 import query_pb2, query_pb2_grpc
-from tests.factories import LEVELS, make_product
+from tests.factories import LEVELS, commissioned, make_batch, make_product
 from tests.hub.shipping import pack_batch, serve_site, wait_leased, wait_shipped
 
 
@@ -73,3 +74,21 @@ def test_verify_trees_and_counts_at_the_hub_are_each_sites_own(
         with pytest.raises(grpc.RpcError) as missing:
             query.GetTree(query_pb2.CodeRequest(code=allocated))
         assert missing.value.code() is grpc.StatusCode.NOT_FOUND
+
+
+def test_batches_that_only_share_an_id_are_never_summed(two_sites: tuple[HubServer, Store, Store]) -> None:
+    hub, s1, s2 = two_sites
+    make_batch(s2, "B1", expires=dt.date(2029, 6, 30))  # another batch under S1's batch id
+    commissioned(s2, "B1", "unit", 3)
+    wait_shipped(s2)
+    with grpc.insecure_channel(f"127.0.0.1:{hub.port}") as channel:
+        query = query_pb2_grpc.QueryServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as ambiguous:
+            query.BatchCounts(query_pb2.BatchCountsRequest(batch_id="B1"))
+        assert ambiguous.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+        assert "AMBIGUOUS_BATCH" in str(ambiguous.value.trailing_metadata())
+        for site, store in (("S1", s1), ("S2", s2)):
+            counts = query.BatchCounts(query_pb2.BatchCountsRequest(batch_id="B1", site_id=site))
+            assert [(r.level, r.state, r.count) for r in counts.rows] == [
+                (r.level, int(r.state), r.count) for r in store.counts("B1")
+            ]

@@ -15,11 +15,12 @@ from prometheus_client import generate_latest
 
 from linecode.errors import Exhausted
 from linecode.hub.authority import Authority
+from linecode.hub.query import HubQuery
 from linecode.service.hub import HubServer
 from linecode.service.metrics import Metrics
 from linecode.service.server import SHIPPING_HEALTH
 from linecode.service.ship import lag
-from linecode.store import BatchState, CodeRule, EventKind, Level, State, Store, records
+from linecode.store import BatchState, CodeRule, EventKind, Level, State, Store, now_us, records
 from linecode.store.leases import holdings
 from linecode.v1 import hub_pb2, hub_pb2_grpc, query_pb2, query_pb2_grpc
 from tests.factories import LEVELS, commissioned, make_batch, make_product
@@ -153,22 +154,29 @@ def test_a_gap_a_regression_another_sites_log_and_foreign_codes_are_refused_whol
 
     # a regression: event 12 again, but not the event the hub has
     forged = list(packed[:12])
-    forged[11] = records.pack_event(1, EventKind.DESTROYED, 0, "x", "L1", [store_code(store)], None, "")
+    forged[11] = records.pack_event(
+        now_us(), EventKind.DESTROYED, 0, "x", "L1", [store_code(store)], None, ""
+    )
     conflict = _refused(port, "S1", 1, forged, names)
     assert conflict.code() is grpc.StatusCode.FAILED_PRECONDITION
     assert "SHIP_CONFLICT" in str(conflict.trailing_metadata())
 
     # a code of a pool nobody granted the site, in an otherwise right next event
-    foreign = records.pack_event(2**50, EventKind.DESTROYED, 1, "x", "L1", ["86999990000000010000"], None, "")
+    foreign = records.pack_event(
+        now_us(), EventKind.DESTROYED, 1, "x", "L1", ["86999990000000010000"], None, ""
+    )
     bad = _refused(port, "S1", 13, [foreign], {1: "B1"})
     assert bad.code() is grpc.StatusCode.PERMISSION_DENIED
     assert "POOL_NOT_LEASED" in str(bad.trailing_metadata())
 
-    # garbage, a truncated record, an unnamed batch
+    # garbage, a truncated record, an unnamed batch, a time no store writes, a parent in itself
+    some = store_code(store)
     for block, batch_names in (
         ([b"\x00" * 7], {}),
         ([packed[12][:-1]], names),
         ([packed[12]], {}),
+        ([records.pack_event(2**62, EventKind.DESTROYED, 1, "x", "L1", [some], None, "")], {1: "B1"}),
+        ([records.pack_event(now_us(), EventKind.AGGREGATED, 1, "x", "L1", [some], some, "")], {1: "B1"}),
     ):
         malformed = _refused(port, "S1", 13, block, batch_names)
         assert malformed.code() is grpc.StatusCode.INVALID_ARGUMENT, malformed.details()
@@ -177,6 +185,16 @@ def test_a_gap_a_regression_another_sites_log_and_foreign_codes_are_refused_whol
     rest = _ship(port, "S1", 13, packed[12:], names)
     assert rest.acked_seq == len(packed)
     assert hub_codes(dsn, "S1") == site_codes(store)
+
+    # a loop no store makes (a in b, then b in a) is stored, and the hub's walks of it still end
+    a, b = list(store.codes("B1", "bundle"))[:2]
+    loop = [
+        records.pack_event(now_us(), EventKind.AGGREGATED, 1, "x", "L1", [b], a, ""),
+        records.pack_event(now_us(), EventKind.AGGREGATED, 1, "x", "L1", [a], b, ""),
+    ]
+    _ship(port, "S1", len(packed) + 1, loop, {1: "B1"})
+    query = HubQuery(authority.db)
+    assert query.tree(a).code == a and query.info(a).units == 10 and query.info(b).path == (a,)
     store.close()
 
 
