@@ -6,8 +6,10 @@ runs them again through the store's own rules into a new store — codes, the pa
 the pools with the leases they still hold — and checks each event re-runs to itself. The new store
 knows the hub has all of it (its acknowledged position is the hub's), so a server started on it ships
 on from there. What the log does not hold is said by ``rebuild``'s docstring (idempotency answers,
-the store's id). Events the site committed but never shipped are lost with its disk: the hub's
-``linecode hub status`` shows how far behind a site was.
+the store's id). Events the site committed but never shipped are lost with its disk (the hub's
+``linecode hub status`` shows how far behind a site was) — among them, perhaps, allocations from the
+ranges it held: so the restored store gives up every unused index it holds (a LEASE_EXPORTED event
+each pool, shipped to the hub) and takes new ranges, and no code of the lost store is issued again.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
     from linecode.serials import MasterKey
     from linecode.serials.keys import ENV_VAR
     from linecode.service.config import ServeConfig
-    from linecode.service.ship import site_log
+    from linecode.service.ship import give_up_held_ranges, site_log
     from linecode.store import Store
     from linecode.store.rebuild import rebuild
 
@@ -72,11 +74,14 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     with Store.open(args.data, master_key=master) as store:
         store.set_shipped(position)
+        given_up = give_up_held_ranges(store)
         codes = sum(r.count for r in store.counts())
     if args.key_file is not None:
         place_key(args.key_file, args.data)
     print(
         f"restored site {args.site} from the hub at {args.from_hub} into {args.data}: {count:,} events, "
-        f"{codes:,} codes; the hub holds all of it (acknowledged to event {position:,})"
+        f"{codes:,} codes; the hub holds all of it (acknowledged to event {position:,}); "
+        f"{given_up:,} unused indices it held given up (the lost store may have issued from them): "
+        "its server takes new ranges from the hub"
     )
     return 0

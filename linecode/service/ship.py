@@ -41,7 +41,7 @@ from linecode.reasons import Reason
 from linecode.service.background import CommitWoken
 from linecode.service.config import ServeConfig
 from linecode.service.errors import error_detail
-from linecode.store import BatchState, Event, EventKind, Origin, Store, records
+from linecode.store import BatchState, Event, EventKind, Origin, Store, leases, records
 from linecode.v1 import hub_pb2, hub_pb2_grpc
 
 log = logging.getLogger("linecode.ship")
@@ -301,3 +301,15 @@ def site_log(config: ServeConfig) -> Iterator[tuple[int, Iterator[Event]]]:
                 yield from unpack(Block(block.first_seq, block.events, block.batches))
 
         yield position, events()
+
+
+def give_up_held_ranges(store: Store) -> int:
+    """Give up every unused index ``store`` holds of the hub's pools (a LEASE_EXPORTED event each
+    pool: never issued here, and shipped to the hub like any event); how many. A store rebuilt from
+    the hub does this: the lost store may have issued from them after its last shipment."""
+    given = 0
+    for held in leases.holdings(store.pools()):
+        if held.remaining:
+            store.export_lease(held.pool, held.remaining, origin=Origin(actor="linecode-restore"))
+            given += held.remaining
+    return given
