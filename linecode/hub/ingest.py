@@ -53,7 +53,7 @@ from linecode.store.replay import BatchView, Marks, apply
 
 MAX_EVENTS = 200_000
 """Most events one shipment may carry."""
-MAX_CODES = 20_000_000
+MAX_CODES = 5_000_000
 """Most codes the events of one shipment may name (a batch's RELEASED names all its codes)."""
 _CODE_KINDS = frozenset(
     {

@@ -21,6 +21,7 @@ FIELDS: dict[str, Bound] = {
     "product_id": bounds.ID,
     "batch_id": bounds.ID,
     "batch_number": bounds.ID,
+    "BatchCountsRequest.site_id": bounds.ID,  # a hub's: site ids are 1-100 printable characters
     # who and where
     "line": bounds.LINE,
     "actor": bounds.ACTOR,

@@ -282,6 +282,15 @@ def start(store: Store, config: ServeConfig, *, reuse_port: bool = False) -> tup
         from linecode.service.ship import Shipper
 
         assert config.hub_site_id is not None
+        own = sorted(name for name, pool in store.pools().items() if not pool.get("hub"))
+        if own:
+            raise ConfigError(
+                f"this store has pools of its own ({', '.join(own)}), not the hub's: its codes and log "
+                "cannot go to a hub (the hub refuses codes of pools it did not grant); expected a store "
+                "that has only ever been a site of a hub",
+                reason=Reason.BAD_CONFIG,
+                hint="give the site a new data dir; keep this store as it is, without [hub]",
+            )
         store.pools_from_hub = True
         channel = hub_channel(config)
         refiller = Refiller(store, channel, config.hub_site_id, config.hub_low_water, config.hub_lease_size)

@@ -5,16 +5,21 @@ hub's copy is the record, and the site keeps it only as long as it may need it i
 takes out, a chunk per write transaction (a line's writes go on between chunks):
 
 * an event older than the retention, acknowledged by the hub, of a batch that is no longer open,
-  and naming no code of another batch (a mixed pallet's aggregation names other batches' cases:
-  their history, kept while they are kept);
+  naming codes (a batch's own events — created, closed, exported, its status and lock — are kept)
+  and no code of another batch (a mixed pallet's aggregation names other batches' cases: their
+  history, kept while they are kept);
 * an idempotency answer older than the retention (a retry comes within seconds; one after 30 days
   is a new request).
 
 Kept forever, because the store answers from them or they cost nothing: every record (products,
 batches, pools, allocations, each code's record, counters, the parent/child index) — what a scan
 is verified against and what the line's rules check; the events of no batch (products created,
-leases taken and given: the serial space's history, a few per week); the events of open batches and
+leases taken and given: the serial space's history, a few per week); each batch's own events (its
+report reads when and how it was closed and where its data went); the events of open batches and
 every event the hub has not acknowledged; answers written before answers kept their time.
+
+The look stops at the first event newer than the retention (a line's times run with the log), so an
+hourly prune walks what it prunes and the few old events kept, not the whole log.
 
 What was pruned is noted in the store (``records.PRUNED``: the batches whose history is gone and
 how many events), so ``linecode check`` compares with the log only what the log still holds, and a
@@ -39,6 +44,17 @@ DAY_US = 86_400 * 1_000_000
 CHUNK = 5_000
 """Events or answers looked at per write transaction."""
 _CHILD_NAMING = frozenset({EventKind.AGGREGATED, EventKind.DISAGGREGATED})
+KEPT = frozenset(
+    {
+        EventKind.BATCH_CREATED,
+        EventKind.BATCH_CLOSED,
+        EventKind.BATCH_EXPORTED,
+        EventKind.BATCH_STATUS_SET,
+        EventKind.BATCH_LOCK_SET,
+    }
+)
+"""A batch's own events, kept forever: a handful a batch, and its report reads them (when and with
+what override it was closed, where its data went)."""
 
 
 @dataclass
@@ -106,8 +122,10 @@ def _prune_events(tx: Tx, after: int, before_us: int, chunk: int) -> tuple[int, 
             return 0, pruned, _noted(tx, batches, pruned)
         last = seq
         event = records.unpack_event(seq, raw, names)
+        if event.time_us >= before_us:  # the log is in time order, near enough: the rest is newer
+            return 0, pruned, _noted(tx, batches, pruned)
         ref = records.event_batch_ref(raw)
-        if event.time_us < before_us and ref and ref not in open_refs and _own_codes(tx, event, ref):
+        if ref and ref not in open_refs and event.kind not in KEPT and _own_codes(tx, event, ref):
             batches.add(names[ref])
             pruned += 1
             more = cursor.delete()  # and on to the next

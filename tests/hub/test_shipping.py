@@ -13,12 +13,13 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import generate_latest
 
-from linecode.errors import Exhausted
+from linecode.errors import ConfigError, Exhausted
 from linecode.hub.authority import Authority
 from linecode.hub.query import HubQuery
+from linecode.service.config import ServeConfig
 from linecode.service.hub import HubServer
 from linecode.service.metrics import Metrics
-from linecode.service.server import SHIPPING_HEALTH
+from linecode.service.server import SHIPPING_HEALTH, start
 from linecode.service.ship import lag
 from linecode.store import BatchState, CodeRule, EventKind, Level, State, Store, now_us, records
 from linecode.store.leases import holdings
@@ -314,3 +315,13 @@ def test_cases_and_pallets_of_one_sscc_prefix_keep_their_levels_at_the_hub(
         running.stop(0)
         store.close()
         hub.stop(0)
+
+
+def test_a_store_with_pools_of_its_own_does_not_become_a_site(tmp_path: Path, hub: HubServer) -> None:
+    store = Store.open(tmp_path / "alone", master_key=KEY, sync=False)
+    make_product(store)  # no [hub]: the store's own pools
+    config = ServeConfig(listen="127.0.0.1:0", hub_address=f"127.0.0.1:{hub.port}", hub_site_id="S1")
+    with pytest.raises(ConfigError) as refused:
+        start(store, config)
+    assert "pools of its own" in str(refused.value) and "nmpa20/8600001" in str(refused.value)
+    store.close()

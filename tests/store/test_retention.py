@@ -48,7 +48,9 @@ def test_shipped_events_of_closed_batches_go_the_rest_stays_and_check_holds(stor
     done = retention.prune(store, now_us() + DAY)
 
     assert done.events > 0 and done.batches == {"B1"} and done.answers == 4  # every keyed answer
-    assert all(e.batch_id != "B1" for e in store.events())
+    assert {e.kind for e in store.events() if e.batch_id == "B1"} <= retention.KEPT  # B1's own events
+    report = store.reconcile("B1")
+    assert report.override_reason == "test" and report.closed_event_seq
     assert [e.kind for e in store.events() if e.batch_id is None] == kept_kinds  # products, leases
     assert [e.batch_id for e in store.events()].count("B2") > 0  # an open batch keeps its history
     assert store.last_event_seq() == last
