@@ -38,6 +38,7 @@ from linecode.reasons import Reason
 from linecode.render import libdmtx
 from linecode.render import reference as ref
 from linecode.render.formats import FORMATS, KERNEL_FORMATS, MEDIA_TYPES, Format, check_layout, write
+from linecode.render.hri import hri_text, symbol_with_hri, with_hri
 from linecode.render.reference import SIZES, SymbolSize
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "Format",
     "Shape",
     "SymbolSize",
+    "hri_text",
     "image",
     "matrices",
     "matrix",
@@ -58,6 +60,7 @@ __all__ = [
     "render_many",
     "symbol_data",
     "symbol_size",
+    "with_hri",
 ]
 
 Shape = Literal["any", "square", "rectangle"]
@@ -235,10 +238,19 @@ def render(
     shape: Shape = "any",
     dmre: bool = False,
     backend: Backend = "linecode",
+    hri: bool | str = False,
+    dpi: int = 300,
 ) -> bytes:
-    """The printer image of one code (see :func:`matrix` and :func:`image`)."""
+    """The printer image of one code (see :func:`matrix` and :func:`image`).
+
+    ``hri=True`` prints the code's human-readable text under the symbol (:func:`hri_text`), a
+    string prints that text instead; ``dpi`` (the printer's) sizes it (:mod:`linecode.render.hri`).
+    """
     check_layout(fmt, module_px, quiet_zone)
     modules = matrix(code, gs1=gs1, size=size, shape=shape, dmre=dmre, backend=backend)
+    if hri:
+        text = hri_text(code, gs1) if hri is True else hri
+        return symbol_with_hri(modules, text, fmt=fmt, module_px=module_px, quiet_zone=quiet_zone, dpi=dpi)
     return write(modules, fmt, module_px, quiet_zone)
 
 
