@@ -8,11 +8,14 @@ import os
 import sys
 import zipfile
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from linecode.errors import InvalidArgument
 
 if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
     from linecode.render import Format
 
 _BULK_CHUNK = 4096  # codes rendered per kernel call between progress-bar updates
@@ -50,6 +53,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "libdmtx cannot read them)",
     )
     render.add_argument("--backend", choices=BACKENDS, default="linecode", help="encoder (default linecode)")
+    render.add_argument(
+        "--hri",
+        action=argparse.BooleanOptionalAction,
+        default=False,
+        help="print the code's human-readable text under the symbol (default: off)",
+    )
+    render.add_argument(
+        "--dpi", type=int, default=300, help="printer resolution; sizes the --hri text (default 300)"
+    )
     bulk = render.add_argument_group("bulk: a run of an nmpa20 pool's codes, in index order")
     bulk.add_argument("--identifier", help="7-digit nmpa20 product identifier of the pool")
     bulk.add_argument("--start", type=int, default=0, help="first index (default 0)")
@@ -87,6 +99,8 @@ def run(args: argparse.Namespace) -> int:
         shape=args.shape,
         dmre=args.dmre,
         backend=args.backend,
+        hri=args.hri,
+        dpi=args.dpi,
     )
     if str(args.output) == "-":
         sys.stdout.buffer.write(image)
@@ -116,7 +130,9 @@ def _run_bulk(args: argparse.Namespace) -> int:
         for offset in range(0, args.count, _BULK_CHUNK):
             start = args.start + offset
             codes = pool.codes(start, min(_BULK_CHUNK, args.count - offset), threads=args.threads)
-            if fmt == "svg":  # SVG is text built in Python; the kernel writes PNG and PBM
+            if args.hri:  # the text is drawn in Python, per code
+                images = _with_hri(codes, fmt, args, options)
+            elif fmt == "svg":  # SVG is text built in Python; the kernel writes PNG and PBM
                 symbols = matrices(codes, gs1=False, **options)
                 images = [
                     image(m, fmt="svg", module_px=args.module_px, quiet_zone=args.quiet_zone) for m in symbols
@@ -140,3 +156,18 @@ def _run_bulk(args: argparse.Namespace) -> int:
             bar.update(len(images))
     print(f"{args.count:,} {fmt.upper()} images of {args.identifier} from index {args.start} in {args.out}")
     return 0
+
+
+def _with_hri(
+    codes: npt.NDArray[np.bytes_], fmt: Format, args: argparse.Namespace, options: dict[str, Any]
+) -> list[bytes]:
+    """Images of a run of a pool's codes with their text: the symbols the kernel path draws (20 digits
+    always take the same size), the text added in Python."""
+    from linecode.render import hri_text, matrices
+    from linecode.render.hri import symbol_with_hri
+
+    return [
+        symbol_with_hri(m, hri_text(code.decode(), gs1=False), fmt=fmt, module_px=args.module_px,
+                        quiet_zone=args.quiet_zone, dpi=args.dpi)
+        for code, m in zip(codes, matrices(codes, gs1=False, **options), strict=True)
+    ]  # fmt: skip
