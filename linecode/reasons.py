@@ -343,6 +343,9 @@ class Reason(StrEnum):
     """An image format the call does not make."""
     BAD_BACKEND = "BAD_BACKEND"
     """A DataMatrix backend that is none of linecode, libdmtx."""
+    BAD_LAYOUT = "BAD_LAYOUT"
+    """A label layout with an unknown key, a value of the wrong type or out of range, or an unknown
+    printer profile."""
 
     # --- Verify's answers for a genuine code (not errors) -------------------------------------
     OK = "OK"
