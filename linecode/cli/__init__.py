@@ -19,6 +19,8 @@ COMMANDS = (
     "certs",
     "qa",
     "render",
+    "label",
+    "epc",
     "export",
     "inspect",
     "verify",

@@ -301,8 +301,8 @@ def check_prefix_length(company_prefix_length: int | None) -> int:
         raise InvalidArgument(
             f"EPC encoding needs the GS1 company prefix length, 6 to 12 digits: {given}",
             reason=Reason.BAD_COMPANY_PREFIX,
-            hint="a GTIN or SSCC does not say where its company prefix ends; GS1 assigned it to the "
-            "brand owner (e.g. 7 for 0614141 in (01)80614141123458)",
+            hint="a GTIN or SSCC does not say where its company prefix ends: ask the brand owner, "
+            "to whom GS1 assigned it; e.g. 7 digits, 0614141, in 80614141123458",
         )
     return company_prefix_length
 
