@@ -267,6 +267,8 @@ class Reason(StrEnum):
     """The hub holds one code from two sites: two packs carry it (forged or copied)."""
     EVENTS_PRUNED = "EVENTS_PRUNED"
     """Events asked for were pruned on this site after the hub acknowledged them (retention)."""
+    NOT_SENT = "NOT_SENT"
+    """A printer acknowledged a position of its print job the server never sent it."""
     SHIP_GAP = "SHIP_GAP"
     """A shipment starts after the event the hub expects next: events would be missing."""
     SHIP_CONFLICT = "SHIP_CONFLICT"

@@ -205,7 +205,8 @@ class Access:
             origin = getattr(request, "origin", None)
             if origin is not None and origin.line and origin.line not in role.lines:
                 self._denied(who, role, method, f"role {role} may not write events as line {origin.line!r}")
-            if role.kind == "printer" and self.store is not None:
+            if role.kind == "printer" and self.store is not None and hasattr(request, "ListFields"):
+                # (a print job's requests are a stream: its job checks its batch's line itself)
                 try:
                     foreign = _lines_of_print_request(self.store, request) - role.lines
                 except NotFound:  # refused alike, so a printer cannot tell unknown codes from others'

@@ -26,6 +26,8 @@ FIELDS: dict[str, Bound] = {
     "line": bounds.LINE,
     "actor": bounds.ACTOR,
     "idempotency_key": bounds.IDEMPOTENCY_KEY,
+    "job_id": bounds.IDEMPOTENCY_KEY,
+    "printer": bounds.ACTOR,
     # codes, in any spelling
     "code": bounds.CODE,
     "codes": bounds.CODE,
@@ -34,6 +36,9 @@ FIELDS: dict[str, Bound] = {
     "new_parent": bounds.CODE,
     "children": bounds.CODE,
     "old_child": bounds.CODE,
+    "JobCode.data": bounds.CODE,
+    "not_printed": bounds.CODE,
+    "dropped": bounds.CODE,
     "new_child": bounds.CODE,
     # products and levels
     "Product.name": bounds.NAME,

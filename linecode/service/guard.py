@@ -44,6 +44,12 @@ Observe = Callable[[str, grpc.StatusCode, float], None]
 """Told of every finished call: method, status code, seconds."""
 
 OURS = "/linecode."
+LONG_STREAMS = frozenset({"/linecode.v1.PrintService/PrintJob"})
+"""Calls that last as long as a printer prints: authorised when they open, then on threads of their
+own (``Pools.jobs``), outside admission (a job holds no work while it waits for its printer; each
+message it takes is bounded and checked by the job)."""
+MAX_JOBS = 512
+"""Print jobs one process runs at once (2 printers on each of 100 lines: 200)."""
 """Methods of linecode's services; the others (health, reflection) pass outside admission."""
 
 
@@ -57,16 +63,20 @@ class Pools:
     refusals: ThreadPoolExecutor
     health: ThreadPoolExecutor
     reflection: ThreadPoolExecutor
+    jobs: ThreadPoolExecutor
+    """Print jobs: a thread each for as long as a printer prints (waiting on it, mostly)."""
 
     @classmethod
     def start(cls, work_threads: int) -> Pools:
-        def small(name: str) -> ThreadPoolExecutor:
-            return ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"linecode-{name}")
+        def small(name: str, n: int = 2) -> ThreadPoolExecutor:
+            return ThreadPoolExecutor(max_workers=n, thread_name_prefix=f"linecode-{name}")
 
-        return cls(WorkPool(work_threads), small("refuse"), small("health"), small("reflect"))
+        return cls(
+            WorkPool(work_threads), small("refuse"), small("health"), small("reflect"), small("job", MAX_JOBS)
+        )
 
     def all(self) -> tuple[ThreadPoolExecutor, ...]:
-        return (self.work, self.refusals, self.health, self.reflection)
+        return (self.work, self.refusals, self.health, self.reflection, self.jobs)
 
 
 def _on_pool(behavior: Callable[..., Any], pool: ThreadPoolExecutor) -> Callable[..., Any]:
@@ -139,6 +149,12 @@ class CallGuard(grpc.ServerInterceptor):
                 return handler, None
             pool = pools.health if "Health" in method else pools.reflection
             return _rebuild(handler, lambda behavior, _: _on_pool(behavior, pool)), None
+
+        if method in LONG_STREAMS:
+            long = lambda behavior, _: self._long(method, behavior)  # noqa: E731
+            if pools is not None:
+                return _rebuild(handler, lambda behavior, s: _on_pool(long(behavior, s), pools.jobs)), None
+            return _rebuild(handler, long), None
 
         def guarded(behavior: Callable[..., Any], streaming: bool) -> Callable[..., Any]:
             run = self._streaming(method, behavior) if streaming else self._unary(method, behavior)
@@ -225,6 +241,24 @@ class CallGuard(grpc.ServerInterceptor):
                     self._release(admitted, method, time.perf_counter() - started)
             self._done(method, grpc.StatusCode.OK, started)
             return response
+
+        return call
+
+    def _long(self, method: str, behavior: Callable[..., Iterator[Any]]) -> Callable[..., Iterator[Any]]:
+        """A :data:`LONG_STREAMS` call: the caller authorised as it opens, its lines in scope."""
+
+        def call(requests: Any, context: grpc.ServicerContext) -> Iterator[Any]:
+            started = time.perf_counter()
+            try:
+                caller = self._authorize(method, requests, context) if self._authorize is not None else None
+                yield from _scoped(caller.lines if caller is not None else None, behavior(requests, context))
+            except GeneratorExit:
+                self._done(method, grpc.StatusCode.CANCELLED, started)
+                raise
+            except Exception as exc:
+                self._fail(method, context, exc, started)
+                raise
+            self._done(method, grpc.StatusCode.OK, started)
 
         return call
 

@@ -17,6 +17,7 @@ from linecode import render
 from linecode.errors import InvalidArgument
 from linecode.reasons import Reason
 from linecode.service import convert
+from linecode.service.print_job import PrintJobs
 from linecode.store import Store
 from linecode.v1 import print_pb2, print_pb2_grpc
 
@@ -89,6 +90,12 @@ class PrintServicer(print_pb2_grpc.PrintServiceServicer):
     def __init__(self, store: Store, pool: Executor) -> None:
         self.store = store
         self.pool = pool
+        self.jobs = PrintJobs(store, Layout)
+
+    def PrintJob(
+        self, request_iterator: Iterator[print_pb2.PrinterMessage], context: grpc.ServicerContext
+    ) -> Iterator[print_pb2.JobMessage]:
+        yield from self.jobs.run(request_iterator, context)
 
     def RenderImage(
         self, request: print_pb2.RenderImageRequest, context: grpc.ServicerContext

@@ -102,3 +102,105 @@ class CodeList(_message.Message):
     CODES_FIELD_NUMBER: _ClassVar[int]
     codes: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, codes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class PrinterMessage(_message.Message):
+    __slots__ = ("start", "printed", "dropped", "done")
+    START_FIELD_NUMBER: _ClassVar[int]
+    PRINTED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    DONE_FIELD_NUMBER: _ClassVar[int]
+    start: JobStart
+    printed: PrintedCodes
+    dropped: DroppedCodes
+    done: JobDone
+    def __init__(self, start: _Optional[_Union[JobStart, _Mapping]] = ..., printed: _Optional[_Union[PrintedCodes, _Mapping]] = ..., dropped: _Optional[_Union[DroppedCodes, _Mapping]] = ..., done: _Optional[_Union[JobDone, _Mapping]] = ...) -> None: ...
+
+class JobStart(_message.Message):
+    __slots__ = ("job_id", "printer", "batch_id", "level", "count", "queue_depth", "options", "images", "resume", "next_position", "printed")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINTER_FIELD_NUMBER: _ClassVar[int]
+    BATCH_ID_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_DEPTH_FIELD_NUMBER: _ClassVar[int]
+    OPTIONS_FIELD_NUMBER: _ClassVar[int]
+    IMAGES_FIELD_NUMBER: _ClassVar[int]
+    RESUME_FIELD_NUMBER: _ClassVar[int]
+    NEXT_POSITION_FIELD_NUMBER: _ClassVar[int]
+    PRINTED_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    printer: str
+    batch_id: str
+    level: str
+    count: int
+    queue_depth: int
+    options: ImageOptions
+    images: bool
+    resume: bool
+    next_position: int
+    printed: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, job_id: _Optional[str] = ..., printer: _Optional[str] = ..., batch_id: _Optional[str] = ..., level: _Optional[str] = ..., count: _Optional[int] = ..., queue_depth: _Optional[int] = ..., options: _Optional[_Union[ImageOptions, _Mapping]] = ..., images: _Optional[bool] = ..., resume: _Optional[bool] = ..., next_position: _Optional[int] = ..., printed: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class PrintedCodes(_message.Message):
+    __slots__ = ("positions",)
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedScalarFieldContainer[int]
+    def __init__(self, positions: _Optional[_Iterable[int]] = ...) -> None: ...
+
+class DroppedCodes(_message.Message):
+    __slots__ = ("positions", "reason")
+    POSITIONS_FIELD_NUMBER: _ClassVar[int]
+    REASON_FIELD_NUMBER: _ClassVar[int]
+    positions: _containers.RepeatedScalarFieldContainer[int]
+    reason: str
+    def __init__(self, positions: _Optional[_Iterable[int]] = ..., reason: _Optional[str] = ...) -> None: ...
+
+class JobDone(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class JobMessage(_message.Message):
+    __slots__ = ("code", "started", "summary")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    STARTED_FIELD_NUMBER: _ClassVar[int]
+    SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    code: JobCode
+    started: JobStarted
+    summary: JobSummary
+    def __init__(self, code: _Optional[_Union[JobCode, _Mapping]] = ..., started: _Optional[_Union[JobStarted, _Mapping]] = ..., summary: _Optional[_Union[JobSummary, _Mapping]] = ...) -> None: ...
+
+class JobStarted(_message.Message):
+    __slots__ = ("job_id", "count", "next_position", "gs1")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    COUNT_FIELD_NUMBER: _ClassVar[int]
+    NEXT_POSITION_FIELD_NUMBER: _ClassVar[int]
+    GS1_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    count: int
+    next_position: int
+    gs1: bool
+    def __init__(self, job_id: _Optional[str] = ..., count: _Optional[int] = ..., next_position: _Optional[int] = ..., gs1: _Optional[bool] = ...) -> None: ...
+
+class JobCode(_message.Message):
+    __slots__ = ("position", "code", "data", "image")
+    POSITION_FIELD_NUMBER: _ClassVar[int]
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    IMAGE_FIELD_NUMBER: _ClassVar[int]
+    position: int
+    code: str
+    data: str
+    image: Image
+    def __init__(self, position: _Optional[int] = ..., code: _Optional[str] = ..., data: _Optional[str] = ..., image: _Optional[_Union[Image, _Mapping]] = ...) -> None: ...
+
+class JobSummary(_message.Message):
+    __slots__ = ("job_id", "printed", "not_printed", "dropped")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    PRINTED_FIELD_NUMBER: _ClassVar[int]
+    NOT_PRINTED_FIELD_NUMBER: _ClassVar[int]
+    DROPPED_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    printed: int
+    not_printed: _containers.RepeatedScalarFieldContainer[str]
+    dropped: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, job_id: _Optional[str] = ..., printed: _Optional[int] = ..., not_printed: _Optional[_Iterable[str]] = ..., dropped: _Optional[_Iterable[str]] = ...) -> None: ...

@@ -44,6 +44,11 @@ class PrintServiceStub:
                 request_serializer=linecode_dot_v1_dot_print__pb2.StreamImagesRequest.SerializeToString,
                 response_deserializer=linecode_dot_v1_dot_print__pb2.ImageBlock.FromString,
                 _registered_method=True)
+        self.PrintJob = channel.stream_stream(
+                '/linecode.v1.PrintService/PrintJob',
+                request_serializer=linecode_dot_v1_dot_print__pb2.PrinterMessage.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_print__pb2.JobMessage.FromString,
+                _registered_method=True)
 
 
 class PrintServiceServicer:
@@ -62,6 +67,21 @@ class PrintServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def PrintJob(self, request_iterator, context):
+        """A print job, both ways: the printer opens it (JobStart: the job's codes are allocated to it
+        under its job id, so they go to no other printer or job, and a reconnect with resume gets the
+        same codes); the server sends codes (fields, and images if asked) ahead of the printer up to the
+        queue depth it states; the printer acknowledges each code it really printed (it becomes
+        ENCODED, through the store's group commit) and reports those it dropped; when the printer ends
+        the job (JobDone, or closing its side) the server answers what was printed and what was not.
+        Refused: a start that is not first or is missing, a job of another line's batch
+        (PERMISSION_DENIED), an acknowledgement of a position never sent (INVALID_ARGUMENT
+        NOT_SENT), a resume past what the job holds.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PrintServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -74,6 +94,11 @@ def add_PrintServiceServicer_to_server(servicer, server):
                     servicer.StreamImages,
                     request_deserializer=linecode_dot_v1_dot_print__pb2.StreamImagesRequest.FromString,
                     response_serializer=linecode_dot_v1_dot_print__pb2.ImageBlock.SerializeToString,
+            ),
+            'PrintJob': grpc.stream_stream_rpc_method_handler(
+                    servicer.PrintJob,
+                    request_deserializer=linecode_dot_v1_dot_print__pb2.PrinterMessage.FromString,
+                    response_serializer=linecode_dot_v1_dot_print__pb2.JobMessage.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -130,6 +155,33 @@ class PrintService:
             '/linecode.v1.PrintService/StreamImages',
             linecode_dot_v1_dot_print__pb2.StreamImagesRequest.SerializeToString,
             linecode_dot_v1_dot_print__pb2.ImageBlock.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def PrintJob(request_iterator,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.stream_stream(
+            request_iterator,
+            target,
+            '/linecode.v1.PrintService/PrintJob',
+            linecode_dot_v1_dot_print__pb2.PrinterMessage.SerializeToString,
+            linecode_dot_v1_dot_print__pb2.JobMessage.FromString,
             options,
             channel_credentials,
             insecure,
