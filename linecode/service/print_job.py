@@ -54,6 +54,8 @@ class _Job:
     resumed_from: int
     printed: set[int] = field(default_factory=set)
     dropped: set[int] = field(default_factory=set)
+    recorded: list[int] = field(default_factory=list)
+    """Positions recorded printed, not yet told to the printer."""
     done: bool = False
     error: BaseException | None = None
     changed: threading.Condition = field(default_factory=threading.Condition)
@@ -120,13 +122,15 @@ class PrintJobs:
                     lambda: (
                         job.done
                         or job.error is not None
+                        or bool(job.recorded)
                         or (job.sent < len(codes) and job.in_flight() < depth)
                     ),
                     timeout=1.0,
                 )
                 if job.error is not None:
                     raise job.error
-                if job.done:
+                told, job.recorded = job.recorded, []
+                if job.done and not told:
                     break
                 room = min(depth - job.in_flight(), len(codes) - job.sent, BLOCK)
                 first_at = job.sent
@@ -134,6 +138,8 @@ class PrintJobs:
                     job.sent = first_at + room
             if not context.is_active():
                 return
+            if told:
+                yield print_pb2.JobMessage(recorded=print_pb2.PrintedCodes(positions=told))
             if room > 0:
                 yield from self._codes(job, first_at, room, layout, gs1)
         reader.join(5)
@@ -205,6 +211,7 @@ class PrintJobs:
             self.store.report_events("printed", keys, origin=writer)
         with job.changed:
             job.printed.update(new)
+            job.recorded += new
             job.changed.notify_all()
 
     def _summary(self, job_id: str, job: _Job) -> print_pb2.JobSummary:

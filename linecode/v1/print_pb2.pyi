@@ -160,14 +160,16 @@ class JobDone(_message.Message):
     def __init__(self) -> None: ...
 
 class JobMessage(_message.Message):
-    __slots__ = ("code", "started", "summary")
+    __slots__ = ("code", "started", "summary", "recorded")
     CODE_FIELD_NUMBER: _ClassVar[int]
     STARTED_FIELD_NUMBER: _ClassVar[int]
     SUMMARY_FIELD_NUMBER: _ClassVar[int]
+    RECORDED_FIELD_NUMBER: _ClassVar[int]
     code: JobCode
     started: JobStarted
     summary: JobSummary
-    def __init__(self, code: _Optional[_Union[JobCode, _Mapping]] = ..., started: _Optional[_Union[JobStarted, _Mapping]] = ..., summary: _Optional[_Union[JobSummary, _Mapping]] = ...) -> None: ...
+    recorded: PrintedCodes
+    def __init__(self, code: _Optional[_Union[JobCode, _Mapping]] = ..., started: _Optional[_Union[JobStarted, _Mapping]] = ..., summary: _Optional[_Union[JobSummary, _Mapping]] = ..., recorded: _Optional[_Union[PrintedCodes, _Mapping]] = ...) -> None: ...
 
 class JobStarted(_message.Message):
     __slots__ = ("job_id", "count", "next_position", "gs1")

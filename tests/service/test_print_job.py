@@ -25,6 +25,8 @@ class Printer:
         self.out.put(print_pb2.PrinterMessage(start=start))
         self.call = client.printer.PrintJob(iter(self.out.get, None), timeout=60)
         self.answers: queue.Queue[print_pb2.JobMessage | BaseException] = queue.Queue()
+        self.recorded: set[int] = set()
+        """Positions the server said it recorded printed."""
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -60,6 +62,8 @@ class Printer:
         self.out.put(None)
         while True:
             message = self.next()
+            if message.WhichOneof("message") == "recorded":
+                self.recorded.update(message.recorded.positions)
             if message.WhichOneof("message") == "summary":
                 return message.summary
 
@@ -71,9 +75,14 @@ def _start(job: str, count: int, depth: int, **more: object) -> print_pb2.JobSta
 
 
 def _codes(printer: Printer, n: int) -> Iterator[print_pb2.JobCode]:
-    for _ in range(n):
+    """The next ``n`` codes the server sends (its notes of what it recorded printed, kept aside)."""
+    while n:
         message = printer.next()
+        if message.WhichOneof("message") == "recorded":
+            printer.recorded.update(message.recorded.positions)
+            continue
         assert message.WhichOneof("message") == "code", message
+        n -= 1
         yield message.code
 
 
@@ -98,6 +107,7 @@ def test_a_job_sends_ahead_to_the_queue_depth_and_only_printed_codes_become_enco
     summary = printer.done()
     codes = [c.code for c in first + later + rest]
     assert summary.printed == 37 and list(summary.dropped) == [codes[6]]
+    assert printer.recorded == set(range(38)) - {6}  # each printed code's record confirmed
     assert set(summary.not_printed) == {codes[6], codes[38], codes[39]}
     states = {c: client.store.record(c).state for c in codes}
     assert [c for c, s in states.items() if s is State.ENCODED] == [
