@@ -12,6 +12,7 @@ standard here, and thousands of our codes' images read back in zxing-cpp (``]C0`
 from __future__ import annotations
 
 import string
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -20,10 +21,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from linecode import _code128 as kernel
+from linecode.cli import main
 from linecode.codes import GS, Gs1Code, Gtin, Nmpa20Code
 from linecode.errors import InvalidArgument, InvalidCode, InvalidData
 from linecode.reasons import Reason
-from linecode.render import code128, formats, symbol_data
+from linecode.render import code128, formats, render, symbol_data
 from linecode.render import code128_reference as ref
 from linecode.serials import MasterKey, Nmpa20Pool, SsccPool
 
@@ -370,3 +372,27 @@ def test_bad_data() -> None:
     with pytest.raises(InvalidArgument, match="at most 48") as caught:
         code128.render(long_gs1, gs1=True)
     assert caught.value.reason == Reason.DOES_NOT_FIT
+
+
+# --- the CLI ------------------------------------------------------------------------------------
+
+
+def test_cli_code128(tmp_path: Path) -> None:
+    nmpa20, gs1 = "86123451234567890042", "(01)09501101530003(21)ABC123(17)291231(10)L1"
+    assert main(["render", nmpa20, "--symbology", "code128", "-o", str(tmp_path / "a.png")]) == 0
+    assert (tmp_path / "a.png").read_bytes() == code128.render(nmpa20, gs1=False)  # X 3 px, 100 px, 10 X
+    options = ["--module-px", "2", "--height-px", "40", "--quiet-zone", "12"]
+    assert main(["render", gs1, "--symbology", "code128", "-o", str(tmp_path / "b.svg"), *options]) == 0
+    image = (tmp_path / "b.svg").read_bytes()
+    assert image == code128.render(gs1, gs1=True, fmt="svg", module_px=2, height_px=40, quiet_zone=12)
+    assert [b.symbology_identifier for b in read(formats.read_svg(image))] == ["]C1"]
+    # DataMatrix stays the default, with its own defaults.
+    assert main(["render", nmpa20, "-o", str(tmp_path / "c.png")]) == 0
+    assert (tmp_path / "c.png").read_bytes() == render(nmpa20, gs1=False)
+
+
+def test_cli_code128_refuses(tmp_path: Path) -> None:
+    command = ["render", "86123451234567890042", "--symbology", "code128", "-o", str(tmp_path / "x.png")]
+    assert main([*command, "--quiet-zone", "9"]) == 2
+    assert main([*command, "--size", "16x16"]) == 2
+    assert not (tmp_path / "x.png").exists()

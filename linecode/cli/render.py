@@ -1,4 +1,5 @@
-"""``linecode render``: DataMatrix images of one code, or of a run of a pool's codes in print order."""
+"""``linecode render``: DataMatrix images of one code, or of a run of a pool's codes in print order;
+Code 128 / GS1-128 images of one code (``--symbology code128``)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,9 @@ _BULK_CHUNK = 4096  # codes rendered per kernel call between progress-bar update
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed member times: the same batch gives the same archive
 
 
+SYMBOLOGIES = ("datamatrix", "code128")
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     from linecode.render import BACKENDS, FORMATS, SHAPES
 
@@ -38,9 +42,20 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     render.add_argument(
         "--format", choices=FORMATS, help="image format (default: from the file name, else png)"
     )
-    render.add_argument("--module-px", type=int, default=10, help="pixels (dots) per module (default 10)")
     render.add_argument(
-        "--quiet-zone", type=int, default=1, help="quiet zone in modules (default 1, ISO 16022)"
+        "--symbology",
+        choices=SYMBOLOGIES,
+        default="datamatrix",
+        help="datamatrix (default) or code128: Code 128 for an nmpa20 code, GS1-128 for GS1 data",
+    )
+    render.add_argument("--module-px", type=int, help="pixels (dots) per module (default 10; Code 128: 3)")
+    render.add_argument(
+        "--quiet-zone",
+        type=int,
+        help="quiet zone in modules (default 1, ISO 16022; Code 128: 10, the least ISO 15417 allows)",
+    )
+    render.add_argument(
+        "--height-px", type=int, default=100, help="Code 128: bar height in pixels (dots) (default 100)"
     )
     render.add_argument(
         "--size", metavar="RxC", help="fixed symbol size, e.g. 16x16 or 8x32 (default: smallest)"
@@ -80,6 +95,13 @@ def _format(args: argparse.Namespace, target: Path | None) -> Format:
 
 
 def run(args: argparse.Namespace) -> int:
+    code128 = args.symbology == "code128"
+    if args.module_px is None:
+        args.module_px = 3 if code128 else 10
+    if args.quiet_zone is None:
+        args.quiet_zone = 10 if code128 else 1
+    if code128:
+        return _run_code128(args)
     if args.identifier is not None:
         if args.code is not None or args.output is not None:
             raise InvalidArgument("give either CODE with -o FILE, or --identifier with --count and --out")
@@ -88,10 +110,9 @@ def run(args: argparse.Namespace) -> int:
         raise InvalidArgument("linecode render needs CODE and -o FILE (or --identifier, --count and --out)")
     from linecode.render import render
 
-    gs1 = args.gs1 or args.code.lstrip().startswith(("(", "]d2", "]d8", "\x1d"))
     image = render(
         args.code,
-        gs1=gs1,
+        gs1=_is_gs1(args),
         fmt=_format(args, None if str(args.output) == "-" else args.output),
         module_px=args.module_px,
         quiet_zone=args.quiet_zone,
@@ -102,11 +123,40 @@ def run(args: argparse.Namespace) -> int:
         hri=args.hri,
         dpi=args.dpi,
     )
+    _write(args, image)
+    return 0
+
+
+def _write(args: argparse.Namespace, image: bytes) -> None:
     if str(args.output) == "-":
         sys.stdout.buffer.write(image)
     else:
         args.output.write_bytes(image)
         print(f"{args.output}: {len(image):,} bytes", file=sys.stderr)
+
+
+def _is_gs1(args: argparse.Namespace) -> bool:
+    return bool(args.gs1 or args.code.lstrip().startswith(("(", "]d2", "]d8", "]C1", "\x1d")))
+
+
+def _run_code128(args: argparse.Namespace) -> int:
+    """One code as Code 128 (nmpa20) or GS1-128 (GS1 data, recognised as for DataMatrix)."""
+    from linecode.render import code128
+
+    if args.identifier is not None or args.code is None or args.output is None:
+        raise InvalidArgument("linecode render --symbology code128 needs CODE and -o FILE (one code)")
+    unused = [o for o, v in (("--size", args.size), ("--dmre", args.dmre), ("--hri", args.hri)) if v]
+    if unused:
+        raise InvalidArgument(f"{', '.join(unused)}: DataMatrix options, not for --symbology code128")
+    image = code128.render(
+        args.code,
+        gs1=_is_gs1(args),
+        fmt=_format(args, None if str(args.output) == "-" else args.output),
+        module_px=args.module_px,
+        height_px=args.height_px,
+        quiet_zone=args.quiet_zone,
+    )
+    _write(args, image)
     return 0
 
 
