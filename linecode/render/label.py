@@ -288,7 +288,9 @@ def default_layout(level: str, rule: str = "nmpa20", dpi: int = 203) -> Layout:
             Field("text", 4, 12, text="Batch {batch_number}", font_mm=2.5),
             Field("text", 4, 18, text="Exp. {expiry}", font_mm=2.5),
             Field("text", 4, 24, text=key_line, font_mm=2.5),
-            Field("datamatrix", 70, 6, module_dots=dm_dots, font_mm=2),
+            # a GS1 pack's HRI, (01)…(21)…(17)…(10)…, is a long line: its symbol sits lower, centred
+            Field("datamatrix", 70, 6, module_dots=dm_dots, font_mm=2, rules=("nmpa20", "sscc")),
+            Field("datamatrix", 45, 34, module_dots=dm_dots, font_mm=2, rules=("gs1",)),
             Field("code128", 22, 38, module_dots=3 if dpi == 203 else 4, height_mm=15, font_mm=2.5,
                   rules=("sscc", "nmpa20")),
         ),
@@ -326,7 +328,7 @@ class LabelFacts:
             "product": self.product,
             "batch_number": self.batch_number,
             "expiry": self.expiry.isoformat(),
-            "code": _hri_text(self.code),
+            "code": _hri_text(self.code, self.gs1),
             "gtin": p.identifier if p.rule == "gs1" else "",
             "sscc": p.identifier if p.rule == "sscc" else "",
             "level": self.level,
@@ -385,10 +387,10 @@ def facts_of(store: CodeSource, code: str, level: str | None = None) -> LabelFac
 # --- symbols and text: our own bitmaps --------------------------------------------------------------
 
 
-def _hri_text(key: str) -> str:
+def _hri_text(data: str, gs1: bool) -> str:
     from linecode.render.hri import hri_text
 
-    return hri_text(key)
+    return hri_text(data, gs1=gs1)
 
 
 def _text_bitmap(text: str, cap_dots: int) -> npt.NDArray[np.bool_]:
@@ -454,7 +456,7 @@ def _place(number: int, spec: Field, facts: LabelFacts, dpi: int) -> _Placed:
     if spec.kind == "text":
         text = spec.text.format(**facts.placeholders())
         return _Placed(number, spec, x, y, _text_bitmap(text, cap), text=text, cap=cap)
-    hri = _hri_text(facts.code) if spec.hri else ""
+    hri = _hri_text(facts.data, facts.gs1) if spec.hri else ""
     hri_dots = _text_bitmap(hri, cap) if hri else None
     if spec.kind == "datamatrix":
         modules = matrix(facts.data, gs1=facts.gs1, size=spec.size)
