@@ -277,6 +277,17 @@ def test_image_layout(fmt: formats.Format) -> None:
     assert image == code128.render(code, gs1=False, fmt=fmt, module_px=3, height_px=50, quiet_zone=12)
 
 
+@pytest.mark.parametrize("fmt", ["png", "pbm"])
+@pytest.mark.parametrize(("module_px", "height_px"), [(1, 7), (2, 40), (3, 90), (4, 4), (5, 100)])
+def test_scaled_writing_gives_the_same_bytes(fmt: formats.Format, module_px: int, height_px: int) -> None:
+    # render() hands the writer one pixel per module when the height allows: same bytes as drawing
+    # every pixel.
+    for code, gs1 in [("86123451234567890042", False), ("(00)106141411234567897", True)]:
+        drawn = code128.pixels(code, gs1=gs1, module_px=module_px, height_px=height_px)
+        image = code128.render(code, gs1=gs1, fmt=fmt, module_px=module_px, height_px=height_px)
+        assert image == formats.write(drawn, fmt, 1, 0)
+
+
 def nmpa20_codes(count: int) -> list[str]:
     return [c.decode() for c in Nmpa20Pool(MASTER, "8612345").codes(1000, count)]
 

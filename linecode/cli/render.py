@@ -55,7 +55,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="quiet zone in modules (default 1, ISO 16022; Code 128: 10, the least ISO 15417 allows)",
     )
     render.add_argument(
-        "--height-px", type=int, default=100, help="Code 128: bar height in pixels (dots) (default 100)"
+        "--height-px", type=int, default=90, help="Code 128: bar height in pixels (dots) (default 90)"
     )
     render.add_argument(
         "--size", metavar="RxC", help="fixed symbol size, e.g. 16x16 or 8x32 (default: smallest)"
