@@ -29,6 +29,7 @@ make.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -393,10 +394,15 @@ def _hri_text(data: str, gs1: bool) -> str:
     return hri_text(data, gs1=gs1)
 
 
+@functools.lru_cache(maxsize=1024)
 def _text_bitmap(text: str, cap_dots: int) -> npt.NDArray[np.bool_]:
+    """The text's dots, read-only: a batch's labels repeat product, batch and expiry lines, and
+    rasterising is most of a ZPL label's time even though ZPL only needs the width to check the fit."""
     from linecode.render.hri import text_bitmap
 
-    return text_bitmap(text, cap_dots)
+    bitmap = text_bitmap(text, cap_dots)
+    bitmap.flags.writeable = False
+    return bitmap
 
 
 def _code128_chars(data: str, gs1: bool) -> list[int]:
