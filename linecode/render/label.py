@@ -544,7 +544,7 @@ def zpl_datamatrix_data(data: str, gs1: bool) -> str:
     symbol would read otherwise (caret, tilde, control characters).
 
     >>> zpl_datamatrix_data("0109501101530003" "21AB_C\\x1d" "17291231" "10L1", gs1=True)
-    '_10109501101530003_21AB__C_117291231_210L1'
+    '_1010950110153000321AB__C_11729123110L1'
     """
     out = ["_1"] if gs1 else []
     for c in data:
@@ -577,7 +577,7 @@ def zpl_code128_data(chars: Sequence[int]) -> str:
     FNC1 ``>8``, digit pairs in set C and characters in A and B.
 
     >>> zpl_code128_data([105, 102, 0, 6, 90, 12])
-    '>;>8000690 12'
+    '>;>800069012'
     """
     current = chars[0] - 103
     out = [_C128_START[chars[0]]]
