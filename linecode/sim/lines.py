@@ -16,14 +16,14 @@ import math
 import random
 import time
 from collections import defaultdict, deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
 from grpc import aio
 
-from linecode.client import block_codes, channel_options
+from linecode.client import channel_options
 from linecode.v1 import (
     common_pb2,
     line_pb2,
@@ -103,69 +103,100 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 
 class _Level:
-    """Codes of one level handed out by Allocate, and the printer's image streams for them."""
+    """A level's printer: a print job (``PrintService.PrintJob``) hands it the codes of the level,
+    in print order, with their images; it acknowledges each one it prints, and the server's note
+    that it recorded them printed (ENCODED) comes back before the line's camera reports them."""
 
     def __init__(self, sim: _Line, name: str, block: int) -> None:
         self.sim, self.name, self.block = sim, name, block
-        self.codes: list[str] = []
-        self.streams: deque[AsyncIterator[print_pb2.ImageBlock]] = deque()
-        self.buffered: deque[print_pb2.Image] = deque()
-        self.calls: list[Any] = []
+        self.job: Any = None
+        self.jobs = 0
+        self.left = 0
+        """Codes the open job has not handed out yet."""
+        self.waiting: set[int] = set()
+        """Positions acknowledged, not yet recorded printed by the server."""
+        self.ahead: deque[Any] = deque()
+        """Codes the server sent ahead, in the printer's queue."""
 
     async def take(self, n: int) -> list[str]:
-        while len(self.codes) < n:
-            await self._refill()
-        taken, self.codes = self.codes[:n], self.codes[n:]
-        for code in taken:  # the printer prints each code from its image, in order
-            image = await self._next_image()
-            assert image.code == code, (image.code, code)
+        taken: list[str] = []
+        positions: list[int] = []
+        while len(taken) < n:
+            if not self.left:
+                await self._printed(positions)  # acknowledged to the job they came from
+                positions = []
+                await self._open()
+            code = await self._next_code()
+            taken.append(code.code)
+            positions.append(code.position)
+            self.left -= 1
             self.sim.stats.images += 1
-            self.sim.on_image(image)
+            self.sim.on_image(code.image)
+        await self._printed(positions)
         return taken
 
-    async def _next_image(self) -> print_pb2.Image:
-        while not self.buffered:
-            try:
-                self.buffered.extend((await self.streams[0].__anext__()).images)
-            except StopAsyncIteration:
-                self.streams.popleft()
-        return self.buffered.popleft()
+    async def _printed(self, positions: list[int]) -> None:
+        """Acknowledge ``positions`` printed, and wait until the server has recorded them."""
+        if not positions:
+            return
+        self.waiting.update(positions)
+        started = time.perf_counter()
+        await self.job.write(print_pb2.PrinterMessage(printed=print_pb2.PrintedCodes(positions=positions)))
+        while self.waiting:  # the camera reads them once the server has them printed
+            await self._next_code(until_recorded=True)
+        self.sim.record("PrintJob", started)
 
-    async def _refill(self) -> None:
-        request = line_pb2.AllocateRequest(
+    async def _next_code(self, *, until_recorded: bool = False) -> Any:
+        """The next code sent (``until_recorded``: the next note of codes recorded printed; codes
+        sent ahead meanwhile wait in the printer's queue)."""
+        if self.ahead and not until_recorded:
+            return self.ahead.popleft()
+        while True:
+            message = await self.job.read()
+            if message is aio.EOF:
+                raise RuntimeError(f"the print job of {self.name} ended early")
+            kind = message.WhichOneof("message")
+            if kind == "recorded":
+                self.waiting.difference_update(message.recorded.positions)
+                if until_recorded:
+                    return None
+            elif kind == "code" and not until_recorded:
+                return message.code
+            elif kind == "code":
+                self.ahead.append(message.code)
+
+    async def _open(self) -> None:
+        await self.close()
+        self.jobs += 1
+        self.job = self.sim.printer.PrintJob()
+        start = print_pb2.JobStart(
+            job_id=f"{self.sim.plan.batch_id}/{self.name}/{self.jobs}",
+            printer=f"printer-{self.sim.plan.line}",
             batch_id=self.sim.plan.batch_id,
             level=self.name,
             count=self.block,
-            idempotency_key=f"{self.sim.plan.batch_id}/{self.name}/{self.sim.next_key()}",
-            origin=self.sim.origin,
-            packed=True,
+            queue_depth=min(self.block, 64),
+            options=print_pb2.ImageOptions(format=self.sim.plan.image_format, module_px=4),
+            images=True,
         )
         started = time.perf_counter()
-        blocks = [b async for b in self.sim.line.Allocate(request)]
-        self.sim.record("Allocate", started)
-        for block in blocks:  # one image stream per block: a block is one contiguous index range
-            stream = self.sim.printer.StreamImages(
-                print_pb2.StreamImagesRequest(
-                    range=print_pb2.IndexRangeSource(
-                        batch_id=self.sim.plan.batch_id,
-                        level=self.name,
-                        first_index=block.first_index,
-                        count=block.count,
-                    ),
-                    options=print_pb2.ImageOptions(format=self.sim.plan.image_format, module_px=4),
-                )
-            )
-            self.sim.stats.codes += block.count
-            self.codes += block_codes(block)
-            self.calls.append(stream)
-            self.streams.append(aiter(stream))
+        await self.job.write(print_pb2.PrinterMessage(start=start))
+        message = await self.job.read()
+        self.sim.record("Allocate", started)  # the job's codes are allocated as it opens
+        assert message.WhichOneof("message") == "started", message
+        self.left = message.started.count
+        self.sim.stats.codes += message.started.count
 
     async def close(self) -> None:
-        """Cancel the streams of codes never printed (they stay allocated: unused)."""
-        for call in self.calls:
-            call.cancel()
-        self.calls.clear()
-        self.streams.clear()
+        """End the open job: the codes it did not hand out are reported not printed (unused)."""
+        if self.job is None:
+            return
+        job, self.job, self.left = self.job, None, 0
+        self.ahead.clear()
+        await job.write(print_pb2.PrinterMessage(done=print_pb2.JobDone()))
+        await job.done_writing()
+        while await job.read() is not aio.EOF:  # the rest, then the summary
+            pass
 
 
 class _Line:
@@ -216,14 +247,14 @@ class _Line:
 
     async def commissioned(self, level: str, n: int) -> list[str]:
         """n codes of ``level`` printed and read back by the camera (failures replaced); one
-        ReportEvents per machine cycle: printed, verified and verify-failed together."""
+        ReportEvents per machine cycle: verified and verify-failed together (printed: the printer
+        says, through its print job)."""
         good: list[str] = []
         while len(good) < n:
             codes = await self.levels[level].take(n - len(good))
             failed = [c for c in codes if self.rng.random() < self.plan.fail_rate] if level == "unit" else []
             read = [c for c in codes if c not in failed]
-            await self.report(
-                (line_pb2.LINE_EVENT_PRINTED, codes),
+            await self.report(  # printed: the printer said so (its print job)
                 (line_pb2.LINE_EVENT_VERIFIED, read),
                 (line_pb2.LINE_EVENT_VERIFY_FAILED, failed),
             )
