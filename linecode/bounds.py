@@ -29,6 +29,7 @@ _CHARSETS = {
     "line": "printable characters of any script but the comma (no control or format characters)",
     "ascii": "printable ASCII characters",
     "code": "printable ASCII characters and GS (0x1d)",
+    "document": "printable characters of any script, line breaks and tabs",
 }
 
 
@@ -87,6 +88,7 @@ _CHARSET_TESTS: dict[str, Callable[[str], bool]] = {
     "line": lambda value: value.isprintable() and "," not in value,
     "ascii": lambda value: value.isascii() and value.isprintable(),
     "code": lambda value: value.isascii() and value.replace(GS, "").isprintable(),
+    "document": lambda value: value.replace("\n", "").replace("\r", "").replace("\t", "").isprintable(),
 }
 
 
@@ -100,7 +102,21 @@ LEVEL = Bound("packaging level name or number", 64, "printable")
 SHORT = Bound("short ASCII value: code rule, identifier, serial alphabet, date, pool", 100, "ascii")
 TEXT = Bound("free text: reason, override reason, destination", 1000, "printable")
 LEASE = Bound("lease text: POOL START-END[,START-END…]", 65536, "ascii")
+LAYOUT = Bound("label layout: a TOML document", 65536, "document")
 ANY = Bound("any other string", 256, "printable")
 
-ALL: tuple[Bound, ...] = (ID, LINE, ACTOR, IDEMPOTENCY_KEY, CODE, NAME, LEVEL, SHORT, TEXT, LEASE, ANY)
+ALL: tuple[Bound, ...] = (
+    ID,
+    LINE,
+    ACTOR,
+    IDEMPOTENCY_KEY,
+    CODE,
+    NAME,
+    LEVEL,
+    SHORT,
+    TEXT,
+    LEASE,
+    LAYOUT,
+    ANY,
+)
 """Every kind, for the documentation."""

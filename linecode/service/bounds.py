@@ -56,6 +56,9 @@ FIELDS: dict[str, Bound] = {
     "override_reason": bounds.TEXT,
     "destination": bounds.TEXT,
     "LeaseMessage.text": bounds.LEASE,
+    "LabelRequest.layout": bounds.LAYOUT,
+    "LabelRequest.profile": bounds.SHORT,
+    "Label.content_type": bounds.SHORT,
 }
 """``Message.field`` or ``field`` → its bound."""
 

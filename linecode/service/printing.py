@@ -97,6 +97,22 @@ class PrintServicer(print_pb2_grpc.PrintServiceServicer):
     ) -> Iterator[print_pb2.JobMessage]:
         yield from self.jobs.run(request_iterator, context)
 
+    def RenderLabel(self, request: print_pb2.LabelRequest, context: grpc.ServicerContext) -> print_pb2.Label:
+        from linecode.render import label
+
+        key = self.store.key(request.code)
+        if request.profile not in ("", "printer", "graphic"):
+            raise InvalidArgument(
+                f"profile {request.profile!r}: expected printer or graphic", reason=Reason.BAD_LAYOUT
+            )
+        layout = label.Layout.parse(request.layout) if request.layout else None
+        fmt: label.LabelFormat = "png" if request.format == print_pb2.LABEL_FORMAT_PNG else "zpl"
+        profile: label.Profile | None = request.profile or None  # type: ignore[assignment]
+        data = label.label_for(self.store, key, request.level, layout, profile, fmt)
+        return print_pb2.Label(
+            code=key, data=data, content_type="image/png" if fmt == "png" else "application/zpl"
+        )
+
     def RenderImage(
         self, request: print_pb2.RenderImageRequest, context: grpc.ServicerContext
     ) -> print_pb2.Image:

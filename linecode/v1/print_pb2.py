@@ -24,17 +24,19 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linecode/v1/print.proto\x12\x0blinecode.v1\"\xb8\x01\n\x0cImageOptions\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.linecode.v1.ImageFormat\x12\x11\n\tmodule_px\x18\x02 \x01(\r\x12\x17\n\nquiet_zone\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x0c\n\x04rows\x18\x04 \x01(\r\x12\x0c\n\x04\x63ols\x18\x05 \x01(\r\x12\'\n\x05shape\x18\x06 \x01(\x0e\x32\x18.linecode.v1.SymbolShapeB\r\n\x0b_quiet_zone\"N\n\x12RenderImageRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\x07options\x18\x02 \x01(\x0b\x32\x19.linecode.v1.ImageOptions\"d\n\x05Image\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x01(\r\x12\x0c\n\x04\x63ols\x18\x06 \x01(\r\"\xbf\x01\n\x13StreamImagesRequest\x12.\n\x05range\x18\x01 \x01(\x0b\x32\x1d.linecode.v1.IndexRangeSourceH\x00\x12&\n\x05\x63odes\x18\x02 \x01(\x0b\x32\x15.linecode.v1.CodeListH\x00\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.linecode.v1.ImageOptions\x12\x1a\n\x12images_per_message\x18\x04 \x01(\rB\x08\n\x06source\"0\n\nImageBlock\x12\"\n\x06images\x18\x01 \x03(\x0b\x32\x12.linecode.v1.Image\"W\n\x10IndexRangeSource\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\x13\n\x0b\x66irst_index\x18\x03 \x01(\x04\x12\r\n\x05\x63ount\x18\x04 \x01(\r\"\x19\n\x08\x43odeList\x12\r\n\x05\x63odes\x18\x01 \x03(\t\"\xc5\x01\n\x0ePrinterMessage\x12&\n\x05start\x18\x01 \x01(\x0b\x32\x15.linecode.v1.JobStartH\x00\x12,\n\x07printed\x18\x02 \x01(\x0b\x32\x19.linecode.v1.PrintedCodesH\x00\x12,\n\x07\x64ropped\x18\x03 \x01(\x0b\x32\x19.linecode.v1.DroppedCodesH\x00\x12$\n\x04\x64one\x18\x04 \x01(\x0b\x32\x14.linecode.v1.JobDoneH\x00\x42\t\n\x07message\"\xe4\x01\n\x08JobStart\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07printer\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\t\x12\r\n\x05\x63ount\x18\x05 \x01(\r\x12\x13\n\x0bqueue_depth\x18\x06 \x01(\r\x12*\n\x07options\x18\x07 \x01(\x0b\x32\x19.linecode.v1.ImageOptions\x12\x0e\n\x06images\x18\x08 \x01(\x08\x12\x0e\n\x06resume\x18\t \x01(\x08\x12\x15\n\rnext_position\x18\n \x01(\x04\x12\x0f\n\x07printed\x18\x0b \x03(\x04\"!\n\x0cPrintedCodes\x12\x11\n\tpositions\x18\x01 \x03(\x04\"1\n\x0c\x44roppedCodes\x12\x11\n\tpositions\x18\x01 \x03(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\t\n\x07JobDone\"\xc4\x01\n\nJobMessage\x12$\n\x04\x63ode\x18\x01 \x01(\x0b\x32\x14.linecode.v1.JobCodeH\x00\x12*\n\x07started\x18\x02 \x01(\x0b\x32\x17.linecode.v1.JobStartedH\x00\x12*\n\x07summary\x18\x03 \x01(\x0b\x32\x17.linecode.v1.JobSummaryH\x00\x12-\n\x08recorded\x18\x04 \x01(\x0b\x32\x19.linecode.v1.PrintedCodesH\x00\x42\t\n\x07message\"O\n\nJobStarted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\r\x12\x15\n\rnext_position\x18\x03 \x01(\x04\x12\x0b\n\x03gs1\x18\x04 \x01(\x08\"Z\n\x07JobCode\x12\x10\n\x08position\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\t\x12!\n\x05image\x18\x04 \x01(\x0b\x32\x12.linecode.v1.Image\"S\n\nJobSummary\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07printed\x18\x02 \x01(\r\x12\x13\n\x0bnot_printed\x18\x03 \x03(\t\x12\x0f\n\x07\x64ropped\x18\x04 \x03(\t*h\n\x0bImageFormat\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x00\x12\x14\n\x10IMAGE_FORMAT_SVG\x10\x01\x12\x14\n\x10IMAGE_FORMAT_PBM\x10\x02\x12\x17\n\x13IMAGE_FORMAT_MATRIX\x10\x03*X\n\x0bSymbolShape\x12\x14\n\x10SYMBOL_SHAPE_ANY\x10\x00\x12\x17\n\x13SYMBOL_SHAPE_SQUARE\x10\x01\x12\x1a\n\x16SYMBOL_SHAPE_RECTANGLE\x10\x02\x32\xe5\x01\n\x0cPrintService\x12\x42\n\x0bRenderImage\x12\x1f.linecode.v1.RenderImageRequest\x1a\x12.linecode.v1.Image\x12K\n\x0cStreamImages\x12 .linecode.v1.StreamImagesRequest\x1a\x17.linecode.v1.ImageBlock0\x01\x12\x44\n\x08PrintJob\x12\x1b.linecode.v1.PrinterMessage\x1a\x17.linecode.v1.JobMessage(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17linecode/v1/print.proto\x12\x0blinecode.v1\"\xb8\x01\n\x0cImageOptions\x12(\n\x06\x66ormat\x18\x01 \x01(\x0e\x32\x18.linecode.v1.ImageFormat\x12\x11\n\tmodule_px\x18\x02 \x01(\r\x12\x17\n\nquiet_zone\x18\x03 \x01(\x05H\x00\x88\x01\x01\x12\x0c\n\x04rows\x18\x04 \x01(\r\x12\x0c\n\x04\x63ols\x18\x05 \x01(\r\x12\'\n\x05shape\x18\x06 \x01(\x0e\x32\x18.linecode.v1.SymbolShapeB\r\n\x0b_quiet_zone\"N\n\x12RenderImageRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12*\n\x07options\x18\x02 \x01(\x0b\x32\x19.linecode.v1.ImageOptions\"d\n\x05Image\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05index\x18\x02 \x01(\x04\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0c\n\x04rows\x18\x05 \x01(\r\x12\x0c\n\x04\x63ols\x18\x06 \x01(\r\"\xbf\x01\n\x13StreamImagesRequest\x12.\n\x05range\x18\x01 \x01(\x0b\x32\x1d.linecode.v1.IndexRangeSourceH\x00\x12&\n\x05\x63odes\x18\x02 \x01(\x0b\x32\x15.linecode.v1.CodeListH\x00\x12*\n\x07options\x18\x03 \x01(\x0b\x32\x19.linecode.v1.ImageOptions\x12\x1a\n\x12images_per_message\x18\x04 \x01(\rB\x08\n\x06source\"0\n\nImageBlock\x12\"\n\x06images\x18\x01 \x03(\x0b\x32\x12.linecode.v1.Image\"W\n\x10IndexRangeSource\x12\x10\n\x08\x62\x61tch_id\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\x13\n\x0b\x66irst_index\x18\x03 \x01(\x04\x12\r\n\x05\x63ount\x18\x04 \x01(\r\"\x19\n\x08\x43odeList\x12\r\n\x05\x63odes\x18\x01 \x03(\t\"v\n\x0cLabelRequest\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\r\n\x05level\x18\x02 \x01(\t\x12\x0e\n\x06layout\x18\x03 \x01(\t\x12\x0f\n\x07profile\x18\x04 \x01(\t\x12(\n\x06\x66ormat\x18\x05 \x01(\x0e\x32\x18.linecode.v1.LabelFormat\"9\n\x05Label\x12\x0c\n\x04\x63ode\x18\x01 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x02 \x01(\x0c\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\"\xc5\x01\n\x0ePrinterMessage\x12&\n\x05start\x18\x01 \x01(\x0b\x32\x15.linecode.v1.JobStartH\x00\x12,\n\x07printed\x18\x02 \x01(\x0b\x32\x19.linecode.v1.PrintedCodesH\x00\x12,\n\x07\x64ropped\x18\x03 \x01(\x0b\x32\x19.linecode.v1.DroppedCodesH\x00\x12$\n\x04\x64one\x18\x04 \x01(\x0b\x32\x14.linecode.v1.JobDoneH\x00\x42\t\n\x07message\"\xe4\x01\n\x08JobStart\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07printer\x18\x02 \x01(\t\x12\x10\n\x08\x62\x61tch_id\x18\x03 \x01(\t\x12\r\n\x05level\x18\x04 \x01(\t\x12\r\n\x05\x63ount\x18\x05 \x01(\r\x12\x13\n\x0bqueue_depth\x18\x06 \x01(\r\x12*\n\x07options\x18\x07 \x01(\x0b\x32\x19.linecode.v1.ImageOptions\x12\x0e\n\x06images\x18\x08 \x01(\x08\x12\x0e\n\x06resume\x18\t \x01(\x08\x12\x15\n\rnext_position\x18\n \x01(\x04\x12\x0f\n\x07printed\x18\x0b \x03(\x04\"!\n\x0cPrintedCodes\x12\x11\n\tpositions\x18\x01 \x03(\x04\"1\n\x0c\x44roppedCodes\x12\x11\n\tpositions\x18\x01 \x03(\x04\x12\x0e\n\x06reason\x18\x02 \x01(\t\"\t\n\x07JobDone\"\xc4\x01\n\nJobMessage\x12$\n\x04\x63ode\x18\x01 \x01(\x0b\x32\x14.linecode.v1.JobCodeH\x00\x12*\n\x07started\x18\x02 \x01(\x0b\x32\x17.linecode.v1.JobStartedH\x00\x12*\n\x07summary\x18\x03 \x01(\x0b\x32\x17.linecode.v1.JobSummaryH\x00\x12-\n\x08recorded\x18\x04 \x01(\x0b\x32\x19.linecode.v1.PrintedCodesH\x00\x42\t\n\x07message\"O\n\nJobStarted\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\r\n\x05\x63ount\x18\x02 \x01(\r\x12\x15\n\rnext_position\x18\x03 \x01(\x04\x12\x0b\n\x03gs1\x18\x04 \x01(\x08\"Z\n\x07JobCode\x12\x10\n\x08position\x18\x01 \x01(\x04\x12\x0c\n\x04\x63ode\x18\x02 \x01(\t\x12\x0c\n\x04\x64\x61ta\x18\x03 \x01(\t\x12!\n\x05image\x18\x04 \x01(\x0b\x32\x12.linecode.v1.Image\"S\n\nJobSummary\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x0f\n\x07printed\x18\x02 \x01(\r\x12\x13\n\x0bnot_printed\x18\x03 \x03(\t\x12\x0f\n\x07\x64ropped\x18\x04 \x03(\t*h\n\x0bImageFormat\x12\x14\n\x10IMAGE_FORMAT_PNG\x10\x00\x12\x14\n\x10IMAGE_FORMAT_SVG\x10\x01\x12\x14\n\x10IMAGE_FORMAT_PBM\x10\x02\x12\x17\n\x13IMAGE_FORMAT_MATRIX\x10\x03*X\n\x0bSymbolShape\x12\x14\n\x10SYMBOL_SHAPE_ANY\x10\x00\x12\x17\n\x13SYMBOL_SHAPE_SQUARE\x10\x01\x12\x1a\n\x16SYMBOL_SHAPE_RECTANGLE\x10\x02*9\n\x0bLabelFormat\x12\x14\n\x10LABEL_FORMAT_ZPL\x10\x00\x12\x14\n\x10LABEL_FORMAT_PNG\x10\x01\x32\xa3\x02\n\x0cPrintService\x12\x42\n\x0bRenderImage\x12\x1f.linecode.v1.RenderImageRequest\x1a\x12.linecode.v1.Image\x12K\n\x0cStreamImages\x12 .linecode.v1.StreamImagesRequest\x1a\x17.linecode.v1.ImageBlock0\x01\x12\x44\n\x08PrintJob\x12\x1b.linecode.v1.PrinterMessage\x1a\x17.linecode.v1.JobMessage(\x01\x30\x01\x12<\n\x0bRenderLabel\x12\x19.linecode.v1.LabelRequest\x1a\x12.linecode.v1.Labelb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'linecode.v1.print_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_IMAGEFORMAT']._serialized_start=1754
-  _globals['_IMAGEFORMAT']._serialized_end=1858
-  _globals['_SYMBOLSHAPE']._serialized_start=1860
-  _globals['_SYMBOLSHAPE']._serialized_end=1948
+  _globals['_IMAGEFORMAT']._serialized_start=1933
+  _globals['_IMAGEFORMAT']._serialized_end=2037
+  _globals['_SYMBOLSHAPE']._serialized_start=2039
+  _globals['_SYMBOLSHAPE']._serialized_end=2127
+  _globals['_LABELFORMAT']._serialized_start=2129
+  _globals['_LABELFORMAT']._serialized_end=2186
   _globals['_IMAGEOPTIONS']._serialized_start=41
   _globals['_IMAGEOPTIONS']._serialized_end=225
   _globals['_RENDERIMAGEREQUEST']._serialized_start=227
@@ -49,24 +51,28 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INDEXRANGESOURCE']._serialized_end=740
   _globals['_CODELIST']._serialized_start=742
   _globals['_CODELIST']._serialized_end=767
-  _globals['_PRINTERMESSAGE']._serialized_start=770
-  _globals['_PRINTERMESSAGE']._serialized_end=967
-  _globals['_JOBSTART']._serialized_start=970
-  _globals['_JOBSTART']._serialized_end=1198
-  _globals['_PRINTEDCODES']._serialized_start=1200
-  _globals['_PRINTEDCODES']._serialized_end=1233
-  _globals['_DROPPEDCODES']._serialized_start=1235
-  _globals['_DROPPEDCODES']._serialized_end=1284
-  _globals['_JOBDONE']._serialized_start=1286
-  _globals['_JOBDONE']._serialized_end=1295
-  _globals['_JOBMESSAGE']._serialized_start=1298
-  _globals['_JOBMESSAGE']._serialized_end=1494
-  _globals['_JOBSTARTED']._serialized_start=1496
-  _globals['_JOBSTARTED']._serialized_end=1575
-  _globals['_JOBCODE']._serialized_start=1577
-  _globals['_JOBCODE']._serialized_end=1667
-  _globals['_JOBSUMMARY']._serialized_start=1669
-  _globals['_JOBSUMMARY']._serialized_end=1752
-  _globals['_PRINTSERVICE']._serialized_start=1951
-  _globals['_PRINTSERVICE']._serialized_end=2180
+  _globals['_LABELREQUEST']._serialized_start=769
+  _globals['_LABELREQUEST']._serialized_end=887
+  _globals['_LABEL']._serialized_start=889
+  _globals['_LABEL']._serialized_end=946
+  _globals['_PRINTERMESSAGE']._serialized_start=949
+  _globals['_PRINTERMESSAGE']._serialized_end=1146
+  _globals['_JOBSTART']._serialized_start=1149
+  _globals['_JOBSTART']._serialized_end=1377
+  _globals['_PRINTEDCODES']._serialized_start=1379
+  _globals['_PRINTEDCODES']._serialized_end=1412
+  _globals['_DROPPEDCODES']._serialized_start=1414
+  _globals['_DROPPEDCODES']._serialized_end=1463
+  _globals['_JOBDONE']._serialized_start=1465
+  _globals['_JOBDONE']._serialized_end=1474
+  _globals['_JOBMESSAGE']._serialized_start=1477
+  _globals['_JOBMESSAGE']._serialized_end=1673
+  _globals['_JOBSTARTED']._serialized_start=1675
+  _globals['_JOBSTARTED']._serialized_end=1754
+  _globals['_JOBCODE']._serialized_start=1756
+  _globals['_JOBCODE']._serialized_end=1846
+  _globals['_JOBSUMMARY']._serialized_start=1848
+  _globals['_JOBSUMMARY']._serialized_end=1931
+  _globals['_PRINTSERVICE']._serialized_start=2189
+  _globals['_PRINTSERVICE']._serialized_end=2480
 # @@protoc_insertion_point(module_scope)

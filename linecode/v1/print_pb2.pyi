@@ -19,6 +19,11 @@ class SymbolShape(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     SYMBOL_SHAPE_ANY: _ClassVar[SymbolShape]
     SYMBOL_SHAPE_SQUARE: _ClassVar[SymbolShape]
     SYMBOL_SHAPE_RECTANGLE: _ClassVar[SymbolShape]
+
+class LabelFormat(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    LABEL_FORMAT_ZPL: _ClassVar[LabelFormat]
+    LABEL_FORMAT_PNG: _ClassVar[LabelFormat]
 IMAGE_FORMAT_PNG: ImageFormat
 IMAGE_FORMAT_SVG: ImageFormat
 IMAGE_FORMAT_PBM: ImageFormat
@@ -26,6 +31,8 @@ IMAGE_FORMAT_MATRIX: ImageFormat
 SYMBOL_SHAPE_ANY: SymbolShape
 SYMBOL_SHAPE_SQUARE: SymbolShape
 SYMBOL_SHAPE_RECTANGLE: SymbolShape
+LABEL_FORMAT_ZPL: LabelFormat
+LABEL_FORMAT_PNG: LabelFormat
 
 class ImageOptions(_message.Message):
     __slots__ = ("format", "module_px", "quiet_zone", "rows", "cols", "shape")
@@ -102,6 +109,30 @@ class CodeList(_message.Message):
     CODES_FIELD_NUMBER: _ClassVar[int]
     codes: _containers.RepeatedScalarFieldContainer[str]
     def __init__(self, codes: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class LabelRequest(_message.Message):
+    __slots__ = ("code", "level", "layout", "profile", "format")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    LEVEL_FIELD_NUMBER: _ClassVar[int]
+    LAYOUT_FIELD_NUMBER: _ClassVar[int]
+    PROFILE_FIELD_NUMBER: _ClassVar[int]
+    FORMAT_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    level: str
+    layout: str
+    profile: str
+    format: LabelFormat
+    def __init__(self, code: _Optional[str] = ..., level: _Optional[str] = ..., layout: _Optional[str] = ..., profile: _Optional[str] = ..., format: _Optional[_Union[LabelFormat, str]] = ...) -> None: ...
+
+class Label(_message.Message):
+    __slots__ = ("code", "data", "content_type")
+    CODE_FIELD_NUMBER: _ClassVar[int]
+    DATA_FIELD_NUMBER: _ClassVar[int]
+    CONTENT_TYPE_FIELD_NUMBER: _ClassVar[int]
+    code: str
+    data: bytes
+    content_type: str
+    def __init__(self, code: _Optional[str] = ..., data: _Optional[bytes] = ..., content_type: _Optional[str] = ...) -> None: ...
 
 class PrinterMessage(_message.Message):
     __slots__ = ("start", "printed", "dropped", "done")

@@ -49,6 +49,11 @@ class PrintServiceStub:
                 request_serializer=linecode_dot_v1_dot_print__pb2.PrinterMessage.SerializeToString,
                 response_deserializer=linecode_dot_v1_dot_print__pb2.JobMessage.FromString,
                 _registered_method=True)
+        self.RenderLabel = channel.unary_unary(
+                '/linecode.v1.PrintService/RenderLabel',
+                request_serializer=linecode_dot_v1_dot_print__pb2.LabelRequest.SerializeToString,
+                response_deserializer=linecode_dot_v1_dot_print__pb2.Label.FromString,
+                _registered_method=True)
 
 
 class PrintServiceServicer:
@@ -82,6 +87,15 @@ class PrintServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RenderLabel(self, request, context):
+        """A case or pallet label for a label printer (`linecode label`): ZPL II, the printer drawing the
+        symbols (^BX, ^BC) or printing ours (^GFA), or a PNG preview of it. Refused: BAD_LAYOUT,
+        DOES_NOT_FIT, BAD_SIZE, BAD_FORMAT (INVALID_ARGUMENT), LEVEL_MISMATCH, UNKNOWN_CODE.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_PrintServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -99,6 +113,11 @@ def add_PrintServiceServicer_to_server(servicer, server):
                     servicer.PrintJob,
                     request_deserializer=linecode_dot_v1_dot_print__pb2.PrinterMessage.FromString,
                     response_serializer=linecode_dot_v1_dot_print__pb2.JobMessage.SerializeToString,
+            ),
+            'RenderLabel': grpc.unary_unary_rpc_method_handler(
+                    servicer.RenderLabel,
+                    request_deserializer=linecode_dot_v1_dot_print__pb2.LabelRequest.FromString,
+                    response_serializer=linecode_dot_v1_dot_print__pb2.Label.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -182,6 +201,33 @@ class PrintService:
             '/linecode.v1.PrintService/PrintJob',
             linecode_dot_v1_dot_print__pb2.PrinterMessage.SerializeToString,
             linecode_dot_v1_dot_print__pb2.JobMessage.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RenderLabel(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/linecode.v1.PrintService/RenderLabel',
+            linecode_dot_v1_dot_print__pb2.LabelRequest.SerializeToString,
+            linecode_dot_v1_dot_print__pb2.Label.FromString,
             options,
             channel_credentials,
             insecure,

@@ -263,7 +263,13 @@ def test_the_proto_comments_state_every_bound() -> None:
     import re
     from pathlib import Path
 
-    names = {"printable": "printable", "line": "printable, no comma", "ascii": "ASCII", "code": "ASCII+GS"}
+    names = {
+        "printable": "printable",
+        "line": "printable, no comma",
+        "ascii": "ASCII",
+        "code": "ASCII+GS",
+        "document": "printable+newlines",
+    }
     requests = _request_messages()
     untagged = []
     for path in sorted((Path(__file__).parents[2] / "proto" / "linecode" / "v1").glob("*.proto")):

@@ -151,3 +151,24 @@ def test_acknowledging_what_was_never_sent_is_refused(client: Client) -> None:
     assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT
     assert "NOT_SENT" in str(refused.value.trailing_metadata())
     assert all(client.store.record(c).state is State.ALLOCATED for c in client.store.codes("B1", "unit"))
+
+
+def test_a_pallet_label_through_the_print_service(client: Client) -> None:
+    """RenderLabel: the ZPL a label printer takes (drawing the symbols itself), and a PNG preview of the
+    same label whose symbols decode to the pallet's SSCC."""
+    import zxingcpp
+
+    from linecode.render import formats
+
+    (pallet,) = client.codes("pallet", 1)
+    zpl = client.printer.RenderLabel(print_pb2.LabelRequest(code=pallet, level="pallet"))
+    assert zpl.content_type == "application/zpl" and zpl.data.startswith(b"^XA") and b"^BC" in zpl.data
+    png = client.printer.RenderLabel(
+        print_pb2.LabelRequest(code=pallet, level="pallet", format=print_pb2.LABEL_FORMAT_PNG)
+    )
+    image = (~formats.read_png(png.data)).astype("uint8") * 255  # white paper, black bars
+    texts = {r.text for r in zxingcpp.read_barcodes(image)}
+    assert pallet[4:] in "".join(texts), texts
+    with pytest.raises(grpc.RpcError) as wrong:
+        client.printer.RenderLabel(print_pb2.LabelRequest(code=pallet, level="pallet", layout="nonsense = 1"))
+    assert wrong.value.code() is grpc.StatusCode.INVALID_ARGUMENT
