@@ -203,3 +203,26 @@ def test_cli_bulk_with_hri(tmp_path: Path, fmt: formats.Format) -> None:
     files = sorted((tmp_path / "out").iterdir())
     assert [f.name for f in files] == [f"{5 + k:010d}_{c}.{fmt}" for k, c in enumerate(codes)]
     assert files[1].read_bytes() == render.render(codes[1], gs1=False, fmt=fmt, module_px=3, hri=True)
+
+
+@pytest.mark.parametrize(
+    ("code", "text", "symbology"), [(NMPA20, NMPA20_TEXT, "]C0"), ("(00)" + SSCC, SSCC_TEXT, "]C1")]
+)
+def test_cli_code128_with_its_text(tmp_path: Path, code: str, text: str, symbology: str) -> None:
+    """Code 128 / GS1-128 bars with their text under them (a gap of two modules between): the bars
+    still read, and the band under them is the text rendered alone."""
+    out = tmp_path / "bars.png"
+    assert main(["render", code, "--symbology", "code128", "--hri", "-o", str(out)]) == 0
+    bitmap = formats.read_png(out.read_bytes())
+    (found,) = zxingcpp.read_barcodes((~bitmap).astype("uint8") * 255)
+    assert found.symbology_identifier == symbology and found.text.replace(" ", "") in (code, code[4:])
+    bars_end = next(r for r in range(bitmap.shape[0]) if bitmap[r].any() and not bitmap[r + 1].any())
+    band = bitmap[bars_end + 1 :]
+    assert not bitmap[bars_end + 1 : bars_end + 1 + 6].any()  # the gap: two modules of 3 px
+    assert np.array_equal(_ink(band), _ink(hri.text_bitmap(text, hri.cap_height_px(300))))
+
+
+def _ink(bitmap: npt.NDArray[np.bool_]) -> npt.NDArray[np.bool_]:
+    """``bitmap`` cut to its dark pixels' bounding box."""
+    rows, cols = np.nonzero(bitmap)
+    return bitmap[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]

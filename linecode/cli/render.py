@@ -145,13 +145,28 @@ def _run_code128(args: argparse.Namespace) -> int:
 
     if args.identifier is not None or args.code is None or args.output is None:
         raise InvalidArgument("linecode render --symbology code128 needs CODE and -o FILE (one code)")
-    unused = [o for o, v in (("--size", args.size), ("--dmre", args.dmre), ("--hri", args.hri)) if v]
+    unused = [o for o, v in (("--size", args.size), ("--dmre", args.dmre)) if v]
     if unused:
         raise InvalidArgument(f"{', '.join(unused)}: DataMatrix options, not for --symbology code128")
+    fmt = _format(args, None if str(args.output) == "-" else args.output)
+    gs1 = _is_gs1(args)
+    if args.hri:  # the bars, then their text under them
+        import numpy as np
+
+        from linecode.render.hri import hri_text, image_of, with_hri
+
+        bars = code128.pixels(
+            args.code, gs1=gs1, module_px=args.module_px, height_px=args.height_px, quiet_zone=args.quiet_zone
+        )
+        text = hri_text(args.code, gs1=gs1)
+        gap = 2 * args.module_px  # bars have no quiet zone above and below: two modules of it
+        bars = np.pad(bars, ((gap, gap), (0, 0)))
+        _write(args, image_of(with_hri(bars, text, dpi=args.dpi), fmt, text))
+        return 0
     image = code128.render(
         args.code,
-        gs1=_is_gs1(args),
-        fmt=_format(args, None if str(args.output) == "-" else args.output),
+        gs1=gs1,
+        fmt=fmt,
         module_px=args.module_px,
         height_px=args.height_px,
         quiet_zone=args.quiet_zone,
