@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from linecode.errors import InvalidArgument, LinecodeError
+from linecode.errors import InvalidArgument, LinecodeError, Precondition
 from linecode.reasons import Reason
 from linecode.service import convert
 from linecode.service.bounds import check_request
@@ -206,9 +206,15 @@ class PrintJobs:
         with job.changed:
             new = sorted({p for p in positions if p not in job.printed})
         keys = [job.codes[p] for p in new]
-        keys = [k for k in keys if self.store.record(k).state is State.ALLOCATED]
         if keys:
-            self.store.report_events("printed", keys, origin=writer)
+            try:
+                self.store.report_events("printed", keys, origin=writer)
+            except Precondition as exc:  # some printed and recorded before (a resumed job): the rest
+                if exc.reason != Reason.ILLEGAL_TRANSITION:
+                    raise
+                keys = [k for k in keys if self.store.record(k).state is State.ALLOCATED]
+                if keys:
+                    self.store.report_events("printed", keys, origin=writer)
         with job.changed:
             job.printed.update(new)
             job.recorded += new

@@ -33,6 +33,8 @@ from linecode.v1 import (
 )
 
 BLOCK = 50
+JOB_BLOCKS = 10
+"""A printer's job holds this many blocks of its level's codes (a job is an allocation: fewer, larger)."""
 """Unit codes per Allocate call of a line (5 s ahead at 600 packs/min); a level above gets as many as
 it needs for that many units. Small on purpose: an allocation writes one record per code in one
 durable commit, and a large one holds every other write of the site back while it syncs
@@ -174,7 +176,7 @@ class _Level:
             printer=f"printer-{self.sim.plan.line}",
             batch_id=self.sim.plan.batch_id,
             level=self.name,
-            count=self.block,
+            count=self.block * JOB_BLOCKS,
             queue_depth=min(self.block, 64),
             options=print_pb2.ImageOptions(format=self.sim.plan.image_format, module_px=4),
             images=True,
