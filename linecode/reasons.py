@@ -267,6 +267,8 @@ class Reason(StrEnum):
     """The hub holds one code from two sites: two packs carry it (forged or copied)."""
     EVENTS_PRUNED = "EVENTS_PRUNED"
     """Events asked for were pruned on this site after the hub acknowledged them (retention)."""
+    JOB_IN_PROGRESS = "JOB_IN_PROGRESS"
+    """A print job opened again (not as a resume) while a connection prints it."""
     NOT_SENT = "NOT_SENT"
     """A printer acknowledged a position of its print job the server never sent it."""
     SHIP_GAP = "SHIP_GAP"

@@ -27,7 +27,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from linecode.errors import InvalidArgument, LinecodeError, Precondition
+from linecode.errors import AlreadyExists, InvalidArgument, LinecodeError, Precondition
 from linecode.reasons import Reason
 from linecode.service import convert
 from linecode.service.bounds import check_request
@@ -57,6 +57,8 @@ class _Job:
     recorded: list[int] = field(default_factory=list)
     """Positions recorded printed, not yet told to the printer."""
     done: bool = False
+    superseded: bool = False
+    """A resume of the job on another connection took over: this one ends, with no summary."""
     error: BaseException | None = None
     changed: threading.Condition = field(default_factory=threading.Condition)
 
@@ -74,6 +76,9 @@ class PrintJobs:
     def __init__(self, store: Store, layout_of: Any) -> None:
         self.store = store
         self.layout_of = layout_of
+        self._active: dict[str, _Job] = {}
+        """Jobs being printed in this process, by id: one connection each."""
+        self._lock = threading.Lock()
         """``printing.Layout``: the image options of a job, checked."""
 
     def run(
@@ -107,6 +112,46 @@ class PrintJobs:
                 f"resume at position {begin}: the job holds {len(codes)} codes", reason=Reason.NOT_SENT
             )
         job = _Job(codes, symbols, sent=begin, resumed_from=begin)
+        self._take(start, job)
+        try:
+            yield from self._print(start, job, requests, context, actor, lines, depth, layout, gs1)
+        finally:
+            with self._lock:
+                if self._active.get(start.job_id) is job:
+                    del self._active[start.job_id]
+
+    def _take(self, start: print_pb2.JobStart, job: _Job) -> None:
+        """Make ``job`` the one connection printing its job id: a resume takes over from an earlier
+        connection (a printer back before the server noticed it gone); a new start of an open job is
+        refused — its codes would go to two printers."""
+        with self._lock:
+            old = self._active.get(start.job_id)
+            if old is not None and not start.resume:
+                raise AlreadyExists(
+                    f"job {start.job_id!r} is being printed on another connection; expected a new job id, "
+                    "or resume to take the job over",
+                    reason=Reason.JOB_IN_PROGRESS,
+                )
+            if old is not None:
+                with old.changed:
+                    old.superseded = True
+                    old.changed.notify_all()
+            self._active[start.job_id] = job
+
+    def _print(
+        self,
+        start: print_pb2.JobStart,
+        job: _Job,
+        requests: Iterator[print_pb2.PrinterMessage],
+        context: Any,
+        actor: str,
+        lines: frozenset[str] | None,
+        depth: int,
+        layout: Any,
+        gs1: bool,
+    ) -> Iterator[print_pb2.JobMessage]:
+        codes = job.codes
+        begin = job.resumed_from
         writer = Origin(actor=actor, lines=lines)
         self._printed(job, [p for p in start.printed if p < begin], writer)
         reader = threading.Thread(
@@ -121,6 +166,7 @@ class PrintJobs:
                 job.changed.wait_for(
                     lambda: (
                         job.done
+                        or job.superseded
                         or job.error is not None
                         or bool(job.recorded)
                         or (job.sent < len(codes) and job.in_flight() < depth)
@@ -129,6 +175,8 @@ class PrintJobs:
                 )
                 if job.error is not None:
                     raise job.error
+                if job.superseded:
+                    return
                 told, job.recorded = job.recorded, []
                 if job.done and not told:
                     break

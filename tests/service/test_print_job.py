@@ -172,3 +172,32 @@ def test_a_pallet_label_through_the_print_service(client: Client) -> None:
     with pytest.raises(grpc.RpcError) as wrong:
         client.printer.RenderLabel(print_pb2.LabelRequest(code=pallet, level="pallet", layout="nonsense = 1"))
     assert wrong.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_a_job_prints_on_one_connection_at_a_time(client: Client) -> None:
+    """Its codes never go to two printers: a second start of an open job is refused; a resume (the
+    printer back before the server noticed it gone) takes the job over from the old connection."""
+    first = Printer(client, _start("J4", 20, 4))
+    first.next()
+    sent = list(_codes(first, 4))
+    second = Printer(client, _start("J4", 20, 4))
+    with pytest.raises(grpc.RpcError) as refused:
+        second.next()
+    assert refused.value.code() is grpc.StatusCode.ALREADY_EXISTS
+    assert "JOB_IN_PROGRESS" in str(refused.value.trailing_metadata())
+    again = Printer(client, _start("J4", 20, 4, resume=True, next_position=4, printed=range(4)))
+    assert again.next().started.next_position == 4
+    for code in _codes(again, 16):
+        again.printed(code.position)
+    assert again.done().printed == 20
+    leftover = []
+    while True:  # the old connection got nothing more (its stream ends)
+        try:
+            message = first.answers.get(timeout=2)
+        except queue.Empty:
+            break
+        if isinstance(message, BaseException):
+            break
+        leftover.append(message.WhichOneof("message"))
+    assert "code" not in leftover and "summary" not in leftover, leftover
+    assert {c.code for c in sent} <= {c for c in client.store.codes("B1", "unit")}
