@@ -116,9 +116,10 @@ class Layout:
         """
         try:
             raw = tomllib.loads(text) if syntax == "toml" else json.loads(text)
-        except (tomllib.TOMLDecodeError, json.JSONDecodeError) as exc:
+        except (tomllib.TOMLDecodeError, json.JSONDecodeError, RecursionError) as exc:
+            what = "nested too deep" if isinstance(exc, RecursionError) else str(exc)
             raise InvalidArgument(
-                f"label layout is not valid {syntax.upper()}: {exc}", reason=Reason.BAD_LAYOUT
+                f"label layout is not valid {syntax.upper()}: {what}", reason=Reason.BAD_LAYOUT
             ) from None
         if not isinstance(raw, dict):
             raise InvalidArgument("label layout: expected a table of settings", reason=Reason.BAD_LAYOUT)

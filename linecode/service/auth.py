@@ -79,7 +79,7 @@ class Role:
 
 def _lines_of_print_request(store: Store, request: Any) -> set[str]:
     """The lines whose codes a PrintService request would render (reads: checked before the call)."""
-    if request.DESCRIPTOR.name == "RenderImageRequest":
+    if request.DESCRIPTOR.name in ("RenderImageRequest", "LabelRequest"):
         return store.lines_of([request.code])
     if request.WhichOneof("source") == "range":
         return {store.batch(request.range.batch_id).line}

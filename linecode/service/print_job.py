@@ -22,12 +22,13 @@ while codes are being sent.
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from linecode.errors import AlreadyExists, InvalidArgument, LinecodeError, Precondition
+from linecode.errors import AlreadyExists, InvalidArgument, LinecodeError, Overloaded, Precondition
 from linecode.reasons import Reason
 from linecode.service import convert
 from linecode.service.bounds import check_request
@@ -35,11 +36,15 @@ from linecode.service.guard import caller_lines
 from linecode.store import Origin, State, Store
 from linecode.v1 import print_pb2
 
+log = logging.getLogger("linecode.print")
 DEFAULT_DEPTH = 16
 MAX_DEPTH = 1024
 MAX_JOB = 100_000
 """Most codes one job may hold."""
 BLOCK = 16
+MAX_ACTIVE = 480
+"""Jobs one process prints at once (below its job pool's 512 threads: a job past it is refused, not
+queued behind the others)."""
 """Codes rendered at a time ahead of the printer."""
 
 
@@ -57,17 +62,25 @@ class _Job:
     recorded: list[int] = field(default_factory=list)
     """Positions recorded printed, not yet told to the printer."""
     done: bool = False
+    gone: bool = False
+    """The printer went away (its stream broke): the job stays open for a resume."""
     superseded: bool = False
     """A resume of the job on another connection took over: this one ends, with no summary."""
     error: BaseException | None = None
     changed: threading.Condition = field(default_factory=threading.Condition)
 
+    settled: int = 0
+    """Positions from ``resumed_from`` on printed or dropped (each counted once)."""
+
     def in_flight(self) -> int:
-        return (
-            self.sent
-            - self.resumed_from
-            - len({p for p in self.printed | self.dropped if p >= self.resumed_from})
-        )
+        return self.sent - self.resumed_from - self.settled
+
+    def settle(self, positions: Iterator[int] | list[int], into: set[int]) -> None:
+        """Add ``positions`` to ``into`` (printed or dropped), counting the newly settled ones."""
+        for p in positions:
+            if p not in self.printed and p not in self.dropped and p >= self.resumed_from:
+                self.settled += 1
+            into.add(p)
 
 
 class PrintJobs:
@@ -79,6 +92,10 @@ class PrintJobs:
         self._active: dict[str, _Job] = {}
         """Jobs being printed in this process, by id: one connection each."""
         self._lock = threading.Lock()
+        self._ended: set[str] = set()
+        """Jobs of this process whose printer ended them (no resume after that)."""
+        self._sent_upto: dict[str, int] = {}
+        """How far each job of this process was sent (a resume may not claim further)."""
         """``printing.Layout``: the image options of a job, checked."""
 
     def run(
@@ -104,9 +121,31 @@ class PrintJobs:
         allocation = self.store.allocate(
             start.batch_id, convert.level_arg(start.level), start.count, origin=origin
         )
+        if allocation.replayed != start.resume:
+            raise AlreadyExists(
+                f"job {start.job_id!r} "
+                + (
+                    "was opened before: resume it (resume, next_position) or use a new job id"
+                    if allocation.replayed
+                    else "was never opened: a resume needs a job that ran; open it first"
+                ),
+                reason=Reason.JOB_IN_PROGRESS,
+            )
         codes = list(allocation.codes)
         symbols, gs1 = self._symbols(codes)
         begin = start.next_position if start.resume else 0
+        if start.job_id in self._ended:
+            raise AlreadyExists(
+                f"job {start.job_id!r} ended (its printer said done): its codes not printed stay unprinted; "
+                "expected a new job id",
+                reason=Reason.JOB_IN_PROGRESS,
+            )
+        known = self._sent_upto.get(start.job_id)
+        if start.resume and known is not None and begin > known:
+            raise InvalidArgument(
+                f"resume at position {begin}: this job was sent positions below {known} only",
+                reason=Reason.NOT_SENT,
+            )
         if begin > len(codes):
             raise InvalidArgument(
                 f"resume at position {begin}: the job holds {len(codes)} codes", reason=Reason.NOT_SENT
@@ -117,6 +156,7 @@ class PrintJobs:
             yield from self._print(start, job, requests, context, actor, lines, depth, layout, gs1)
         finally:
             with self._lock:
+                self._sent_upto[start.job_id] = max(job.sent, self._sent_upto.get(start.job_id, 0))
                 if self._active.get(start.job_id) is job:
                     del self._active[start.job_id]
 
@@ -125,6 +165,12 @@ class PrintJobs:
         connection (a printer back before the server noticed it gone); a new start of an open job is
         refused — its codes would go to two printers."""
         with self._lock:
+            if len(self._active) >= MAX_ACTIVE:
+                raise Overloaded(
+                    f"{len(self._active)} print jobs run in this process already; expected fewer",
+                    retry_after_s=1.0,
+                    hint="retry shortly, or spread the printers over more processes",
+                )
             old = self._active.get(start.job_id)
             if old is not None and not start.resume:
                 raise AlreadyExists(
@@ -191,6 +237,10 @@ class PrintJobs:
             if room > 0:
                 yield from self._codes(job, first_at, room, layout, gs1)
         reader.join(5)
+        if job.gone:
+            return
+        with self._lock:
+            self._ended.add(start.job_id)
         yield print_pb2.JobMessage(summary=self._summary(start.job_id, job))
 
     def _codes(self, job: _Job, first: int, n: int, layout: Any, gs1: bool) -> Iterator[print_pb2.JobMessage]:
@@ -207,32 +257,49 @@ class PrintJobs:
         return [s for s, _ in pairs], bool(pairs and pairs[0][1])
 
     def _read(self, requests: Iterator[print_pb2.PrinterMessage], job: _Job, writer: Origin) -> None:
-        """The printer's messages, until it ends the job or goes away."""
-        try:
-            for message in requests:
-                check_request(message)
-                which = message.WhichOneof("message")
-                if which == "printed":
-                    self._printed(job, list(message.printed.positions), writer)
-                elif which == "dropped":
-                    self._check_sent(job, list(message.dropped.positions))
-                    with job.changed:
-                        job.dropped.update(message.dropped.positions)
-                        job.changed.notify_all()
-                elif which == "done":
+        """The printer's messages, until it ends the job or goes away. A message the job refuses,
+        or a failure to record one (the store's), ends the job with that error; the printer going
+        away (its stream ending or breaking) ends it quietly."""
+        while True:
+            try:
+                message = next(requests)
+            except StopIteration:
+                break
+            except Exception:  # the printer went away: it may resume the job; what it printed is recorded
+                with job.changed:
+                    job.gone = True
+                break
+            try:
+                if not self._take_message(message, job, writer):
                     break
-                else:
-                    raise InvalidArgument(
-                        f"a print job takes one JobStart, first; got {which} later", reason=Reason.NO_SOURCE
-                    )
-        except LinecodeError as exc:
-            with job.changed:
-                job.error = exc
-        except Exception:  # the printer went away (the stream ended with an error): the job ends
-            pass
+            except Exception as exc:
+                if not isinstance(exc, LinecodeError):
+                    log.exception("print job failed to record a printer's message")
+                with job.changed:
+                    job.error = exc
+                break
         with job.changed:
             job.done = True
             job.changed.notify_all()
+
+    def _take_message(self, message: print_pb2.PrinterMessage, job: _Job, writer: Origin) -> bool:
+        """One message of the printer; False when it ends the job."""
+        check_request(message)
+        which = message.WhichOneof("message")
+        if which == "printed":
+            self._printed(job, list(message.printed.positions), writer)
+        elif which == "dropped":
+            self._check_sent(job, list(message.dropped.positions))
+            with job.changed:
+                job.settle(list(message.dropped.positions), job.dropped)
+                job.changed.notify_all()
+        elif which == "done":
+            return False
+        else:
+            raise InvalidArgument(
+                f"a print job takes one JobStart, first; got {which} later", reason=Reason.NO_SOURCE
+            )
+        return True
 
     def _check_sent(self, job: _Job, positions: list[int]) -> None:
         """Refuse positions the printer was never sent (on this connection, or before its resume point)."""
@@ -264,7 +331,7 @@ class PrintJobs:
                 if keys:
                     self.store.report_events("printed", keys, origin=writer)
         with job.changed:
-            job.printed.update(new)
+            job.settle(new, job.printed)
             job.recorded += new
             job.changed.notify_all()
 

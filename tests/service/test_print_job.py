@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import queue
 import threading
+import time
 from collections.abc import Iterator
 
 import grpc
@@ -201,3 +202,44 @@ def test_a_job_prints_on_one_connection_at_a_time(client: Client) -> None:
         leftover.append(message.WhichOneof("message"))
     assert "code" not in leftover and "summary" not in leftover, leftover
     assert {c.code for c in sent} <= {c for c in client.store.codes("B1", "unit")}
+
+
+def test_a_job_that_ran_is_not_sent_again_and_a_resume_claims_no_more_than_was_sent(client: Client) -> None:
+    printer = Printer(client, _start("J5", 4, 4))
+    printer.next()
+    codes = list(_codes(printer, 4))
+    printer.printed(0)
+    printer.dropped(1)
+    assert printer.done().printed == 1
+    for start in (
+        _start("J5", 4, 4),  # the same job again, from the start: its codes would go out twice
+        _start("J6", 4, 4, resume=True, next_position=3, printed=[0, 1, 2]),  # a job that never ran
+    ):
+        again = Printer(client, start)
+        with pytest.raises(grpc.RpcError) as refused:
+            again.next()
+        assert "JOB_IN_PROGRESS" in str(refused.value.trailing_metadata()), start
+    ended = Printer(client, _start("J5", 4, 4, resume=True, next_position=4, printed=[0, 1, 2, 3]))
+    with pytest.raises(grpc.RpcError) as refused:  # a job its printer ended stays ended
+        ended.next()
+    assert "JOB_IN_PROGRESS" in str(refused.value.trailing_metadata())
+    live = Printer(client, _start("J7", 10, 2))
+    live.next()
+    list(_codes(live, 2))
+    live.call.cancel()
+    time.sleep(0.3)
+    past = Printer(client, _start("J7", 10, 2, resume=True, next_position=5, printed=range(5)))
+    with pytest.raises(grpc.RpcError) as refused:  # positions 2.. were never sent
+        past.next()
+    assert "NOT_SENT" in str(refused.value.trailing_metadata())
+    assert [client.store.record(c.code).state for c in codes].count(State.ENCODED) == 1
+
+
+def test_a_layout_nested_too_deep_is_refused_cleanly(client: Client) -> None:
+    (pallet,) = client.codes("pallet", 1)
+    deep = "field = " + "[" * 3000 + "]" * 3000
+    with pytest.raises(grpc.RpcError) as refused:
+        client.printer.RenderLabel(print_pb2.LabelRequest(code=pallet, level="pallet", layout=deep))
+    assert refused.value.code() is grpc.StatusCode.INVALID_ARGUMENT and "BAD_LAYOUT" in str(
+        refused.value.trailing_metadata()
+    )
