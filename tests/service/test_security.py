@@ -595,3 +595,16 @@ def test_a_printer_cannot_tell_unknown_codes_from_other_lines(mtls: Served) -> N
             "ROLE_FORBIDS",
         )
         assert code not in error.details() and "L2" not in error.details()  # type: ignore[attr-defined]
+
+
+def test_a_printer_prints_jobs_and_labels_of_its_own_lines_only(mtls: Served) -> None:
+    """A print job on another line's batch, or a label of another line's code, is refused; its own go."""
+    admin, p1, p2 = mtls.as_role("ops"), mtls.as_role("printer-L1"), mtls.as_role("printer-L2")
+    start = print_pb2.JobStart(job_id="sec-1", printer="P", batch_id="B1", level="unit", count=3)
+    denied(lambda: list(p2.printer.PrintJob(iter([print_pb2.PrinterMessage(start=start)]))))
+    answers = list(p1.printer.PrintJob(iter([print_pb2.PrinterMessage(start=start)])))
+    assert answers[0].started.count == 3 and answers[-1].summary.printed == 0
+    (pallet,) = admin.codes("pallet", 1, batch="B1")
+    label = print_pb2.LabelRequest(code=pallet, level="pallet")
+    denied(lambda: p2.printer.RenderLabel(label))
+    assert p1.printer.RenderLabel(label).data.startswith(b"^XA")
