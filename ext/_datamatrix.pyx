@@ -542,17 +542,23 @@ cdef void pack_row(const uint8_t* modules, int cols, int px, int q, int rowbytes
         fill_bits(row, (q + start) * px, (q + c) * px, dark_bit)
 
 
-cdef void adler_repeat(uint32_t* a, uint32_t* s, const uint8_t* p, Py_ssize_t n, int times) noexcept nogil:
-    """Adler-32 of ``times`` copies of p[0:n]: the block's plain and weighted sums, applied in O(1)
-    per copy (a module row is ``module_px`` identical pixel rows)."""
-    cdef uint64_t plain = 0, weighted = 0, aa = a[0], ss = s[0]
+cdef void adler_sums(const uint8_t* p, Py_ssize_t n, uint64_t* plain_out, uint64_t* weighted_out) noexcept nogil:
+    """The plain and weighted sums of p[0:n] that :func:`adler_apply` adds per copy."""
+    cdef uint64_t plain = 0, weighted = 0
     cdef Py_ssize_t i
-    cdef int t
     for i in range(n):
         plain += p[i]
         weighted += <uint64_t>(n - i) * p[i]
-    plain %= 65521
-    weighted %= 65521
+    plain_out[0] = plain % 65521
+    weighted_out[0] = weighted % 65521
+
+
+cdef void adler_apply(uint32_t* a, uint32_t* s, uint64_t plain, uint64_t weighted, Py_ssize_t n,
+                      int times) noexcept nogil:
+    """Adler-32 after ``times`` copies of a block of ``n`` bytes with those sums, O(1) per copy
+    (a module row is ``module_px`` identical pixel rows)."""
+    cdef uint64_t aa = a[0], ss = s[0]
+    cdef int t
     for t in range(times):
         ss = (ss + (<uint64_t>n % 65521) * aa + weighted) % 65521
         aa = (aa + plain) % 65521
@@ -566,7 +572,10 @@ cdef int write_image(const uint8_t* m, int rows, int cols, int px, int q, int fm
     cdef int rowbytes = (width + 7) >> 3, stride = rowbytes + 1, mr, x, run, y, status = 0
     cdef Py_ssize_t pending = 0, idat
     cdef uint32_t a = 1, s = 0
+    cdef uint64_t plain = 0, weighted = 0
     cdef bint have_prev = False
+    cdef const uint8_t* row_modules
+    cdef const uint8_t* prev_modules = NULL
     cdef uint8_t* cur = <uint8_t*>malloc(2 * stride)
     cdef uint8_t* prev = cur + stride
     cdef uint8_t* tmp
@@ -607,9 +616,19 @@ cdef int write_image(const uint8_t* m, int rows, int cols, int px, int q, int fm
         if reserve(b, 2 * stride + 64 + 4 * (pending * stride // 258 + 1)) < 0:
             status = -1
             break
+        row_modules = m + (mr - q) * cols if q <= mr < rows + q else NULL
+        if have_prev and (
+            row_modules == prev_modules
+            or (row_modules != NULL and prev_modules != NULL and memcmp(row_modules, prev_modules, cols) == 0)
+        ):  # the module row of the one before (a bar code's rows, the quiet zone): its pixels again
+            adler_apply(&a, &s, plain, weighted, stride, px)
+            pending += px
+            continue
+        prev_modules = row_modules
         cur[0] = 0
-        pack_row(m + (mr - q) * cols if q <= mr < rows + q else NULL, cols, px, q, rowbytes, False, cur + 1)
-        adler_repeat(&a, &s, cur, stride, px)
+        pack_row(row_modules, cols, px, q, rowbytes, False, cur + 1)
+        adler_sums(cur, stride, &plain, &weighted)
+        adler_apply(&a, &s, plain, weighted, stride, px)
         if have_prev and memcmp(cur, prev, stride) == 0:
             pending += px
             continue
