@@ -60,6 +60,7 @@ from linecode.store.model import (
     RegulatoryStatus,
     State,
 )
+from linecode.store.reconcile import level_reconciliation
 
 FORMATS = ("epcis", *REPORT_FORMATS)
 """What :meth:`HubExports.write_batch` writes: ``epcis``, ``nmpa-json``, ``nmpa-xml``."""
@@ -455,7 +456,9 @@ def _reconcile(
     levels = []
     for number, spec in enumerate(product.levels, start=1):
         states = dict.fromkeys(State, 0)
-        n = dict.fromkeys(("aggregated", "loose", "top", "empty", "declared", "undeclared", "locked"), 0)
+        n = dict.fromkeys(
+            ("aggregated", "loose", "top", "empty", "partial_declared", "partial_undeclared", "locked"), 0
+        )
         for level, state_value, packed, empty, short, partial, locked, count in groups:
             if level != number:
                 continue
@@ -470,40 +473,11 @@ def _reconcile(
                 if empty:
                     n["empty"] += count
                 elif short:
-                    n["declared" if partial else "undeclared"] += count
+                    n["partial_declared" if partial else "partial_undeclared"] += count
             if state in _IN_USE and (locked or batch_locked):
                 n["locked"] += count
-        total = int(allocated.get(number, 0))
-        states[State.ALLOCATED] += total - sum(states.values())  # never named: no row here
-        unused, scrapped, not_verified = (
-            states[State.ALLOCATED],
-            states[State.SCRAPPED],
-            states[State.ENCODED],
-        )
-        levels.append(
-            LevelReconciliation(
-                level=number,
-                level_name=spec.name,
-                allocated=total,
-                encoded=total - unused,
-                unused=unused,
-                commissioned=total - unused - scrapped - not_verified,
-                scrapped=scrapped,
-                not_verified=not_verified,
-                aggregated=n["aggregated"],
-                sampled=states[State.SAMPLED],
-                destroyed=states[State.DESTROYED],
-                decommissioned=states[State.DECOMMISSIONED],
-                loose=n["loose"],
-                top=n["top"],
-                empty_parents=n["empty"],
-                partial_declared=n["declared"],
-                partial_undeclared=n["undeclared"],
-                locked=n["locked"],
-                released=states[State.RELEASED],
-                by_state={s.label: k for s, k in states.items() if k},
-            )
-        )
+        states[State.ALLOCATED] += int(allocated.get(number, 0)) - sum(states.values())  # never named
+        levels.append(level_reconciliation(number, spec.name, states, n))
     return levels
 
 

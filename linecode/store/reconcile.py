@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -41,6 +42,38 @@ def counted(tx: Tx, batch: Batch) -> Counter[tuple[int, State]]:
     return Counter(tx.batch_counts(batch.ref))
 
 
+def level_reconciliation(
+    number: int, name: str, states: Mapping[State, int], n: Mapping[str, int]
+) -> LevelReconciliation:
+    """One level's reconciliation (SPEC §4) from its codes per state and the counts ``_classify``
+    keeps (``aggregated``, ``loose``, ``top``, ``empty``, ``partial_declared``,
+    ``partial_undeclared``, ``locked``): the store's and the hub's report alike."""
+    allocated = sum(states.values())
+    unused, scrapped, not_verified = states[State.ALLOCATED], states[State.SCRAPPED], states[State.ENCODED]
+    return LevelReconciliation(
+        level=number,
+        level_name=name,
+        allocated=allocated,
+        encoded=allocated - unused,
+        unused=unused,
+        commissioned=allocated - unused - scrapped - not_verified,
+        scrapped=scrapped,
+        not_verified=not_verified,
+        aggregated=n.get("aggregated", 0),
+        sampled=states[State.SAMPLED],
+        destroyed=states[State.DESTROYED],
+        decommissioned=states[State.DECOMMISSIONED],
+        loose=n.get("loose", 0),
+        top=n.get("top", 0),
+        empty_parents=n.get("empty", 0),
+        partial_declared=n.get("partial_declared", 0),
+        partial_undeclared=n.get("partial_undeclared", 0),
+        locked=n.get("locked", 0),
+        released=states[State.RELEASED],
+        by_state={s.label: k for s, k in states.items() if k},
+    )
+
+
 def reconcile(tx: Tx, batch: Batch) -> ReconciliationReport:
     """The reconciliation of ``batch`` as it stands (writes nothing)."""
     product = tx.product(batch.product_id)
@@ -54,33 +87,7 @@ def reconcile(tx: Tx, batch: Batch) -> ReconciliationReport:
         for key, row in tx.batch_rows(batch.ref, number):
             scanned[number, row.state] += 1
             _classify(key, row, number == product.top, spec.pack_ratio, batch, n, loose, undeclared)
-        by_state = {s.label: scanned[number, s] for s in State if scanned[number, s]}
-        allocated = sum(by_state.values())
-        unused = scanned[number, State.ALLOCATED]
-        scrapped = scanned[number, State.SCRAPPED]
-        not_verified = scanned[number, State.ENCODED]
-        level = LevelReconciliation(
-            level=number,
-            level_name=spec.name,
-            allocated=allocated,
-            encoded=allocated - unused,
-            unused=unused,
-            commissioned=allocated - unused - scrapped - not_verified,
-            scrapped=scrapped,
-            not_verified=not_verified,
-            aggregated=n["aggregated"],
-            sampled=scanned[number, State.SAMPLED],
-            destroyed=scanned[number, State.DESTROYED],
-            decommissioned=scanned[number, State.DECOMMISSIONED],
-            loose=n["loose"],
-            top=n["top"],
-            empty_parents=n["empty"],
-            partial_declared=n["partial_declared"],
-            partial_undeclared=n["partial_undeclared"],
-            locked=n["locked"],
-            released=scanned[number, State.RELEASED],
-            by_state=by_state,
-        )
+        level = level_reconciliation(number, spec.name, {s: scanned[number, s] for s in State}, n)
         levels.append(level)
         discrepancies += _discrepancies(level)
     if counted(tx, batch) != scanned:
