@@ -10,7 +10,7 @@ import json
 import logging
 import os
 import threading
-from collections.abc import AsyncGenerator, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any, BinaryIO, TypeVar, cast
 
 import grpc
@@ -71,27 +71,22 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
         return found.lines if found is not None else None
 
     async def GetLimits(self, request: hub_pb2.GetLimitsRequest, context: Any) -> hub_pb2.LeaseLimits:
-        try:
+        async def allowed() -> None:
             self._caller("GetLimits", request, context)
-        except LinecodeError as exc:
-            await context.abort_with_status(to_status(exc))
+
+        await answered(context, "tell its limits", allowed)
         limits = self.authority.limits
         return hub_pb2.LeaseLimits(
             min_size=limits.min_size, max_size=limits.max_size, default_size=limits.default_size
         )
 
     async def Grant(self, request: hub_pb2.GrantRequest, context: Any) -> hub_pb2.LeaseGrant:
-        try:
+        async def grant_it() -> Any:
             site = _site(self._caller("Grant", request, context), request.site_id)
             submitted = self.authority.submit(site, request.pool, request.count, request.idempotency_key)
-            grant = await asyncio.wrap_future(submitted)
-        except LinecodeError as exc:
-            await context.abort_with_status(to_status(exc))
-        except Exception:  # a bug or the database's own error: logged here, a plain INTERNAL there
-            log.exception("grant failed", extra={"pool": request.pool, "site": request.site_id})
-            await context.abort_with_status(
-                internal_status("the hub could not grant; retry with the same key")
-            )
+            return await asyncio.wrap_future(submitted)
+
+        grant = await answered(context, "grant; retry with the same key", grant_it)
         return hub_pb2.LeaseGrant(
             pool=grant.pool,
             start=grant.start,
@@ -103,35 +98,33 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
         )
 
     async def Ship(self, request: hub_pb2.Shipment, context: Any) -> hub_pb2.ShipAck:
-        try:
+        async def store_it() -> Any:
             site = _site(self._caller("Ship", request, context), request.site_id)
             block = Block(
                 request.block.first_seq, request.block.events, request.block.batches, request.block.levels
             )
-            ack = await asyncio.to_thread(self.ingest.ship, site, block, request.head_seq)
-        except LinecodeError as exc:
-            await context.abort_with_status(to_status(exc))
-        except Exception:  # a bug or the database's own error: logged here, a plain INTERNAL there
-            log.exception("shipment failed", extra={"site": request.site_id})
-            await context.abort_with_status(internal_status("the hub could not store the events; ship again"))
+            return await asyncio.to_thread(self.ingest.ship, site, block, request.head_seq)
+
+        ack = await answered(context, "store the events; ship again", store_it)
         return hub_pb2.ShipAck(
             site_id=ack.site_id, acked_seq=ack.acked, stored=ack.stored, code_events=ack.code_events
         )
 
     async def GetPosition(self, request: hub_pb2.PositionRequest, context: Any) -> hub_pb2.ShipAck:
-        try:
+        async def position() -> tuple[str, int]:
             site = _site(self._caller("GetPosition", request, context), request.site_id)
-            acked = await asyncio.to_thread(self.ingest.position, site)
-        except LinecodeError as exc:
-            await context.abort_with_status(to_status(exc))
+            return site, await asyncio.to_thread(self.ingest.position, site)
+
+        site, acked = await answered(context, "tell its position", position)
         return hub_pb2.ShipAck(site_id=site, acked_seq=acked)
 
     async def SiteEvents(self, request: hub_pb2.SiteEventsRequest, context: Any) -> Any:
-        try:
+        async def known() -> str:
             site = _site(self._caller("SiteEvents", request, context), request.site_id)
             await asyncio.to_thread(self.ingest.position, site)  # an unknown site is refused
-        except LinecodeError as exc:
-            await context.abort_with_status(to_status(exc))
+            return site
+
+        site = await answered(context, "read the site's events", known)
         blocks = self.ingest.blocks(site, request.after_seq)
         while True:
             block = await asyncio.to_thread(next, blocks, None)
@@ -212,16 +205,12 @@ class HubQueryServicer(query_pb2_grpc.QueryServiceServicer):
         self.authorize = authorize
 
     async def _run(self, method: str, request: Any, context: Any, fn: Callable[[], T]) -> T:
-        try:
+        async def run() -> T:
             if self.authorize is not None:
                 self.authorize(f"/linecode.v1.QueryService/{method}", request, context)
             return await asyncio.to_thread(fn)
-        except LinecodeError as exc:
-            await context.abort_with_status(to_status(exc))
-        except Exception:
-            log.exception("query failed", extra={"method": method})
-            await context.abort_with_status(internal_status("the hub could not answer; ask again"))
-        raise AssertionError("abort_with_status returned")
+
+        return await answered(context, "answer; ask again", run)
 
     async def Verify(self, request: query_pb2.VerifyRequest, context: Any) -> query_pb2.VerifyResponse:
         answer = await self._run("Verify", request, context, lambda: self.query.verify(request.data))
@@ -401,6 +390,19 @@ class HubServer:
     def _close_loop(self) -> None:
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(10)
+
+
+async def answered(context: Any, what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """``call``'s answer; its error leaves as a site server's do (``service/errors.py``), any other
+    (a bug, the database's own) logged here and a plain INTERNAL there: "the hub could not ``what``"."""
+    try:
+        return await call()
+    except LinecodeError as exc:
+        await context.abort_with_status(to_status(exc))
+    except Exception:
+        log.exception("hub call failed", extra={"doing": what})
+        await context.abort_with_status(internal_status(f"the hub could not {what}"))
+    raise AssertionError("abort_with_status returned")
 
 
 def _site(own: frozenset[str] | None, named: str) -> str:
