@@ -22,6 +22,10 @@ FIELDS: dict[str, Bound] = {
     "batch_id": bounds.ID,
     "batch_number": bounds.ID,
     "BatchCountsRequest.site_id": bounds.ID,  # a hub's: site ids are 1-100 printable characters
+    "site_id": bounds.ID,
+    "PullRequest.cursor": bounds.LEASE,  # every site's position: grows with the sites
+    "EventBlock.batches": bounds.ID,  # batch number -> batch id
+    "EventBlock.levels": bounds.CODE,  # code -> level
     # who and where
     "line": bounds.LINE,
     "actor": bounds.ACTOR,
@@ -79,9 +83,25 @@ def check_request(message: Any, path: str = "") -> None:
                 bound.check_all(value, where)
             else:
                 bound.check(value, where)
+        elif fd.type == FieldDescriptor.TYPE_MESSAGE and fd.message_type.GetOptions().map_entry:
+            _check_map(name, fd, value, where)
         elif fd.type == FieldDescriptor.TYPE_MESSAGE:
             if fd.is_repeated:
                 for i, item in enumerate(value):
                     check_request(item, f"{where}[{i}].")
             else:
                 check_request(value, f"{where}.")
+
+
+def _check_map(name: str, fd: FieldDescriptor, value: Any, where: str) -> None:
+    """A map field: its string keys and values bounded as the field (``Message.field``) says,
+    its message values checked through."""
+    entry = fd.message_type.fields_by_name
+    bound = bound_of(name, fd.name) or bounds.ANY
+    for key, item in value.items():
+        if entry["key"].type == FieldDescriptor.TYPE_STRING:
+            bound.check(key, f"{where} key")
+        if entry["value"].type == FieldDescriptor.TYPE_STRING:
+            bound.check(item, f"{where}[{key!r}]")
+        elif entry["value"].type == FieldDescriptor.TYPE_MESSAGE:
+            check_request(item, f"{where}[{key!r}].")

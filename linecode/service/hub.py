@@ -38,6 +38,7 @@ from linecode.reasons import Reason
 from linecode.service import convert
 from linecode.service.admin import export_summary
 from linecode.service.auth import Access
+from linecode.service.bounds import check_request
 from linecode.service.errors import internal_status, to_status
 from linecode.service.query import batch_counts_response, verify_response
 from linecode.store.model import CodeInfo
@@ -64,7 +65,9 @@ class HubServicer(hub_pb2_grpc.HubServiceServicer):
         self.authorize = authorize
 
     def _caller(self, method: str, request: Any, context: Any) -> frozenset[str] | None:
-        """The lines (for a site: its one id) of the caller, or None for any caller."""
+        """The lines (for a site: its one id) of the caller, or None for any caller; the request's
+        strings checked against their bounds first (``service/bounds.py``), as a site server's are."""
+        check_request(request)
         if self.authorize is None:
             return None
         found = self.authorize(f"/linecode.v1.HubService/{method}", request, context)
@@ -206,6 +209,7 @@ class HubQueryServicer(query_pb2_grpc.QueryServiceServicer):
 
     async def _run(self, method: str, request: Any, context: Any, fn: Callable[[], T]) -> T:
         async def run() -> T:
+            check_request(request)
             if self.authorize is not None:
                 self.authorize(f"/linecode.v1.QueryService/{method}", request, context)
             return await asyncio.to_thread(fn)

@@ -62,6 +62,8 @@ class _Job:
     recorded: list[int] = field(default_factory=list)
     """Positions recorded printed, not yet told to the printer."""
     done: bool = False
+    said_done: bool = False
+    """The printer ended the job (JobDone)."""
     gone: bool = False
     """The printer went away (its stream broke): the job stays open for a resume."""
     superseded: bool = False
@@ -237,10 +239,11 @@ class PrintJobs:
             if room > 0:
                 yield from self._codes(job, first_at, room, layout, gs1)
         reader.join(5)
-        if job.gone:
+        if job.gone or not context.is_active():  # the printer went away (cancelled): the job stays open
             return
-        with self._lock:
-            self._ended.add(start.job_id)
+        if job.said_done:  # only the printer's JobDone ends a job for good (a stream may just break)
+            with self._lock:
+                self._ended.add(start.job_id)
         yield print_pb2.JobMessage(summary=self._summary(start.job_id, job))
 
     def _codes(self, job: _Job, first: int, n: int, layout: Any, gs1: bool) -> Iterator[print_pb2.JobMessage]:
@@ -294,6 +297,8 @@ class PrintJobs:
                 job.settle(list(message.dropped.positions), job.dropped)
                 job.changed.notify_all()
         elif which == "done":
+            with job.changed:
+                job.said_done = True
             return False
         else:
             raise InvalidArgument(

@@ -78,7 +78,8 @@ class PrintServiceServicer:
         same codes); the server sends codes (fields, and images if asked) ahead of the printer up to the
         queue depth it states; the printer acknowledges each code it really printed (it becomes
         ENCODED, through the store's group commit) and reports those it dropped; when the printer ends
-        the job (JobDone, or closing its side) the server answers what was printed and what was not.
+        the job (JobDone; closing its side without it leaves the job open for a resume) the server
+        answers what was printed and what was not.
         Refused: a start that is not first or is missing, a job of another line's batch
         (PERMISSION_DENIED), an acknowledgement of a position never sent (INVALID_ARGUMENT
         NOT_SENT), a resume past what the job holds.
